@@ -1,0 +1,411 @@
+/*
+ * spool: the job queue as a directory. One copy of every rule, linked by
+ * spoold, runner and the tools. spool-layout.md is the normative description
+ * of the on-disk format; this header is the C contract over it.
+ *
+ * Conventions: int functions return 0 (or a documented positive value) or a
+ * negative errno; the library never prints and never exits. When a call fails
+ * for a reason a person should read, spool_error(sp) says it in words.
+ *
+ * A struct spool is not thread-safe: use it from one thread at a time.
+ */
+#ifndef SPOOL_SPOOL_H
+#define SPOOL_SPOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+/* ---- sizes and patterns ------------------------------------------------ */
+
+#define SPOOL_ID_LEN	  24		/* [0-9a-f]{24} */
+#define SPOOL_TOKEN_LEN	  16		/* [0-9a-f]{16} */
+#define SPOOL_WORKER_MAX  64		/* [A-Za-z0-9_.-]{1,64}, no leading . or - */
+#define SPOOL_TAG_MAX	  32		/* [A-Za-z0-9_.:-]{1,32} */
+#define SPOOL_TAGS_MAX	  16		/* tags a job may require / a worker have */
+#define SPOOL_NAME_MAX	  256		/* any order file name */
+#define SPOOL_JOB_MAX	  (1 << 20)	/* a job document, bytes */
+#define SPOOL_OUTCOME_MAX (1 << 20)	/* an outcome document, bytes */
+#define SPOOL_WORKER_DOC_MAX (64 << 10)	/* a worker record, bytes */
+#define SPOOL_ATTEMPTS_MAX 999
+#define SPOOL_PRIORITY_MIN (-1000)
+#define SPOOL_PRIORITY_MAX 1000
+
+/* Defaults for job options a job does not set (spool-layout.md, "Job options"). */
+#define SPOOL_DEF_MAX_ATTEMPTS 3
+#define SPOOL_DEF_LEASE_S      300
+#define SPOOL_DEF_REAP_GRACE_MS 2000	/* clock-skew allowance before reaping */
+#define SPOOL_DEF_SETTLE_MS    2000	/* an invalid drop must be this still to be rejected */
+
+/* ---- states ------------------------------------------------------------ */
+
+/* The directory an order file is in is its state. */
+enum spool_state {
+	ST_NEW, ST_ASSIGNED, ST_HELD, ST_DONE, ST_FAILED, ST_CANCELLED,
+	ST_COUNT
+};
+
+/* "new", "assigned", ... (the directory names). */
+const char *spool_state_name(enum spool_state st);
+
+/* The state named s, or -1. */
+int spool_state_parse(const char *s);
+
+/* ---- ids, tokens, names (name.c) --------------------------------------- */
+
+/* 1 if s is a well-formed id / token / worker name / tag, else 0. */
+int id_valid(const char *s);
+int token_valid(const char *s);
+int worker_valid(const char *s);
+int tag_valid(const char *s);
+
+/* Milliseconds since the epoch, from CLOCK_REALTIME. */
+int64_t now_ms(void);
+
+/* Format ms-since-epoch as ISO-8601 UTC with milliseconds ("...T...Z"). */
+void iso_time(int64_t ms, char out[32]);
+
+/* Parse ISO-8601 UTC ("2026-11-27T05:00:00Z", optional .mmm). 0 or -EINVAL. */
+int iso_parse(const char *s, int64_t *ms);
+
+/*
+ * A new id: 12 hex digits of milliseconds, then 12 hex digits of a
+ * per-process counter that starts at a random value. Unique across
+ * processes and hosts with overwhelming probability; within one process,
+ * strictly increasing. Also used as the "stamp" that orders submissions.
+ */
+void id_new(char out[SPOOL_ID_LEN + 1]);
+
+/* A new random claim token. */
+void token_new(char out[SPOOL_TOKEN_LEN + 1]);
+
+/*
+ * Everything an order file's name says. Queued form (new/, held/, and
+ * done/failed/cancelled when it never ran):
+ *	PPPP.DDDDDDDDDDDDD.SSSS(24).IIII(24).AAA.F
+ * claimed form (assigned/, and done/failed/cancelled after a claim):
+ *	<queued form>.LLLLLLLLLLLLL.TTTT(16).WORKER
+ * See spool-layout.md for each field.
+ */
+struct order_name {
+	int priority;		/* SPOOL_PRIORITY_MIN..MAX, higher is claimed first */
+	int64_t due;		/* ms: not claimable before */
+	char stamp[SPOOL_ID_LEN + 1];	/* submission stamp (an id) */
+	char id[SPOOL_ID_LEN + 1];
+	int attempt;		/* queued: attempts used; claimed: this attempt */
+	int tagged;		/* the job requires tags: read the order file */
+	int claimed;		/* the three fields below are set */
+	int64_t deadline;	/* lease deadline, ms */
+	char token[SPOOL_TOKEN_LEN + 1];
+	char worker[SPOOL_WORKER_MAX + 1];
+};
+
+/* Parse a file name. 0, or -EINVAL when it is not an order name. */
+int name_parse(const char *s, struct order_name *n);
+
+/* Format n into out (SPOOL_NAME_MAX bytes). 0 or -EINVAL. */
+int name_format(const struct order_name *n, char *out, size_t cap);
+
+/* ---- job options --------------------------------------------------------- */
+
+/* What the reserved "spool" key of a job says (spool-layout.md). */
+struct job_opts {
+	int priority;
+	int64_t not_before;	/* ms, 0 = none */
+	int max_attempts;
+	int timeout_s;		/* 0 = none */
+	int lease_s;		/* 0 = the claimer's default */
+	int retry_delay_s;	/* delay before a failed attempt is retried */
+	int ntags;
+	char tags[SPOOL_TAGS_MAX][SPOOL_TAG_MAX + 1];
+};
+
+/*
+ * Check a job document and read its options. The job must be a JSON object
+ * of at most SPOOL_JOB_MAX bytes with a string "scriptName"; "spool", when
+ * present, must be an object of known keys with valid values. now is used to
+ * resolve "delay". 0, or -EINVAL with the reason in err.
+ */
+int job_check(const char *json, size_t len, int64_t now, struct job_opts *o,
+	      char *err, size_t errlen);
+
+/* ---- the spool ------------------------------------------------------------- */
+
+struct spool_pending;		/* group-commit queue, private to spool.c */
+
+struct spool {
+	int root;			/* O_DIRECTORY fd of the spool */
+	char *path;
+	int nosync;			/* skip every fsync (benchmarks, tests) */
+	int64_t reap_grace_ms;		/* SPOOL_DEF_REAP_GRACE_MS */
+	int64_t settle_ms;		/* SPOOL_DEF_SETTLE_MS */
+	int batch;			/* >0 between spool_begin and spool_commit */
+	struct spool_pending *pend;
+	/* local claimers: sorted names of new/ from the last scan */
+	char **cache;
+	size_t ncache, icache;
+	int64_t cache_ms;
+	char err[512];			/* the last error, in words */
+};
+
+/*
+ * Open the spool at path. With create, make it (and its directories) when
+ * missing; an existing spool is checked for its directories either way.
+ * 0, -ENOENT (not a spool and not create), or another negative errno.
+ */
+int spool_open(struct spool *sp, const char *path, int create);
+
+/* Close fds, free memory. Does not commit a pending batch. */
+void spool_close(struct spool *sp);
+
+/* Why the last call failed, in words ("" if nothing was recorded). */
+const char *spool_error(const struct spool *sp);
+
+/*
+ * Group commit. Between spool_begin and spool_commit, state changes are made
+ * (renames happen at once, so they are visible and fenced), but the fsyncs
+ * they need, and the publishing of newly written files (a submitted job and
+ * its order, an outcome), wait for spool_commit, which makes all of them
+ * durable with one round of fsyncs. Outside a batch every call commits
+ * itself before returning. Returns 0 or the first error; on error every
+ * change of the batch may or may not be durable.
+ */
+void spool_begin(struct spool *sp);
+int spool_commit(struct spool *sp);
+
+/* ---- orders -------------------------------------------------------------- */
+
+/* An order as found on disk: its state, its file name, and what the name says. */
+struct order {
+	enum spool_state state;
+	char file[SPOOL_NAME_MAX];	/* name inside its state directory */
+	struct order_name n;
+};
+
+/*
+ * Submit a job: store the job document (with "_id" added as its first key)
+ * and queue its order, durably before returning (or at spool_commit).
+ * want_id NULL generates an id; else that id is used and a job already
+ * stored under it makes this return 1 (a duplicate: nothing is added).
+ * id_out gets the id. 0, 1, -EINVAL (bad job: spool_error says why), errno.
+ */
+int spool_submit(struct spool *sp, const char *json, size_t len,
+		 const char *want_id, char id_out[SPOOL_ID_LEN + 1]);
+
+/* Who is claiming. */
+struct claimant {
+	const char *worker;		/* worker_valid */
+	int ntags;
+	const char *const *tags;
+	int lease_s;			/* lease when the job sets none; 0 = SPOOL_DEF_LEASE_S */
+};
+
+/*
+ * Claim the first eligible order of new/ in name order: due, not needing a
+ * tag the claimant lacks. Renames it to its claimed name in assigned/ (the
+ * token is new, the attempt raised by one, the deadline now + lease).
+ * Uses and refreshes sp's cached listing of new/.
+ * 0 (o filled), -EAGAIN (nothing eligible), or a negative errno.
+ */
+int spool_claim(struct spool *sp, const struct claimant *c, struct order *o);
+
+/*
+ * Claim the order whose queued file name in new/ is file (the daemon picks it
+ * from its index). Eligibility is the caller's business. 0, -ENOENT (gone:
+ * another claimant won), or a negative errno.
+ */
+int spool_claim_file(struct spool *sp, const char *file,
+		     const struct claimant *c, struct order *o);
+
+/*
+ * Find order id in any state. 0 (o filled), -ENOENT, -EINVAL (bad id).
+ * Scans: assigned/, held/, the id's fan-out of done/failed/cancelled, new/.
+ */
+int spool_lookup(struct spool *sp, const char *id, struct order *o);
+
+/*
+ * Find the assigned order id and check token. 0 (o filled); -ESTALE when the
+ * order exists but not under that claim (o filled with where it is);
+ * -ENOENT, -EINVAL.
+ */
+int spool_lookup_claim(struct spool *sp, const char *id, const char *token,
+		       struct order *o);
+
+/*
+ * Renew the lease of the claim o (as returned by a claim or a previous renew):
+ * one rename to a name with deadline now + lease_s (0: the order's lease).
+ * o is updated. 0, -ESTALE (the claim is no longer held), errno.
+ */
+int spool_renew(struct spool *sp, struct order *o, int lease_s);
+
+/*
+ * Complete the claim o with outcome (a JSON object). The order moves to
+ * done/, then the outcome is published as outcomes/FF/ID.A.TOKEN.json
+ * (written once). 0; -EALREADY when this very claim was already completed
+ * (nothing changes); -ESTALE when the claim was lost (lease expired,
+ * cancelled...): the outcome is kept in late/ and nothing else changes;
+ * -EINVAL (bad outcome), errno.
+ */
+int spool_complete(struct spool *sp, struct order *o, const char *outcome,
+		   size_t len);
+
+/*
+ * Fail the claim o. outcome (may be NULL) is filed as this attempt's outcome.
+ * The order goes back to new/ (due after the job's retry delay) when
+ * attempts remain, else to failed/. *retried says which. Returns as
+ * spool_complete.
+ */
+int spool_fail(struct spool *sp, struct order *o, const char *outcome,
+	       size_t len, int *retried);
+
+/*
+ * Give the claim o back: to new/ under its old queued name (same attempt
+ * count, same place in line). 0, -ESTALE, errno.
+ */
+int spool_release(struct spool *sp, struct order *o);
+
+/*
+ * Return every claim whose deadline + reap grace is before now to new/ (the
+ * attempt counted, an outcome saying "lease expired" filed) or to failed/
+ * when its attempts are used up. *n gets how many. 0 or errno.
+ */
+int spool_reap(struct spool *sp, int64_t now, int *n);
+
+/* Reap the one claim o if it has expired at now: 1 reaped, 0 not expired, errno. */
+int spool_reap_one(struct spool *sp, struct order *o, int64_t now);
+
+/*
+ * Person-driven changes, by id:
+ * hold: new/ -> held/;  unhold: held/ -> new/;
+ * cancel: new/, held/ or assigned/ -> cancelled/ (a running claim is fenced);
+ * requeue: any state but new/ -> new/ with no attempts used, due now.
+ * o (may be NULL) gets the order's new place. 0, -ENOENT, -EINVAL (bad id),
+ * -EBUSY (not allowed from the order's state: spool_error says why), errno.
+ */
+int spool_hold(struct spool *sp, const char *id, struct order *o);
+int spool_unhold(struct spool *sp, const char *id, struct order *o);
+int spool_cancel(struct spool *sp, const char *id, struct order *o);
+int spool_requeue(struct spool *sp, const char *id, struct order *o);
+
+/* ---- reading --------------------------------------------------------------- */
+
+typedef int (*spool_visit_fn)(void *arg, const struct order *o);
+
+/*
+ * Call fn for every order in state st (new/ in claim order, others in no
+ * particular order). A non-zero return from fn stops the walk and is
+ * returned. Files that are not order names are skipped.
+ */
+int spool_list(struct spool *sp, enum spool_state st, spool_visit_fn fn,
+	       void *arg);
+
+/* Count orders per state into counts[ST_COUNT]. 0 or errno. */
+int spool_count(struct spool *sp, long counts[ST_COUNT]);
+
+/* Path (relative to the spool) of order o's file. */
+void spool_order_path(const struct order *o, char *out, size_t cap);
+
+/* The job document of id into b. 0, -ENOENT, -EINVAL (bad id), errno. */
+int spool_read_job(struct spool *sp, const char *id, struct buf *b);
+
+/* The options of order o, from its order file. 0 or errno. */
+int spool_read_opts(struct spool *sp, const struct order *o,
+		    struct job_opts *opts, int64_t *created_ms);
+
+/*
+ * The outcome of order o into b: the one filed for o's claim (done/, failed/,
+ * or a failed attempt). 0, -ENOENT (none filed), errno.
+ */
+int spool_read_outcome(struct spool *sp, const struct order *o, struct buf *b);
+
+/*
+ * Append order o as a JSON object to b: the seed's shape ("_id", "jobId",
+ * "createdDate", "status") plus "state", "priority", "attempt",
+ * "maxAttempts", "due", and for a claim "worker", "leaseDeadline"; with
+ * with_token, also "token". 0 or errno.
+ */
+int spool_order_json(struct spool *sp, const struct order *o, int with_token,
+		     struct buf *b);
+
+/* ---- dropped files --------------------------------------------------------- */
+
+/*
+ * Ingest the file called name in new/ that is not an order name (a job
+ * dropped by a person). Names starting with '.' are never touched.
+ * Returns 0 (ingested: id_out set), 1 (not ready: it does not parse yet and
+ * changed less than settle_ms ago, or is still being written), 2 (rejected:
+ * moved to rejected/ with a .why note; spool_error says why), -ENOENT (gone:
+ * somebody else took it), or a negative errno.
+ */
+int spool_ingest(struct spool *sp, const char *name,
+		 char id_out[SPOOL_ID_LEN + 1]);
+
+/*
+ * Ingest every drop in new/. *ingested / *rejected / *waiting count the
+ * outcomes (any may be NULL). 0 or errno.
+ */
+int spool_ingest_all(struct spool *sp, int *ingested, int *rejected,
+		     int *waiting);
+
+/* ---- run logs ---------------------------------------------------------------- */
+
+#define SPOOL_LOG_MAX (8 << 20)	/* bytes of one attempt's log kept */
+
+/*
+ * Store the log of attempt of order id as logs/FF/ID.A.log (replacing an
+ * earlier one of the same attempt). Data beyond SPOOL_LOG_MAX is cut and a
+ * line "[spool: log truncated at N bytes]" appended. 0, -EINVAL, errno.
+ */
+int spool_log_put(struct spool *sp, const char *id, int attempt,
+		  const void *data, size_t len);
+
+/*
+ * Append the logs of order id to b, every attempt in order, each preceded by
+ * a line "=== attempt N ===". 0, -ENOENT (none), -EINVAL, errno.
+ */
+int spool_log_read(struct spool *sp, const char *id, struct buf *b);
+
+/* ---- workers ----------------------------------------------------------------- */
+
+/*
+ * Store (replace) the record of worker name: the JSON object doc, with
+ * "name" and "lastSeen" set by the library. 0, -EINVAL, errno.
+ */
+int spool_worker_put(struct spool *sp, const char *name, const char *doc,
+		     size_t len);
+
+/* Append a JSON array of all worker records to b. 0 or errno. */
+int spool_workers_json(struct spool *sp, struct buf *b);
+
+/* ---- fsck ---------------------------------------------------------------- */
+
+struct fsck_opts {
+	int repair;
+	int64_t tmp_age_ms;	/* tmp/ files older than this are stale */
+	void (*say)(void *arg, const char *line);	/* one line per finding */
+	void *arg;
+};
+
+/*
+ * Check the spool (and with repair, mend it): missing directories; stale and
+ * recoverable tmp/ files; an order in two states; an order whose job is
+ * missing; a job with no order; a done order whose outcome is missing;
+ * unreadable order files; expired leases are only reported. Returns the
+ * number of problems found (>= 0), or a negative errno when it could not
+ * run.
+ */
+int spool_fsck(struct spool *sp, const struct fsck_opts *fo);
+
+/* ---- the fault seam (sysio.c) ---------------------------------------------- */
+
+/*
+ * Tests make a system call fail: op is "write", "fsync", "rename" or "link";
+ * the nth such call from now (1 = the next) and every later one fail with
+ * err, until sys_fault_clear. Also read from the environment at spool_open:
+ * SPOOL_FAULT="op:nth:ERRNAME" (ERRNAME ENOSPC or EIO).
+ */
+void sys_fault_set(const char *op, int nth, int err);
+void sys_fault_clear(void);
+
+#endif

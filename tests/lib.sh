@@ -1,0 +1,48 @@
+# Shared helpers for the shell tests (sourced by tests/t-*.sh).
+# Each test runs in its own empty directory ($TESTDIR, also the cwd) with
+# $BIN pointing at the build under test and $TOP at the repository.
+set -euo pipefail
+: "${BIN:?BIN must be set (tests/run sets it)}"
+: "${TESTDIR:=$(pwd)}"
+PIDS=()
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+# assert_eq EXPECTED ACTUAL WHAT
+assert_eq() { [ "$1" = "$2" ] || fail "$3: expected '$1', got '$2'"; }
+assert_match() { printf '%s' "$2" | grep -Eq -- "$1" || fail "$3: expected /$1/ in '$2'"; }
+# run a command that must fail with exit code $1
+assert_exit() { local want=$1; shift; set +e; "$@"; local rc=$?; set -e; [ "$rc" = "$want" ] || fail "'$*' exited $rc, expected $want"; }
+
+# wait_for CMD...: retry CMD until it succeeds (10 s at most), never a fixed sleep.
+wait_for() {
+	local i
+	for i in $(seq 1 200); do "$@" >/dev/null 2>&1 && return 0; sleep 0.05; done
+	fail "timed out waiting for: $*"
+}
+
+# start_spoold SPOOLDIR [ARGS...]: start the daemon on a free port; sets
+# SPOOLD_PID, PORT and URL. The daemon prints "listening on HOST:PORT" first.
+start_spoold() {
+	local dir=$1; shift
+	local out; out=$(mktemp "$TESTDIR/spoold.out.XXXX")
+	"$BIN/spoold" --spool "$dir" --listen 127.0.0.1:0 "$@" >"$out" 2>>"$TESTDIR/spoold.log" &
+	SPOOLD_PID=$!
+	PIDS+=("$SPOOLD_PID")
+	local i
+	for i in $(seq 1 200); do
+		if grep -q '^listening on ' "$out"; then break; fi
+		kill -0 "$SPOOLD_PID" 2>/dev/null || fail "spoold exited: $(cat "$TESTDIR/spoold.log")"
+		sleep 0.05
+	done
+	PORT=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$out" | head -1)
+	[ -n "$PORT" ] || fail "spoold did not report its port"
+	URL="http://127.0.0.1:$PORT"
+}
+
+# Stop every process a test started, by PID.
+cleanup() {
+	local p
+	for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+	for p in "${PIDS[@]:-}"; do [ -n "$p" ] && wait "$p" 2>/dev/null || true; done
+}
+trap cleanup EXIT
