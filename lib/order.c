@@ -1,0 +1,806 @@
+/*
+ * order: every state change of an order, each one named function, each made
+ * by one rename(2) of the order file (spool-layout.md, "State changes").
+ *
+ * The rename is also the fence: a claim is its file name in assigned/, token
+ * included, so a worker whose claim was reaped, cancelled or re-claimed finds
+ * its rename failing with ENOENT and cannot touch the order again.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "json.h"
+
+int sp_order_from(struct order *o, enum spool_state st, const char *file)
+{
+	if (strlen(file) >= sizeof(o->file) || name_parse(file, &o->n) < 0)
+		return -EINVAL;
+	o->state = st;
+	strcpy(o->file, file);
+	return 0;
+}
+
+static void outcome_path(const struct order *o, char *out, size_t cap)
+{
+	char fan[3];
+
+	sp_fan(o->n.id, fan);
+	snprintf(out, cap, "outcomes/%s/%s.%03d.%s.json", fan, o->n.id,
+		 o->n.attempt, o->n.token);
+}
+
+int sp_queue_order(struct spool *sp, const char *id, const char *stamp,
+		   const struct job_opts *opts, int64_t created, int group)
+{
+	struct order_name n;
+	struct buf doc;
+	char name[SPOOL_NAME_MAX], dest[SP_PATH_MAX], tmp[64];
+	int r;
+
+	memset(&n, 0, sizeof(n));
+	n.priority = opts->priority;
+	n.due = opts->not_before > created ? opts->not_before : created;
+	strcpy(n.stamp, stamp);
+	strcpy(n.id, id);
+	n.tagged = opts->ntags > 0;
+	if ((r = name_format(&n, name, sizeof(name))) < 0)
+		return sp_fail(sp, r, "cannot name order '%s'", id);
+	buf_init(&doc, 8192);
+	if ((r = sp_order_doc(&doc, id, created, opts)) < 0) {
+		buf_release(&doc);
+		return r;
+	}
+	snprintf(dest, sizeof(dest), "new/%s", name);
+	snprintf(tmp, sizeof(tmp), "%s.order", stamp);
+	r = sp_stage(sp, tmp, doc.data, doc.len, dest, PUB_RENAME, 1, group, NULL, NULL);
+	buf_release(&doc);
+	return r;
+}
+
+/* The stored job: "_id" first, then the user's members as written. */
+static int job_doc(struct buf *out, const char *json, size_t len, const char *id)
+{
+	struct json j;
+	char err[8];
+	int r, i, k, n;
+
+	if ((r = json_parse(&j, json, len, JSON_TOKENS_MAX, err, sizeof(err))) < 0)
+		return r;
+	r = buf_printf(out, "{\"_id\":\"%s\"", id);
+	n = j.tok[0].size;
+	for (i = 1, k = 0; r == 0 && k < n; k++, i = json_skip(&j, i + 1)) {
+		if (json_eq(&j, i, "_id"))
+			continue;
+		if ((r = buf_puts(out, ",")) < 0 || (r = json_append_raw(&j, i, out)) < 0 ||
+		    (r = buf_puts(out, ":")) < 0)
+			break;
+		r = json_append_raw(&j, i + 1, out);
+	}
+	if (r == 0)
+		r = buf_puts(out, "}\n");
+	json_release(&j);
+	return r;
+}
+
+int spool_submit(struct spool *sp, const char *json, size_t len,
+		 const char *want_id, char id_out[SPOOL_ID_LEN + 1])
+{
+	struct job_opts opts;
+	struct buf doc;
+	char id[SPOOL_ID_LEN + 1], stamp[SPOOL_ID_LEN + 1];
+	char dest[SP_PATH_MAX], tmp[64], fan[3];
+	int64_t now = now_ms();
+	int r, g;
+
+	if (job_check(json, len, now, &opts, sp->err, sizeof(sp->err)) < 0)
+		return -EINVAL;
+	id_new(stamp);
+	if (want_id) {
+		if (!id_valid(want_id))
+			return sp_fail(sp, -EINVAL, "bad job id '%.40s': want %d hex digits", want_id, SPOOL_ID_LEN);
+		strcpy(id, want_id);
+	} else {
+		strcpy(id, stamp);
+	}
+	strcpy(id_out, id);
+	sp_fan(id, fan);
+	snprintf(dest, sizeof(dest), "jobs/%s/%s.json", fan, id);
+	if (want_id && (r = sp_exists(sp, dest)) != 0)
+		return r < 0 ? r : 1;
+	buf_init(&doc, SPOOL_JOB_MAX + 64);
+	if ((r = job_doc(&doc, json, len, id)) < 0) {
+		buf_release(&doc);
+		return sp_fail(sp, r, "cannot store job: %s", strerror(-r));
+	}
+	g = sp_group(sp);
+	snprintf(tmp, sizeof(tmp), "%s.job", stamp);
+	r = sp_stage(sp, tmp, doc.data, doc.len, dest, PUB_LINK, 0, g, NULL, NULL);
+	buf_release(&doc);
+	if (r == 0)
+		r = sp_queue_order(sp, id, stamp, &opts, now, g);
+	return sp_end(sp, r);
+}
+
+/* ---- claims -------------------------------------------------------------- */
+
+int spool_read_opts(struct spool *sp, const struct order *o,
+		    struct job_opts *opts, int64_t *created_ms)
+{
+	char path[SP_PATH_MAX];
+	struct buf b;
+	int64_t created = 0;
+	int r;
+
+	spool_order_path(o, path, sizeof(path));
+	buf_init(&b, 64 << 10);
+	r = buf_read_file(&b, sp->root, path);
+	if (r == 0 && order_doc_parse(b.data, b.len, opts, &created) < 0)
+		r = sp_fail(sp, -EINVAL, "order file '%s' is not valid (spoolctl fsck --repair rebuilds it)", path);
+	buf_release(&b);
+	if (created_ms)
+		*created_ms = created;
+	return r;
+}
+
+static int has_tags(const struct job_opts *opts, const struct claimant *c)
+{
+	int i, k;
+
+	for (i = 0; i < opts->ntags; i++) {
+		for (k = 0; k < c->ntags; k++)
+			if (strcmp(opts->tags[i], c->tags[k]) == 0)
+				break;
+		if (k == c->ntags)
+			return 0;
+	}
+	return 1;
+}
+
+int spool_claim_file(struct spool *sp, const char *file,
+		     const struct claimant *c, struct order *o)
+{
+	struct job_opts opts;
+	struct order q;
+	char from[SP_PATH_MAX], to[SP_PATH_MAX], name[SPOOL_NAME_MAX];
+	int64_t now = now_ms();
+	int r, lease;
+
+	if (!worker_valid(c->worker))
+		return sp_fail(sp, -EINVAL, "bad worker name '%.70s'", c->worker ? c->worker : "");
+	if (sp_order_from(&q, ST_NEW, file) < 0 || q.n.claimed)
+		return sp_fail(sp, -EINVAL, "'%.80s' is not a queued order name", file);
+	if ((r = spool_read_opts(sp, &q, &opts, NULL)) < 0)
+		return r == -ENOENT ? -ENOENT : r;
+	lease = opts.lease_s ? opts.lease_s : c->lease_s ? c->lease_s : SPOOL_DEF_LEASE_S;
+	q.n.attempt++;
+	if (q.n.attempt > SPOOL_ATTEMPTS_MAX)
+		q.n.attempt = SPOOL_ATTEMPTS_MAX;
+	q.n.claimed = 1;
+	q.n.deadline = now + (int64_t)lease * 1000;
+	token_new(q.n.token);
+	snprintf(q.n.worker, sizeof(q.n.worker), "%s", c->worker);
+	if ((r = name_format(&q.n, name, sizeof(name))) < 0)
+		return sp_fail(sp, r, "cannot name claim");
+	snprintf(from, sizeof(from), "new/%s", file);
+	snprintf(to, sizeof(to), "assigned/%s", name);
+	r = sp_move(sp, from, to);
+	/* On NFS a retransmitted rename can say ENOENT after it succeeded:
+	 * the destination is ours alone, so its existence says who won. */
+	if (r == -ENOENT && sp_exists(sp, to) == 1)
+		r = 0;
+	if (r < 0)
+		return r == -ENOENT ? -ENOENT : sp_fail(sp, r, "cannot claim '%s': %s", file, strerror(-r));
+	sp_order_from(o, ST_ASSIGNED, name);
+	return sp_end(sp, 0);
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void cache_free(struct spool *sp)
+{
+	size_t i;
+
+	for (i = 0; i < sp->ncache; i++)
+		free(sp->cache[i]);
+	free(sp->cache);
+	sp->cache = NULL;
+	sp->ncache = sp->icache = 0;
+}
+
+/* Read and sort the order names of new/ into sp->cache. */
+static int cache_fill(struct spool *sp)
+{
+	DIR *d;
+	struct dirent *e;
+	size_t cap = 0;
+	int fd, r = 0;
+
+	cache_free(sp);
+	fd = openat(sp->root, "new", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		r = -errno;
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	while ((e = readdir(d))) {
+		struct order_name n;
+
+		if (e->d_name[0] == '.' || name_parse(e->d_name, &n) < 0 || n.claimed)
+			continue;
+		if (sp->ncache == cap) {
+			size_t ncap = cap ? cap * 2 : 256;
+			char **p = realloc(sp->cache, ncap * sizeof(*p));
+
+			if (!p) {
+				r = -ENOMEM;
+				break;
+			}
+			sp->cache = p;
+			cap = ncap;
+		}
+		if (!(sp->cache[sp->ncache] = strdup(e->d_name))) {
+			r = -ENOMEM;
+			break;
+		}
+		sp->ncache++;
+	}
+	closedir(d);
+	if (r == 0 && sp->ncache)
+		qsort(sp->cache, sp->ncache, sizeof(*sp->cache), cmp_names);
+	sp->icache = 0;
+	return r;
+}
+
+int spool_claim(struct spool *sp, const struct claimant *c, struct order *o)
+{
+	int64_t now = now_ms(), t0;
+	int pass, r;
+
+	for (pass = 0; pass < 2; pass++) {
+		size_t i;
+		/* a listing goes stale: rescan when it is older than twice what a
+		 * scan costs (at least a second), or used up, or on the 2nd pass */
+		if (pass == 1 || !sp->cache || sp->icache >= sp->ncache ||
+		    now - sp->cache_ms > 1000) {
+			t0 = now_ms();
+			if ((r = cache_fill(sp)) < 0)
+				return sp_fail(sp, r, "cannot read '%s/new': %s", sp->path, strerror(-r));
+			now = now_ms();
+			sp->cache_ms = now - 1000 + 2 * (now - t0);
+			if (pass == 0)
+				pass = 1;	/* this listing is fresh: no second pass */
+		}
+		for (i = sp->icache; i < sp->ncache; i++) {
+			char *f = sp->cache[i];
+			struct order_name n;
+
+			if (!f)
+				continue;
+			if (name_parse(f, &n) < 0 || n.due > now)
+				continue;
+			if (n.tagged) {
+				struct job_opts opts;
+				struct order q;
+
+				sp_order_from(&q, ST_NEW, f);
+				r = spool_read_opts(sp, &q, &opts, NULL);
+				if (r == 0 && !has_tags(&opts, c))
+					continue;
+				if (r < 0) {
+					free(f);
+					sp->cache[i] = NULL;
+					continue;
+				}
+			}
+			r = spool_claim_file(sp, f, c, o);
+			if (r == 0 || r == -ENOENT) {
+				free(f);
+				sp->cache[i] = NULL;
+				while (sp->icache < sp->ncache && !sp->cache[sp->icache])
+					sp->icache++;
+			}
+			if (r == -ENOENT)
+				continue;
+			return r;
+		}
+	}
+	return -EAGAIN;
+}
+
+/* ---- finding orders ------------------------------------------------------ */
+
+/* Look in one directory for the order id (at offset 44 of every name). */
+static int find_in(struct spool *sp, enum spool_state st, const char *id,
+		   const char *token, struct order *o)
+{
+	char dir[32];
+	DIR *d;
+	struct dirent *e;
+	int fd, r = -ENOENT;
+
+	sp_state_dir(st, id, dir, sizeof(dir));
+	fd = openat(sp->root, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		r = errno == ENOENT ? -ENOENT : -errno;
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	while ((e = readdir(d))) {
+		struct order q;
+
+		if (strlen(e->d_name) < 68 || memcmp(e->d_name + 44, id, SPOOL_ID_LEN) != 0)
+			continue;
+		if (sp_order_from(&q, st, e->d_name) < 0)
+			continue;
+		if (token && strcmp(q.n.token, token) != 0) {
+			*o = q;
+			r = -ESTALE;
+			continue;
+		}
+		*o = q;
+		r = 0;
+		break;
+	}
+	closedir(d);
+	return r;
+}
+
+int spool_lookup(struct spool *sp, const char *id, struct order *o)
+{
+	/* the order of precedence fsck uses when an order is in two states */
+	static const enum spool_state order[] = {
+		ST_DONE, ST_FAILED, ST_CANCELLED, ST_ASSIGNED, ST_HELD, ST_NEW
+	};
+	size_t i;
+	int r;
+
+	if (!id_valid(id))
+		return sp_fail(sp, -EINVAL, "bad order id '%.40s': want %d hex digits", id, SPOOL_ID_LEN);
+	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		r = find_in(sp, order[i], id, NULL, o);
+		if (r != -ENOENT)
+			return r;
+	}
+	return sp_fail(sp, -ENOENT, "no order '%s'", id);
+}
+
+int spool_lookup_claim(struct spool *sp, const char *id, const char *token,
+		       struct order *o)
+{
+	int r;
+
+	if (!id_valid(id))
+		return sp_fail(sp, -EINVAL, "bad order id '%.40s': want %d hex digits", id, SPOOL_ID_LEN);
+	if (!token_valid(token))
+		return sp_fail(sp, -EINVAL, "bad claim token '%.40s': want %d hex digits", token, SPOOL_TOKEN_LEN);
+	r = find_in(sp, ST_ASSIGNED, id, token, o);
+	if (r == 0 || r == -ESTALE)
+		return r == 0 ? 0 : sp_fail(sp, r, "order '%s' is claimed under another token", id);
+	if (r != -ENOENT)
+		return r;
+	/* finished already? then hand back the claim as it was */
+	r = find_in(sp, ST_DONE, id, token, o);
+	if (r == -ENOENT)
+		r = find_in(sp, ST_FAILED, id, token, o);
+	if (r == 0) {
+		o->state = ST_ASSIGNED;
+		return 0;
+	}
+	if ((r = spool_lookup(sp, id, o)) < 0)
+		return r;
+	return sp_fail(sp, -ESTALE, "order '%s' is %s, not claimed under that token", id, spool_state_name(o->state));
+}
+
+/* ---- finishing a claim ---------------------------------------------------- */
+
+/* Check an outcome is a JSON object within its cap. */
+static int outcome_check(struct spool *sp, const char *s, size_t len)
+{
+	char err[200];
+	struct json j;
+	int r;
+
+	if (len > SPOOL_OUTCOME_MAX)
+		return sp_fail(sp, -EINVAL, "outcome is %zu bytes, more than the %d allowed", len, SPOOL_OUTCOME_MAX);
+	r = json_parse(&j, s, len, JSON_TOKENS_MAX, err, sizeof(err));
+	if (r < 0)
+		return sp_fail(sp, -EINVAL, "outcome: %s", err);
+	if (j.tok[0].type != JSMN_OBJECT)
+		r = sp_fail(sp, -EINVAL, "an outcome must be a JSON object");
+	json_release(&j);
+	return r;
+}
+
+/* File outcome for claim o at dest (outcomes/ or late/), to publish at commit. */
+static int stage_outcome(struct spool *sp, const struct order *o, const char *dest,
+			 const char *s, size_t len, const char *undo_from,
+			 const char *undo_to)
+{
+	char tmp[128], stamp[SPOOL_ID_LEN + 1];
+	struct buf b;
+	int r;
+
+	id_new(stamp);
+	snprintf(tmp, sizeof(tmp), "%s.%s.%03d.%s.outcome", stamp, o->n.id, o->n.attempt, o->n.token);
+	if (len && s[len - 1] == '\n')
+		return sp_stage(sp, tmp, s, len, dest, PUB_LINK, 0, 0, undo_from, undo_to);
+	buf_init(&b, SPOOL_OUTCOME_MAX + 2);
+	r = buf_add(&b, s, len);
+	if (r == 0)
+		r = buf_add(&b, "\n", 1);
+	if (r == 0)
+		r = sp_stage(sp, tmp, b.data, b.len, dest, PUB_LINK, 0, 0, undo_from, undo_to);
+	buf_release(&b);
+	return r;
+}
+
+/* The claim o is gone from assigned/: finished by itself before, or lost. */
+static int claim_gone(struct spool *sp, const struct order *o, const char *s,
+		      size_t len)
+{
+	char out[SP_PATH_MAX], late[SP_PATH_MAX];
+	int r;
+
+	outcome_path(o, out, sizeof(out));
+	if (sp_exists(sp, out) == 1)
+		return sp_fail(sp, -EALREADY, "order '%s' attempt %d was already finished by this claim", o->n.id, o->n.attempt);
+	{
+		char done[SP_PATH_MAX];
+
+		sp_state_path(ST_DONE, o->n.id, o->file, done, sizeof(done));
+		if (sp_exists(sp, done) == 1) {
+			/* finished, but a crash lost the outcome: file it now */
+			r = stage_outcome(sp, o, out, s, len, NULL, NULL);
+			r = sp_end(sp, r);
+			return r < 0 ? r : sp_fail(sp, -EALREADY, "order '%s' attempt %d was already finished by this claim", o->n.id, o->n.attempt);
+		}
+	}
+	snprintf(late, sizeof(late), "late/%s.%03d.%s.json", o->n.id, o->n.attempt, o->n.token);
+	r = stage_outcome(sp, o, late, s, len, NULL, NULL);
+	r = sp_end(sp, r);
+	if (r < 0)
+		return r;
+	return sp_fail(sp, -ESTALE, "the claim on order '%s' attempt %d is no longer held (lease expired, cancelled or requeued); outcome kept in late/", o->n.id, o->n.attempt);
+}
+
+int spool_complete(struct spool *sp, struct order *o, const char *s, size_t len)
+{
+	char from[SP_PATH_MAX], to[SP_PATH_MAX], out[SP_PATH_MAX];
+	int r;
+
+	if (!o->n.claimed)
+		return sp_fail(sp, -EINVAL, "not a claim");
+	if ((r = outcome_check(sp, s, len)) < 0)
+		return r;
+	sp_state_path(ST_ASSIGNED, o->n.id, o->file, from, sizeof(from));
+	sp_state_path(ST_DONE, o->n.id, o->file, to, sizeof(to));
+	r = sp_move(sp, from, to);
+	if (r == -ENOENT)
+		return claim_gone(sp, o, s, len);
+	if (r < 0)
+		return sp_fail(sp, r, "cannot complete order '%s': %s", o->n.id, strerror(-r));
+	outcome_path(o, out, sizeof(out));
+	r = stage_outcome(sp, o, out, s, len, to, from);
+	if (r < 0) {
+		sp_move(sp, to, from);	/* nothing filed: the claim stands */
+		return sp_end(sp, r);
+	}
+	o->state = ST_DONE;
+	return sp_end(sp, 0);
+}
+
+/* A claimed name back in queued form. */
+static void queued_name(const struct order *o, int attempt, int64_t due, char *out, size_t cap)
+{
+	struct order_name n = o->n;
+
+	n.claimed = 0;
+	n.attempt = attempt;
+	n.due = due;
+	name_format(&n, out, cap);
+}
+
+int spool_fail(struct spool *sp, struct order *o, const char *s, size_t len,
+	       int *retried)
+{
+	struct job_opts opts;
+	struct buf syn;
+	char from[SP_PATH_MAX], to[SP_PATH_MAX], out[SP_PATH_MAX], name[SPOOL_NAME_MAX];
+	enum spool_state st;
+	int r, again;
+
+	*retried = 0;
+	if (!o->n.claimed)
+		return sp_fail(sp, -EINVAL, "not a claim");
+	buf_init(&syn, 512);
+	if (!s || !len) {
+		buf_printf(&syn, "{\"status\":500,\"jobId\":\"%s\",\"error\":\"failed\",\"attempt\":%d,\"worker\":\"%s\"}",
+			   o->n.id, o->n.attempt, o->n.worker);
+		s = syn.data;
+		len = syn.len;
+	}
+	if ((r = outcome_check(sp, s, len)) < 0)
+		goto out;
+	r = spool_read_opts(sp, o, &opts, NULL);
+	if (r == -ENOENT) {
+		r = claim_gone(sp, o, s, len);
+		goto out;
+	}
+	if (r < 0)
+		goto out;
+	again = o->n.attempt < opts.max_attempts;
+	if (again) {
+		st = ST_NEW;
+		queued_name(o, o->n.attempt, now_ms() + (int64_t)opts.retry_delay_s * 1000, name, sizeof(name));
+	} else {
+		st = ST_FAILED;
+		strcpy(name, o->file);
+	}
+	sp_state_path(ST_ASSIGNED, o->n.id, o->file, from, sizeof(from));
+	sp_state_path(st, o->n.id, name, to, sizeof(to));
+	r = sp_move(sp, from, to);
+	if (r == -ENOENT) {
+		r = claim_gone(sp, o, s, len);
+		goto out;
+	}
+	if (r < 0) {
+		r = sp_fail(sp, r, "cannot fail order '%s': %s", o->n.id, strerror(-r));
+		goto out;
+	}
+	outcome_path(o, out, sizeof(out));
+	r = stage_outcome(sp, o, out, s, len, to, from);
+	if (r < 0) {
+		sp_move(sp, to, from);
+		r = sp_end(sp, r);
+		goto out;
+	}
+	sp_order_from(o, st, name);
+	*retried = again;
+	r = sp_end(sp, 0);
+out:
+	buf_release(&syn);
+	return r;
+}
+
+int spool_release(struct spool *sp, struct order *o)
+{
+	char from[SP_PATH_MAX], to[SP_PATH_MAX], name[SPOOL_NAME_MAX];
+	int r;
+
+	if (!o->n.claimed)
+		return sp_fail(sp, -EINVAL, "not a claim");
+	queued_name(o, o->n.attempt > 0 ? o->n.attempt - 1 : 0, o->n.due, name, sizeof(name));
+	sp_state_path(ST_ASSIGNED, o->n.id, o->file, from, sizeof(from));
+	snprintf(to, sizeof(to), "new/%s", name);
+	r = sp_move(sp, from, to);
+	if (r == -ENOENT)
+		return sp_fail(sp, -ESTALE, "the claim on order '%s' is no longer held", o->n.id);
+	if (r < 0)
+		return sp_fail(sp, r, "cannot release order '%s': %s", o->n.id, strerror(-r));
+	sp_order_from(o, ST_NEW, name);
+	return sp_end(sp, 0);
+}
+
+int spool_renew(struct spool *sp, struct order *o, int lease_s)
+{
+	struct order q = *o;
+	char from[SP_PATH_MAX], to[SP_PATH_MAX], name[SPOOL_NAME_MAX];
+	int r;
+
+	if (!o->n.claimed)
+		return sp_fail(sp, -EINVAL, "not a claim");
+	if (lease_s <= 0) {
+		struct job_opts opts;
+
+		r = spool_read_opts(sp, o, &opts, NULL);
+		if (r == -ENOENT)
+			return sp_fail(sp, -ESTALE, "the claim on order '%s' is no longer held", o->n.id);
+		if (r < 0)
+			return r;
+		lease_s = opts.lease_s ? opts.lease_s : SPOOL_DEF_LEASE_S;
+	}
+	q.n.deadline = now_ms() + (int64_t)lease_s * 1000;
+	if ((r = name_format(&q.n, name, sizeof(name))) < 0)
+		return r;
+	sp_state_path(ST_ASSIGNED, o->n.id, o->file, from, sizeof(from));
+	sp_state_path(ST_ASSIGNED, o->n.id, name, to, sizeof(to));
+	r = sp_move(sp, from, to);
+	if (r == -ENOENT)
+		return sp_fail(sp, -ESTALE, "the claim on order '%s' is no longer held", o->n.id);
+	if (r < 0)
+		return sp_fail(sp, r, "cannot renew order '%s': %s", o->n.id, strerror(-r));
+	sp_order_from(o, ST_ASSIGNED, name);
+	return sp_end(sp, 0);
+}
+
+/* ---- leases ----------------------------------------------------------- */
+
+int spool_reap_one(struct spool *sp, struct order *o, int64_t now)
+{
+	struct job_opts opts;
+	struct buf syn;
+	char from[SP_PATH_MAX], to[SP_PATH_MAX], out[SP_PATH_MAX], name[SPOOL_NAME_MAX];
+	char iso[32];
+	enum spool_state st;
+	int r, again;
+
+	if (!o->n.claimed || o->n.deadline + sp->reap_grace_ms >= now)
+		return 0;
+	r = spool_read_opts(sp, o, &opts, NULL);
+	if (r == -ENOENT)
+		return 0;	/* finished meanwhile */
+	if (r < 0)
+		return r;
+	again = o->n.attempt < opts.max_attempts;
+	if (again) {
+		st = ST_NEW;
+		queued_name(o, o->n.attempt, now + (int64_t)opts.retry_delay_s * 1000, name, sizeof(name));
+	} else {
+		st = ST_FAILED;
+		strcpy(name, o->file);
+	}
+	sp_state_path(ST_ASSIGNED, o->n.id, o->file, from, sizeof(from));
+	sp_state_path(st, o->n.id, name, to, sizeof(to));
+	r = sp_move(sp, from, to);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return sp_fail(sp, r, "cannot reap order '%s': %s", o->n.id, strerror(-r));
+	/* the expired attempt's outcome says why; the worker's own, if it ever
+	 * comes, goes to late/ */
+	buf_init(&syn, 1024);
+	iso_time(o->n.deadline, iso);
+	buf_printf(&syn, "{\"status\":504,\"jobId\":\"%s\",\"error\":\"lease expired\",\"attempt\":%d,\"worker\":\"%s\",\"leaseDeadline\":\"%s\"}",
+		   o->n.id, o->n.attempt, o->n.worker, iso);
+	outcome_path(o, out, sizeof(out));
+	r = stage_outcome(sp, o, out, syn.data, syn.len, NULL, NULL);
+	buf_release(&syn);
+	sp_order_from(o, st, name);
+	r = sp_end(sp, r);
+	return r < 0 ? r : 1;
+}
+
+int spool_reap(struct spool *sp, int64_t now, int *n)
+{
+	DIR *d;
+	struct dirent *e;
+	int fd, r = 0, k = 0;
+	char (*names)[SPOOL_NAME_MAX] = NULL;
+	size_t nn = 0, cap = 0, i;
+
+	*n = 0;
+	fd = openat(sp->root, "assigned", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		r = -errno;
+		if (fd >= 0)
+			close(fd);
+		return sp_fail(sp, r, "cannot read '%s/assigned': %s", sp->path, strerror(-r));
+	}
+	/* collect first: renaming while reading a directory may repeat entries */
+	while ((e = readdir(d))) {
+		struct order_name nm;
+
+		if (name_parse(e->d_name, &nm) < 0 || !nm.claimed ||
+		    nm.deadline + sp->reap_grace_ms >= now)
+			continue;
+		if (nn == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			void *p = realloc(names, ncap * sizeof(*names));
+
+			if (!p) {
+				r = -ENOMEM;
+				break;
+			}
+			names = p;
+			cap = ncap;
+		}
+		snprintf(names[nn++], SPOOL_NAME_MAX, "%s", e->d_name);
+	}
+	closedir(d);
+	for (i = 0; r == 0 && i < nn; i++) {
+		struct order o;
+
+		if (sp_order_from(&o, ST_ASSIGNED, names[i]) < 0)
+			continue;
+		k = spool_reap_one(sp, &o, now);
+		if (k < 0)
+			r = k;
+		else
+			*n += k;
+	}
+	free(names);
+	return r;
+}
+
+/* ---- person-driven changes --------------------------------------------- */
+
+static int move_to(struct spool *sp, struct order *o, enum spool_state st,
+		   const char *name)
+{
+	char from[SP_PATH_MAX], to[SP_PATH_MAX];
+	int r;
+
+	spool_order_path(o, from, sizeof(from));
+	sp_state_path(st, o->n.id, name, to, sizeof(to));
+	r = sp_move(sp, from, to);
+	if (r == -ENOENT)
+		return sp_fail(sp, -EAGAIN, "order '%s' changed state meanwhile; try again", o->n.id);
+	if (r < 0)
+		return sp_fail(sp, r, "cannot move order '%s' to %s: %s", o->n.id, spool_state_name(st), strerror(-r));
+	sp_order_from(o, st, name);
+	return sp_end(sp, 0);
+}
+
+int spool_hold(struct spool *sp, const char *id, struct order *out)
+{
+	struct order o;
+	int r;
+
+	if ((r = spool_lookup(sp, id, &o)) < 0)
+		return r;
+	if (o.state != ST_NEW)
+		return sp_fail(sp, -EBUSY, "order '%s' is %s; only a queued (new) order can be held", id, spool_state_name(o.state));
+	r = move_to(sp, &o, ST_HELD, o.file);
+	if (out)
+		*out = o;
+	return r;
+}
+
+int spool_unhold(struct spool *sp, const char *id, struct order *out)
+{
+	struct order o;
+	int r;
+
+	if ((r = spool_lookup(sp, id, &o)) < 0)
+		return r;
+	if (o.state != ST_HELD)
+		return sp_fail(sp, -EBUSY, "order '%s' is %s, not held", id, spool_state_name(o.state));
+	r = move_to(sp, &o, ST_NEW, o.file);
+	if (out)
+		*out = o;
+	return r;
+}
+
+int spool_cancel(struct spool *sp, const char *id, struct order *out)
+{
+	struct order o;
+	int r;
+
+	if ((r = spool_lookup(sp, id, &o)) < 0)
+		return r;
+	if (o.state != ST_NEW && o.state != ST_HELD && o.state != ST_ASSIGNED)
+		return sp_fail(sp, -EBUSY, "order '%s' is %s already; only new, held or assigned orders can be cancelled", id, spool_state_name(o.state));
+	r = move_to(sp, &o, ST_CANCELLED, o.file);
+	if (out)
+		*out = o;
+	return r;
+}
+
+int spool_requeue(struct spool *sp, const char *id, struct order *out)
+{
+	struct order o;
+	char name[SPOOL_NAME_MAX];
+	int r;
+
+	if ((r = spool_lookup(sp, id, &o)) < 0)
+		return r;
+	if (o.state == ST_NEW)
+		return sp_fail(sp, -EBUSY, "order '%s' is queued already", id);
+	queued_name(&o, 0, now_ms(), name, sizeof(name));
+	r = move_to(sp, &o, ST_NEW, name);
+	if (out)
+		*out = o;
+	return r;
+}

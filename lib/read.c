@@ -1,0 +1,233 @@
+/*
+ * read: listing orders by state, and reading jobs, options and outcomes.
+ * Nothing here changes the spool.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Visit the order files of one directory; sorted when sort is set. */
+static int list_dir(struct spool *sp, enum spool_state st, const char *dir,
+		    int sort, spool_visit_fn fn, void *arg)
+{
+	DIR *d;
+	struct dirent *e;
+	char **names = NULL;
+	size_t n = 0, cap = 0, i;
+	int fd, r = 0;
+
+	fd = openat(sp->root, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		r = -errno;
+		if (fd >= 0)
+			close(fd);
+		return r == -ENOENT ? 0 : sp_fail(sp, r, "cannot read '%s/%s': %s", sp->path, dir, strerror(-r));
+	}
+	while ((e = readdir(d))) {
+		struct order_name nm;
+
+		if (e->d_name[0] == '.' || name_parse(e->d_name, &nm) < 0)
+			continue;
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 64;
+			char **p = realloc(names, ncap * sizeof(*p));
+
+			if (!p) {
+				r = -ENOMEM;
+				break;
+			}
+			names = p;
+			cap = ncap;
+		}
+		if (!(names[n] = strdup(e->d_name))) {
+			r = -ENOMEM;
+			break;
+		}
+		n++;
+	}
+	closedir(d);
+	if (r == 0 && sort && n)
+		qsort(names, n, sizeof(*names), cmp_str);
+	for (i = 0; i < n; i++) {
+		struct order o;
+
+		if (r == 0 && sp_order_from(&o, st, names[i]) == 0)
+			r = fn(arg, &o);
+		free(names[i]);
+	}
+	free(names);
+	return r;
+}
+
+int spool_list(struct spool *sp, enum spool_state st, spool_visit_fn fn,
+	       void *arg)
+{
+	int f, r;
+
+	if ((unsigned)st >= ST_COUNT)
+		return -EINVAL;
+	if (st == ST_NEW || st == ST_ASSIGNED || st == ST_HELD)
+		return list_dir(sp, st, spool_state_name(st), st == ST_NEW, fn, arg);
+	for (f = 0; f < 256; f++) {
+		char dir[32];
+
+		snprintf(dir, sizeof(dir), "%s/%02x", spool_state_name(st), f);
+		if ((r = list_dir(sp, st, dir, 0, fn, arg)) != 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Count names in one directory that parse as orders. */
+static long count_dir(struct spool *sp, const char *dir)
+{
+	DIR *d;
+	struct dirent *e;
+	long n = 0;
+	int fd;
+
+	fd = openat(sp->root, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	while ((e = readdir(d))) {
+		struct order_name nm;
+
+		if (e->d_name[0] != '.' && name_parse(e->d_name, &nm) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+int spool_count(struct spool *sp, long counts[ST_COUNT])
+{
+	int st, f;
+
+	for (st = 0; st < ST_COUNT; st++) {
+		counts[st] = 0;
+		if (st == ST_NEW || st == ST_ASSIGNED || st == ST_HELD) {
+			counts[st] = count_dir(sp, spool_state_name(st));
+			continue;
+		}
+		for (f = 0; f < 256; f++) {
+			char dir[32];
+
+			snprintf(dir, sizeof(dir), "%s/%02x", spool_state_name(st), f);
+			counts[st] += count_dir(sp, dir);
+		}
+	}
+	return 0;
+}
+
+int spool_read_job(struct spool *sp, const char *id, struct buf *b)
+{
+	char path[SP_PATH_MAX], fan[3];
+	int r;
+
+	if (!id_valid(id))
+		return sp_fail(sp, -EINVAL, "bad job id '%.40s': want %d hex digits", id, SPOOL_ID_LEN);
+	sp_fan(id, fan);
+	snprintf(path, sizeof(path), "jobs/%s/%s.json", fan, id);
+	r = buf_read_file(b, sp->root, path);
+	if (r == -ENOENT)
+		return sp_fail(sp, r, "no job '%s'", id);
+	if (r < 0)
+		return sp_fail(sp, r, "cannot read job '%s': %s", id, strerror(-r));
+	return 0;
+}
+
+int spool_read_outcome(struct spool *sp, const struct order *o, struct buf *b)
+{
+	char path[SP_PATH_MAX], fan[3];
+	int r;
+
+	if (!o->n.claimed)
+		return sp_fail(sp, -ENOENT, "order '%s' has no outcome: it never ran", o->n.id);
+	sp_fan(o->n.id, fan);
+	snprintf(path, sizeof(path), "outcomes/%s/%s.%03d.%s.json", fan, o->n.id,
+		 o->n.attempt, o->n.token);
+	r = buf_read_file(b, sp->root, path);
+	if (r == -ENOENT)
+		return sp_fail(sp, r, "no outcome for order '%s' attempt %d", o->n.id, o->n.attempt);
+	if (r < 0)
+		return sp_fail(sp, r, "cannot read outcome of '%s': %s", o->n.id, strerror(-r));
+	while (b->len && b->data[b->len - 1] == '\n')
+		b->data[--b->len] = '\0';
+	return 0;
+}
+
+/* The seed's status words for our states. */
+static const char *seed_status(enum spool_state st)
+{
+	switch (st) {
+	case ST_NEW: return "unassigned";
+	case ST_ASSIGNED: return "assigned";
+	case ST_HELD: return "held";
+	case ST_DONE: return "done";
+	case ST_FAILED: return "failed";
+	case ST_CANCELLED: return "cancelled";
+	default: return "?";
+	}
+}
+
+int spool_order_json(struct spool *sp, const struct order *o, int with_token,
+		     struct buf *b)
+{
+	struct job_opts opts;
+	int64_t created = 0;
+	char iso[32], due[32];
+	int r, i;
+
+	if ((r = spool_read_opts(sp, o, &opts, &created)) < 0) {
+		/* a missing or broken order file still shows what the name says */
+		memset(&opts, 0, sizeof(opts));
+		opts.max_attempts = SPOOL_DEF_MAX_ATTEMPTS;
+		created = 0;
+		for (i = 0; i < 12; i++) {
+			char c = o->n.stamp[i];
+
+			created = created * 16 + (c >= 'a' ? c - 'a' + 10 : c - '0');
+		}
+	}
+	iso_time(created, iso);
+	iso_time(o->n.due, due);
+	r = buf_printf(b, "{\"_id\":\"%s\",\"jobId\":\"%s\",\"createdDate\":\"%s\","
+		       "\"status\":\"%s\",\"state\":\"%s\",\"priority\":%d,"
+		       "\"attempt\":%d,\"maxAttempts\":%d,\"due\":\"%s\"",
+		       o->n.id, o->n.id, iso, seed_status(o->state),
+		       spool_state_name(o->state), o->n.priority, o->n.attempt,
+		       opts.max_attempts, due);
+	if (r == 0 && opts.timeout_s)
+		r = buf_printf(b, ",\"timeout\":%d", opts.timeout_s);
+	if (r == 0 && opts.ntags) {
+		r = buf_puts(b, ",\"tags\":[");
+		for (i = 0; r == 0 && i < opts.ntags; i++)
+			r = buf_printf(b, "%s\"%s\"", i ? "," : "", opts.tags[i]);
+		if (r == 0)
+			r = buf_puts(b, "]");
+	}
+	if (r == 0 && o->n.claimed) {
+		iso_time(o->n.deadline, iso);
+		r = buf_printf(b, ",\"worker\":\"%s\",\"leaseDeadline\":\"%s\",\"leaseDeadlineMs\":%lld",
+			       o->n.worker, iso, (long long)o->n.deadline);
+		if (r == 0 && with_token)
+			r = buf_printf(b, ",\"token\":\"%s\"", o->n.token);
+	}
+	if (r == 0)
+		r = buf_puts(b, "}");
+	return r;
+}

@@ -1,0 +1,120 @@
+/*
+ * sysio: the few system calls that make the spool durable, behind a seam.
+ *
+ * Tests make write, fsync, rename or link fail (ENOSPC, EIO) to run the error
+ * paths for real: sys_fault_set() from C, or SPOOL_FAULT="op:nth:ERR" in the
+ * environment of any program linked with the library. This process-wide
+ * fault plan is the only mutable global of the library, and exists for tests.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+enum { F_WRITE, F_FSYNC, F_RENAME, F_LINK, F_COUNT };
+static const char *const fault_ops[F_COUNT] = { "write", "fsync", "rename", "link" };
+
+static struct {
+	int armed[F_COUNT];
+	long countdown[F_COUNT];	/* calls left before failing */
+	int err[F_COUNT];
+	int env_read;
+} faults;
+
+void sys_fault_set(const char *op, int nth, int err)
+{
+	int i;
+
+	for (i = 0; i < F_COUNT; i++)
+		if (strcmp(op, fault_ops[i]) == 0) {
+			faults.armed[i] = 1;
+			faults.countdown[i] = nth > 0 ? nth - 1 : 0;
+			faults.err[i] = err;
+		}
+}
+
+void sys_fault_clear(void)
+{
+	memset(faults.armed, 0, sizeof(faults.armed));
+}
+
+void sys_fault_env(void)
+{
+	const char *e = getenv("SPOOL_FAULT");
+	char op[16], name[16];
+	int nth;
+
+	if (faults.env_read)
+		return;
+	faults.env_read = 1;
+	if (!e || sscanf(e, "%15[a-z]:%d:%15[A-Z]", op, &nth, name) != 3)
+		return;
+	sys_fault_set(op, nth, strcmp(name, "EIO") == 0 ? EIO : ENOSPC);
+}
+
+/* Should this call of op fail? Then with which errno. */
+static int fault(int op)
+{
+	if (!faults.armed[op])
+		return 0;
+	if (faults.countdown[op] > 0) {
+		faults.countdown[op]--;
+		return 0;
+	}
+	return faults.err[op];
+}
+
+int sys_write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+	int f = fault(F_WRITE);
+
+	if (f) {
+		/* a full disk often takes part of the data first */
+		if (n > 1 && write(fd, c, n / 2) < 0)
+			return -errno;
+		return -f;
+	}
+	while (n > 0) {
+		ssize_t w = write(fd, c, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int sys_fsync(int fd)
+{
+	int f = fault(F_FSYNC);
+
+	if (f)
+		return -f;
+	return fsync(fd) < 0 ? -errno : 0;
+}
+
+int sys_rename(int dirfd, const char *from, const char *to)
+{
+	int f = fault(F_RENAME);
+
+	if (f)
+		return -f;
+	return renameat(dirfd, from, dirfd, to) < 0 ? -errno : 0;
+}
+
+int sys_link(int dirfd, const char *from, const char *to)
+{
+	int f = fault(F_LINK);
+
+	if (f)
+		return -f;
+	return linkat(dirfd, from, dirfd, to, 0) < 0 ? -errno : 0;
+}
