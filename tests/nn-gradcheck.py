@@ -9,6 +9,7 @@ import sys
 
 
 def load(path):
+    sys.dont_write_bytecode = True      # no __pycache__ in the repository
     spec = importlib.util.spec_from_file_location("nn", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

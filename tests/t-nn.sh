@@ -150,6 +150,7 @@ DATA_DIR=$TESTDIR/data bad_job 400 2 'bad.csv line 3: not all numbers' '{"dataFi
 set +e
 python3 - "$NN" >out 2>err <<'EOF'
 import importlib.util, sys
+sys.dont_write_bytecode = True
 spec = importlib.util.spec_from_file_location("nn", sys.argv[1])
 nn = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(nn)
