@@ -99,7 +99,11 @@ static int exit_code(int rc)
 	}
 }
 
-/* Report a failed call "what" and return its exit code. */
+/*
+ * Report a failed library call and return its exit code. The library's own
+ * words say what failed ("cannot complete order 'x': ..."); what (a
+ * printf format) is the fallback when it recorded none.
+ */
 static int failed(const struct spool *sp, int rc, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static int failed(const struct spool *sp, int rc, const char *fmt, ...)
@@ -107,10 +111,14 @@ static int failed(const struct spool *sp, int rc, const char *fmt, ...)
 	char what[512];
 	va_list ap;
 
+	if (sp && spool_error(sp)[0]) {
+		warnx("%s", spool_error(sp));
+		return exit_code(rc);
+	}
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof what, fmt, ap);
 	va_end(ap);
-	warnx("%s: %s", what, why(sp, rc));
+	warnx("%s: %s", what, strerror(-rc));
 	return exit_code(rc);
 }
 
@@ -334,9 +342,11 @@ static int open_spool(struct spool *sp, int create)
 	memset(sp, 0, sizeof *sp);
 	rc = spool_open(sp, path, create);
 	if (rc < 0) {
-		warnx("cannot %s spool '%s': %s", create ? "create" : "open", path,
-		      rc == -ENOENT && !spool_error(sp)[0] ? "No such file or directory"
-							   : why(sp, rc));
+		if (spool_error(sp)[0])
+			warnx("%s", spool_error(sp));
+		else
+			warnx("cannot %s spool '%s': %s", create ? "create" : "open", path,
+			      strerror(-rc));
 		spool_close(sp);
 		return -1;
 	}
@@ -610,13 +620,15 @@ static int cmd_submit(const struct cmd *c, struct args *a)
 		}
 		if (rc < 0) {
 			job_where(&js.v[i], where, sizeof where);
-			ex = failed(&sp, rc, "cannot submit %s", where);
+			warnx("cannot submit %s: %s", where, why(&sp, rc));
+			ex = exit_code(rc);
 			break;
 		}
 		if (++nids == SUBMIT_BATCH || i + 1 == js.n) {
 			sp.err[0] = 0;
 			if ((rc = spool_commit(&sp)) < 0) {
-				ex = failed(&sp, rc, "cannot commit %zu submitted jobs", nids);
+				warnx("cannot commit %zu submitted jobs: %s", nids, why(&sp, rc));
+				ex = exit_code(rc);
 				nids = 0;
 				break;
 			}
@@ -1072,9 +1084,12 @@ static int cmd_drain(const struct cmd *c, struct args *a)
 /* ---- complete, fail, release, renew ----------------------------------------------- */
 
 /*
- * Find the claim (id, token) that a worker presents. 0 with o the claim, or
- * with o describing the lost claim when the library says -ESTALE (so that
- * complete and fail can file the outcome as late); other errors said.
+ * Find the claim (id, token) that a worker presents: 0 with o the claim (a
+ * finished one too: the library then says -EALREADY). When the claim is no
+ * longer held, *stale is set and o is made to describe it as the worker held
+ * it, so that complete and fail present it to the library, which fences it
+ * (the rename from assigned/ finds nothing) and files the outcome in late/.
+ * Other errors are said and their exit code returned.
  */
 static int find_claim(struct spool *sp, const char *id, const char *token,
 		      struct order *o, int *stale)
@@ -1086,25 +1101,34 @@ static int find_claim(struct spool *sp, const char *id, const char *token,
 	rc = spool_lookup_claim(sp, id, token, o);
 	if (rc == 0)
 		return 0;
-	if (rc == -ESTALE) {
-		/*
-		 * o is where the order is now. When that is not this claim,
-		 * present the claim as the worker holds it: the library fences
-		 * it and keeps its outcome aside.
-		 */
-		*stale = 1;
-		if (!o->n.claimed || strcmp(o->n.token, token) != 0) {
-			o->state = ST_ASSIGNED;
-			o->n.claimed = 1;
-			snprintf(o->n.token, sizeof o->n.token, "%s", token);
-		}
-		return 0;
-	}
 	if (rc == -ENOENT) {
 		warnx("no order '%s'", id);
 		return EX_NONE;
 	}
-	return failed(sp, rc, "cannot find the claim of '%s'", id);
+	if (rc != -ESTALE)
+		return failed(sp, rc, "cannot find the claim of '%s'", id);
+	/*
+	 * o is where the order is now. The lost claim's file name is not known
+	 * (its deadline and worker were in it), so make one that cannot be in
+	 * assigned/ (no claim there has this token). Its attempt is the one a
+	 * reap or a requeue left counted, or the one before a newer claim.
+	 */
+	*stale = 1;
+	if (o->n.claimed && o->state == ST_ASSIGNED && o->n.attempt > 1)
+		o->n.attempt--;
+	else if (!o->n.claimed && o->n.attempt < 1)
+		o->n.attempt = 1;
+	o->n.claimed = 1;
+	o->n.deadline = 0;
+	snprintf(o->n.token, sizeof o->n.token, "%s", token);
+	if (!o->n.worker[0] || !worker_valid(o->n.worker))
+		snprintf(o->n.worker, sizeof o->n.worker, "unknown");
+	o->state = ST_ASSIGNED;
+	if (name_format(&o->n, o->file, sizeof o->file) < 0) {
+		warnx("cannot name the lost claim of '%s'", id);
+		return EX_ERR;
+	}
+	return 0;
 }
 
 /* complete and fail: file an outcome under the claim (id, token). */
@@ -1153,9 +1177,9 @@ static int finish(const struct cmd *c, struct args *a, int is_fail)
 		warnx("'%s' was already %s under this claim", id,
 		      is_fail ? "failed" : "completed");
 		ex = EX_OK;
-	} else if (rc == -ESTALE) {
+	} else if (rc == -ESTALE && !spool_error(&sp)[0]) {
 		warnx("the claim of '%s' is no longer held (its lease ran out, or it "
-		      "was cancelled or requeued); the outcome is kept as late", id);
+		      "was cancelled or requeued); the outcome is kept in late/", id);
 		ex = EX_CONFLICT;
 	} else if (rc < 0) {
 		ex = failed(&sp, rc, "cannot %s '%s'", is_fail ? "fail" : "complete", id);
