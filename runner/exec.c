@@ -1,0 +1,492 @@
+/*
+ * exec: one run of one script, from spawn to reaping.
+ *
+ * The script is started with posix_spawn (no shell, no code of ours between
+ * fork and exec, safe with the slot threads around) in a process group of
+ * its own, with the job on stdin and its stdout and stderr on pipes. One
+ * poll loop feeds stdin, reads both pipes, keeps the log (its head and its
+ * tail, with a marker for what was dropped between), remembers the last
+ * stdout line that is a JSON object and the tail of stderr, calls the
+ * heartbeat, and enforces the timeout: SIGTERM to the group, a grace
+ * period, then SIGKILL. A pidfd tells when the child has exited; it is then
+ * still a zombie, so its group id cannot have been reused when we kill
+ * what is left of the group, and only then is it reaped, with wait4 for
+ * its resource usage.
+ *
+ * The runner ignores SIGPIPE (main.c), so writing the job to a script that
+ * does not read it gives EPIPE here, not a dead runner; the child gets its
+ * signals back to their defaults.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "json.h"
+#include "runner.h"
+
+#define READ_CHUNK (64 << 10)
+#define POLL_MAX_MS 200		/* how often stop() is asked */
+#define DRAIN_MS 2000		/* after exit: how long to wait for the pipes' EOF */
+
+int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+const char *exec_signame(int sig, char out[16])
+{
+	const char *d = sigabbrev_np(sig);
+
+	if (d)
+		snprintf(out, 16, "SIG%s", d);
+	else
+		snprintf(out, 16, "SIG%d", sig);
+	return out;
+}
+
+/* ---- the log: its first half and a ring of its last half ---------------- */
+
+struct cap {
+	struct buf head;
+	char *ring;
+	size_t rmax, rpos, rlen;
+	uint64_t total;
+};
+
+static void cap_init(struct cap *c, size_t max)
+{
+	buf_init(&c->head, max - max / 2);
+	c->ring = NULL;
+	c->rmax = max / 2;
+	c->rpos = c->rlen = 0;
+	c->total = 0;
+}
+
+static void cap_add(struct cap *c, const char *p, size_t n)
+{
+	size_t room = c->head.max - c->head.len, k;
+
+	c->total += n;
+	if (room) {
+		k = n < room ? n : room;
+		if (buf_add(&c->head, p, k) < 0)
+			c->head.max = c->head.len;	/* out of memory: keep what we have */
+		p += k;
+		n -= k;
+	}
+	if (!n || !c->rmax)
+		return;
+	if (!c->ring && !(c->ring = malloc(c->rmax))) {
+		c->rmax = 0;
+		return;
+	}
+	if (n > c->rmax) {
+		p += n - c->rmax;
+		n = c->rmax;
+	}
+	while (n) {
+		k = c->rmax - c->rpos;
+		if (k > n)
+			k = n;
+		memcpy(c->ring + c->rpos, p, k);
+		c->rpos = (c->rpos + k) % c->rmax;
+		c->rlen = c->rlen + k > c->rmax ? c->rmax : c->rlen + k;
+		p += k;
+		n -= k;
+	}
+}
+
+/* Head, marker, tail into out (whose ceiling leaves room for the marker). */
+static void cap_finish(struct cap *c, struct buf *out)
+{
+	uint64_t dropped = c->total - c->head.len - c->rlen;
+	size_t start = (c->rpos + c->rmax - c->rlen) % (c->rmax ? c->rmax : 1);
+
+	if (c->head.len)
+		buf_add(out, c->head.data, c->head.len);
+	if (dropped)
+		buf_printf(out, "%s[runner: output truncated: %llu of %llu bytes dropped here]\n",
+			   out->len && out->data[out->len - 1] != '\n' ? "\n" : "",
+			   (unsigned long long)dropped, (unsigned long long)c->total);
+	if (c->rlen) {
+		size_t k = c->rmax - start < c->rlen ? c->rmax - start : c->rlen;
+
+		buf_add(out, c->ring + start, k);
+		buf_add(out, c->ring, c->rlen - k);
+	}
+	buf_release(&c->head);
+	free(c->ring);
+	c->ring = NULL;
+}
+
+/* ---- stdout lines: remember the last one that is a JSON object ---------- */
+
+struct lines {
+	struct buf line;
+	int over;		/* the current line passed the ceiling: not an outcome */
+	struct buf *last;
+};
+
+static void line_end(struct lines *l)
+{
+	const char *s = l->line.data;
+	size_t n = l->line.len;
+
+	if (l->over || !n)
+		goto out;
+	while (n && (*s == ' ' || *s == '\t' || *s == '\r'))
+		s++, n--;
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+		n--;
+	if (n >= 2 && s[0] == '{' && s[n - 1] == '}' &&
+	    json_validate(s, n, NULL, 0) == 0) {
+		buf_reset(l->last);
+		if (buf_add(l->last, s, n) < 0)
+			buf_reset(l->last);
+	}
+out:
+	buf_reset(&l->line);
+	l->over = 0;
+}
+
+static void lines_add(struct lines *l, const char *p, size_t n)
+{
+	while (n) {
+		const char *nl = memchr(p, '\n', n);
+		size_t k = nl ? (size_t)(nl - p) : n;
+
+		if (!l->over && buf_add(&l->line, p, k) < 0) {
+			l->over = 1;
+			buf_reset(&l->line);
+		}
+		if (nl) {
+			line_end(l);
+			k++;
+		}
+		p += k;
+		n -= k;
+	}
+}
+
+/* ---- the tail of stderr -------------------------------------------------- */
+
+struct tail {
+	char ring[EXEC_ERRTAIL_MAX];
+	size_t pos, len;
+};
+
+static void tail_add(struct tail *t, const char *p, size_t n)
+{
+	if (n > sizeof(t->ring)) {
+		p += n - sizeof(t->ring);
+		n = sizeof(t->ring);
+	}
+	while (n) {
+		size_t k = sizeof(t->ring) - t->pos;
+
+		if (k > n)
+			k = n;
+		memcpy(t->ring + t->pos, p, k);
+		t->pos = (t->pos + k) % sizeof(t->ring);
+		t->len = t->len + k > sizeof(t->ring) ? sizeof(t->ring) : t->len + k;
+		p += k;
+		n -= k;
+	}
+}
+
+static void tail_finish(struct tail *t, char *out)
+{
+	size_t start = (t->pos + sizeof(t->ring) - t->len) % sizeof(t->ring);
+	size_t k = sizeof(t->ring) - start < t->len ? sizeof(t->ring) - start : t->len;
+
+	memcpy(out, t->ring + start, k);
+	memcpy(out + k, t->ring, t->len - k);
+	out[t->len] = '\0';
+}
+
+/* ---- the run --------------------------------------------------------------- */
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* Signal the script's group, and the script itself in case it left it. */
+static void kill_group(pid_t pid, int sig)
+{
+	kill(-pid, sig);
+	kill(pid, sig);
+}
+
+static int spawn(const struct exec_spec *s, int in, int out, int err, pid_t *pid)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	sigset_t none, all;
+	char *argv[4];
+	int i = 0, rc;
+
+	if (s->interp)
+		argv[i++] = (char *)s->interp;
+	argv[i++] = (char *)s->path;
+	argv[i++] = (char *)s->job;
+	argv[i] = NULL;
+
+	if ((rc = posix_spawn_file_actions_init(&fa)))
+		return rc;
+	if ((rc = posix_spawnattr_init(&at))) {
+		posix_spawn_file_actions_destroy(&fa);
+		return rc;
+	}
+	sigemptyset(&none);
+	sigfillset(&all);
+	if (!(rc = posix_spawn_file_actions_adddup2(&fa, in, 0)) &&
+	    !(rc = posix_spawn_file_actions_adddup2(&fa, out, 1)) &&
+	    !(rc = posix_spawn_file_actions_adddup2(&fa, err, 2)) &&
+	    !(rc = posix_spawn_file_actions_addchdir_np(&fa, s->workdir)) &&
+	    !(rc = posix_spawn_file_actions_addclosefrom_np(&fa, 3)) &&
+	    !(rc = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP |
+					    POSIX_SPAWN_SETSIGMASK |
+					    POSIX_SPAWN_SETSIGDEF)) &&
+	    !(rc = posix_spawnattr_setpgroup(&at, 0)) &&
+	    !(rc = posix_spawnattr_setsigmask(&at, &none)) &&
+	    !(rc = posix_spawnattr_setsigdefault(&at, &all)))
+		rc = posix_spawn(pid, argv[0], &fa, &at, argv, s->env);
+	posix_spawnattr_destroy(&at);
+	posix_spawn_file_actions_destroy(&fa);
+	return rc;
+}
+
+/* Has the child exited (it stays a zombie)? 1, 0. */
+static int exited_yet(pid_t pid, int pidfd, short revents)
+{
+	siginfo_t si;
+
+	if (pidfd >= 0)
+		return (revents & POLLIN) != 0;
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0)
+		return errno == ECHILD;
+	return si.si_pid == pid;
+}
+
+static int64_t at_most(int64_t t, int64_t deadline, int64_t now)
+{
+	if (deadline && deadline - now < t)
+		t = deadline - now;
+	return t < 0 ? 0 : t;
+}
+
+int exec_run(const struct exec_spec *s, struct exec_result *r)
+{
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, er[2] = { -1, -1 };
+	int pidfd = -1, ret = 0, status = 0, reason = 0, exited = 0;
+	int64_t t0, now, end_timeout = 0, next_beat = 0, kill_at = 0, drain_until = 0;
+	size_t inoff = 0;
+	struct cap cap;
+	struct lines lines;
+	struct tail tail;
+	struct rusage ru;
+	char *chunk = NULL;
+	pid_t pid;
+
+	memset(r, 0, sizeof(*r));
+	buf_init(&r->log, s->log_max + 256);
+	buf_init(&r->outcome, SPOOL_OUTCOME_MAX);
+	cap_init(&cap, s->log_max);
+	buf_init(&lines.line, SPOOL_OUTCOME_MAX);
+	lines.over = 0;
+	lines.last = &r->outcome;
+	memset(&tail, 0, sizeof(tail));
+	memset(&ru, 0, sizeof(ru));
+
+	if (!(chunk = malloc(READ_CHUNK))) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 ||
+	    pipe2(er, O_CLOEXEC) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	r->started_ms = now_ms();
+	t0 = mono_ms();
+	r->err = spawn(s, in[0], out[1], er[1], &pid);
+	close_fd(&in[0]);
+	close_fd(&out[1]);
+	close_fd(&er[1]);
+	if (r->err) {
+		r->end = END_SPAWN;
+		goto out;
+	}
+	fcntl(in[1], F_SETFL, O_NONBLOCK);
+	fcntl(out[0], F_SETFL, O_NONBLOCK);
+	fcntl(er[0], F_SETFL, O_NONBLOCK);
+	pidfd = pidfd_open(pid, 0);	/* -1 on old kernels: we poll waitid */
+
+	if (s->timeout_ms > 0)
+		end_timeout = t0 + s->timeout_ms;
+	if (s->beat && s->beat_ms > 0)
+		next_beat = t0 + s->beat_ms;
+
+	for (;;) {
+		struct pollfd p[4];
+		int np = 0, iin = -1, iout = -1, ierr = -1, ipid = -1;
+		int64_t wait;
+
+		now = mono_ms();
+		if (!exited) {
+			int why = 0;
+
+			if (end_timeout && now >= end_timeout)
+				why = END_TIMEOUT;
+			else if (s->stop && s->stop(s->arg))
+				why = END_STOPPED;
+			else if (next_beat && now >= next_beat) {
+				int64_t nb = s->beat_ms;
+
+				if (s->beat(s->arg, &nb) < 0)
+					why = END_LOST;
+				next_beat = mono_ms() + (nb > 0 ? nb : s->beat_ms);
+			}
+			if (why && !reason) {
+				reason = why;
+				kill_group(pid, SIGTERM);
+				kill_at = now + (s->grace_ms > 0 ? s->grace_ms : 0);
+				next_beat = 0;
+				end_timeout = 0;
+			}
+			if (kill_at && now >= kill_at) {
+				kill_group(pid, SIGKILL);
+				kill_at = 0;
+			}
+		} else if (now >= drain_until || (out[0] < 0 && er[0] < 0)) {
+			break;
+		}
+
+		if (in[1] >= 0) {
+			iin = np;
+			p[np++] = (struct pollfd){ .fd = in[1], .events = POLLOUT };
+		}
+		if (out[0] >= 0) {
+			iout = np;
+			p[np++] = (struct pollfd){ .fd = out[0], .events = POLLIN };
+		}
+		if (er[0] >= 0) {
+			ierr = np;
+			p[np++] = (struct pollfd){ .fd = er[0], .events = POLLIN };
+		}
+		if (!exited && pidfd >= 0) {
+			ipid = np;
+			p[np++] = (struct pollfd){ .fd = pidfd, .events = POLLIN };
+		}
+		wait = exited ? at_most(POLL_MAX_MS, drain_until, now)
+			      : pidfd >= 0 ? POLL_MAX_MS : 50;
+		if (!exited) {
+			wait = at_most(wait, end_timeout, now);
+			wait = at_most(wait, next_beat, now);
+			wait = at_most(wait, kill_at, now);
+		}
+		if (poll(p, (nfds_t)np, (int)wait) < 0 && errno != EINTR) {
+			ret = -errno;
+			kill_group(pid, SIGKILL);	/* and fall through to reap */
+			if (!exited) {
+				wait4(pid, &status, 0, &ru);
+				exited = 1;
+			}
+			break;
+		}
+		if (iin >= 0 && p[iin].revents) {
+			ssize_t w = write(in[1], s->job + inoff, s->joblen - inoff);
+
+			if (w > 0)
+				inoff += (size_t)w;
+			if ((w < 0 && errno != EAGAIN && errno != EINTR) ||
+			    inoff >= s->joblen)
+				close_fd(&in[1]);
+		}
+		if (iout >= 0 && p[iout].revents) {
+			ssize_t n = read(out[0], chunk, READ_CHUNK);
+
+			if (n > 0) {
+				r->out_bytes += (uint64_t)n;
+				cap_add(&cap, chunk, (size_t)n);
+				lines_add(&lines, chunk, (size_t)n);
+			} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+				close_fd(&out[0]);
+			}
+		}
+		if (ierr >= 0 && p[ierr].revents) {
+			ssize_t n = read(er[0], chunk, READ_CHUNK);
+
+			if (n > 0) {
+				r->err_bytes += (uint64_t)n;
+				cap_add(&cap, chunk, (size_t)n);
+				tail_add(&tail, chunk, (size_t)n);
+			} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+				close_fd(&er[0]);
+			}
+		}
+		if (!exited && exited_yet(pid, pidfd, ipid >= 0 ? p[ipid].revents : 0)) {
+			/* A zombie still: its group id is ours to kill. */
+			kill_group(pid, SIGKILL);
+			while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR)
+				;
+			exited = 1;
+			r->wall_ms = mono_ms() - t0;
+			drain_until = mono_ms() + DRAIN_MS;
+			close_fd(&in[1]);
+		}
+	}
+	if (!r->wall_ms)
+		r->wall_ms = mono_ms() - t0;
+	if (lines.line.len)
+		line_end(&lines);	/* a last line without its newline */
+	r->cpu_ms = (int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
+		    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
+	r->maxrss_kb = ru.ru_maxrss;
+	if (WIFSIGNALED(status))
+		r->sig = WTERMSIG(status);
+	else if (WIFEXITED(status))
+		r->code = WEXITSTATUS(status);
+	if (reason)
+		r->end = reason;
+	else if (WIFSIGNALED(status))
+		r->end = END_SIGNALED;
+	else
+		r->end = END_EXITED;
+out:
+	cap_finish(&cap, &r->log);
+	tail_finish(&tail, r->errtail);
+	buf_release(&lines.line);
+	free(chunk);
+	close_fd(&pidfd);
+	close_fd(&in[0]);
+	close_fd(&in[1]);
+	close_fd(&out[0]);
+	close_fd(&out[1]);
+	close_fd(&er[0]);
+	close_fd(&er[1]);
+	return ret;
+}
+
+void exec_result_release(struct exec_result *r)
+{
+	buf_release(&r->log);
+	buf_release(&r->outcome);
+}

@@ -1,0 +1,284 @@
+/*
+ * outbox: what a remote runner owes the boss, on disk until the boss has it.
+ *
+ * A finished run's log and outcome are written here (maildir-style: tmp/,
+ * fsync, rename, fsync the directory) before the first attempt to send
+ * them, so neither a boss that is down nor a runner that dies loses them:
+ * the next flush, by this runner or by the next one started on the same
+ * outbox, sends them. A file goes only when the boss has answered for it:
+ * 2xx (taken; a repeated completion under the same token is answered as a
+ * duplicate, so a resend after a crash files nothing twice) or 409 (the
+ * claim is stale: the boss keeps the outcome as late). Other 4xx answers
+ * will never change, so those files move to dead/ for a person to read.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "runner.h"
+
+#define FLUSH_MAX 4096		/* files looked at in one flush */
+
+static int mkdir_p(const char *path)
+{
+	char tmp[4096], *p;
+
+	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	for (p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int outbox_open(struct outbox *ob, const char *dir)
+{
+	char sub[4096];
+	DIR *d;
+	struct dirent *e;
+	int r;
+
+	memset(ob, 0, sizeof(*ob));
+	ob->fd = -1;
+	if ((r = mkdir_p(dir)) < 0)
+		return r;
+	snprintf(sub, sizeof(sub), "%s/tmp", dir);
+	if ((r = mkdir_p(sub)) < 0)
+		return r;
+	snprintf(sub, sizeof(sub), "%s/dead", dir);
+	if ((r = mkdir_p(sub)) < 0)
+		return r;
+	if (!(ob->dir = strdup(dir)))
+		return -ENOMEM;
+	if ((ob->fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		r = -errno;
+		free(ob->dir);
+		return r;
+	}
+	/* tmp/ files of this host's dead runners were never delivered: drop them */
+	snprintf(sub, sizeof(sub), "%s/tmp", dir);
+	if ((d = opendir(sub))) {
+		int tfd = dirfd(d);
+		struct stat st;
+
+		while ((e = readdir(d)))
+			if (e->d_name[0] != '.' &&
+			    fstatat(tfd, e->d_name, &st, 0) == 0 &&
+			    st.st_mtime < time(NULL) - 3600)
+				unlinkat(tfd, e->d_name, 0);
+		closedir(d);
+	}
+	pthread_mutex_init(&ob->mu, NULL);
+	pthread_cond_init(&ob->cv, NULL);
+	return 0;
+}
+
+void outbox_close(struct outbox *ob)
+{
+	if (ob->fd >= 0) {
+		close(ob->fd);
+		pthread_mutex_destroy(&ob->mu);
+		pthread_cond_destroy(&ob->cv);
+	}
+	free(ob->dir);
+	ob->fd = -1;
+	ob->dir = NULL;
+}
+
+int outbox_put(struct outbox *ob, const char *id, int attempt,
+	       const char *token, const char *kind, const void *data,
+	       size_t len)
+{
+	char name[128], tmp[160];
+	const char *p = data;
+	int fd, r = 0;
+
+	snprintf(name, sizeof(name), "%s.%d.%s.%s", id, attempt, token, kind);
+	snprintf(tmp, sizeof(tmp), "tmp/%s.%ld", name, (long)getpid());
+	if ((fd = openat(ob->fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+			 0600)) < 0)
+		return -errno;
+	while (len) {
+		ssize_t w = write(fd, p, len);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			break;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	if (!r && fsync(fd) < 0)
+		r = -errno;
+	if (close(fd) < 0 && !r)
+		r = -errno;
+	if (!r && renameat(ob->fd, tmp, ob->fd, name) < 0)
+		r = -errno;
+	if (!r && fsync(ob->fd) < 0)
+		r = -errno;
+	if (r)
+		unlinkat(ob->fd, tmp, 0);
+	return r;
+}
+
+/* ID.A.TOKEN.KIND: split in place. 0 or -EINVAL. */
+static int parse_name(char *s, char **id, int *attempt, char **token, char **kind)
+{
+	char *a, *t, *k, *end;
+	long v;
+
+	if (!(a = strchr(s, '.')) || !(t = strchr(a + 1, '.')) ||
+	    !(k = strchr(t + 1, '.')))
+		return -EINVAL;
+	*a++ = *t++ = *k++ = '\0';
+	v = strtol(a, &end, 10);
+	if (*end || v < 1 || v > SPOOL_ATTEMPTS_MAX || !id_valid(s) ||
+	    !token_valid(t) || (strcmp(k, "log") && strcmp(k, "complete") &&
+				strcmp(k, "fail")))
+		return -EINVAL;
+	*id = s;
+	*attempt = (int)v;
+	*token = t;
+	*kind = k;
+	return 0;
+}
+
+/* Same claim: the log first, then the outcome. */
+static int cmp_names(const void *a, const void *b)
+{
+	const char *x = *(char *const *)a, *y = *(char *const *)b;
+	const char *dx = strrchr(x, '.'), *dy = strrchr(y, '.');
+	size_t nx = dx ? (size_t)(dx - x) : strlen(x);
+	size_t ny = dy ? (size_t)(dy - y) : strlen(y);
+	int c = strncmp(x, y, nx < ny ? nx : ny);
+
+	if (c || nx != ny)
+		return c ? c : nx < ny ? -1 : 1;
+	c = (dy && !strcmp(dy, ".log")) - (dx && !strcmp(dx, ".log"));
+	return c ? c : strcmp(x, y);
+}
+
+/* Send one file. 0 settled (sent, stale, or dead), 1 retry later, <0 transport. */
+static int deliver(struct outbox *ob, struct boss *b, const char *file,
+		   void (*tell)(const char *line))
+{
+	char name[160], path[256], line[512], dead[200];
+	char *id, *token, *kind;
+	struct buf data;
+	int attempt, r;
+
+	snprintf(name, sizeof(name), "%s", file);
+	if (parse_name(name, &id, &attempt, &token, &kind) < 0) {
+		snprintf(dead, sizeof(dead), "dead/%s", file);
+		renameat(ob->fd, file, ob->fd, dead);
+		return 0;
+	}
+	buf_init(&data, SPOOL_LOG_MAX + (64 << 10));
+	if ((r = buf_read_file(&data, ob->fd, file)) < 0) {
+		buf_release(&data);
+		return r == -ENOENT ? 0 : 1;	/* another runner sent it */
+	}
+	if (!strcmp(kind, "log"))
+		snprintf(path, sizeof(path), "/v1/orders/%s/log?token=%s&attempt=%d",
+			 id, token, attempt);
+	else
+		snprintf(path, sizeof(path), "/v1/orders/%s/%s?token=%s", id, kind,
+			 token);
+	r = boss_request(b, "POST", path, data.data ? data.data : "", data.len, 60, 0);
+	buf_release(&data);
+	if (r < 0)
+		return r;
+	if (b->status >= 200 && b->status < 300) {
+		if (tell && strcmp(kind, "log")) {
+			snprintf(line, sizeof(line), "delivered %s of %s attempt %d%s",
+				 kind, id, attempt,
+				 b->reply.data && strstr(b->reply.data, "\"duplicate\":true")
+				 ? " (the boss already had it)" : "");
+			tell(line);
+		}
+	} else if (b->status == 409) {
+		if (tell) {
+			snprintf(line, sizeof(line),
+				 "%s of %s attempt %d is stale (HTTP 409): the boss keeps it aside",
+				 kind, id, attempt);
+			tell(line);
+		}
+	} else if (b->status >= 500 || b->status == 408 || b->status == 429) {
+		return 1;
+	} else {
+		snprintf(dead, sizeof(dead), "dead/%s", file);
+		if (tell) {
+			snprintf(line, sizeof(line),
+				 "the boss refused %s of %s attempt %d (HTTP %ld: %.200s): kept in %s/%s",
+				 kind, id, attempt, b->status,
+				 b->reply.data ? b->reply.data : "", ob->dir, dead);
+			tell(line);
+		}
+		renameat(ob->fd, file, ob->fd, dead);
+		return 0;
+	}
+	unlinkat(ob->fd, file, 0);
+	return 0;
+}
+
+int outbox_flush(struct outbox *ob, struct boss *b, int *left,
+		 void (*tell)(const char *line))
+{
+	char **names = NULL;
+	size_t n = 0, i;
+	struct dirent *e;
+	DIR *d;
+	int fd, r = 0;
+
+	*left = 0;
+	if ((fd = openat(ob->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return -errno;
+	if (!(d = fdopendir(fd))) {
+		close(fd);
+		return -errno;
+	}
+	if (!(names = calloc(FLUSH_MAX, sizeof(*names)))) {
+		closedir(d);
+		return -ENOMEM;
+	}
+	while ((e = readdir(d)) && n < FLUSH_MAX) {
+		if (e->d_name[0] == '.' || !strcmp(e->d_name, "tmp") ||
+		    !strcmp(e->d_name, "dead"))
+			continue;
+		if (!(names[n] = strdup(e->d_name))) {
+			r = -ENOMEM;
+			break;
+		}
+		n++;
+	}
+	closedir(d);
+	qsort(names, n, sizeof(*names), cmp_names);
+	for (i = 0; i < n && !r; i++) {
+		int k = deliver(ob, b, names[i], tell);
+
+		if (k < 0)
+			r = k;
+		else if (k > 0)
+			r = -EAGAIN;
+		if (r)
+			*left = (int)(n - i);
+	}
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return r;
+}

@@ -1,0 +1,319 @@
+/*
+ * runner: the worker. It claims orders (from spoold over HTTP, or straight
+ * from a spool directory), runs the training script each job names, and
+ * hands the outcome back. This header lists every struct of the program
+ * followed by its functions, each with its contract.
+ *
+ *	exec.c     run one script: spawn, feed stdin, capture, time out, reap
+ *	script.c   scriptName checks, the job argument, environment, work dirs
+ *	outcome.c  the outcome document of a finished run
+ *	boss.c     the HTTP client of spoold's /v1 API (libcurl)
+ *	outbox.c   durable outbox of outcomes and logs not yet taken by the boss
+ *	slot.c     one slot: claim, run, deliver, in a loop (one thread each)
+ *	main.c     options, signals, the threads, registration, reaping
+ *
+ * Functions return 0 or a negative errno, or NULL; only main.c and the slot
+ * threads' outermost loop print.
+ */
+#ifndef SPOOL_RUNNER_H
+#define SPOOL_RUNNER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "spool.h"
+
+/* ---- exec.c: one run of one script ------------------------------------- */
+
+#define EXEC_ERRTAIL_MAX 4096		/* bytes of stderr kept for the outcome */
+#define EXEC_LOG_DEFAULT (1 << 20)	/* bytes of stdout+stderr kept as the log */
+
+struct exec_spec {
+	const char *path;	/* the script, absolute */
+	const char *interp;	/* absolute path of the interpreter (python3), or NULL */
+	const char *job;	/* argv[1], and written to stdin */
+	size_t joblen;
+	char *const *env;	/* the whole environment, NULL-terminated */
+	const char *workdir;	/* cwd of the script; must exist */
+	int64_t timeout_ms;	/* 0: none */
+	int64_t grace_ms;	/* SIGTERM to SIGKILL after a timeout or a stop */
+	size_t log_max;		/* bytes of log kept (head and tail) */
+	/*
+	 * beat is called every beat_ms while the script runs (the heartbeat);
+	 * a negative return means the claim is lost: the script is stopped.
+	 * stop is polled a few times a second; non-zero stops the script
+	 * (shutdown). Either may be NULL.
+	 */
+	int64_t beat_ms;
+	int (*beat)(void *arg, int64_t *next_ms);
+	int (*stop)(void *arg);
+	void *arg;
+};
+
+enum exec_end {
+	END_EXITED,		/* exited by itself: code */
+	END_SIGNALED,		/* died on a signal it did not get from us: sig */
+	END_TIMEOUT,		/* ran past timeout_ms and was stopped */
+	END_LOST,		/* beat said the claim is lost; stopped */
+	END_STOPPED,		/* stop said so; stopped */
+	END_SPAWN,		/* could not be started: err */
+};
+
+struct exec_result {
+	enum exec_end end;
+	int code;		/* exit status, END_EXITED */
+	int sig;		/* the signal that ended it, or 0 */
+	int err;		/* errno of the spawn failure, END_SPAWN */
+	int64_t started_ms;	/* wall clock at start */
+	int64_t wall_ms, cpu_ms;
+	long maxrss_kb;
+	uint64_t out_bytes, err_bytes;
+	struct buf log;		/* stdout+stderr as they came, capped, marked */
+	struct buf outcome;	/* the last stdout line that is a JSON object */
+	char errtail[EXEC_ERRTAIL_MAX + 1];	/* the end of stderr, NUL-terminated */
+};
+
+/*
+ * Run the script described by s to its end and fill r (which must be
+ * released with exec_result_release, whatever this returns). The script
+ * runs in its own process group; when it ends, whatever is left of that
+ * group is killed, and the child is always reaped. 0 (r->end says how it
+ * ended, including END_SPAWN), or a negative errno when the runner itself
+ * failed (pipes, memory).
+ */
+int exec_run(const struct exec_spec *s, struct exec_result *r);
+void exec_result_release(struct exec_result *r);
+
+/* "SIGSEGV" for 11, "SIG42" for an unnamed one. Writes into out[16]. */
+const char *exec_signame(int sig, char out[16]);
+
+/* ---- script.c: what to run, with what ---------------------------------- */
+
+/*
+ * Check a job's scriptName. 0, or -EINVAL with the reason in err: empty,
+ * longer than NAME_MAX, contains '/', "..", NUL or a control character,
+ * or starts with '.'.
+ */
+int script_name_check(const char *name, char *err, size_t errlen);
+
+/*
+ * Resolve name inside the directory dir (absolute): *path gets a malloc'd
+ * "dir/name"; *py is 1 when it is run under python3. 0, -EINVAL (err),
+ * -ENOENT (no such script), -EACCES (not executable and not .py).
+ */
+int script_resolve(const char *dir, const char *name, char **path, int *py,
+		   char *err, size_t errlen);
+
+/*
+ * The job as the script gets it: the job document with "_id" and
+ * "assignmentId" set to id (first), everything else as it was, into b.
+ * scriptName (cap bytes) gets the job's scriptName ("" when it has none).
+ * 0, -EINVAL (not a JSON object), -E2BIG.
+ */
+int script_job_arg(const char *job, size_t len, const char *id,
+		   struct buf *b, char *script_name, size_t cap);
+
+/* Find prog on PATH: a malloc'd absolute path, or NULL. */
+char *script_which(const char *prog);
+
+struct run_env {
+	const char *job_id;
+	int attempt;
+	int slot;
+	const char *workdir;
+	const char *worker;
+	const char *cuda;	/* CUDA_VISIBLE_DEVICES, or NULL to leave it */
+};
+
+/*
+ * The environment of a run: the runner's own, less any SPOOL_* and
+ * (when cuda is set) CUDA_VISIBLE_DEVICES, plus SPOOL_JOB_ID,
+ * SPOOL_ORDER_ID, SPOOL_ATTEMPT, SPOOL_SLOT, SPOOL_WORKDIR, SPOOL_WORKER.
+ * A malloc'd vector to free with script_env_free, or NULL.
+ */
+char **script_env(const struct run_env *e);
+void script_env_free(char **env);
+
+/* Make a fresh empty directory path (removing an old one there). 0 or errno. */
+int workdir_make(const char *path);
+
+/* Remove path and everything below it. 0 or errno. */
+int workdir_remove(const char *path);
+
+/* ---- outcome.c --------------------------------------------------------- */
+
+/* Who ran it, for the "_run" record of an outcome. */
+struct run_info {
+	const char *job_id;
+	int attempt;
+	const char *worker;
+	int slot;
+	int64_t timeout_ms;
+};
+
+/*
+ * The outcome document of run r into b (replacing its contents). A run
+ * that exited 0 and printed a JSON object succeeds: the outcome is that
+ * object with a "_run" record (times, memory, exit) added. Anything else
+ * fails: {"jobId", "error": what happened, "stderrTail", "output": the
+ * object it printed if any, "_run"}. Returns 1 (success: complete the
+ * order), 0 (failure: fail it), or a negative errno.
+ */
+int outcome_build(const struct exec_result *r, const struct run_info *ri,
+		  struct buf *b);
+
+/* A failure outcome for a run that never started: {"jobId","error","_run"}. */
+int outcome_refused(const struct run_info *ri, const char *why,
+		    struct buf *b);
+
+/* ---- boss.c: the HTTP client of spoold --------------------------------- */
+
+#define BOSS_REPLY_MAX (SPOOL_JOB_MAX + (64 << 10))
+
+struct boss {
+	void *curl;		/* CURL * */
+	const char *url;	/* base, without a trailing '/' */
+	const char *bearer;	/* token from --token-file, or NULL */
+	void *headers;		/* struct curl_slist * */
+	const atomic_int *cancel;	/* non-zero aborts a claim's long poll */
+	long status;		/* HTTP status of the last request */
+	struct buf reply;	/* body of the last reply */
+	char err[256];		/* transport error, in words */
+};
+
+/* Prepare b for the boss at url. 0 or -ENOMEM. */
+int boss_init(struct boss *b, const char *url, const char *bearer,
+	      const atomic_int *cancel);
+void boss_release(struct boss *b);
+
+/*
+ * One request: method "GET"/"POST", path with its query (begins with '/'),
+ * an optional body. The status goes to b->status and the body to b->reply.
+ * 0 when an HTTP answer came (any status); -ECONNREFUSED, -ETIMEDOUT,
+ * -EIO (transport: b->err says why), -ECANCELED (cancel was set during a
+ * cancellable request), -E2BIG (reply over its ceiling).
+ */
+int boss_request(struct boss *b, const char *method, const char *path,
+		 const void *body, size_t len, long timeout_s, int cancellable);
+
+/* A claimed order, remote or local. */
+struct task {
+	char id[SPOOL_ID_LEN + 1];
+	char token[SPOOL_TOKEN_LEN + 1];
+	int attempt;
+	int64_t deadline_ms;	/* lease deadline (the claimer's clock) */
+	int timeout_s;		/* the job's own, 0: none */
+	struct buf job;		/* the job document */
+	struct order o;		/* local mode: the claim */
+};
+
+/*
+ * Long-poll a claim: POST /v1/claim. 0 (t filled), -EAGAIN (nothing within
+ * wait_s), -EPROTO (an answer we cannot read, or an error status: b->err),
+ * or as boss_request.
+ */
+int boss_claim(struct boss *b, const char *worker, const char *tags,
+	       int wait_s, int lease_s, struct task *t);
+
+/*
+ * Renew the lease of t: 0 (t->deadline_ms updated), -ESTALE (409: the claim
+ * is lost), -EPROTO, or as boss_request.
+ */
+int boss_heartbeat(struct boss *b, struct task *t, int lease_s);
+
+/* ---- outbox.c: outcomes and logs waiting for the boss ------------------ */
+
+/*
+ * A directory of files, one per thing to deliver, named
+ * ID.ATTEMPT.TOKEN.KIND with KIND "log", "complete" or "fail"; written
+ * maildir-style (tmp/, fsync, rename, fsync the directory) before any
+ * attempt to send it, removed only once the boss has answered 2xx or 409
+ * (a stale claim: the boss files it as late). Answers the boss will never
+ * accept (other 4xx) move the file to dead/, so nothing is ever lost.
+ */
+struct outbox {
+	char *dir;
+	int fd;			/* O_DIRECTORY of dir */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int kick;		/* something new to send */
+	int pending;		/* files left after the last flush */
+};
+
+/* Open (making it when missing) the outbox at dir. 0 or errno. */
+int outbox_open(struct outbox *ob, const char *dir);
+void outbox_close(struct outbox *ob);
+
+/* Store one thing to deliver, durably. kind as above. 0 or errno. */
+int outbox_put(struct outbox *ob, const char *id, int attempt,
+	       const char *token, const char *kind, const void *data,
+	       size_t len);
+
+/*
+ * Try to deliver every file of the outbox, logs before the outcome they
+ * go with. Stops at the first transport error. *left gets how many files
+ * remain. 0 (all delivered or settled), a negative errno from the
+ * transport, or another errno. say (may be NULL) is told about settled files.
+ */
+int outbox_flush(struct outbox *ob, struct boss *b, int *left,
+		 void (*tell)(const char *line));
+
+/* ---- slot.c and main.c: the program ------------------------------------ */
+
+struct runner;
+
+struct slot {
+	struct runner *rn;
+	int index;
+	const char *cuda;	/* CUDA_VISIBLE_DEVICES of this slot, or NULL */
+	pthread_t thread;
+	atomic_int done;	/* the thread has finished */
+	int64_t backoff_ms;
+};
+
+struct runner {
+	/* configuration */
+	const char *boss_url;	/* remote mode, or NULL */
+	const char *spool_dir;	/* local mode, or NULL */
+	char *scripts;		/* absolute */
+	char name[SPOOL_WORKER_MAX + 1];
+	int nslots;
+	int ntags;
+	const char *tags[SPOOL_TAGS_MAX];
+	char tagcsv[SPOOL_TAGS_MAX * (SPOOL_TAG_MAX + 1) + 1];
+	char *gpus;		/* "0,1" or NULL */
+	int timeout_s;		/* default job timeout, 0: none */
+	int lease_s;		/* 0: the job's or the boss's */
+	int grace_s;		/* SIGTERM to SIGKILL */
+	int drain_timeout_s;	/* on SIGTERM: how long running scripts may go on */
+	int drain;		/* exit once nothing is left to claim */
+	int wait_s;		/* long-poll of a remote claim */
+	int poll_ms;		/* local mode: interval between empty claims */
+	size_t log_max;
+	int keep_work;
+	char *workroot;		/* per-run work dirs go below */
+	char *bearer;
+	char *python;		/* python3 from PATH, or NULL */
+	/* state */
+	atomic_int stopping;	/* SIGTERM/SIGINT: claim no more */
+	_Atomic int64_t kill_at_ms;	/* running scripts are stopped after this (0: never) */
+	struct outbox outbox;	/* remote mode */
+	int have_outbox;
+	struct slot *slots;
+	atomic_long completed, failed;
+};
+
+/* The thread of one slot: claims and runs until stopping (or drained). */
+void *slot_main(void *arg);
+
+/* Logging of the program: one line to stderr, prefixed with the worker. */
+void say(struct runner *rn, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Milliseconds from CLOCK_MONOTONIC. */
+int64_t mono_ms(void);
+
+#endif

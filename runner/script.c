@@ -1,0 +1,215 @@
+/*
+ * script: what a run executes and with what: the scriptName rule (a plain
+ * file name inside --scripts, nothing else), the job argument in the
+ * seed's shape, the environment, and the per-run work directory.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "json.h"
+#include "runner.h"
+
+extern char **environ;
+
+int script_name_check(const char *name, char *err, size_t errlen)
+{
+	const char *why = NULL;
+	size_t n = strlen(name), i;
+
+	if (!n)
+		why = "is empty";
+	else if (n > NAME_MAX)
+		why = "is too long";
+	else if (strchr(name, '/'))
+		why = "contains '/'";
+	else if (strstr(name, ".."))
+		why = "contains '..'";
+	else if (name[0] == '.')
+		why = "starts with '.'";
+	for (i = 0; !why && i < n; i++)
+		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
+			why = "contains a control character";
+	if (!why)
+		return 0;
+	snprintf(err, errlen, "script name '%.64s' refused: it %s", name, why);
+	return -EINVAL;
+}
+
+int script_resolve(const char *dir, const char *name, char **path, int *py,
+		   char *err, size_t errlen)
+{
+	struct stat st;
+	size_t n;
+	int r;
+
+	*path = NULL;
+	if ((r = script_name_check(name, err, errlen)) < 0)
+		return r;
+	n = strlen(name);
+	*py = n > 3 && !strcmp(name + n - 3, ".py");
+	if (asprintf(path, "%s/%s", dir, name) < 0) {
+		*path = NULL;
+		return -ENOMEM;
+	}
+	if (stat(*path, &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "script '%s' not found in the scripts directory",
+			 name);
+		r = -ENOENT;
+	} else if (!*py && access(*path, X_OK) < 0) {
+		snprintf(err, errlen, "script '%s' is not executable and not a .py file",
+			 name);
+		r = -EACCES;
+	}
+	if (r < 0) {
+		free(*path);
+		*path = NULL;
+	}
+	return r;
+}
+
+int script_job_arg(const char *job, size_t len, const char *id,
+		   struct buf *b, char *script_name, size_t cap)
+{
+	struct json j;
+	int i, end, r, first = 1;
+
+	script_name[0] = '\0';
+	if ((r = json_parse(&j, job, len, JSON_TOKENS_MAX, NULL, 0)) < 0)
+		return r;
+	if (j.tok[0].type != JSMN_OBJECT) {
+		json_release(&j);
+		return -EINVAL;
+	}
+	i = json_get(&j, 0, "scriptName");
+	if (i >= 0 && json_str(&j, i, script_name, cap) < 0)
+		script_name[0] = '\0';
+	buf_reset(b);
+	if ((r = buf_puts(b, "{\"_id\":")) < 0 ||
+	    (r = buf_json_str(b, id, strlen(id))) < 0 ||
+	    (r = buf_puts(b, ",\"assignmentId\":")) < 0 ||
+	    (r = buf_json_str(b, id, strlen(id))) < 0)
+		goto out;
+	first = 0;
+	end = json_skip(&j, 0);
+	for (i = 1; i < end; i = json_skip(&j, i + 1)) {
+		if (json_eq(&j, i, "_id") || json_eq(&j, i, "assignmentId"))
+			continue;
+		if ((r = buf_puts(b, first ? "" : ",")) < 0 ||
+		    (r = json_append_raw(&j, i, b)) < 0 ||
+		    (r = buf_puts(b, ":")) < 0 ||
+		    (r = json_append_raw(&j, i + 1, b)) < 0)
+			goto out;
+	}
+	r = buf_puts(b, "}");
+out:
+	json_release(&j);
+	return r;
+}
+
+char *script_which(const char *prog)
+{
+	const char *path = getenv("PATH"), *p, *e;
+	char *full;
+
+	if (!path || !*path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	for (p = path; ; p = e + 1) {
+		e = strchr(p, ':');
+		if (!e)
+			e = p + strlen(p);
+		if (e > p && *p == '/' &&
+		    asprintf(&full, "%.*s/%s", (int)(e - p), p, prog) >= 0) {
+			struct stat st;
+
+			if (stat(full, &st) == 0 && S_ISREG(st.st_mode) &&
+			    access(full, X_OK) == 0)
+				return full;
+			free(full);
+		}
+		if (!*e)
+			return NULL;
+	}
+}
+
+static int env_ours(const char *kv, int cuda)
+{
+	return !strncmp(kv, "SPOOL_", 6) ||
+	       (cuda && !strncmp(kv, "CUDA_VISIBLE_DEVICES=", 21));
+}
+
+char **script_env(const struct run_env *e)
+{
+	size_t n = 0, k = 0, i;
+	char **env;
+
+	while (environ[n])
+		n++;
+	if (!(env = calloc(n + 8, sizeof(*env))))
+		return NULL;
+	for (i = 0; i < n; i++)
+		if (!env_ours(environ[i], e->cuda != NULL) &&
+		    !(env[k++] = strdup(environ[i])))
+			goto fail;
+	if (asprintf(&env[k++], "SPOOL_JOB_ID=%s", e->job_id) < 0 ||
+	    asprintf(&env[k++], "SPOOL_ORDER_ID=%s", e->job_id) < 0 ||
+	    asprintf(&env[k++], "SPOOL_ATTEMPT=%d", e->attempt) < 0 ||
+	    asprintf(&env[k++], "SPOOL_SLOT=%d", e->slot) < 0 ||
+	    asprintf(&env[k++], "SPOOL_WORKDIR=%s", e->workdir) < 0 ||
+	    asprintf(&env[k++], "SPOOL_WORKER=%s", e->worker) < 0 ||
+	    (e->cuda && asprintf(&env[k++], "CUDA_VISIBLE_DEVICES=%s", e->cuda) < 0)) {
+		env[k - 1] = NULL;
+		goto fail;
+	}
+	env[k] = NULL;
+	return env;
+fail:
+	script_env_free(env);
+	return NULL;
+}
+
+void script_env_free(char **env)
+{
+	size_t i;
+
+	if (!env)
+		return;
+	for (i = 0; env[i]; i++)
+		free(env[i]);
+	free(env);
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag,
+		  struct FTW *f)
+{
+	return remove(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+int workdir_remove(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS) < 0)
+		return errno ? -errno : -EIO;
+	return 0;
+}
+
+int workdir_make(const char *path)
+{
+	int r;
+
+	if ((r = workdir_remove(path)) < 0)
+		return r;
+	if (mkdir(path, 0755) < 0)
+		return -errno;
+	return 0;
+}

@@ -1,0 +1,487 @@
+/*
+ * slot: one thread per slot, each claiming and running one order at a time:
+ * claim (a long poll to the boss, or a rename in the shared spool), check
+ * and resolve the script, run it with heartbeats, then hand the log and the
+ * outcome back (through the durable outbox in remote mode, straight into
+ * the spool in local mode). Each slot has its own CURL handle or its own
+ * struct spool, so slots share nothing but the runner's configuration, its
+ * flags and the outbox.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "runner.h"
+
+#define BACKOFF_MIN_MS 250
+#define BACKOFF_MAX_MS 10000
+
+/* The context of the running order, for the heartbeat. */
+struct ctx {
+	struct slot *sl;
+	struct runner *rn;
+	struct boss *b;		/* remote, or NULL */
+	struct spool *sp;	/* local, or NULL */
+	struct task *t;
+	int beat_errors;
+};
+
+/* Sleep ms, waking early when the runner stops. */
+static void nap(struct runner *rn, int64_t ms)
+{
+	int64_t end = mono_ms() + ms;
+
+	while (!atomic_load(&rn->stopping)) {
+		int64_t left = end - mono_ms();
+		struct timespec ts;
+
+		if (left <= 0)
+			break;
+		if (left > 50)
+			left = 50;
+		ts.tv_sec = 0;
+		ts.tv_nsec = (long)left * 1000000;
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* Exponential backoff with jitter: the next wait, in [cur/2, cur]. */
+static int64_t backoff(struct slot *sl, unsigned *seed)
+{
+	int64_t b = sl->backoff_ms ? sl->backoff_ms * 2 : BACKOFF_MIN_MS;
+
+	if (b > BACKOFF_MAX_MS)
+		b = BACKOFF_MAX_MS;
+	sl->backoff_ms = b;
+	return b / 2 + (int64_t)(rand_r(seed) % (unsigned)(b / 2 + 1));
+}
+
+/* A heartbeat every third of what is left of the lease. */
+static int64_t beat_interval(const struct runner *rn, int64_t deadline_ms)
+{
+	int64_t left = deadline_ms - now_ms(), iv;
+
+	if (deadline_ms <= 0 || left <= 0 || left > 86400000LL)
+		left = (rn->lease_s > 0 ? rn->lease_s : 90) * 1000LL;
+	iv = left / 3;
+	return iv < 500 ? 500 : iv > 60000 ? 60000 : iv;
+}
+
+static int on_beat(void *arg, int64_t *next_ms)
+{
+	struct ctx *c = arg;
+	int r;
+
+	if (c->b)
+		r = boss_heartbeat(c->b, c->t, c->rn->lease_s);
+	else if ((r = spool_renew(c->sp, &c->t->o, c->rn->lease_s)) == 0)
+		c->t->deadline_ms = c->t->o.n.deadline;
+	if (r == -ESTALE) {
+		say(c->rn, "slot %d: %s attempt %d: claim lost (%s): stopping the script",
+		    c->sl->index, c->t->id, c->t->attempt,
+		    c->b ? c->b->err : "lease gone from the spool");
+		return r;
+	}
+	if (r < 0) {
+		if (!c->beat_errors++)
+			say(c->rn, "slot %d: %s: heartbeat failed: %s", c->sl->index,
+			    c->t->id, c->b ? c->b->err : strerror(-r));
+		*next_ms = 1000;
+		return 0;
+	}
+	if (c->beat_errors) {
+		say(c->rn, "slot %d: %s: heartbeat works again", c->sl->index, c->t->id);
+		c->beat_errors = 0;
+	}
+	*next_ms = beat_interval(c->rn, c->t->deadline_ms);
+	return 0;
+}
+
+static int on_stop(void *arg)
+{
+	struct ctx *c = arg;
+	int64_t k = atomic_load(&c->rn->kill_at_ms);
+
+	return k && mono_ms() >= k;
+}
+
+/* ---- handing back ------------------------------------------------------- */
+
+static void outbox_kick(struct runner *rn)
+{
+	pthread_mutex_lock(&rn->outbox.mu);
+	rn->outbox.kick = 1;
+	pthread_cond_signal(&rn->outbox.cv);
+	pthread_mutex_unlock(&rn->outbox.mu);
+}
+
+/* Remote: the log and the outcome into the outbox; the outbox thread sends. */
+static void deliver_remote(struct ctx *c, const struct buf *log, const char *kind,
+			   const struct buf *out)
+{
+	struct task *t = c->t;
+	int r = 0;
+
+	if (log && log->len)
+		r = outbox_put(&c->rn->outbox, t->id, t->attempt, t->token, "log",
+			       log->data, log->len);
+	if (r < 0)
+		say(c->rn, "slot %d: %s: cannot keep the log in the outbox: %s",
+		    c->sl->index, t->id, strerror(-r));
+	if (kind && (r = outbox_put(&c->rn->outbox, t->id, t->attempt, t->token,
+				    kind, out->data, out->len)) < 0) {
+		char path[256];
+
+		/* The outbox cannot take it: try the boss at once, once. */
+		say(c->rn, "slot %d: %s: cannot keep the outcome in the outbox (%s): sending it directly",
+		    c->sl->index, t->id, strerror(-r));
+		snprintf(path, sizeof(path), "/v1/orders/%s/%s?token=%s", t->id, kind,
+			 t->token);
+		if (boss_request(c->b, "POST", path, out->data, out->len, 30, 0) < 0 ||
+		    c->b->status >= 500)
+			say(c->rn, "slot %d: %s: OUTCOME LOST: the boss did not take it (%s)",
+			    c->sl->index, t->id, c->b->err[0] ? c->b->err : "HTTP error");
+	}
+	outbox_kick(c->rn);
+}
+
+/* Local: straight into the spool. */
+static void deliver_local(struct ctx *c, const struct buf *log, int ok,
+			  const struct buf *out)
+{
+	struct task *t = c->t;
+	int r = 0, retried = 0, i;
+
+	if (log && log->len &&
+	    (r = spool_log_put(c->sp, t->id, t->attempt, log->data, log->len)) < 0)
+		say(c->rn, "slot %d: %s: cannot store the log: %s", c->sl->index,
+		    t->id, spool_error(c->sp)[0] ? spool_error(c->sp) : strerror(-r));
+	for (i = 0; i < 5; i++) {
+		r = ok ? spool_complete(c->sp, &t->o, out->data, out->len)
+		       : spool_fail(c->sp, &t->o, out->data, out->len, &retried);
+		if (r == 0 || r == -EALREADY || r == -ESTALE || r == -EINVAL)
+			break;
+		say(c->rn, "slot %d: %s: cannot file the outcome (%s): retrying",
+		    c->sl->index, t->id,
+		    spool_error(c->sp)[0] ? spool_error(c->sp) : strerror(-r));
+		nap(c->rn, 500LL << i);
+	}
+	if (r == -ESTALE)
+		say(c->rn, "slot %d: %s attempt %d: the claim was lost; the outcome is kept aside as late",
+		    c->sl->index, t->id, t->attempt);
+	else if (r < 0 && r != -EALREADY)
+		say(c->rn, "slot %d: %s attempt %d: outcome not filed: %s", c->sl->index,
+		    t->id, t->attempt,
+		    spool_error(c->sp)[0] ? spool_error(c->sp) : strerror(-r));
+	else if (!ok && r == 0)
+		say(c->rn, "slot %d: %s attempt %d: %s", c->sl->index, t->id,
+		    t->attempt, retried ? "will be retried" : "failed for good");
+}
+
+static void deliver(struct ctx *c, const struct buf *log, int ok,
+		    const struct buf *out)
+{
+	if (ok)
+		atomic_fetch_add(&c->rn->completed, 1);
+	else
+		atomic_fetch_add(&c->rn->failed, 1);
+	if (c->b)
+		deliver_remote(c, log, ok ? "complete" : "fail", out);
+	else
+		deliver_local(c, log, ok, out);
+}
+
+/* Give the claim back without counting an attempt (shutdown). */
+static void release(struct ctx *c)
+{
+	char path[256];
+	int r;
+
+	if (c->b) {
+		snprintf(path, sizeof(path), "/v1/orders/%s/release?token=%s",
+			 c->t->id, c->t->token);
+		r = boss_request(c->b, "POST", path, NULL, 0, 10, 0);
+		if (r == 0 && c->b->status != 200)
+			r = -EPROTO;
+	} else {
+		r = spool_release(c->sp, &c->t->o);
+	}
+	if (r < 0)
+		say(c->rn, "slot %d: %s: cannot release the claim (%s): its lease will expire",
+		    c->sl->index, c->t->id, c->b ? c->b->err : strerror(-r));
+	else
+		say(c->rn, "slot %d: %s attempt %d: released", c->sl->index, c->t->id,
+		    c->t->attempt);
+}
+
+/* ---- one order ------------------------------------------------------------ */
+
+static void refuse(struct ctx *c, const struct run_info *ri, const char *why)
+{
+	struct buf out, log;
+
+	buf_init(&out, SPOOL_OUTCOME_MAX);
+	buf_init(&log, 4096);
+	say(c->rn, "slot %d: %s attempt %d: %s", c->sl->index, c->t->id,
+	    c->t->attempt, why);
+	buf_printf(&log, "[runner %s: %s]\n", c->rn->name, why);
+	if (outcome_refused(ri, why, &out) == 0)
+		deliver(c, &log, 0, &out);
+	buf_release(&out);
+	buf_release(&log);
+}
+
+static void trailer(struct buf *log, const struct exec_result *r,
+		    const char *outcome_error)
+{
+	char sig[16];
+
+	if (log->len && log->data[log->len - 1] != '\n')
+		buf_puts(log, "\n");
+	if (r->end == END_EXITED)
+		buf_printf(log, "[runner: exit code %d after %.2f s", r->code,
+			   r->wall_ms / 1000.0);
+	else if (r->end == END_SIGNALED)
+		buf_printf(log, "[runner: killed by %s after %.2f s",
+			   exec_signame(r->sig, sig), r->wall_ms / 1000.0);
+	else if (r->end == END_TIMEOUT)
+		buf_printf(log, "[runner: timed out after %.2f s", r->wall_ms / 1000.0);
+	else if (r->end == END_STOPPED)
+		buf_printf(log, "[runner: stopped for shutdown after %.2f s",
+			   r->wall_ms / 1000.0);
+	else if (r->end == END_LOST)
+		buf_printf(log, "[runner: stopped, claim lost, after %.2f s",
+			   r->wall_ms / 1000.0);
+	else
+		buf_printf(log, "[runner: cannot run the script: %s", strerror(r->err));
+	buf_printf(log, "%s%s]\n", outcome_error ? ": " : "",
+		   outcome_error ? outcome_error : "");
+}
+
+static void run_task(struct ctx *c)
+{
+	struct runner *rn = c->rn;
+	struct slot *sl = c->sl;
+	struct task *t = c->t;
+	char sname[NAME_MAX + 1], err[320], wd[PATH_MAX];
+	struct run_info ri;
+	struct exec_spec s;
+	struct exec_result res;
+	struct run_env re;
+	struct buf arg, out;
+	char *path = NULL, **env = NULL;
+	int py = 0, r, ok;
+
+	memset(&ri, 0, sizeof(ri));
+	ri.job_id = t->id;
+	ri.attempt = t->attempt;
+	ri.worker = rn->name;
+	ri.slot = sl->index;
+	ri.timeout_ms = (int64_t)(t->timeout_s ? t->timeout_s : rn->timeout_s) * 1000;
+	buf_init(&arg, SPOOL_JOB_MAX + 256);
+	buf_init(&out, SPOOL_OUTCOME_MAX + 8192);
+
+	if (script_job_arg(t->job.data ? t->job.data : "", t->job.len, t->id, &arg,
+			   sname, sizeof(sname)) < 0) {
+		refuse(c, &ri, "the job is not a JSON object");
+		goto done;
+	}
+	if (script_resolve(rn->scripts, sname, &path, &py, err, sizeof(err)) < 0) {
+		refuse(c, &ri, err);
+		goto done;
+	}
+	if (py && !rn->python) {
+		refuse(c, &ri, "python3 is not on the runner's PATH");
+		goto done;
+	}
+	snprintf(wd, sizeof(wd), "%s/%s.%d", rn->workroot, t->id, t->attempt);
+	if ((r = workdir_make(wd)) < 0) {
+		snprintf(err, sizeof(err), "cannot make the work directory '%.200s': %s", wd,
+			 strerror(-r));
+		refuse(c, &ri, err);
+		goto done;
+	}
+	re = (struct run_env){ t->id, t->attempt, sl->index, wd, rn->name, sl->cuda };
+	if (!(env = script_env(&re))) {
+		refuse(c, &ri, "out of memory");
+		goto done;
+	}
+	memset(&s, 0, sizeof(s));
+	s.path = path;
+	s.interp = py ? rn->python : NULL;
+	s.job = arg.data;
+	s.joblen = arg.len;
+	s.env = env;
+	s.workdir = wd;
+	s.timeout_ms = ri.timeout_ms;
+	s.grace_ms = (int64_t)rn->grace_s * 1000;
+	s.log_max = rn->log_max;
+	s.beat_ms = beat_interval(rn, t->deadline_ms);
+	s.beat = on_beat;
+	s.stop = on_stop;
+	s.arg = c;
+	say(rn, "slot %d: %s attempt %d: running %s", sl->index, t->id, t->attempt,
+	    sname);
+
+	if ((r = exec_run(&s, &res)) < 0) {
+		exec_result_release(&res);
+		snprintf(err, sizeof(err), "the runner could not run it: %s", strerror(-r));
+		refuse(c, &ri, err);
+		goto done;
+	}
+	if (res.end == END_LOST) {
+		trailer(&res.log, &res, NULL);
+		/* The boss has moved on; the log is still worth keeping. */
+		if (c->b)
+			deliver_remote(c, &res.log, NULL, NULL);
+	} else if (res.end == END_STOPPED) {
+		trailer(&res.log, &res, NULL);
+		if (c->b)
+			deliver_remote(c, &res.log, NULL, NULL);
+		else
+			spool_log_put(c->sp, t->id, t->attempt, res.log.data, res.log.len);
+		release(c);
+	} else if ((ok = outcome_build(&res, &ri, &out)) < 0) {
+		exec_result_release(&res);
+		snprintf(err, sizeof(err), "cannot build the outcome: %s", strerror(-ok));
+		refuse(c, &ri, err);
+		goto done;
+	} else {
+		const char *e = NULL;
+
+		if (!ok && out.data && (e = strstr(out.data, "\"error\":\"")))
+			e += 9;
+		snprintf(err, sizeof(err), "%s", e ? e : "");
+		if (e && strchr(err, '"'))
+			*strchr(err, '"') = '\0';
+		trailer(&res.log, &res, ok ? NULL : err);
+		say(rn, "slot %d: %s attempt %d: %s in %.2f s%s%s", sl->index, t->id,
+		    t->attempt, ok ? "done" : "failed", res.wall_ms / 1000.0,
+		    ok ? "" : ": ", ok ? "" : err);
+		deliver(c, &res.log, ok, &out);
+	}
+	exec_result_release(&res);
+	if (!rn->keep_work)
+		workdir_remove(wd);
+done:
+	script_env_free(env);
+	free(path);
+	buf_release(&arg);
+	buf_release(&out);
+}
+
+/* ---- claiming --------------------------------------------------------------- */
+
+static int claim_local(struct ctx *c)
+{
+	struct runner *rn = c->rn;
+	struct task *t = c->t;
+	struct claimant who;
+	struct job_opts opts;
+	int64_t created;
+	int r;
+
+	memset(&who, 0, sizeof(who));
+	who.worker = rn->name;
+	who.ntags = rn->ntags;
+	who.tags = rn->tags;
+	who.lease_s = rn->lease_s;
+	if ((r = spool_claim(c->sp, &who, &t->o)) < 0)
+		return r;
+	memcpy(t->id, t->o.n.id, sizeof(t->id));
+	memcpy(t->token, t->o.n.token, sizeof(t->token));
+	t->attempt = t->o.n.attempt;
+	t->deadline_ms = t->o.n.deadline;
+	t->timeout_s = 0;
+	if (spool_read_opts(c->sp, &t->o, &opts, &created) == 0)
+		t->timeout_s = opts.timeout_s;
+	buf_reset(&t->job);
+	if ((r = spool_read_job(c->sp, t->id, &t->job)) < 0)
+		buf_reset(&t->job);	/* refused as "not a JSON object" */
+	return 0;
+}
+
+void *slot_main(void *arg)
+{
+	struct slot *sl = arg;
+	struct runner *rn = sl->rn;
+	struct boss b;
+	struct spool sp;
+	struct task t;
+	struct ctx c;
+	unsigned seed = (unsigned)(getpid() ^ (sl->index * 7919) ^ now_ms());
+	int r, empty = 0, failing = 0;
+
+	memset(&c, 0, sizeof(c));
+	memset(&t, 0, sizeof(t));
+	buf_init(&t.job, SPOOL_JOB_MAX + 4096);
+	c.sl = sl;
+	c.rn = rn;
+	c.t = &t;
+	if (rn->boss_url) {
+		if ((r = boss_init(&b, rn->boss_url, rn->bearer, &rn->stopping)) < 0) {
+			say(rn, "slot %d: cannot start libcurl: %s", sl->index, strerror(-r));
+			goto out;
+		}
+		c.b = &b;
+	} else {
+		if ((r = spool_open(&sp, rn->spool_dir, 0)) < 0) {
+			say(rn, "slot %d: cannot open the spool '%s': %s", sl->index,
+			    rn->spool_dir, spool_error(&sp)[0] ? spool_error(&sp) : strerror(-r));
+			goto out;
+		}
+		c.sp = &sp;
+	}
+
+	while (!atomic_load(&rn->stopping)) {
+		if (c.b)
+			r = boss_claim(&b, rn->name, rn->tagcsv,
+				       rn->drain ? 1 : rn->wait_s, rn->lease_s, &t);
+		else
+			r = claim_local(&c);
+		if (r == -EAGAIN) {
+			failing = 0;
+			sl->backoff_ms = 0;
+			if (rn->drain && ++empty >= 2)
+				break;
+			if (c.sp || rn->drain)
+				nap(rn, rn->poll_ms / 2 +
+					rand_r(&seed) % (unsigned)(rn->poll_ms / 2 + 1));
+			continue;
+		}
+		if (r == -ECANCELED)
+			break;
+		if (r < 0) {
+			if (!failing++)
+				say(rn, "slot %d: cannot claim: %s (retrying)", sl->index,
+				    c.b ? b.err : spool_error(&sp)[0] ? spool_error(&sp)
+								       : strerror(-r));
+			nap(rn, backoff(sl, &seed));
+			continue;
+		}
+		if (failing)
+			say(rn, "slot %d: claiming works again", sl->index);
+		failing = 0;
+		empty = 0;
+		sl->backoff_ms = 0;
+		if (atomic_load(&rn->stopping)) {
+			release(&c);	/* got it as we were stopping */
+			break;
+		}
+		c.beat_errors = 0;
+		run_task(&c);
+	}
+	if (c.b)
+		boss_release(&b);
+	if (c.sp)
+		spool_close(&sp);
+out:
+	buf_release(&t.job);
+	atomic_store(&sl->done, 1);
+	return NULL;
+}
