@@ -446,30 +446,48 @@ static int stage_outcome(struct spool *sp, const struct order *o, const char *de
 	return r;
 }
 
-/* The claim o is gone from assigned/: finished by itself before, or lost. */
-static int claim_gone(struct spool *sp, const struct order *o, const char *s,
-		      size_t len)
+/* 1 if the file at path holds exactly s[0..len) (a trailing newline aside). */
+static int same_content(struct spool *sp, const char *path, const char *s, size_t len)
 {
-	char out[SP_PATH_MAX], late[SP_PATH_MAX];
-	int r;
+	struct buf b;
+	int same;
+
+	buf_init(&b, SPOOL_OUTCOME_MAX + 2);
+	same = buf_read_file(&b, sp->root, path) == 0;
+	while (same && b.len && b.data[b.len - 1] == '\n')
+		b.len--;
+	while (len && s[len - 1] == '\n')
+		len--;
+	same = same && b.len == len && memcmp(b.data, s, len) == 0;
+	buf_release(&b);
+	return same;
+}
+
+/*
+ * The claim o is gone from assigned/. Either this claim finished already
+ * (its order is in final/ under the claim's name, or its outcome is on file
+ * with the same content: a repeated request), or the claim was lost and the
+ * outcome goes to late/.
+ */
+static int claim_gone(struct spool *sp, const struct order *o, enum spool_state final,
+		      const char *s, size_t len)
+{
+	char out[SP_PATH_MAX], late[SP_PATH_MAX], fin[SP_PATH_MAX];
+	int r, have;
 
 	outcome_path(o, out, sizeof(out));
-	if (sp_exists(sp, out) == 1)
-		return sp_fail(sp, -EALREADY, "order '%s' attempt %d was already finished by this claim", o->n.id, o->n.attempt);
-	{
-		char done[SP_PATH_MAX];
-
-		sp_state_path(ST_DONE, o->n.id, o->file, done, sizeof(done));
-		if (sp_exists(sp, done) == 1) {
+	sp_state_path(final, o->n.id, o->file, fin, sizeof(fin));
+	have = sp_exists(sp, out) == 1;
+	if (sp_exists(sp, fin) == 1 || (have && same_content(sp, out, s, len))) {
+		r = 0;
+		if (!have) {
 			/* finished, but a crash lost the outcome: file it now */
-			r = stage_outcome(sp, o, out, s, len, NULL, NULL);
-			r = sp_end(sp, r);
-			return r < 0 ? r : sp_fail(sp, -EALREADY, "order '%s' attempt %d was already finished by this claim", o->n.id, o->n.attempt);
+			r = sp_end(sp, stage_outcome(sp, o, out, s, len, NULL, NULL));
 		}
+		return r < 0 ? r : sp_fail(sp, -EALREADY, "order '%s' attempt %d was already finished by this claim", o->n.id, o->n.attempt);
 	}
 	snprintf(late, sizeof(late), "late/%s.%03d.%s.json", o->n.id, o->n.attempt, o->n.token);
-	r = stage_outcome(sp, o, late, s, len, NULL, NULL);
-	r = sp_end(sp, r);
+	r = sp_end(sp, stage_outcome(sp, o, late, s, len, NULL, NULL));
 	if (r < 0)
 		return r;
 	return sp_fail(sp, -ESTALE, "the claim on order '%s' attempt %d is no longer held (lease expired, cancelled or requeued); outcome kept in late/", o->n.id, o->n.attempt);
@@ -488,7 +506,7 @@ int spool_complete(struct spool *sp, struct order *o, const char *s, size_t len)
 	sp_state_path(ST_DONE, o->n.id, o->file, to, sizeof(to));
 	r = sp_move(sp, from, to);
 	if (r == -ENOENT)
-		return claim_gone(sp, o, s, len);
+		return claim_gone(sp, o, ST_DONE, s, len);
 	if (r < 0)
 		return sp_fail(sp, r, "cannot complete order '%s': %s", o->n.id, strerror(-r));
 	outcome_path(o, out, sizeof(out));
@@ -535,7 +553,7 @@ int spool_fail(struct spool *sp, struct order *o, const char *s, size_t len,
 		goto out;
 	r = spool_read_opts(sp, o, &opts, NULL);
 	if (r == -ENOENT) {
-		r = claim_gone(sp, o, s, len);
+		r = claim_gone(sp, o, ST_FAILED, s, len);
 		goto out;
 	}
 	if (r < 0)
@@ -552,7 +570,7 @@ int spool_fail(struct spool *sp, struct order *o, const char *s, size_t len,
 	sp_state_path(st, o->n.id, name, to, sizeof(to));
 	r = sp_move(sp, from, to);
 	if (r == -ENOENT) {
-		r = claim_gone(sp, o, s, len);
+		r = claim_gone(sp, o, ST_FAILED, s, len);
 		goto out;
 	}
 	if (r < 0) {
@@ -646,7 +664,7 @@ int spool_reap_one(struct spool *sp, struct order *o, int64_t now)
 	again = o->n.attempt < opts.max_attempts;
 	if (again) {
 		st = ST_NEW;
-		queued_name(o, o->n.attempt, now + (int64_t)opts.retry_delay_s * 1000, name, sizeof(name));
+		queued_name(o, o->n.attempt, now_ms() + (int64_t)opts.retry_delay_s * 1000, name, sizeof(name));
 	} else {
 		st = ST_FAILED;
 		strcpy(name, o->file);

@@ -293,12 +293,20 @@ static int dirty_parent(struct spool *sp, const char *path)
 	return sp_dirty(sp, d);
 }
 
+/* Something entered new/: a local claimer's cached listing is stale. */
+static void new_changed(struct spool *sp, const char *to)
+{
+	if (strncmp(to, "new/", 4) == 0)
+		sp->cache_ms = 0;
+}
+
 int sp_move(struct spool *sp, const char *from, const char *to)
 {
 	int r = sys_rename(sp->root, from, to);
 
 	if (r < 0)
 		return r;
+	new_changed(sp, to);
 	dirty_parent(sp, from);
 	dirty_parent(sp, to);
 	return 0;
@@ -505,6 +513,7 @@ int spool_commit(struct spool *sp)
 				continue;
 			}
 			dirty_parent(sp, f->dest);
+			new_changed(sp, f->dest);
 		}
 		if (tier == 0) {
 			int e = sync_dirs(sp);
