@@ -20,10 +20,16 @@
 
 int sp_order_from(struct order *o, enum spool_state st, const char *file)
 {
-	if (strlen(file) >= sizeof(o->file) || name_parse(file, &o->n) < 0)
+	char copy[SPOOL_NAME_MAX];
+
+	/* file may be o->file itself */
+	if (strlen(file) >= sizeof(copy))
+		return -EINVAL;
+	strcpy(copy, file);
+	if (name_parse(copy, &o->n) < 0)
 		return -EINVAL;
 	o->state = st;
-	strcpy(o->file, file);
+	strcpy(o->file, copy);
 	return 0;
 }
 
