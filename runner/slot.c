@@ -259,6 +259,8 @@ static void trailer(struct buf *log, const struct exec_result *r,
 			   r->wall_ms / 1000.0);
 	else
 		buf_printf(log, "[runner: cannot run the script: %s", strerror(r->err));
+	if (r->end != END_EXITED)
+		outcome_error = NULL;	/* it says the same */
 	buf_printf(log, "%s%s]\n", outcome_error ? ": " : "",
 		   outcome_error ? outcome_error : "");
 }
