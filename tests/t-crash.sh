@@ -15,7 +15,9 @@ CHAOS_S=${CRASH_SECONDS:-4}
 
 $SC init
 printf '{"scriptName":"nn.py","pad":"%0400d"}' 0 >job.json
-printf '[%s,%s,%s]' "$(cat job.json)" "$(cat job.json)" "$(cat job.json)" >job3.json
+python3 -c "
+import json
+print(json.dumps([{'scriptName': 'nn.py', 'k': i, 'pad': 'x' * 300} for i in range(20)]))" >job20.json
 python3 -c "
 import json
 print(json.dumps([{'scriptName': 'nn.py', 'n': i} for i in range(200)]))" >seed.json
@@ -36,7 +38,7 @@ submitter() {
 	while [ ! -e stop ]; do
 		i=$((i + 1))
 		if [ $((i % 3)) = 0 ]; then
-			run "$n" $SC submit job3.json >>"ids.$n" 2>>"err.$n" || true
+			run "$n" $SC submit job20.json >>"ids.$n" 2>>"err.$n" || true
 		else
 			run "$n" $SC submit job.json >>"ids.$n" 2>>"err.$n" || true
 		fi
@@ -45,7 +47,7 @@ submitter() {
 drainer() {
 	local n=$1
 	while [ ! -e stop ]; do
-		run "$n" $SC drain --worker "$n" --lease 600 --max 25 >>"log.$n" 2>>"err.$n" || true
+		run "$n" $SC drain --worker "$n" --lease 600 --max 100 >>"log.$n" 2>>"err.$n" || true
 	done
 }
 shell_worker() {
@@ -72,18 +74,18 @@ shell_worker w1 & loop[w1]=$!
 PIDS+=("${loop[@]}")
 
 # The killer: kill -9 the spoolctl a loop is running right now, chosen at
-# random, after a random 10-90 ms. Only a pid whose parent is the shell of
+# random, after a random 0-40 ms. Only a pid whose parent is the shell of
 # our loop that started it, and which runs spoolctl, is killed.
 kills=0
 end=$(( $(date +%s) + CHAOS_S ))
 while [ "$(date +%s)" -lt "$end" ]; do
-	sleep "0.0$((RANDOM % 9 + 1))"
+	sleep "0.0$((RANDOM % 4))$((RANDOM % 10))"
 	n=${names[RANDOM % ${#names[@]}]}
 	read -r pid parent <"cur.$n" 2>/dev/null || continue
 	[ -n "$pid" ] || continue
 	ppid=$(awk '{ print $4 }' "/proc/$pid/stat" 2>/dev/null || true)
 	[ "$ppid" = "$parent" ] || continue
-	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q spoolctl || continue
+	{ tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -q spoolctl || continue
 	kill -9 "$pid" 2>/dev/null && kills=$((kills + 1))
 done
 touch stop
@@ -101,7 +103,7 @@ fi
 set +e; $SC fsck --repair --tmp-age 0 >fsck1.out; rc=$?; set -e
 [ $rc = 0 ] || [ $rc = 5 ] || fail "fsck --repair exited $rc: $(cat fsck1.out)"
 echo "fsck --repair: $(wc -l <fsck1.out) findings"
-sed 's/^/  /' fsck1.out | head -20
+sed -n '1,10s/^/  /p' fsck1.out
 set +e; $SC fsck --tmp-age 0 >fsck2.out; rc=$?; set -e
 [ $rc = 0 ] || fail "fsck after repair still finds problems (exit $rc): $(cat fsck2.out)"
 

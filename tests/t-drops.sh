@@ -36,9 +36,8 @@ done
 echo "ingest ran $rounds times while slow.json was being written"
 [ "$rounds" -ge 5 ] || fail "ingest ran only $rounds times during the slow write"
 ! grep -q '^rejected slow.json' ingest.log || fail "slow.json rejected while being written: $(cat ingest.log)"
-! grep -q '^ingested slow.json' ingest.log || fail "slow.json ingested before it was complete"
 grep -q '^waiting slow.json' ingest.log || fail "ingest never said it waits for slow.json: $(cat ingest.log)"
-# once complete it is taken, whole
+# once complete it is taken, whole (perhaps already, by the last rounds)
 ingest_until() {	# ingest_until WORD FILE: run ingest until it says WORD FILE
 	local i
 	for i in $(seq 1 100); do
@@ -65,12 +64,15 @@ ingest_until rejected seed-job.json
 waited=$(( ($(date +%s%N) - start) / 1000000 ))
 echo "rejected after ${waited} ms: $(grep '^rejected seed-job.json' ingest.log)"
 rej=$SPOOL_DIR/rejected
-[ -f "$rej/seed-job.json" ] || fail "rejected/ does not hold seed-job.json: $(ls -a "$rej")"
-cmp -s seed-job.json "$rej/seed-job.json" || fail "the rejected file is not the dropped file, byte for byte"
-why=$(cat "$rej"/seed-job.json.why 2>/dev/null || true)
-[ -n "$why" ] || fail "no rejected/seed-job.json.why note: $(ls -a "$rej")"
+# rejected/STAMP.NAME, the file as dropped, beside STAMP.why, the note
+kept=$(ls "$rej" | grep '\.seed-job\.json$' || true)
+[ -n "$kept" ] || fail "rejected/ does not hold seed-job.json: $(ls -a "$rej")"
+cmp -s seed-job.json "$rej/$kept" || fail "the rejected file is not the dropped file, byte for byte"
+why=$(cat "$rej/${kept%%.*}.why" 2>/dev/null || true)
+[ -n "$why" ] || fail "no note rejected/${kept%%.*}.why: $(ls -a "$rej")"
 echo "why: $why"
-assert_match '[Cc]omma|trailing|byte [0-9]+|position [0-9]+|offset [0-9]+' "$why" "the note says why"
+assert_match 'trailing comma' "$why" "the note says why"
+assert_match 'seed-job.json' "$why" "the note names the file"
 [ ! -e "$new/seed-job.json" ] || fail "seed-job.json still in new/"
 
 # the same job without the comma is a job (and keeps the user's keys)
@@ -82,15 +84,16 @@ assert_eq "nn.py wine_data.csv 3" "$($SC show "$fid" --json | python3 -c 'import
 # a drop that is JSON but not a job is rejected at once, with the reason
 echo '{"hiddenLayers":[]}' >"$new/noscript.json"
 ingest_until rejected noscript.json
-assert_match 'scriptName' "$(cat "$rej/noscript.json.why")" "why a job without scriptName was rejected"
+kept=$(ls "$rej" | grep '\.noscript\.json$')
+assert_match 'scriptName' "$(cat "$rej/${kept%%.*}.why")" "why a job without scriptName was rejected"
 
 # --- many drops, three ingesters at once: each taken once, none lost ----------
 for i in $(seq 1 40); do printf '{"scriptName":"nn.py","i":%d}' "$i" >"$TESTDIR/d$i.json"; done
 echo 'not for us' >"$new/.hidden"
 for i in $(seq 1 40); do cp "$TESTDIR/d$i.json" "$new/d$i.json"; done
 : >many.log
-for k in 1 2 3; do $SC ingest >>"many.$k" 2>&1 & PIDS+=($!); pids[$k]=$!; done
-for k in 1 2 3; do wait "${pids[$k]}" || fail "ingester $k failed: $(cat "many.$k")"; done
+for k in 1 2 3; do $SC ingest >>"many.$k" 2>"many.$k.err" & PIDS+=($!); pids[$k]=$!; done
+for k in 1 2 3; do wait "${pids[$k]}" || fail "ingester $k failed: $(cat "many.$k.err")"; done
 cat many.1 many.2 many.3 >many.log
 grep -v '^ingested ' many.log | grep -v '^waiting' | grep -q . && fail "unexpected ingest output: $(cat many.log)"
 # what was still waiting (a cp not yet settled) is taken by a later run

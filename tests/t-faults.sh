@@ -27,7 +27,7 @@ check_failure() {
 	$CHECK || fail "$what with $fault left a partial file"
 }
 
-ran=0 failures=0
+ran=0 failures=0 prio=0
 for op in write fsync rename link; do
 	for err in ENOSPC EIO; do
 		# --- submit --------------------------------------------------------------
@@ -68,7 +68,10 @@ for op in write fsync rename link; do
 		# --- complete and fail ------------------------------------------------------
 		for verb in complete fail; do
 			for nth in 1 2 3 4 5 6; do
-				$SC submit job.json >/dev/null
+				# each round's job comes first in line, before retried ones
+				prio=$((prio + 1))
+				printf '{"scriptName":"nn.py","spool":{"priority":%d}}' $prio |
+					$SC submit >/dev/null
 				read -r id tok _ < <($SC claim --worker w)
 				fault=$op:$nth:$err
 				faulty $SC $verb "$id" "$tok" outcome.json

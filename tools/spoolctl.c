@@ -1380,6 +1380,17 @@ static int cmd_fsck(const struct cmd *c, struct args *a)
 
 /* ---- ingest ------------------------------------------------------------------------ */
 
+/* Why a drop was rejected, without the library's "dropped file 'x' rejected: ". */
+static const char *drop_why(const struct spool *sp, const char *name)
+{
+	const char *e = spool_error(sp), *p = strstr(e, " rejected: ");
+
+	if (p && strncmp(e, "dropped file '", 14) == 0 &&
+	    strncmp(e + 14, name, strlen(name)) == 0)
+		return p + strlen(" rejected: ");
+	return e;
+}
+
 static int cmd_ingest(const struct cmd *c, struct args *a)
 {
 	const char *settle = opt(c, a, "settle-ms");
@@ -1424,7 +1435,7 @@ static int cmd_ingest(const struct cmd *c, struct args *a)
 			nwait++;
 			break;
 		case 2:
-			printf("rejected %s: %s\n", de->d_name, spool_error(&sp));
+			printf("rejected %s: %s\n", de->d_name, drop_why(&sp, de->d_name));
 			nrej++;
 			break;
 		case -ENOENT:
