@@ -1,9 +1,9 @@
 /*
  * exec: one run of one script, from spawn to reaping.
  *
- * The script is started with posix_spawn (no shell, no code of ours between
- * fork and exec, safe with the slot threads around) in a process group of
- * its own, with the job on stdin and its stdout and stderr on pipes. One
+ * The script is started with fork and execve (no shell; nothing but system
+ * calls between the two, since the slot threads are around) in a process
+ * group of its own, with the job on stdin and its stdout and stderr on pipes. One
  * poll loop feeds stdin, reads both pipes, keeps the log (its head and its
  * tail, with a marker for what was dropped between), remembers the last
  * stdout line that is a JSON object and the tail of stderr, calls the
@@ -21,12 +21,13 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -233,43 +234,84 @@ static void kill_group(pid_t pid, int sig)
 	kill(pid, sig);
 }
 
+/*
+ * fork and exec, with only system calls in between (we are multi-threaded).
+ * The child: its own process group; SIGKILL when the runner's slot thread
+ * dies (a runner killed with -9 must not leave its scripts running beside
+ * the retry of their orders); signals back to defaults; the pipes on 0-2,
+ * every other descriptor closed. An exec failure comes back as an errno on
+ * a close-on-exec pipe. Returns 0 or a positive errno.
+ */
 static int spawn(const struct exec_spec *s, int in, int out, int err, pid_t *pid)
 {
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t at;
-	sigset_t none, all;
 	char *argv[4];
-	int i = 0, rc;
+	sigset_t none;
+	pid_t parent = getpid();
+	int i = 0, rep[2], e = 0;
+	ssize_t n;
 
 	if (s->interp)
 		argv[i++] = (char *)s->interp;
 	argv[i++] = (char *)s->path;
 	argv[i++] = (char *)s->job;
 	argv[i] = NULL;
-
-	if ((rc = posix_spawn_file_actions_init(&fa)))
-		return rc;
-	if ((rc = posix_spawnattr_init(&at))) {
-		posix_spawn_file_actions_destroy(&fa);
-		return rc;
-	}
 	sigemptyset(&none);
-	sigfillset(&all);
-	if (!(rc = posix_spawn_file_actions_adddup2(&fa, in, 0)) &&
-	    !(rc = posix_spawn_file_actions_adddup2(&fa, out, 1)) &&
-	    !(rc = posix_spawn_file_actions_adddup2(&fa, err, 2)) &&
-	    !(rc = posix_spawn_file_actions_addchdir_np(&fa, s->workdir)) &&
-	    !(rc = posix_spawn_file_actions_addclosefrom_np(&fa, 3)) &&
-	    !(rc = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP |
-					    POSIX_SPAWN_SETSIGMASK |
-					    POSIX_SPAWN_SETSIGDEF)) &&
-	    !(rc = posix_spawnattr_setpgroup(&at, 0)) &&
-	    !(rc = posix_spawnattr_setsigmask(&at, &none)) &&
-	    !(rc = posix_spawnattr_setsigdefault(&at, &all)))
-		rc = posix_spawn(pid, argv[0], &fa, &at, argv, s->env);
-	posix_spawnattr_destroy(&at);
-	posix_spawn_file_actions_destroy(&fa);
-	return rc;
+	if (pipe2(rep, O_CLOEXEC) < 0)
+		return errno;
+	*pid = fork();
+	if (*pid < 0) {
+		e = errno;
+		close(rep[0]);
+		close(rep[1]);
+		return e;
+	}
+	if (*pid == 0) {
+		struct sigaction dfl;
+		int sig;
+
+		memset(&dfl, 0, sizeof(dfl));
+		dfl.sa_handler = SIG_DFL;
+		for (sig = 1; sig < NSIG; sig++)
+			sigaction(sig, &dfl, NULL);
+		setpgid(0, 0);
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+			_exit(127);
+		if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0 ||
+		    chdir(s->workdir) < 0)
+			goto fail;
+		if (rep[1] <= 2)
+			goto fail;	/* cannot happen: 0-2 are open in the runner */
+		if (syscall(SYS_close_range, 3, rep[1] - 1, 0) < 0 ||
+		    syscall(SYS_close_range, rep[1] + 1, ~0U, 0) < 0) {
+			int fd;
+
+			for (fd = 3; fd < 1024; fd++)
+				if (fd != rep[1])
+					close(fd);
+		}
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		execve(argv[0], argv, s->env);
+fail:
+		e = errno;
+		n = write(rep[1], &e, sizeof(e));
+		(void)n;
+		_exit(127);
+	}
+	/* The child too sets its group; doing it here as well closes the race
+	 * with a kill(-pid) issued before the child got that far. */
+	setpgid(*pid, *pid);
+	close(rep[1]);
+	while ((n = read(rep[0], &e, sizeof(e))) < 0 && errno == EINTR)
+		;
+	close(rep[0]);
+	if (n == sizeof(e)) {
+		int st;
+
+		while (waitpid(*pid, &st, 0) < 0 && errno == EINTR)
+			;
+		return e ? e : EIO;
+	}
+	return 0;
 }
 
 /* Has the child exited (it stays a zombie)? 1, 0. */
@@ -303,7 +345,7 @@ int exec_run(const struct exec_spec *s, struct exec_result *r)
 	struct tail tail;
 	struct rusage ru;
 	char *chunk = NULL;
-	pid_t pid;
+	pid_t pid = 0;
 
 	memset(r, 0, sizeof(*r));
 	buf_init(&r->log, s->log_max + 256);
