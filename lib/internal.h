@@ -59,6 +59,9 @@ int sp_stage(struct spool *sp, const char *tmpname, const void *data,
 	     size_t len, const char *dest, int how, int tier, int group,
 	     const char *undo_from, const char *undo_to);
 
+/* Take back the last sp_stage of this call (its file is removed). */
+void sp_unstage_last(struct spool *sp);
+
 /* Unlink path once the commit succeeded (queued after every publish). */
 int sp_unlink_after(struct spool *sp, const char *path);
 

@@ -499,30 +499,48 @@ static int claim_gone(struct spool *sp, const struct order *o, enum spool_state 
 	return sp_fail(sp, -ESTALE, "the claim on order '%s' attempt %d is no longer held (lease expired, cancelled or requeued); outcome kept in late/", o->n.id, o->n.attempt);
 }
 
-int spool_complete(struct spool *sp, struct order *o, const char *s, size_t len)
+/*
+ * The one way a claim ends: the outcome is written to tmp/ first, so that a
+ * crash right after the fencing rename leaves it for fsck to file; then the
+ * rename into state st under name; the outcome is published at commit.
+ * -ENOENT: the claim is gone (nothing was changed).
+ */
+static int finish_claim(struct spool *sp, struct order *o, enum spool_state st,
+			const char *name, const char *s, size_t len)
 {
 	char from[SP_PATH_MAX], to[SP_PATH_MAX], out[SP_PATH_MAX];
+	int r;
+
+	sp_state_path(ST_ASSIGNED, o->n.id, o->file, from, sizeof(from));
+	sp_state_path(st, o->n.id, name, to, sizeof(to));
+	outcome_path(o, out, sizeof(out));
+	if ((r = stage_outcome(sp, o, out, s, len, to, from)) < 0)
+		return sp_end(sp, r);
+	r = sp_move(sp, from, to);
+	if (r < 0) {
+		sp_unstage_last(sp);
+		if (r != -ENOENT)
+			sp_fail(sp, r, "cannot move order '%s' to %s: %s", o->n.id, spool_state_name(st), strerror(-r));
+		return r;
+	}
+	sp_order_from(o, st, name);
+	return sp_end(sp, 0);
+}
+
+int spool_complete(struct spool *sp, struct order *o, const char *s, size_t len)
+{
+	struct order q;
 	int r;
 
 	if (!o->n.claimed)
 		return sp_fail(sp, -EINVAL, "not a claim");
 	if ((r = outcome_check(sp, s, len)) < 0)
 		return r;
-	sp_state_path(ST_ASSIGNED, o->n.id, o->file, from, sizeof(from));
-	sp_state_path(ST_DONE, o->n.id, o->file, to, sizeof(to));
-	r = sp_move(sp, from, to);
+	q = *o;
+	r = finish_claim(sp, o, ST_DONE, q.file, s, len);
 	if (r == -ENOENT)
-		return claim_gone(sp, o, ST_DONE, s, len);
-	if (r < 0)
-		return sp_fail(sp, r, "cannot complete order '%s': %s", o->n.id, strerror(-r));
-	outcome_path(o, out, sizeof(out));
-	r = stage_outcome(sp, o, out, s, len, to, from);
-	if (r < 0) {
-		sp_move(sp, to, from);	/* nothing filed: the claim stands */
-		return sp_end(sp, r);
-	}
-	o->state = ST_DONE;
-	return sp_end(sp, 0);
+		return claim_gone(sp, &q, ST_DONE, s, len);
+	return r;
 }
 
 /* A claimed name back in queued form. */
@@ -541,7 +559,7 @@ int spool_fail(struct spool *sp, struct order *o, const char *s, size_t len,
 {
 	struct job_opts opts;
 	struct buf syn;
-	char from[SP_PATH_MAX], to[SP_PATH_MAX], out[SP_PATH_MAX], name[SPOOL_NAME_MAX];
+	char name[SPOOL_NAME_MAX];
 	enum spool_state st;
 	int r, again;
 
@@ -572,27 +590,15 @@ int spool_fail(struct spool *sp, struct order *o, const char *s, size_t len,
 		st = ST_FAILED;
 		strcpy(name, o->file);
 	}
-	sp_state_path(ST_ASSIGNED, o->n.id, o->file, from, sizeof(from));
-	sp_state_path(st, o->n.id, name, to, sizeof(to));
-	r = sp_move(sp, from, to);
-	if (r == -ENOENT) {
-		r = claim_gone(sp, o, ST_FAILED, s, len);
-		goto out;
+	{
+		struct order q = *o;
+
+		r = finish_claim(sp, o, st, name, s, len);
+		if (r == -ENOENT)
+			r = claim_gone(sp, &q, ST_FAILED, s, len);
+		else if (r == 0)
+			*retried = again;
 	}
-	if (r < 0) {
-		r = sp_fail(sp, r, "cannot fail order '%s': %s", o->n.id, strerror(-r));
-		goto out;
-	}
-	outcome_path(o, out, sizeof(out));
-	r = stage_outcome(sp, o, out, s, len, to, from);
-	if (r < 0) {
-		sp_move(sp, to, from);
-		r = sp_end(sp, r);
-		goto out;
-	}
-	sp_order_from(o, st, name);
-	*retried = again;
-	r = sp_end(sp, 0);
 out:
 	buf_release(&syn);
 	return r;
@@ -655,7 +661,7 @@ int spool_reap_one(struct spool *sp, struct order *o, int64_t now)
 {
 	struct job_opts opts;
 	struct buf syn;
-	char from[SP_PATH_MAX], to[SP_PATH_MAX], out[SP_PATH_MAX], name[SPOOL_NAME_MAX];
+	char name[SPOOL_NAME_MAX];
 	char iso[32];
 	enum spool_state st;
 	int r, again;
@@ -675,24 +681,16 @@ int spool_reap_one(struct spool *sp, struct order *o, int64_t now)
 		st = ST_FAILED;
 		strcpy(name, o->file);
 	}
-	sp_state_path(ST_ASSIGNED, o->n.id, o->file, from, sizeof(from));
-	sp_state_path(st, o->n.id, name, to, sizeof(to));
-	r = sp_move(sp, from, to);
-	if (r == -ENOENT)
-		return 0;
-	if (r < 0)
-		return sp_fail(sp, r, "cannot reap order '%s': %s", o->n.id, strerror(-r));
 	/* the expired attempt's outcome says why; the worker's own, if it ever
 	 * comes, goes to late/ */
 	buf_init(&syn, 1024);
 	iso_time(o->n.deadline, iso);
 	buf_printf(&syn, "{\"status\":504,\"jobId\":\"%s\",\"error\":\"lease expired\",\"attempt\":%d,\"worker\":\"%s\",\"leaseDeadline\":\"%s\"}",
 		   o->n.id, o->n.attempt, o->n.worker, iso);
-	outcome_path(o, out, sizeof(out));
-	r = stage_outcome(sp, o, out, syn.data, syn.len, NULL, NULL);
+	r = finish_claim(sp, o, st, name, syn.data, syn.len);
 	buf_release(&syn);
-	sp_order_from(o, st, name);
-	r = sp_end(sp, r);
+	if (r == -ENOENT)
+		return 0;	/* finished or reaped by somebody else meanwhile */
 	return r < 0 ? r : 1;
 }
 

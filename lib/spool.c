@@ -381,6 +381,21 @@ int sp_stage(struct spool *sp, const char *tmpname, const void *data,
 	return 0;
 }
 
+void sp_unstage_last(struct spool *sp)
+{
+	struct spool_pending *p = sp->pend;
+	struct pend_file *f;
+
+	if (!p->n)
+		return;
+	f = &p->f[--p->n];
+	if (f->fd >= 0) {
+		close(f->fd);
+		p->open_fds--;
+	}
+	unlinkat(sp->root, f->tmp, 0);
+}
+
 int sp_unlink_after(struct spool *sp, const char *path)
 {
 	struct spool_pending *p = sp->pend;
