@@ -1,0 +1,781 @@
+/*
+ * http: connections, HTTP/1.1 parsing with nodejs/http-parser, answers.
+ *
+ * One request at a time per connection: when a message is complete the
+ * parser is paused and the request handled; bytes of pipelined requests wait
+ * in the connection's fixed read buffer (HTTP_RBUF; when it is full we stop
+ * reading) and are parsed once the answer is queued, so answers go out in
+ * request order. Every part of a request has a ceiling: the target (414),
+ * the headers (431), the body per route (413). A request must arrive within
+ * cfg.request_ms of its first byte (else 408 and close), an idle keep-alive
+ * connection is closed after cfg.idle_ms, and there are at most
+ * cfg.max_conns connections.
+ *
+ * Errors found before the body is read (404, 405, 401, 413, 431, bad
+ * syntax) are answered at once with "Connection: close"; the connection
+ * then lingers, discarding input, until the peer closes or 2 s pass, so the
+ * peer reads the answer instead of a reset.
+ *
+ * A connection owns two handles (the socket and its timer) and is freed in
+ * the close callback of the last one; while disk work for it is in flight
+ * (c->op) it is not closed, only marked, and op_answer closes it.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "spoold.h"
+
+#define LINGER_MS 2000
+
+enum { H_OTHER, H_AUTH, H_XTOKEN, H_ORIGIN, H_EXPECT };
+
+struct wreq {
+	uv_write_t req;
+	struct conn *c;
+	struct buf head;
+	struct buf body;
+};
+
+static http_parser_settings settings;
+static void conn_parse(struct conn *c);
+
+const char *http_reason(int status)
+{
+	switch (status) {
+	case 100: return "Continue";
+	case 200: return "OK";
+	case 201: return "Created";
+	case 204: return "No Content";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 409: return "Conflict";
+	case 413: return "Payload Too Large";
+	case 414: return "URI Too Long";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 503: return "Service Unavailable";
+	case 507: return "Insufficient Storage";
+	}
+	return "Unknown";
+}
+
+static void req_reset(struct request *r)
+{
+	struct buf url = r->url;
+	buf_reset(&url);
+	buf_release(&r->body);
+	memset(r, 0, sizeof(*r));
+	r->url = url;
+	r->url.max = HTTP_URL_MAX;
+}
+
+static void req_fail(struct conn *c, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void req_fail(struct conn *c, int status, const char *fmt, ...)
+{
+	va_list ap;
+	if (c->req.err)
+		return;
+	c->req.err = status;
+	va_start(ap, fmt);
+	vsnprintf(c->req.errmsg, sizeof(c->req.errmsg), fmt, ap);
+	va_end(ap);
+}
+
+/* ---- closing ------------------------------------------------------------- */
+
+static void on_close(uv_handle_t *h)
+{
+	struct conn *c = h->data;
+	struct server *srv = c->srv;
+	if (--c->handles > 0)
+		return;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	srv->nconns--;
+	buf_release(&c->req.url);
+	buf_release(&c->req.body);
+	free(c);
+	server_maybe_exit(srv);
+}
+
+void conn_close(struct conn *c)
+{
+	c->eof = 1;
+	if (c->closing)
+		return;
+	if (c->op)
+		return;		/* op_answer comes back here */
+	if (c->w.queued)
+		claim_unwait(c->srv, c);
+	c->closing = 1;
+	uv_read_stop((uv_stream_t *)&c->tcp);
+	uv_timer_stop(&c->timer);
+	uv_close((uv_handle_t *)&c->tcp, on_close);
+	uv_close((uv_handle_t *)&c->timer, on_close);
+}
+
+/* ---- timers ----------------------------------------------------------------- */
+
+static void on_timer(uv_timer_t *t)
+{
+	struct conn *c = t->data;
+	if (c->lingering || c->closing || c->close_after) {
+		conn_close(c);
+	} else if (c->w.queued) {
+		claim_expire(c->srv, c);
+	} else if (c->busy) {
+		/* disk work in flight: it always answers */
+	} else if (c->req.t0) {
+		req_fail(c, 408, "request not received within %lld ms",
+			 (long long)c->srv->cfg.request_ms);
+		c->lingering = 1;
+		http_error(c, c->req.err, "%s", c->req.errmsg);
+	} else {
+		conn_close(c);
+	}
+}
+
+static void timer_set(struct conn *c, int64_t ms)
+{
+	uv_timer_start(&c->timer, on_timer, ms > 0 ? (uint64_t)ms : 0, 0);
+}
+
+void conn_timer(struct conn *c, int64_t ms)
+{
+	timer_set(c, ms);
+}
+
+/* ---- writing ----------------------------------------------------------------- */
+
+static void reading_resume(struct conn *c);
+
+static void on_write(uv_write_t *req, int status)
+{
+	struct wreq *w = (struct wreq *)req;
+	struct conn *c = w->c;
+	buf_release(&w->head);
+	buf_release(&w->body);
+	free(w);
+	if (c->closing)
+		return;
+	if (status < 0) {
+		conn_close(c);
+		return;
+	}
+	if (c->close_after && !c->lingering &&
+	    !uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp)) {
+		conn_close(c);
+		return;
+	}
+	if (!c->busy && !c->close_after)
+		conn_parse(c);
+}
+
+static int cors_ok(struct conn *c)
+{
+	const char *o = c->srv->cfg.allow_origin;
+	return o && c->req.origin[0] && !strcmp(o, c->req.origin);
+}
+
+/*
+ * The common answer path: head built here, body taken over from *body
+ * (which is left empty). Finishes the request.
+ */
+static void reply_buf(struct conn *c, int status, const char *ctype,
+		      struct buf *body, const char *extra)
+{
+	struct server *srv = c->srv;
+	struct wreq *w;
+	uv_buf_t bufs[2];
+	int nbufs = 1, close;
+	double secs = c->req.t0 ? (uv_hrtime() - c->req.t0) / 1e9 : 0;
+
+	metrics_request(&srv->m, status, secs);
+	if (c->closing || c->eof) {
+		buf_release(body);
+		c->busy = 0;
+		conn_close(c);
+		return;
+	}
+	close = !c->keep_alive || srv->draining || c->lingering ||
+		c->req.err || status == 408;
+	w = calloc(1, sizeof(*w));
+	if (!w) {
+		buf_release(body);
+		conn_close(c);
+		return;
+	}
+	w->c = c;
+	buf_init(&w->head, 8192);
+	w->body = *body;
+	buf_init(body, body->max);
+	buf_printf(&w->head, "HTTP/1.1 %d %s\r\n", status, http_reason(status));
+	if (status != 204 && status != 100)
+		buf_printf(&w->head, "Content-Type: %s\r\nContent-Length: %zu\r\n",
+			   ctype ? ctype : "application/json", w->body.len);
+	if (close)
+		buf_puts(&w->head, "Connection: close\r\n");
+	if (cors_ok(c))
+		buf_printf(&w->head, "Access-Control-Allow-Origin: %s\r\n"
+			   "Vary: Origin\r\n", srv->cfg.allow_origin);
+	if (extra)
+		buf_puts(&w->head, extra);
+	buf_puts(&w->head, "\r\n");
+	bufs[0] = uv_buf_init(w->head.data, (unsigned)w->head.len);
+	if (w->body.len && status != 204) {
+		bufs[1] = uv_buf_init(w->body.data, (unsigned)w->body.len);
+		nbufs = 2;
+	}
+	if (uv_write(&w->req, (uv_stream_t *)&c->tcp, bufs, nbufs, on_write) < 0) {
+		buf_release(&w->head);
+		buf_release(&w->body);
+		free(w);
+		c->busy = 0;
+		conn_close(c);
+		return;
+	}
+	c->busy = 0;
+	if (close) {
+		c->close_after = 1;
+		timer_set(c, c->lingering ? LINGER_MS : srv->cfg.idle_ms);
+		reading_resume(c);	/* to see the peer's EOF */
+		return;
+	}
+	req_reset(&c->req);
+	timer_set(c, srv->cfg.idle_ms);
+	if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) <=
+	    HTTP_WQUEUE_MAX)
+		conn_parse(c);	/* the next pipelined request, if any */
+}
+
+void http_reply(struct conn *c, int status, const char *ctype,
+		const char *body, size_t len, const char *extra)
+{
+	struct buf b;
+	buf_init(&b, len + 1);
+	if (len && buf_add(&b, body, len) < 0)
+		status = 500;
+	reply_buf(c, status, ctype, &b, extra);
+}
+
+void http_reply_take(struct conn *c, int status, const char *ctype,
+		     struct buf *body, const char *extra)
+{
+	reply_buf(c, status, ctype, body, extra);
+}
+
+void http_error(struct conn *c, int status, const char *fmt, ...)
+{
+	char msg[512];
+	struct buf b;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	buf_init(&b, 2048);
+	buf_puts(&b, "{\"error\": ");
+	buf_json_str(&b, msg, strlen(msg));
+	buf_puts(&b, "}\n");
+	reply_buf(c, status, NULL, &b,
+		  status == 401 ? "WWW-Authenticate: Bearer realm=\"spool\"\r\n"
+				: NULL);
+}
+
+/* An error found while receiving: answer, then linger and close. */
+static void reply_early(struct conn *c)
+{
+	char allow[80] = "";
+	c->lingering = 1;
+	if (c->req.err == 405) {
+		snprintf(allow, sizeof(allow), "Allow: %s\r\n", c->req.allow);
+		{
+			struct buf b;
+			buf_init(&b, 1024);
+			buf_puts(&b, "{\"error\": ");
+			buf_json_str(&b, c->req.errmsg, strlen(c->req.errmsg));
+			buf_puts(&b, "}\n");
+			reply_buf(c, 405, NULL, &b, allow);
+		}
+		return;
+	}
+	http_error(c, c->req.err ? c->req.err : 400, "%s",
+		   c->req.errmsg[0] ? c->req.errmsg : "bad request");
+}
+
+/* ---- parser callbacks ---------------------------------------------------------- */
+
+static int on_message_begin(http_parser *p)
+{
+	struct conn *c = p->data;
+	req_reset(&c->req);
+	c->req.t0 = uv_hrtime();
+	timer_set(c, c->srv->cfg.request_ms);
+	return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t len)
+{
+	struct conn *c = p->data;
+	c->req.hbytes += len;
+	if (buf_add(&c->req.url, at, len) < 0) {
+		req_fail(c, 414, "request target longer than %d bytes",
+			 HTTP_URL_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+static int header_bytes(struct conn *c, size_t len)
+{
+	c->req.hbytes += len;
+	if (c->req.hbytes > HTTP_HEADERS_MAX) {
+		req_fail(c, 431, "headers longer than %d bytes",
+			 HTTP_HEADERS_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t len)
+{
+	struct conn *c = p->data;
+	struct request *r = &c->req;
+	if (header_bytes(c, len) < 0)
+		return -1;
+	if (r->in_value || !r->nheaders) {
+		if (++r->nheaders > HTTP_NHEADERS_MAX) {
+			req_fail(c, 431, "more than %d header lines",
+				 HTTP_NHEADERS_MAX);
+			return -1;
+		}
+		r->in_value = 0;
+		r->flen = 0;
+	}
+	if (r->flen + len < sizeof(r->field)) {
+		memcpy(r->field + r->flen, at, len);
+		r->flen += len;
+	} else {
+		r->flen = sizeof(r->field) - 1;	/* too long to be one of ours */
+		r->field[0] = 0;
+	}
+	r->field[r->flen] = 0;
+	return 0;
+}
+
+static int add_value(struct conn *c, char *dst, size_t cap, const char *at,
+		     size_t len)
+{
+	size_t have = strlen(dst);
+	if (have + len >= cap) {
+		req_fail(c, 431, "header '%s' too long", c->req.field);
+		return -1;
+	}
+	memcpy(dst + have, at, len);
+	dst[have + len] = 0;
+	return 0;
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t len)
+{
+	struct conn *c = p->data;
+	struct request *r = &c->req;
+	if (header_bytes(c, len) < 0)
+		return -1;
+	if (!r->in_value) {
+		r->in_value = 1;
+		if (!strcasecmp(r->field, "authorization"))
+			r->target = H_AUTH;
+		else if (!strcasecmp(r->field, "x-spool-token"))
+			r->target = H_XTOKEN;
+		else if (!strcasecmp(r->field, "origin"))
+			r->target = H_ORIGIN;
+		else if (!strcasecmp(r->field, "expect"))
+			r->target = H_EXPECT;
+		else
+			r->target = H_OTHER;
+	}
+	switch (r->target) {
+	case H_AUTH:
+		return add_value(c, r->auth, sizeof(r->auth), at, len);
+	case H_XTOKEN:
+		return add_value(c, r->xtoken, sizeof(r->xtoken), at, len);
+	case H_ORIGIN:
+		return add_value(c, r->origin, sizeof(r->origin), at, len);
+	case H_EXPECT:
+		if (len >= 12 && !strncasecmp(at, "100-continue", 12))
+			r->expect_continue = 1;
+		return 0;
+	}
+	return 0;
+}
+
+/* Split the target into decoded path segments and the raw query. */
+static int parse_target(struct conn *c)
+{
+	struct request *r = &c->req;
+	struct http_parser_url u;
+	size_t plen, qlen = 0;
+	char *s;
+
+	if (!r->url.len || !r->url.data) {
+		req_fail(c, 400, "empty request target");
+		return -1;
+	}
+	http_parser_url_init(&u);
+	if (http_parser_parse_url(r->url.data, r->url.len, 0, &u) ||
+	    !(u.field_set & (1 << UF_PATH))) {
+		req_fail(c, 400, "bad request target");
+		return -1;
+	}
+	plen = u.field_data[UF_PATH].len;
+	memcpy(r->path, r->url.data + u.field_data[UF_PATH].off, plen);
+	r->path[plen] = 0;
+	if (u.field_set & (1 << UF_QUERY)) {
+		qlen = u.field_data[UF_QUERY].len;
+		memcpy(r->path + plen + 1, r->url.data + u.field_data[UF_QUERY].off,
+		       qlen);
+	}
+	r->path[plen + 1 + qlen] = 0;
+	r->query = r->path + plen + 1;
+
+	/* "/a/b/" -> segments a, b; each percent-decoded, NUL refused */
+	r->nseg = 0;
+	s = r->path;
+	if (*s != '/') {
+		req_fail(c, 400, "request target must start with '/'");
+		return -1;
+	}
+	while (*s == '/') {
+		char *end;
+		*s++ = 0;
+		if (!*s)
+			break;
+		if (r->nseg == (int)(sizeof(r->seg) / sizeof(r->seg[0]))) {
+			req_fail(c, 404, "no such path");
+			return -1;
+		}
+		r->seg[r->nseg++] = s;
+		end = strchr(s, '/');
+		if (end)
+			s = end;
+		else
+			s += strlen(s);
+	}
+	/* decode after splitting, so %2F cannot make a new segment */
+	{
+		int i;
+		for (i = 0; i < r->nseg; i++)
+			if (url_decode(r->seg[i], 0) < 0) {
+				req_fail(c, 400, "bad percent-escape in path");
+				return -1;
+			}
+	}
+	return 0;
+}
+
+static const struct route preflight = { HTTP_OPTIONS, "*", NULL, 0 };
+
+static int on_headers_complete(http_parser *p)
+{
+	struct conn *c = p->data;
+	struct server *srv = c->srv;
+	struct request *r = &c->req;
+	int status = 0;
+	size_t max;
+
+	r->method = p->method;
+	if (parse_target(c) < 0)
+		return -1;
+	if (srv->draining) {
+		req_fail(c, 503, "shutting down");
+		return -1;
+	}
+	if (p->upgrade) {
+		req_fail(c, 400, "protocol upgrade not supported");
+		return -1;
+	}
+	if (r->method == HTTP_OPTIONS) {
+		r->route = &preflight;
+	} else {
+		char allow[64];
+		r->route = route_find(r, &status, allow, sizeof(allow));
+		if (!r->route) {
+			if (status == 405) {
+				req_fail(c, 405, "method %s not allowed here",
+					 http_method_str(p->method));
+				snprintf(r->allow, sizeof(r->allow), "%s", allow);
+			} else {
+				char pr[80];
+				req_fail(c, 404, "no such path '%s'",
+					 printable(r->url.data, pr));
+			}
+			return -1;
+		}
+		status = route_auth(srv, r);
+		if (status) {
+			req_fail(c, status, "missing or wrong bearer token");
+			return -1;
+		}
+	}
+	max = r->route->body_max;
+	if ((p->flags & F_CONTENTLENGTH) && p->content_length > max) {
+		req_fail(c, 413, "body of %llu bytes is over the limit of %zu",
+			 (unsigned long long)p->content_length, max);
+		return -1;
+	}
+	buf_init(&r->body, max);
+	if (r->expect_continue && (p->flags & (F_CONTENTLENGTH | F_CHUNKED))) {
+		static char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+		uv_buf_t b = uv_buf_init(cont, sizeof(cont) - 1);
+		uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+	}
+	return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t len)
+{
+	struct conn *c = p->data;
+	if (buf_add(&c->req.body, at, len) < 0) {
+		req_fail(c, 413, "body over the limit of %zu bytes",
+			 c->req.body.max);
+		return -1;
+	}
+	return 0;
+}
+
+static int on_message_complete(http_parser *p)
+{
+	struct conn *c = p->data;
+	c->keep_alive = http_should_keep_alive(p);
+	http_parser_pause(p, 1);
+	return 0;
+}
+
+static void preflight_answer(struct conn *c)
+{
+	if (cors_ok(c))
+		http_reply(c, 204, NULL, NULL, 0,
+			   "Access-Control-Allow-Methods: GET, POST\r\n"
+			   "Access-Control-Allow-Headers: Authorization, "
+			   "Content-Type, X-Spool-Token\r\n"
+			   "Access-Control-Max-Age: 600\r\n");
+	else
+		http_error(c, 403, "origin not allowed");
+}
+
+static void request_handle(struct conn *c)
+{
+	c->busy = 1;
+	uv_timer_stop(&c->timer);
+	if (c->req.route == &preflight)
+		preflight_answer(c);
+	else
+		c->req.route->fn(c);
+}
+
+static void conn_parse(struct conn *c)
+{
+	if (c->in_parse || c->closing)
+		return;
+	c->in_parse = 1;
+	while (c->roff < c->rlen && !c->busy && !c->closing && !c->lingering &&
+	       !c->close_after) {
+		size_t n = http_parser_execute(&c->parser, &settings,
+					       c->rbuf + c->roff,
+					       c->rlen - c->roff);
+		enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+		c->roff += n;
+		if (e == HPE_PAUSED) {
+			http_parser_pause(&c->parser, 0);
+			request_handle(c);
+			continue;
+		}
+		if (e != HPE_OK) {
+			if (!c->req.err)
+				req_fail(c, 400, "bad request: %s",
+					 http_errno_description(e));
+			reply_early(c);
+			break;
+		}
+		if (n == 0)
+			break;
+	}
+	if (c->roff == c->rlen) {
+		c->roff = c->rlen = 0;
+	} else if (c->roff) {
+		memmove(c->rbuf, c->rbuf + c->roff, c->rlen - c->roff);
+		c->rlen -= c->roff;
+		c->roff = 0;
+	}
+	c->in_parse = 0;
+	reading_resume(c);
+}
+
+/* ---- reading ------------------------------------------------------------------ */
+
+static void on_alloc(uv_handle_t *h, size_t want, uv_buf_t *b)
+{
+	struct conn *c = h->data;
+	if (c->lingering || c->close_after)
+		c->rlen = c->roff = 0;	/* discard */
+	b->base = c->rbuf + c->rlen;
+	b->len = HTTP_RBUF - c->rlen;
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
+{
+	struct conn *c = s->data;
+	if (nread == UV_ENOBUFS || nread == 0) {
+		if (nread == UV_ENOBUFS) {
+			uv_read_stop(s);
+			c->reading = 0;
+		}
+		return;
+	}
+	if (nread < 0) {
+		conn_close(c);
+		return;
+	}
+	if (c->lingering || c->close_after) {
+		c->rlen = 0;
+		return;
+	}
+	c->rlen += nread;
+	if (!c->busy)
+		conn_parse(c);
+}
+
+static void reading_resume(struct conn *c)
+{
+	if (c->closing || c->reading)
+		return;
+	if (c->rlen >= HTTP_RBUF)
+		return;
+	if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+		c->reading = 1;
+}
+
+/* ---- accepting ---------------------------------------------------------------- */
+
+static void on_connection(uv_stream_t *ls, int status)
+{
+	struct server *srv = ls->data;
+	struct conn *c;
+
+	if (status < 0 || srv->draining)
+		return;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return;
+	c->srv = srv;
+	uv_tcp_init(srv->loop, &c->tcp);
+	uv_timer_init(srv->loop, &c->timer);
+	c->tcp.data = c->timer.data = c;
+	c->handles = 2;
+	c->next = srv->conns;
+	if (srv->conns)
+		srv->conns->prev = c;
+	srv->conns = c;
+	srv->nconns++;
+	if (uv_accept(ls, (uv_stream_t *)&c->tcp) < 0) {
+		conn_close(c);
+		return;
+	}
+	if (srv->nconns > srv->cfg.max_conns) {
+		static char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
+			"Content-Type: application/json\r\nContent-Length: 36\r\n"
+			"Connection: close\r\n\r\n"
+			"{\"error\": \"too many connections\"}\n\n";
+		uv_buf_t b = uv_buf_init(busy, sizeof(busy) - 1);
+		uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+		metrics_request(&srv->m, 503, 0);
+		conn_close(c);
+		return;
+	}
+	uv_tcp_nodelay(&c->tcp, 1);
+	http_parser_init(&c->parser, HTTP_REQUEST);
+	c->parser.data = c;
+	buf_init(&c->req.url, HTTP_URL_MAX);
+	req_reset(&c->req);
+	timer_set(c, srv->cfg.idle_ms);
+	reading_resume(c);
+}
+
+int http_listen(struct server *srv)
+{
+	struct sockaddr_storage ss;
+	int rc, namelen = sizeof(ss);
+	char host[64];
+	int port;
+
+	settings.on_message_begin = on_message_begin;
+	settings.on_url = on_url;
+	settings.on_header_field = on_header_field;
+	settings.on_header_value = on_header_value;
+	settings.on_headers_complete = on_headers_complete;
+	settings.on_body = on_body;
+	settings.on_message_complete = on_message_complete;
+	http_parser_set_max_header_size(HTTP_HEADERS_MAX + HTTP_URL_MAX + 1024);
+
+	if (strchr(srv->cfg.host, ':'))
+		rc = uv_ip6_addr(srv->cfg.host, srv->cfg.port,
+				 (struct sockaddr_in6 *)&ss);
+	else
+		rc = uv_ip4_addr(srv->cfg.host, srv->cfg.port,
+				 (struct sockaddr_in *)&ss);
+	if (rc < 0)
+		return rc;
+	uv_tcp_init(srv->loop, &srv->listener);
+	srv->listener.data = srv;
+	rc = uv_tcp_bind(&srv->listener, (struct sockaddr *)&ss, 0);
+	if (!rc)
+		rc = uv_listen((uv_stream_t *)&srv->listener, 511, on_connection);
+	if (rc < 0) {
+		uv_close((uv_handle_t *)&srv->listener, NULL);
+		return rc;
+	}
+	srv->listening = 1;
+	uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&ss, &namelen);
+	if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+		uv_ip6_name(a, host, sizeof(host));
+		port = ntohs(a->sin6_port);
+		printf("listening on [%s]:%d\n", host, port);
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+		uv_ip4_name(a, host, sizeof(host));
+		port = ntohs(a->sin_port);
+		printf("listening on %s:%d\n", host, port);
+	}
+	fflush(stdout);
+	say(srv, "listening on %s port %d", host, port);
+	return 0;
+}
+
+void http_stop(struct server *srv)
+{
+	struct conn *c, *next;
+	if (srv->listening) {
+		uv_close((uv_handle_t *)&srv->listener, NULL);
+		srv->listening = 0;
+	}
+	for (c = srv->conns; c; c = next) {
+		next = c->next;
+		if (!c->busy && !c->op && !c->w.queued)
+			conn_close(c);
+	}
+}

@@ -1,0 +1,1406 @@
+/*
+ * route: the routing table and the request handlers, ours (/v1) and the
+ * seed's (the article's paths and JSON shapes, so that its worker works
+ * unchanged). API.md describes every route.
+ *
+ * A handler runs on the loop thread: it checks everything it can without
+ * the disk (ids, tokens, query values, JSON syntax, job_check) and answers
+ * bad input at once; the rest becomes an op (op.c) whose run function does
+ * the spool work on a disk thread and writes the answer, and whose done
+ * function sends it.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "spoold.h"
+#include "json.h"
+
+/* ---- small helpers ----------------------------------------------------------- */
+
+static const char *body_of(struct conn *c, size_t *len)
+{
+	*len = c->req.body.len;
+	return c->req.body.data ? c->req.body.data : "";
+}
+
+/* An op for the request on c. */
+static struct op *req_op(struct conn *c, op_run_fn run, op_done_fn done,
+			 int readonly)
+{
+	struct op *op = op_new(run, done ? done : op_answer, readonly);
+	if (!op) {
+		http_error(c, 500, "out of memory");
+		return NULL;
+	}
+	op->conn = c;
+	op->body = body_of(c, &op->blen);
+	return op;
+}
+
+static void submit(struct conn *c, struct op *op)
+{
+	c->op = op;
+	disk_submit(c->srv, op);
+}
+
+/* Segment i of the path as an id into out, or answer 400. */
+static int seg_id(struct conn *c, int i, char out[SPOOL_ID_LEN + 1])
+{
+	char pr[80];
+	const char *s = c->req.seg[i];
+	if (!id_valid(s)) {
+		http_error(c, 400, "invalid id '%s': an id is 24 hex digits",
+			   printable(s, pr));
+		return -1;
+	}
+	memcpy(out, s, SPOOL_ID_LEN + 1);
+	return 0;
+}
+
+/* The claim token from ?token= or X-Spool-Token; answers 400 if bad. */
+static int req_token(struct conn *c, char out[SPOOL_TOKEN_LEN + 1],
+		     int required)
+{
+	char t[80], pr[80];
+	int rc = query_get(c->req.query, "token", t, sizeof(t));
+	if (rc == 0 && c->req.xtoken[0]) {
+		snprintf(t, sizeof(t), "%s", c->req.xtoken);
+		rc = 1;
+	}
+	if (rc == 0 && !required) {
+		out[0] = 0;
+		return 0;
+	}
+	if (rc == 0) {
+		http_error(c, 400, "the claim token is required "
+			   "(?token= or X-Spool-Token)");
+		return -1;
+	}
+	if (rc < 0 || !token_valid(t)) {
+		http_error(c, 400, "invalid token '%s'", printable(t, pr));
+		return -1;
+	}
+	memcpy(out, t, SPOOL_TOKEN_LEN + 1);
+	return 1;
+}
+
+/* Body must be one strict JSON object; answers 400 otherwise. */
+static int body_object(struct conn *c, const char *what)
+{
+	char err[200];
+	size_t len, i = 0;
+	const char *b = body_of(c, &len);
+	if (!len) {
+		http_error(c, 400, "%s: empty body, expected a JSON object", what);
+		return -1;
+	}
+	if (json_validate(b, len, err, sizeof(err)) < 0) {
+		http_error(c, 400, "%s: bad JSON: %s", what, err);
+		return -1;
+	}
+	while (i < len && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' ||
+			   b[i] == '\n'))
+		i++;
+	if (b[i] != '{') {
+		http_error(c, 400, "%s: expected a JSON object", what);
+		return -1;
+	}
+	return 0;
+}
+
+static int lease_param(struct conn *c, long def, int *out)
+{
+	long v;
+	if (query_int(c->req.query, "lease", 1, 30L * 86400, def, &v) < 0) {
+		http_error(c, 400, "lease must be seconds, 1 to 2592000");
+		return -1;
+	}
+	*out = (int)v;
+	return 0;
+}
+
+static void add_str(struct buf *b, const char *s)
+{
+	buf_json_str(b, s, strlen(s));
+}
+
+static void ok_state(struct op *op, const char *id, enum spool_state st)
+{
+	buf_puts(&op->out, "{\"id\": ");
+	add_str(&op->out, id);
+	buf_printf(&op->out, ", \"state\": \"%s\"}\n", spool_state_name(st));
+	op->status = 200;
+}
+
+/* ---- /healthz, /metrics, /v1/stats -------------------------------------------- */
+
+static void h_healthz(struct conn *c)
+{
+	static const char ok[] = "{\"ok\": true}\n";
+	http_reply(c, 200, NULL, ok, sizeof(ok) - 1, NULL);
+}
+
+static void run_count(struct op *op, struct spool *sp)
+{
+	long *counts = calloc(ST_COUNT, sizeof(long));
+	int rc;
+	if (!counts) {
+		op->rc = -ENOMEM;
+		return;
+	}
+	op->data = counts;
+	rc = spool_count(sp, counts);
+	op->rc = rc;
+	if (rc < 0)
+		op_errno(op, sp, rc, "count orders");
+}
+
+static void done_metrics(struct server *srv, struct op *op)
+{
+	if (op->rc >= 0) {
+		buf_reset(&op->out);
+		op->status = metrics_text(srv, op->data, &op->out) < 0 ? 500 : 200;
+		op->ctype = "text/plain; version=0.0.4";
+	}
+	op_answer(srv, op);
+}
+
+static void h_metrics(struct conn *c)
+{
+	struct op *op = req_op(c, run_count, done_metrics, 1);
+	if (op)
+		submit(c, op);
+}
+
+static void done_stats(struct server *srv, struct op *op)
+{
+	const long *n = op->data;
+	struct metrics *m = &srv->m;
+	struct buf *b = &op->out;
+	int s;
+
+	if (op->rc >= 0) {
+		buf_reset(b);
+		buf_puts(b, "{\"orders\": {");
+		for (s = 0; s < ST_COUNT; s++)
+			buf_printf(b, "%s\"%s\": %ld", s ? ", " : "",
+				   spool_state_name(s), n[s]);
+		buf_printf(b, "}, \"queued\": %zu, \"waiting\": %d, "
+			   "\"connections\": %d, \"indexBytes\": %zu, "
+			   "\"uptimeS\": %lld, ",
+			   srv->ix.n, srv->nwaiting, srv->nconns,
+			   index_bytes(&srv->ix),
+			   (long long)((now_ms() - srv->started_ms) / 1000));
+		buf_printf(b, "\"submits\": %llu, \"claims\": %llu, "
+			   "\"completions\": %llu, \"failures\": %llu, "
+			   "\"expiredLeases\": %llu, \"ingested\": %llu, "
+			   "\"rejected\": %llu, \"batches\": %llu, "
+			   "\"batchOps\": %llu}\n",
+			   (unsigned long long)m->submits,
+			   (unsigned long long)m->claims,
+			   (unsigned long long)m->completions,
+			   (unsigned long long)m->failures,
+			   (unsigned long long)m->expired,
+			   (unsigned long long)m->ingested,
+			   (unsigned long long)m->rejected,
+			   (unsigned long long)m->batches,
+			   (unsigned long long)m->batch_ops);
+		op->status = 200;
+	}
+	op_answer(srv, op);
+}
+
+static void h_stats(struct conn *c)
+{
+	struct op *op = req_op(c, run_count, done_stats, 1);
+	if (op)
+		submit(c, op);
+}
+
+/* ---- submitting ---------------------------------------------------------------- */
+
+static int64_t id_ms(const char *id)
+{
+	int64_t ms = 0;
+	int i;
+	for (i = 0; i < 12; i++) {
+		char ch = id[i];
+		ms = ms * 16 + (ch <= '9' ? ch - '0' : ch - 'a' + 10);
+	}
+	return ms;
+}
+
+static void run_submit(struct op *op, struct spool *sp)
+{
+	char id[SPOOL_ID_LEN + 1], when[32];
+	size_t i;
+	int rc;
+
+	if (op->seed) {
+		rc = spool_submit(sp, op->body + op->el[0][0], op->el[0][1],
+				  NULL, id);
+		if (rc < 0) {
+			op_errno(op, sp, rc, "store the job");
+			return;
+		}
+		iso_time(id_ms(id), when);
+		buf_printf(&op->out, "{\"_id\": \"%s\", \"order\": {\"_id\": "
+			   "\"%s\", \"jobId\": \"%s\", \"createdDate\": \"%s\", "
+			   "\"status\": \"unassigned\"}}\n", id, id, id, when);
+		memcpy(op->id, id, sizeof(id));
+		op->num = 1;
+		op->status = 201;
+		return;
+	}
+	buf_puts(&op->out, "{\"ids\": [");
+	for (i = 0; i < op->nel; i++) {
+		rc = spool_submit(sp, op->body + op->el[i][0], op->el[i][1],
+				  NULL, id);
+		if (rc < 0) {
+			char what[128];
+			snprintf(what, sizeof(what), "store job %zu (%zu of %zu "
+				 "stored before it)", i, i, op->nel);
+			op_errno(op, sp, rc, what);
+			op->num = (int64_t)i;
+			return;
+		}
+		if (!i)
+			memcpy(op->id, id, sizeof(id));
+		buf_printf(&op->out, "%s\"%s\"", i ? ", " : "", id);
+	}
+	buf_puts(&op->out, "]}\n");
+	op->num = (int64_t)op->nel;
+	op->status = 201;
+}
+
+static void done_submit(struct server *srv, struct op *op)
+{
+	if (op->status == 201) {
+		srv->m.submits += (uint64_t)op->num;
+		if (op->num == 1)
+			say(srv, "submit %s", op->id);
+		else
+			say(srv, "submit %lld jobs, first %s", (long long)op->num,
+			    op->id);
+	} else {
+		say(srv, "submit failed: %.200s", op->out.data ? op->out.data : "");
+	}
+	op_answer(srv, op);
+}
+
+/* Check every job of the body; one bad job answers 400 naming it. */
+static int jobs_check(struct conn *c, struct op *op, int seed)
+{
+	char err[256];
+	size_t len, i = 0;
+	const char *b = body_of(c, &len);
+	int64_t now = now_ms();
+	struct job_opts o;
+	long n;
+
+	if (!len) {
+		http_error(c, 400, "empty body: expected a job (a JSON object) "
+			   "or an array of jobs");
+		return -1;
+	}
+	if (json_validate(b, len, err, sizeof(err)) < 0) {
+		http_error(c, 400, "bad JSON: %s", err);
+		return -1;
+	}
+	while (i < len && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' ||
+			   b[i] == '\n'))
+		i++;
+	if (b[i] == '[' && !seed) {
+		n = json_array_split(b, len, 1000000, &op->el);
+		if (n < 0) {
+			http_error(c, n == -E2BIG ? 413 : 400,
+				   "cannot split the array of jobs");
+			return -1;
+		}
+		if (n == 0) {
+			http_error(c, 400, "empty array: no jobs to submit");
+			return -1;
+		}
+		op->nel = (size_t)n;
+		for (i = 0; i < op->nel; i++) {
+			if (job_check(b + op->el[i][0], op->el[i][1], now, &o,
+				      err, sizeof(err)) < 0) {
+				struct buf e;
+				buf_init(&e, 1024);
+				buf_printf(&e, "{\"error\": ");
+				{
+					char msg[400];
+					snprintf(msg, sizeof(msg),
+						 "job %zu: %s; nothing stored",
+						 i, err);
+					add_str(&e, msg);
+				}
+				buf_printf(&e, ", \"index\": %zu}\n", i);
+				http_reply_take(c, 400, NULL, &e, NULL);
+				buf_release(&e);
+				return -1;
+			}
+		}
+		return 0;
+	}
+	if (b[i] != '{') {
+		http_error(c, 400, "a job is a JSON object%s",
+			   seed ? "" : " (or send an array of them)");
+		return -1;
+	}
+	op->el = malloc(sizeof(*op->el));
+	if (!op->el) {
+		http_error(c, 500, "out of memory");
+		return -1;
+	}
+	op->el[0][0] = i;
+	op->el[0][1] = len - i;
+	op->nel = 1;
+	if (job_check(b + i, len - i, now, &o, err, sizeof(err)) < 0) {
+		http_error(c, 400, "bad job: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
+static void submit_jobs(struct conn *c, int seed)
+{
+	struct op *op = req_op(c, run_submit, done_submit, 0);
+	if (!op)
+		return;
+	op->durable = 1;
+	op->seed = seed;
+	if (jobs_check(c, op, seed) < 0) {
+		op_free(op);
+		return;
+	}
+	submit(c, op);
+}
+
+static void h_jobs_post(struct conn *c)
+{
+	submit_jobs(c, 0);
+}
+
+static void s_job_create(struct conn *c)
+{
+	submit_jobs(c, 1);
+}
+
+/* ---- claiming ------------------------------------------------------------------- */
+
+static void h_claim(struct conn *c)
+{
+	struct waiter *w = &c->w;
+	char tags[SPOOL_TAGS_MAX * (SPOOL_TAG_MAX + 1) + 1], pr[80];
+	long wait;
+	int rc, i;
+
+	memset(w, 0, sizeof(*w));
+	rc = query_get(c->req.query, "worker", w->worker, sizeof(w->worker));
+	if (rc <= 0 || !worker_valid(w->worker)) {
+		if (rc <= 0)
+			http_error(c, 400, "worker=NAME is required");
+		else
+			http_error(c, 400, "invalid worker name '%s'",
+				   printable(w->worker, pr));
+		return;
+	}
+	if (query_int(c->req.query, "wait", 0, 1000000000L, 0, &wait) < 0) {
+		http_error(c, 400, "wait must be whole seconds, 0 or more");
+		return;
+	}
+	if (wait > CLAIM_WAIT_MAX)
+		wait = CLAIM_WAIT_MAX;
+	rc = query_get(c->req.query, "tags", tags, sizeof(tags));
+	if (rc < 0 || (rc > 0 && tags_parse(tags, w->tagv, &w->ntags) < 0)) {
+		http_error(c, 400, "tags must be a comma list of at most %d tags "
+			   "([A-Za-z0-9_.:-]{1,32})", SPOOL_TAGS_MAX);
+		return;
+	}
+	for (i = 0; i < w->ntags; i++)
+		w->tags[i] = w->tagv[i];
+	if (lease_param(c, c->srv->cfg.lease_s, &w->lease_s) < 0)
+		return;
+	w->deadline = now_ms() + wait * 1000;
+	claim_wait(c->srv, c);
+}
+
+static void s_bored(struct conn *c)
+{
+	struct waiter *w = &c->w;
+	char pr[80];
+
+	memset(w, 0, sizeof(*w));
+	if (!worker_valid(c->req.seg[1])) {
+		http_error(c, 400, "invalid worker name '%s'",
+			   printable(c->req.seg[1], pr));
+		return;
+	}
+	snprintf(w->worker, sizeof(w->worker), "%s", c->req.seg[1]);
+	w->seed = 1;
+	w->lease_s = c->srv->cfg.seed_lease_s;
+	w->deadline = now_ms();
+	claim_wait(c->srv, c);
+}
+
+/* ---- claim-token routes ------------------------------------------------------------ */
+
+/* Look up the claim op->id / op->token; answers 404/409 and returns <0. */
+static int claim_find(struct op *op, struct spool *sp)
+{
+	int rc = spool_lookup_claim(sp, op->id, op->token, &op->o);
+	if (rc == -ESTALE) {
+		op_error(op, 409, "claim %s of order %s is no longer held "
+			 "(the order is %s)", op->token, op->id,
+			 spool_state_name(op->o.state));
+	} else if (rc < 0) {
+		op_errno(op, sp, rc, "find the claim");
+	}
+	return rc;
+}
+
+/* The outcome under a claim that is no longer held goes to late/: the
+ * library does that when completing a claim it cannot find. */
+static void file_late(struct op *op, struct spool *sp, int fail)
+{
+	struct order o = op->o;
+	int retried;
+	o.state = ST_ASSIGNED;
+	o.n.claimed = 1;
+	memcpy(o.n.token, op->token, sizeof(o.n.token));
+	if (fail)
+		spool_fail(sp, &o, op->blen ? op->body : NULL, op->blen,
+			   &retried);
+	else
+		spool_complete(sp, &o, op->body, op->blen);
+}
+
+static void run_heartbeat(struct op *op, struct spool *sp)
+{
+	char when[32];
+	int rc;
+	if (claim_find(op, sp) < 0)
+		return;
+	rc = spool_renew(sp, &op->o, op->lease_s);
+	if (rc == -ESTALE) {
+		op_error(op, 409, "claim %s of order %s is no longer held",
+			 op->token, op->id);
+		return;
+	}
+	if (rc < 0) {
+		op_errno(op, sp, rc, "renew the lease");
+		return;
+	}
+	iso_time(op->o.n.deadline, when);
+	buf_printf(&op->out, "{\"id\": \"%s\", \"leaseDeadline\": \"%s\", "
+		   "\"leaseDeadlineMs\": %lld}\n", op->id, when,
+		   (long long)op->o.n.deadline);
+	op->status = 200;
+}
+
+static void run_complete(struct op *op, struct spool *sp)
+{
+	int rc = spool_lookup_claim(sp, op->id, op->token, &op->o);
+
+	if (rc == -ESTALE) {
+		if (op->o.state == ST_DONE && op->o.n.claimed &&
+		    !strcmp(op->o.n.token, op->token)) {
+			buf_printf(&op->out, "{\"id\": \"%s\", \"state\": \"done\", "
+				   "\"duplicate\": true}\n", op->id);
+			op->status = 200;
+			op->flag = 1;
+			return;
+		}
+		file_late(op, sp, 0);
+		op_error(op, 409, "claim %s of order %s is no longer held (the "
+			 "order is %s); the outcome is kept in late/",
+			 op->token, op->id, spool_state_name(op->o.state));
+		return;
+	}
+	if (rc < 0) {
+		op_errno(op, sp, rc, "find the claim");
+		return;
+	}
+	rc = spool_complete(sp, &op->o, op->body, op->blen);
+	if (rc == -EALREADY) {
+		buf_printf(&op->out, "{\"id\": \"%s\", \"state\": \"done\", "
+			   "\"duplicate\": true}\n", op->id);
+		op->status = 200;
+		op->flag = 1;
+	} else if (rc == -ESTALE) {
+		op_error(op, 409, "claim %s of order %s is no longer held; the "
+			 "outcome is kept in late/", op->token, op->id);
+	} else if (rc < 0) {
+		op_errno(op, sp, rc, "complete the order");
+	} else {
+		ok_state(op, op->id, ST_DONE);
+	}
+}
+
+static void run_fail(struct op *op, struct spool *sp)
+{
+	int rc = spool_lookup_claim(sp, op->id, op->token, &op->o);
+
+	if (rc == -ESTALE) {
+		file_late(op, sp, 1);
+		op_error(op, 409, "claim %s of order %s is no longer held (the "
+			 "order is %s)", op->token, op->id,
+			 spool_state_name(op->o.state));
+		return;
+	}
+	if (rc < 0) {
+		op_errno(op, sp, rc, "find the claim");
+		return;
+	}
+	rc = spool_fail(sp, &op->o, op->blen ? op->body : NULL, op->blen,
+			&op->retried);
+	if (rc == -EALREADY || rc == -ESTALE) {
+		op_error(op, 409, "claim %s of order %s is no longer held",
+			 op->token, op->id);
+	} else if (rc < 0) {
+		op_errno(op, sp, rc, "fail the order");
+	} else {
+		buf_printf(&op->out, "{\"id\": \"%s\", \"state\": \"%s\", "
+			   "\"retried\": %s}\n", op->id,
+			   op->retried ? "new" : "failed",
+			   op->retried ? "true" : "false");
+		op->status = 200;
+	}
+}
+
+static void run_release(struct op *op, struct spool *sp)
+{
+	int rc;
+	if (!op->token[0]) {
+		rc = spool_unhold(sp, op->id, &op->o);
+		if (rc < 0)
+			op_errno(op, sp, rc, "release the order");
+		else
+			ok_state(op, op->id, ST_NEW);
+		return;
+	}
+	if (claim_find(op, sp) < 0)
+		return;
+	rc = spool_release(sp, &op->o);
+	if (rc == -ESTALE)
+		op_error(op, 409, "claim %s of order %s is no longer held",
+			 op->token, op->id);
+	else if (rc < 0)
+		op_errno(op, sp, rc, "release the claim");
+	else
+		ok_state(op, op->id, ST_NEW);
+}
+
+static void done_outcome(struct server *srv, struct op *op)
+{
+	if (op->status == 200 && !op->flag) {
+		if (op->run == run_complete) {
+			srv->m.completions++;
+			say(srv, "complete %s", op->id);
+		} else if (op->run == run_fail) {
+			srv->m.failures++;
+			if (op->retried)
+				srv->m.retries++;
+			say(srv, "fail %s: %s", op->id,
+			    op->retried ? "will retry" : "failed for good");
+		} else if (op->run == run_release) {
+			say(srv, "release %s", op->id);
+		}
+	}
+	op_answer(srv, op);
+}
+
+static void token_route(struct conn *c, op_run_fn run, int need_token,
+			int outcome)
+{
+	struct op *op;
+	char id[SPOOL_ID_LEN + 1], token[SPOOL_TOKEN_LEN + 1];
+	int lease = 0;
+
+	if (seg_id(c, 2, id) < 0 || req_token(c, token, need_token) < 0)
+		return;
+	if (outcome == 1 && body_object(c, "outcome") < 0)
+		return;
+	if (outcome == 2 && c->req.body.len && body_object(c, "outcome") < 0)
+		return;
+	if (run == run_heartbeat && lease_param(c, 0, &lease) < 0)
+		return;
+	op = req_op(c, run, done_outcome, 0);
+	if (!op)
+		return;
+	op->durable = 1;
+	op->lease_s = run == run_heartbeat && lease ? lease : 0;
+	memcpy(op->id, id, sizeof(id));
+	memcpy(op->token, token, sizeof(token));
+	submit(c, op);
+}
+
+static void h_heartbeat(struct conn *c)
+{
+	token_route(c, run_heartbeat, 1, 0);
+}
+
+static void h_complete(struct conn *c)
+{
+	token_route(c, run_complete, 1, 1);
+}
+
+static void h_fail(struct conn *c)
+{
+	token_route(c, run_fail, 1, 2);
+}
+
+static void h_release(struct conn *c)
+{
+	token_route(c, run_release, 0, 0);
+}
+
+/* ---- person-driven changes ---------------------------------------------------------- */
+
+static void run_person(struct op *op, struct spool *sp)
+{
+	int rc;
+	switch (op->flag) {
+	case 'h':
+		rc = spool_hold(sp, op->id, &op->o);
+		break;
+	case 'r':
+		rc = spool_requeue(sp, op->id, &op->o);
+		break;
+	default:
+		rc = spool_cancel(sp, op->id, &op->o);
+		break;
+	}
+	if (rc < 0)
+		op_errno(op, sp, rc, op->flag == 'h' ? "hold the order" :
+			 op->flag == 'r' ? "requeue the order" :
+					   "cancel the order");
+	else
+		ok_state(op, op->id, op->o.state);
+}
+
+static void done_person(struct server *srv, struct op *op)
+{
+	if (op->status == 200)
+		say(srv, "%s %s", op->flag == 'h' ? "hold" :
+		    op->flag == 'r' ? "requeue" : "cancel", op->id);
+	op_answer(srv, op);
+}
+
+static void person(struct conn *c, int what)
+{
+	struct op *op;
+	char id[SPOOL_ID_LEN + 1];
+	if (seg_id(c, 2, id) < 0)
+		return;
+	op = req_op(c, run_person, done_person, 0);
+	if (!op)
+		return;
+	op->durable = 1;
+	op->flag = what;
+	memcpy(op->id, id, sizeof(id));
+	submit(c, op);
+}
+
+static void h_hold(struct conn *c)
+{
+	person(c, 'h');
+}
+
+static void h_requeue(struct conn *c)
+{
+	person(c, 'r');
+}
+
+static void h_cancel(struct conn *c)
+{
+	person(c, 'c');
+}
+
+/* ---- logs ----------------------------------------------------------------------- */
+
+static void run_log_put(struct op *op, struct spool *sp)
+{
+	int rc = spool_lookup_claim(sp, op->id, op->token, &op->o);
+	if (rc == -ESTALE && op->o.n.claimed &&
+	    !strcmp(op->o.n.token, op->token))
+		rc = 0;	/* the claim ended (done, failed): its log is welcome */
+	if (rc == -ESTALE) {
+		op_error(op, 409, "claim %s of order %s is not this order's "
+			 "claim", op->token, op->id);
+		return;
+	}
+	if (rc < 0) {
+		op_errno(op, sp, rc, "find the claim");
+		return;
+	}
+	if (!op->attempt)
+		op->attempt = op->o.n.attempt;
+	rc = spool_log_put(sp, op->id, op->attempt, op->body, op->blen);
+	if (rc < 0) {
+		op_errno(op, sp, rc, "store the log");
+		return;
+	}
+	buf_printf(&op->out, "{\"id\": \"%s\", \"attempt\": %d, \"bytes\": %zu}\n",
+		   op->id, op->attempt, op->blen);
+	op->status = 200;
+}
+
+static void h_log_put(struct conn *c)
+{
+	struct op *op;
+	char id[SPOOL_ID_LEN + 1], token[SPOOL_TOKEN_LEN + 1];
+	long attempt;
+	if (seg_id(c, 2, id) < 0 || req_token(c, token, 1) < 0)
+		return;
+	if (query_int(c->req.query, "attempt", 1, SPOOL_ATTEMPTS_MAX, 0,
+		      &attempt) < 0) {
+		http_error(c, 400, "attempt must be 1 to %d", SPOOL_ATTEMPTS_MAX);
+		return;
+	}
+	op = req_op(c, run_log_put, NULL, 0);
+	if (!op)
+		return;
+	op->durable = 1;
+	op->attempt = (int)attempt;
+	memcpy(op->id, id, sizeof(id));
+	memcpy(op->token, token, sizeof(token));
+	submit(c, op);
+}
+
+static void run_log_get(struct op *op, struct spool *sp)
+{
+	int rc = spool_log_read(sp, op->id, &op->out);
+	if (rc == -ENOENT) {
+		op_error(op, 404, "no log for order %s", op->id);
+	} else if (rc < 0) {
+		op_errno(op, sp, rc, "read the log");
+	} else {
+		op->status = 200;
+		op->ctype = "text/plain; charset=utf-8";
+	}
+}
+
+/* ---- reading: orders, jobs, outcomes ---------------------------------------------- */
+
+static void run_order(struct op *op, struct spool *sp)
+{
+	int rc = spool_lookup(sp, op->id, &op->o);
+	if (rc == -ENOENT)
+		rc = spool_lookup(sp, op->id, &op->o);	/* moved while looking */
+	if (rc == -ENOENT) {
+		op_error(op, 404, "no order %s", op->id);
+		return;
+	}
+	if (rc < 0 || (rc = spool_order_json(sp, &op->o, 0, &op->out)) < 0) {
+		buf_reset(&op->out);
+		op_errno(op, sp, rc, "read the order");
+		return;
+	}
+	buf_puts(&op->out, "\n");
+	op->status = 200;
+}
+
+static void run_job(struct op *op, struct spool *sp)
+{
+	int rc = spool_read_job(sp, op->id, &op->out);
+	if (rc == -ENOENT) {
+		buf_reset(&op->out);
+		op_error(op, 404, "no job %s", op->id);
+	} else if (rc < 0) {
+		buf_reset(&op->out);
+		op_errno(op, sp, rc, "read the job");
+	} else {
+		op->status = 200;
+	}
+}
+
+static void run_outcome(struct op *op, struct spool *sp)
+{
+	int rc = spool_lookup(sp, op->id, &op->o);
+	if (rc == -ENOENT)
+		rc = spool_lookup(sp, op->id, &op->o);
+	if (rc == -ENOENT) {
+		op_error(op, 404, "no order %s", op->id);
+		return;
+	}
+	if (rc == 0)
+		rc = spool_read_outcome(sp, &op->o, &op->out);
+	if (rc == -ENOENT) {
+		buf_reset(&op->out);
+		op_error(op, 404, "no outcome filed for order %s (it is %s)",
+			 op->id, spool_state_name(op->o.state));
+	} else if (rc < 0) {
+		buf_reset(&op->out);
+		op_errno(op, sp, rc, "read the outcome");
+	} else {
+		op->status = 200;
+	}
+}
+
+static void by_id(struct conn *c, int seg, op_run_fn run)
+{
+	struct op *op;
+	char id[SPOOL_ID_LEN + 1];
+	if (seg_id(c, seg, id) < 0)
+		return;
+	op = req_op(c, run, NULL, 1);
+	if (!op)
+		return;
+	memcpy(op->id, id, sizeof(id));
+	submit(c, op);
+}
+
+static void h_order(struct conn *c)
+{
+	by_id(c, 2, run_order);
+}
+
+static void h_job(struct conn *c)
+{
+	by_id(c, 2, run_job);
+}
+
+static void h_outcome(struct conn *c)
+{
+	by_id(c, 2, run_outcome);
+}
+
+static void h_log_get(struct conn *c)
+{
+	by_id(c, 2, run_log_get);
+}
+
+static void s_retrieve_job(struct conn *c)
+{
+	by_id(c, 2, run_job);
+}
+
+struct list_walk {
+	struct op *op;
+	struct spool *sp;
+	int n;
+	int err;
+};
+
+static int list_visit(void *arg, const struct order *o)
+{
+	struct list_walk *lw = arg;
+	int rc;
+	if (lw->n >= lw->op->limit)
+		return 1;
+	if (lw->n)
+		buf_puts(&lw->op->out, ",\n");
+	rc = spool_order_json(lw->sp, o, 0, &lw->op->out);
+	if (rc < 0) {
+		lw->err = rc;
+		return 1;
+	}
+	lw->n++;
+	return 0;
+}
+
+static void run_list(struct op *op, struct spool *sp)
+{
+	struct list_walk lw = { op, sp, 0, 0 };
+	int s, rc = 0;
+	buf_puts(&op->out, "[");
+	for (s = 0; s < ST_COUNT && lw.n < op->limit; s++) {
+		if (op->state >= 0 && s != op->state)
+			continue;
+		rc = spool_list(sp, s, list_visit, &lw);
+		if (rc < 0 || lw.err)
+			break;
+	}
+	if (rc < 0 || lw.err < 0) {
+		buf_reset(&op->out);
+		op_errno(op, sp, rc < 0 ? rc : lw.err, "list the orders");
+		return;
+	}
+	buf_puts(&op->out, "]\n");
+	op->status = 200;
+}
+
+static void list_orders(struct conn *c, long def_limit)
+{
+	struct op *op;
+	char st[32];
+	long limit;
+	int state = -1, rc;
+
+	rc = query_get(c->req.query, "state", st, sizeof(st));
+	if (rc > 0 && st[0]) {
+		state = spool_state_parse(st);
+		if (state < 0) {
+			char pr[80];
+			http_error(c, 400, "unknown state '%s' (new, assigned, "
+				   "held, done, failed, cancelled)",
+				   printable(st, pr));
+			return;
+		}
+	} else if (rc < 0) {
+		http_error(c, 400, "bad state");
+		return;
+	}
+	if (query_int(c->req.query, "limit", 1, LIST_LIMIT_MAX, def_limit,
+		      &limit) < 0) {
+		http_error(c, 400, "limit must be 1 to %d", LIST_LIMIT_MAX);
+		return;
+	}
+	op = req_op(c, run_list, NULL, 1);
+	if (!op)
+		return;
+	op->state = state;
+	op->limit = (int)limit;
+	submit(c, op);
+}
+
+static void h_orders(struct conn *c)
+{
+	list_orders(c, LIST_LIMIT_DEFAULT);
+}
+
+static void s_retrieve_orders(struct conn *c)
+{
+	list_orders(c, 10000);
+}
+
+/* ---- leaderboard ------------------------------------------------------------------- */
+
+struct entry {
+	double v;
+	char id[SPOOL_ID_LEN + 1];
+	char *outcome;
+};
+
+struct board {
+	struct op *op;
+	struct spool *sp;
+	struct entry *e;
+	int n, max, desc;
+	struct buf tmp;
+};
+
+static int board_visit(void *arg, const struct order *o)
+{
+	struct board *bd = arg;
+	struct json j;
+	char err[64];
+	double v;
+	int t, i;
+
+	buf_reset(&bd->tmp);
+	if (spool_read_outcome(bd->sp, o, &bd->tmp) < 0 || !bd->tmp.len)
+		return 0;
+	if (json_parse(&j, bd->tmp.data, bd->tmp.len, JSON_TOKENS_MAX, err,
+		       sizeof(err)) < 0)
+		return 0;
+	t = j.ntok > 0 && j.tok[0].type == JSMN_OBJECT ?
+		json_get(&j, 0, bd->op->key) : -1;
+	if (t < 0 || json_num(&j, t, &v) < 0) {
+		json_release(&j);
+		return 0;
+	}
+	json_release(&j);
+	/* keep the best max, sorted; ties keep the older (listed first) */
+	for (i = bd->n; i > 0; i--) {
+		double u = bd->e[i - 1].v;
+		if (bd->desc ? u >= v : u <= v)
+			break;
+	}
+	if (i >= bd->max)
+		return 0;
+	if (bd->n == bd->max)
+		free(bd->e[--bd->n].outcome);
+	memmove(bd->e + i + 1, bd->e + i, (bd->n - i) * sizeof(*bd->e));
+	bd->e[i].v = v;
+	memcpy(bd->e[i].id, o->n.id, sizeof(bd->e[i].id));
+	bd->e[i].outcome = strndup(bd->tmp.data, bd->tmp.len);
+	bd->n++;
+	return 0;
+}
+
+static void run_leaderboard(struct op *op, struct spool *sp)
+{
+	struct board bd = { 0 };
+	int i, rc;
+
+	bd.op = op;
+	bd.sp = sp;
+	bd.max = op->limit;
+	bd.desc = op->flag;
+	bd.e = calloc((size_t)bd.max + 1, sizeof(*bd.e));
+	buf_init(&bd.tmp, SPOOL_OUTCOME_MAX + 1);
+	if (!bd.e) {
+		op_error(op, 500, "out of memory");
+		return;
+	}
+	rc = spool_list(sp, ST_DONE, board_visit, &bd);
+	if (rc < 0) {
+		op_errno(op, sp, rc, "list done orders");
+	} else {
+		buf_printf(&op->out, "{\"key\": ");
+		add_str(&op->out, op->key);
+		buf_printf(&op->out, ", \"order\": \"%s\", \"results\": [",
+			   bd.desc ? "desc" : "asc");
+		for (i = 0; i < bd.n; i++) {
+			buf_printf(&op->out, "%s\n{\"rank\": %d, \"id\": \"%s\", "
+				   "\"value\": %.17g, \"outcome\": %s, \"job\": ",
+				   i ? "," : "", i + 1, bd.e[i].id, bd.e[i].v,
+				   bd.e[i].outcome ? bd.e[i].outcome : "null");
+			buf_reset(&bd.tmp);
+			if (spool_read_job(sp, bd.e[i].id, &bd.tmp) == 0 &&
+			    bd.tmp.len)
+				buf_add(&op->out, bd.tmp.data, bd.tmp.len);
+			else
+				buf_puts(&op->out, "null");
+			buf_puts(&op->out, "}");
+		}
+		buf_puts(&op->out, "]}\n");
+		op->status = 200;
+	}
+	for (i = 0; i < bd.n; i++)
+		free(bd.e[i].outcome);
+	free(bd.e);
+	buf_release(&bd.tmp);
+}
+
+static void h_leaderboard(struct conn *c)
+{
+	struct op *op;
+	char key[64], ord[8];
+	long limit;
+	int rc, i;
+
+	rc = query_get(c->req.query, "key", key, sizeof(key));
+	if (rc == 0)
+		strcpy(key, "loss");
+	for (i = 0; rc >= 0 && key[i]; i++)
+		if (!((key[i] >= 'a' && key[i] <= 'z') ||
+		      (key[i] >= 'A' && key[i] <= 'Z') ||
+		      (key[i] >= '0' && key[i] <= '9') || key[i] == '_' ||
+		      key[i] == '-' || key[i] == '.'))
+			rc = -1;
+	if (rc < 0 || !key[0]) {
+		http_error(c, 400, "key must be 1 to 63 of [A-Za-z0-9_.-]");
+		return;
+	}
+	rc = query_get(c->req.query, "order", ord, sizeof(ord));
+	if (rc == 0)
+		strcpy(ord, "asc");
+	if (rc < 0 || (strcmp(ord, "asc") && strcmp(ord, "desc"))) {
+		http_error(c, 400, "order must be asc or desc");
+		return;
+	}
+	if (query_int(c->req.query, "limit", 1, LEADERBOARD_MAX, 10, &limit) < 0) {
+		http_error(c, 400, "limit must be 1 to %d", LEADERBOARD_MAX);
+		return;
+	}
+	op = req_op(c, run_leaderboard, NULL, 1);
+	if (!op)
+		return;
+	snprintf(op->key, sizeof(op->key), "%s", key);
+	op->flag = !strcmp(ord, "desc");
+	op->limit = (int)limit;
+	submit(c, op);
+}
+
+/* ---- workers --------------------------------------------------------------------- */
+
+static void run_worker_put(struct op *op, struct spool *sp)
+{
+	int rc = spool_worker_put(sp, op->worker, op->body, op->blen);
+	if (rc < 0) {
+		op_errno(op, sp, rc, "store the worker");
+		return;
+	}
+	if (op->seed)
+		buf_printf(&op->out, "{\"_id\": \"%s\", \"name\": \"%s\", "
+			   "\"status\": \"registered\"}\n", op->worker,
+			   op->worker);
+	else
+		buf_printf(&op->out, "{\"name\": \"%s\", \"ok\": true}\n",
+			   op->worker);
+	op->status = 200;
+}
+
+static void done_worker(struct server *srv, struct op *op)
+{
+	if (op->status == 200)
+		say(srv, "worker %s registered", op->worker);
+	op_answer(srv, op);
+}
+
+static void worker_put(struct conn *c, int seed)
+{
+	struct json j;
+	char err[200], name[SPOOL_WORKER_MAX + 1], pr[80];
+	static const char *const keys[] = { "name", "nodeName", "workerName" };
+	size_t len, k;
+	const char *b = body_of(c, &len);
+	struct op *op;
+	int t = -1, rc;
+
+	if (body_object(c, "worker") < 0)
+		return;
+	rc = json_parse(&j, b, len, JSON_TOKENS_MAX, err, sizeof(err));
+	if (rc < 0) {
+		http_error(c, rc == -E2BIG ? 413 : 400, "worker: %s",
+			   rc == -E2BIG ? "too many JSON tokens" : err);
+		return;
+	}
+	for (k = 0; k < (seed ? 3u : 1u) && t < 0; k++)
+		t = json_get(&j, 0, keys[k]);
+	rc = t < 0 ? -ENOENT : json_str(&j, t, name, sizeof(name));
+	json_release(&j);
+	if (rc == -ENOENT) {
+		http_error(c, 400, "a worker record needs a string \"name\"");
+		return;
+	}
+	if (rc < 0 || !worker_valid(name)) {
+		http_error(c, 400, "invalid worker name '%s'",
+			   rc < 0 ? "(not a short string)" : printable(name, pr));
+		return;
+	}
+	op = req_op(c, run_worker_put, done_worker, 0);
+	if (!op)
+		return;
+	op->durable = 1;
+	op->seed = seed;
+	memcpy(op->worker, name, sizeof(name));
+	submit(c, op);
+}
+
+static void h_worker_put(struct conn *c)
+{
+	worker_put(c, 0);
+}
+
+static void s_worker_create(struct conn *c)
+{
+	worker_put(c, 1);
+}
+
+static void run_workers(struct op *op, struct spool *sp)
+{
+	int rc = spool_workers_json(sp, &op->out);
+	if (rc < 0) {
+		buf_reset(&op->out);
+		op_errno(op, sp, rc, "list the workers");
+		return;
+	}
+	buf_puts(&op->out, "\n");
+	op->status = 200;
+}
+
+static void h_workers(struct conn *c)
+{
+	struct op *op = req_op(c, run_workers, NULL, 1);
+	if (op)
+		submit(c, op);
+}
+
+/* ---- the seed's callback ------------------------------------------------------------- */
+
+static void run_callback(struct op *op, struct spool *sp)
+{
+	int rc = spool_lookup(sp, op->id, &op->o);
+	if (rc == -ENOENT) {
+		op_error(op, 404, "no job %s", op->id);
+		return;
+	}
+	if (rc < 0) {
+		op_errno(op, sp, rc, "find the order");
+		return;
+	}
+	if (op->o.state == ST_DONE) {
+		buf_printf(&op->out, "{\"_id\": \"%s\", \"jobId\": \"%s\", "
+			   "\"state\": \"done\", \"duplicate\": true, "
+			   "\"message\": \"outcome already filed\"}\n",
+			   op->id, op->id);
+		op->status = 200;
+		op->flag = 1;
+		return;
+	}
+	if (op->o.state != ST_ASSIGNED) {
+		op_error(op, 409, "order %s is not assigned (it is %s)", op->id,
+			 spool_state_name(op->o.state));
+		return;
+	}
+	if (op->failed) {	/* the outcome reports a failure */
+		rc = spool_fail(sp, &op->o, op->body, op->blen, &op->retried);
+	} else {
+		rc = spool_complete(sp, &op->o, op->body, op->blen);
+		if (rc == -EALREADY) {
+			op->flag = 1;
+			rc = 0;
+		}
+	}
+	if (rc == -ESTALE) {
+		op_error(op, 409, "order %s is no longer assigned", op->id);
+		return;
+	}
+	if (rc < 0) {
+		op_errno(op, sp, rc, "file the outcome");
+		return;
+	}
+	buf_printf(&op->out, "{\"_id\": \"%s\", \"jobId\": \"%s\", \"state\": "
+		   "\"%s\", \"message\": \"outcome filed\"}\n", op->id, op->id,
+		   !op->failed ? "done" : op->retried ? "new" : "failed");
+	op->status = 200;
+}
+
+static void done_callback(struct server *srv, struct op *op)
+{
+	if (op->status == 200 && !op->flag) {
+		if (op->failed) {
+			srv->m.failures++;
+			if (op->retried)
+				srv->m.retries++;
+		} else {
+			srv->m.completions++;
+		}
+		say(srv, "callback %s: %s", op->id,
+		    op->failed ? "failure filed" : "done");
+	}
+	op_answer(srv, op);
+}
+
+static void s_callback(struct conn *c)
+{
+	struct json j;
+	char err[200], id[64], pr[80];
+	size_t len;
+	const char *b = body_of(c, &len);
+	struct op *op;
+	int t, rc, failed = 0;
+	int64_t status;
+
+	if (body_object(c, "callback") < 0)
+		return;
+	rc = json_parse(&j, b, len, JSON_TOKENS_MAX, err, sizeof(err));
+	if (rc < 0) {
+		http_error(c, rc == -E2BIG ? 413 : 400, "callback: %s",
+			   rc == -E2BIG ? "too many JSON tokens" : err);
+		return;
+	}
+	t = json_get(&j, 0, "jobId");
+	rc = t < 0 ? -ENOENT : json_str(&j, t, id, sizeof(id));
+	if (rc == 0) {
+		int s = json_get(&j, 0, "status");
+		if (s >= 0 && json_int(&j, s, &status) == 0 &&
+		    (status < 200 || status > 299))
+			failed = 1;
+	}
+	json_release(&j);
+	if (rc == -ENOENT) {
+		http_error(c, 400, "the outcome needs a string \"jobId\"");
+		return;
+	}
+	if (rc < 0 || !id_valid(id)) {
+		http_error(c, 404, "no job '%s'",
+			   rc < 0 ? "(not a short string)" : printable(id, pr));
+		return;
+	}
+	op = req_op(c, run_callback, done_callback, 0);
+	if (!op)
+		return;
+	op->durable = 1;
+	op->failed = failed;
+	memcpy(op->id, id, SPOOL_ID_LEN + 1);
+	submit(c, op);
+}
+
+/* ---- the table ----------------------------------------------------------------------- */
+
+#define B_DEF HTTP_BODY_DEFAULT
+static const struct route routes[] = {
+	{ HTTP_GET,  "/healthz", h_healthz, B_DEF },
+	{ HTTP_GET,  "/metrics", h_metrics, B_DEF },
+	{ HTTP_POST, "/v1/jobs", h_jobs_post, HTTP_BODY_JOBS },
+	{ HTTP_GET,  "/v1/jobs/:id", h_job, B_DEF },
+	{ HTTP_POST, "/v1/claim", h_claim, B_DEF },
+	{ HTTP_GET,  "/v1/orders", h_orders, B_DEF },
+	{ HTTP_GET,  "/v1/orders/:id", h_order, B_DEF },
+	{ HTTP_POST, "/v1/orders/:id/heartbeat", h_heartbeat, B_DEF },
+	{ HTTP_POST, "/v1/orders/:id/complete", h_complete, SPOOL_OUTCOME_MAX },
+	{ HTTP_POST, "/v1/orders/:id/fail", h_fail, SPOOL_OUTCOME_MAX },
+	{ HTTP_POST, "/v1/orders/:id/release", h_release, B_DEF },
+	{ HTTP_POST, "/v1/orders/:id/hold", h_hold, B_DEF },
+	{ HTTP_POST, "/v1/orders/:id/requeue", h_requeue, B_DEF },
+	{ HTTP_POST, "/v1/orders/:id/cancel", h_cancel, B_DEF },
+	{ HTTP_POST, "/v1/orders/:id/log", h_log_put, HTTP_BODY_LOG },
+	{ HTTP_GET,  "/v1/orders/:id/log", h_log_get, B_DEF },
+	{ HTTP_GET,  "/v1/outcomes/:id", h_outcome, B_DEF },
+	{ HTTP_GET,  "/v1/workers", h_workers, B_DEF },
+	{ HTTP_POST, "/v1/workers", h_worker_put, SPOOL_WORKER_DOC_MAX },
+	{ HTTP_GET,  "/v1/stats", h_stats, B_DEF },
+	{ HTTP_GET,  "/v1/leaderboard", h_leaderboard, B_DEF },
+	/* the seed's */
+	{ HTTP_POST, "/job/create", s_job_create, SPOOL_JOB_MAX },
+	{ HTTP_POST, "/worker-node/create", s_worker_create, SPOOL_WORKER_DOC_MAX },
+	{ HTTP_POST, "/bored/:name", s_bored, B_DEF },
+	{ HTTP_GET,  "/retrieve/job/:id", s_retrieve_job, B_DEF },
+	{ HTTP_GET,  "/retrieve/order", s_retrieve_orders, B_DEF },
+	{ HTTP_POST, "/callback", s_callback, SPOOL_OUTCOME_MAX },
+};
+
+static int route_match(const char *pattern, const struct request *req)
+{
+	const char *p = pattern + 1;
+	int i = 0;
+	while (*p) {
+		const char *end = strchr(p, '/');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		if (i >= req->nseg)
+			return 0;
+		if (p[0] != ':' &&
+		    (strlen(req->seg[i]) != len || strncmp(p, req->seg[i], len)))
+			return 0;
+		i++;
+		p += len;
+		if (*p == '/')
+			p++;
+	}
+	return i == req->nseg;
+}
+
+const struct route *route_find(struct request *req, int *status,
+			       char *allow, size_t allowlen)
+{
+	size_t i;
+	int known = 0;
+	allow[0] = 0;
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		if (!route_match(routes[i].pattern, req))
+			continue;
+		if (routes[i].method == req->method)
+			return &routes[i];
+		if (!strstr(allow, http_method_str(routes[i].method))) {
+			size_t l = strlen(allow);
+			snprintf(allow + l, allowlen - l, "%s%s", l ? ", " : "",
+				 http_method_str(routes[i].method));
+		}
+		known = 1;
+	}
+	*status = known ? 405 : 404;
+	return NULL;
+}
+
+int route_auth(struct server *srv, struct request *req)
+{
+	const char *a = req->auth;
+	if (!srv->cfg.token || req->route->fn == h_healthz)
+		return 0;
+	if (strncasecmp(a, "Bearer ", 7))
+		return 401;
+	a += 7;
+	while (*a == ' ')
+		a++;
+	return ct_equal(a, strlen(a), srv->cfg.token, srv->cfg.token_len) ?
+		       0 : 401;
+}

@@ -1,0 +1,207 @@
+/*
+ * util: small string helpers of the daemon: query strings, percent-decoding,
+ * splitting a JSON array without a token array, constant-time compare.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "spoold.h"
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int url_decode(char *s, int plus)
+{
+	char *w = s;
+	for (; *s; s++) {
+		if (*s == '%') {
+			int h = hexval((unsigned char)s[1]), l;
+			if (h < 0)
+				return -EINVAL;
+			l = hexval((unsigned char)s[2]);
+			if (l < 0)
+				return -EINVAL;
+			if (!h && !l)
+				return -EINVAL;	/* NUL */
+			*w++ = (char)(h * 16 + l);
+			s += 2;
+		} else if (plus && *s == '+') {
+			*w++ = ' ';
+		} else {
+			*w++ = *s;
+		}
+	}
+	*w = 0;
+	return 0;
+}
+
+int query_get(const char *query, const char *key, char *out, size_t cap)
+{
+	size_t klen = strlen(key);
+	const char *p = query;
+
+	while (p && *p) {
+		const char *end = strchr(p, '&');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		if (len > klen && !strncmp(p, key, klen) && p[klen] == '=') {
+			size_t vlen = len - klen - 1;
+			if (vlen >= cap)
+				return -E2BIG;
+			memcpy(out, p + klen + 1, vlen);
+			out[vlen] = 0;
+			return url_decode(out, 1) < 0 ? -EINVAL : 1;
+		}
+		if (len == klen && !strncmp(p, key, klen)) {
+			out[0] = 0;
+			return 1;
+		}
+		p = end ? end + 1 : NULL;
+	}
+	return 0;
+}
+
+int query_int(const char *query, const char *key, long lo, long hi, long def,
+	      long *out)
+{
+	char v[32], *end;
+	long x;
+	int rc = query_get(query, key, v, sizeof(v));
+
+	if (rc < 0)
+		return -EINVAL;
+	if (!rc) {
+		*out = def;
+		return 0;
+	}
+	errno = 0;
+	x = strtol(v, &end, 10);
+	if (!v[0] || *end || errno || x < lo || x > hi)
+		return -EINVAL;
+	*out = x;
+	return 0;
+}
+
+/* The text is valid JSON (checked before), so brackets and strings balance. */
+long json_array_split(const char *s, size_t len, size_t max, size_t (**el)[2])
+{
+	size_t i = 0, n = 0, cap = 0, start = 0;
+	size_t (*v)[2] = NULL;
+	int depth = 0, instr = 0, esc = 0, have = 0;
+
+	*el = NULL;
+	while (i < len && isspace((unsigned char)s[i]))
+		i++;
+	if (i == len || s[i] != '[')
+		return -EINVAL;
+	for (i++; i < len; i++) {
+		char c = s[i];
+		if (instr) {
+			if (esc)
+				esc = 0;
+			else if (c == '\\')
+				esc = 1;
+			else if (c == '"')
+				instr = 0;
+			continue;
+		}
+		if (!have && !isspace((unsigned char)c) && c != ']' &&
+		    !(depth == 0 && c == ',')) {
+			have = 1;
+			start = i;
+		}
+		if (c == '"') {
+			instr = 1;
+		} else if (c == '[' || c == '{') {
+			depth++;
+		} else if ((c == ',' || c == ']') && depth == 0) {
+			if (have) {
+				size_t end = i;
+				while (end > start &&
+				       isspace((unsigned char)s[end - 1]))
+					end--;
+				if (n == max) {
+					free(v);
+					return -E2BIG;
+				}
+				if (n == cap) {
+					size_t nc = cap ? cap * 2 : 64;
+					size_t (*nv)[2] = realloc(v, nc * sizeof(*nv));
+					if (!nv) {
+						free(v);
+						return -ENOMEM;
+					}
+					v = nv;
+					cap = nc;
+				}
+				v[n][0] = start;
+				v[n][1] = end - start;
+				n++;
+				have = 0;
+			}
+			if (c == ']')
+				break;
+		} else if (c == ']' || c == '}') {
+			depth--;
+		}
+	}
+	*el = v;
+	return (long)n;
+}
+
+int ct_equal(const char *a, size_t alen, const char *b, size_t blen)
+{
+	unsigned char d = alen != blen;
+	size_t i;
+	/* walk the expected string (b) whatever a is, so time says nothing */
+	for (i = 0; i < blen; i++)
+		d |= (unsigned char)(b[i] ^ (i < alen ? a[i] : 0));
+	return !d;
+}
+
+int tags_parse(const char *s, char tagv[][SPOOL_TAG_MAX + 1], int *ntags)
+{
+	int n = 0;
+	while (*s) {
+		const char *end = strchr(s, ',');
+		size_t len = end ? (size_t)(end - s) : strlen(s);
+		if (len) {
+			if (n == SPOOL_TAGS_MAX || len > SPOOL_TAG_MAX)
+				return -EINVAL;
+			memcpy(tagv[n], s, len);
+			tagv[n][len] = 0;
+			if (!tag_valid(tagv[n]))
+				return -EINVAL;
+			n++;
+		}
+		if (!end)
+			break;
+		s = end + 1;
+	}
+	*ntags = n;
+	return 0;
+}
+
+const char *printable(const char *s, char out[80])
+{
+	size_t i, j = 0;
+	for (i = 0; s[i] && j < 64; i++)
+		out[j++] = isprint((unsigned char)s[i]) && s[i] != '"' &&
+			   s[i] != '\\' ? s[i] : '?';
+	if (s[i]) {
+		memcpy(out + j, "...", 3);
+		j += 3;
+	}
+	out[j] = 0;
+	return out;
+}

@@ -1,0 +1,366 @@
+/*
+ * watch: keeping the index equal to new/.
+ *
+ * inotify on new/ reports names that arrive (IN_MOVED_TO, IN_CREATE for
+ * links, IN_CLOSE_WRITE for files written in place by people) and names
+ * that leave (IN_MOVED_FROM, IN_DELETE: claimed, held, cancelled by anyone
+ * on this host). Order names go into the index (a tagged order's tags are
+ * read from its file first, by a reader); other names are drops, ingested by
+ * the writer (spool_ingest) once they are complete (IN_CLOSE_WRITE or
+ * IN_MOVED_TO; IN_CREATE of a drop is ignored, its close comes later).
+ *
+ * inotify does not see what other NFS clients do, and its queue can
+ * overflow, so a periodic rescan lists new/ (on a reader) and merges: names
+ * found are added, names indexed before the scan began and not found are
+ * swept out. Drops that were not ready are retried by the rescan, which
+ * starts with spool_ingest_all.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include "spoold.h"
+
+#define WATCH_MASK (IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_MOVED_FROM | \
+		    IN_DELETE)
+#define SCAN_MAX ((size_t)1 << 30)	/* bytes of names one rescan may list */
+
+/* ---- tags of a tagged order ------------------------------------------------- */
+
+static void run_tags(struct op *op, struct spool *sp)
+{
+	struct job_opts opts;
+	int64_t created;
+	int i;
+	op->rc = spool_read_opts(sp, &op->o, &opts, &created);
+	if (op->rc < 0)
+		return;
+	op->cl.ntags = opts.ntags;
+	for (i = 0; i < opts.ntags && i < SPOOL_TAGS_MAX; i++) {
+		memcpy(op->tagv[i], opts.tags[i], sizeof(op->tagv[i]));
+		op->tags[i] = op->tagv[i];
+	}
+}
+
+static void done_tags(struct server *srv, struct op *op)
+{
+	if (op->rc == 0) {
+		struct tagset *ts = index_tagset(&srv->ix, op->cl.ntags, op->tags);
+		if (index_add(&srv->ix, op->o.file, &op->o.n, ts) > 0)
+			claim_dispatch(srv);
+	}
+	op_free(op);
+}
+
+/* ---- drops --------------------------------------------------------------------- */
+
+static void run_ingest(struct op *op, struct spool *sp)
+{
+	op->rc = spool_ingest(sp, op->file, op->id);
+	if (op->rc == 2)
+		buf_puts(&op->out, spool_error(sp));
+	else if (op->rc < 0 && op->rc != -ENOENT)
+		buf_puts(&op->out, spool_error(sp)[0] ? spool_error(sp)
+						      : strerror(-op->rc));
+}
+
+static void done_ingest(struct server *srv, struct op *op)
+{
+	char pr[80];
+	printable(op->file, pr);
+	if (op->rc == 0) {
+		srv->m.ingested++;
+		say(srv, "ingest '%s' as %s", pr, op->id);
+	} else if (op->rc == 2) {
+		srv->m.rejected++;
+		say(srv, "reject '%s': %s", pr, op->out.data ? op->out.data : "");
+	} else if (op->rc < 0 && op->rc != -ENOENT) {
+		say(srv, "ingest '%s' failed: %s", pr,
+		    op->out.data ? op->out.data : "");
+	}
+	op_free(op);
+}
+
+static void ingest(struct server *srv, const char *name)
+{
+	struct op *op = op_new(run_ingest, done_ingest, 0);
+	if (!op)
+		return;
+	snprintf(op->file, sizeof(op->file), "%s", name);
+	op->durable = 1;
+	disk_submit(srv, op);
+}
+
+/* ---- names ------------------------------------------------------------------------ */
+
+/* An order name (queued form) seen in new/. 1 if it went into the index. */
+static int order_seen(struct server *srv, const char *name,
+		      const struct order_name *n)
+{
+	struct op *op;
+	if (n->claimed)
+		return 0;	/* not a queued name: not claimable from new/ */
+	if (!n->tagged)
+		return index_add(&srv->ix, name, n, NULL) > 0;
+	op = op_new(run_tags, done_tags, 1);
+	if (!op)
+		return 0;
+	op->o.state = ST_NEW;
+	snprintf(op->o.file, sizeof(op->o.file), "%s", name);
+	op->o.n = *n;
+	disk_submit(srv, op);
+	return 0;
+}
+
+void watch_name(struct server *srv, const char *name)
+{
+	struct order_name n;
+	if (name[0] == '.' || strlen(name) >= SPOOL_NAME_MAX)
+		return;
+	if (name_parse(name, &n) == 0)
+		order_seen(srv, name, &n);
+	else
+		ingest(srv, name);
+}
+
+static void on_inotify(uv_poll_t *p, int status, int events)
+{
+	struct server *srv = p->data;
+	char buf[65536] __attribute__((aligned(__alignof__(struct inotify_event))));
+	int added = 0, rescan = 0;
+
+	for (;;) {
+		ssize_t n = read(srv->inotify_fd, buf, sizeof(buf));
+		char *at;
+		if (n <= 0)
+			break;
+		for (at = buf; at < buf + n;) {
+			struct inotify_event *ev = (struct inotify_event *)at;
+			struct order_name on;
+			at += sizeof(*ev) + ev->len;
+			if (ev->mask & IN_Q_OVERFLOW) {
+				rescan = 1;
+				continue;
+			}
+			if (!ev->len || ev->name[0] == '.' ||
+			    strlen(ev->name) >= SPOOL_NAME_MAX)
+				continue;
+			if (name_parse(ev->name, &on) == 0) {
+				if (ev->mask & (IN_MOVED_FROM | IN_DELETE))
+					index_del(&srv->ix, ev->name);
+				else
+					added += order_seen(srv, ev->name, &on);
+			} else if (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) {
+				ingest(srv, ev->name);
+			}
+		}
+	}
+	if (rescan) {
+		say(srv, "inotify queue overflowed: rescanning new/");
+		watch_rescan(srv);
+	}
+	if (added)
+		claim_dispatch(srv);
+}
+
+int watch_start(struct server *srv)
+{
+	char path[4096];
+	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	snprintf(path, sizeof(path), "%s/new", srv->sp.path);
+	if (inotify_add_watch(fd, path, WATCH_MASK) < 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	srv->inotify_fd = fd;
+	uv_poll_init(srv->loop, &srv->inotify_poll, fd);
+	srv->inotify_poll.data = srv;
+	uv_poll_start(&srv->inotify_poll, UV_READABLE, on_inotify);
+	return 0;
+}
+
+static void on_poll_close(uv_handle_t *h)
+{
+	struct server *srv = h->data;
+	close(srv->inotify_fd);
+	srv->inotify_fd = -1;
+}
+
+void watch_stop(struct server *srv)
+{
+	if (srv->inotify_fd >= 0 && !uv_is_closing((uv_handle_t *)&srv->inotify_poll))
+		uv_close((uv_handle_t *)&srv->inotify_poll, on_poll_close);
+}
+
+/* ---- scanning ----------------------------------------------------------------------- */
+
+/* A scan's findings: records "name\0tag,tag\0" (the tags empty if none). */
+struct scan {
+	struct spool *sp;
+	struct buf names;
+	int err;
+	size_t n;
+};
+
+static int scan_visit(void *arg, const struct order *o)
+{
+	struct scan *s = arg;
+	char tags[SPOOL_TAGS_MAX * (SPOOL_TAG_MAX + 1) + 1] = "";
+	if (o->n.claimed)
+		return 0;
+	if (o->n.tagged) {
+		struct job_opts opts;
+		int64_t created;
+		int i;
+		if (spool_read_opts(s->sp, o, &opts, &created) < 0)
+			return 0;	/* gone or unreadable: not claimable */
+		for (i = 0; i < opts.ntags; i++) {
+			if (i)
+				strcat(tags, ",");
+			strcat(tags, opts.tags[i]);
+		}
+	}
+	if (buf_add(&s->names, o->file, strlen(o->file) + 1) < 0 ||
+	    buf_add(&s->names, tags, strlen(tags) + 1) < 0) {
+		s->err = -E2BIG;
+		return 1;
+	}
+	s->n++;
+	return 0;
+}
+
+static int scan_apply(struct server *srv, const struct scan *s)
+{
+	const char *p = s->names.data, *end = p + s->names.len;
+	int added = 0;
+	while (p && p < end) {
+		const char *name = p, *tags = p + strlen(p) + 1;
+		struct order_name n;
+		p = tags + strlen(tags) + 1;
+		if (name_parse(name, &n) < 0)
+			continue;
+		if (!tags[0]) {
+			added += index_add(&srv->ix, name, &n, NULL) > 0;
+		} else {
+			char tv[SPOOL_TAGS_MAX][SPOOL_TAG_MAX + 1];
+			const char *tp[SPOOL_TAGS_MAX];
+			int nt = 0, i;
+			if (tags_parse(tags, tv, &nt) < 0)
+				continue;
+			for (i = 0; i < nt; i++)
+				tp[i] = tv[i];
+			added += index_add(&srv->ix, name, &n,
+					   index_tagset(&srv->ix, nt, tp)) > 0;
+		}
+	}
+	return added;
+}
+
+static int scan_list(struct spool *sp, struct scan *s)
+{
+	int rc;
+	s->sp = sp;
+	buf_init(&s->names, SCAN_MAX);
+	rc = spool_list(sp, ST_NEW, scan_visit, s);
+	if (rc < 0)
+		return rc;
+	return s->err;
+}
+
+int watch_scan_sync(struct server *srv)
+{
+	struct scan s = { 0 };
+	int ing = 0, rej = 0, wait = 0, rc;
+
+	rc = spool_ingest_all(&srv->sp, &ing, &rej, &wait);
+	if (rc < 0)
+		return rc;
+	if (ing || rej)
+		say(srv, "ingested %d dropped files, rejected %d", ing, rej);
+	srv->m.ingested += (uint64_t)ing;
+	srv->m.rejected += (uint64_t)rej;
+	rc = scan_list(&srv->sp, &s);
+	if (rc == 0)
+		scan_apply(srv, &s);
+	buf_release(&s.names);
+	return rc;
+}
+
+static void run_list_new(struct op *op, struct spool *sp)
+{
+	struct scan *s = op->data;
+	op->rc = scan_list(sp, s);
+}
+
+static void done_list_new(struct server *srv, struct op *op)
+{
+	struct scan *s = op->data;
+	srv->scanning = 0;
+	if (op->rc == 0) {
+		size_t gone;
+		int added = scan_apply(srv, s);
+		gone = index_sweep(&srv->ix);
+		if (added || gone)
+			say(srv, "rescan: %d orders found, %zu gone", added, gone);
+		if (added)
+			claim_dispatch(srv);
+	} else {
+		say(srv, "rescan failed: %s", strerror(-op->rc));
+	}
+	buf_release(&s->names);
+	op_free(op);
+	if (srv->rescan_again && !srv->draining) {
+		srv->rescan_again = 0;
+		watch_rescan(srv);
+	}
+}
+
+static void run_ingest_all(struct op *op, struct spool *sp)
+{
+	int ing = 0, rej = 0, wait = 0;
+	op->rc = spool_ingest_all(sp, &ing, &rej, &wait);
+	op->num = ing;
+	op->attempt = rej;
+}
+
+static void done_ingest_all(struct server *srv, struct op *op)
+{
+	struct op *list;
+	if (op->num || op->attempt)
+		say(srv, "rescan: ingested %lld dropped files, rejected %d",
+		    (long long)op->num, op->attempt);
+	srv->m.ingested += (uint64_t)op->num;
+	srv->m.rejected += (uint64_t)op->attempt;
+	op_free(op);
+	list = op_new(run_list_new, done_list_new, 1);
+	if (!list || !(list->data = calloc(1, sizeof(struct scan)))) {
+		op_free(list);
+		srv->scanning = 0;
+		return;
+	}
+	/* entries indexed from now on are not swept by this scan */
+	index_mark_begin(&srv->ix);
+	disk_submit(srv, list);
+}
+
+void watch_rescan(struct server *srv)
+{
+	struct op *op;
+	if (srv->scanning) {
+		srv->rescan_again = 1;
+		return;
+	}
+	op = op_new(run_ingest_all, done_ingest_all, 0);
+	if (!op)
+		return;
+	op->durable = 1;
+	srv->scanning = 1;
+	disk_submit(srv, op);
+}
