@@ -506,3 +506,63 @@ int json_append_raw(const struct json *j, int i, struct buf *b)
 		return buf_add(b, p - 1, n + 2);
 	return buf_add(b, p, n);
 }
+
+struct member {
+	const char *k;
+	size_t klen;
+	int key;	/* token index of the key */
+};
+
+static int cmp_member(const void *a, const void *b)
+{
+	const struct member *x = a, *y = b;
+	size_t n = x->klen < y->klen ? x->klen : y->klen;
+	int c = memcmp(x->k, y->k, n);
+
+	return c ? c : (x->klen > y->klen) - (x->klen < y->klen);
+}
+
+int json_canon(const struct json *j, int i, struct buf *b)
+{
+	const jsmntok_t *t;
+	int r, k, n, c;
+
+	if (i < 0 || i >= j->ntok)
+		return -EINVAL;
+	t = &j->tok[i];
+	if (t->type == JSMN_ARRAY) {
+		if ((r = buf_puts(b, "[")) < 0)
+			return r;
+		for (k = 0, c = i + 1; k < t->size; k++, c = json_skip(j, c))
+			if ((k && (r = buf_puts(b, ",")) < 0) || (r = json_canon(j, c, b)) < 0)
+				return r;
+		return buf_puts(b, "]");
+	}
+	if (t->type == JSMN_OBJECT) {
+		struct member *m;
+
+		n = t->size;
+		m = calloc((size_t)(n ? n : 1), sizeof(*m));
+		if (!m)
+			return -ENOMEM;
+		for (k = 0, c = i + 1; k < n; k++, c = json_skip(j, c + 1)) {
+			m[k].key = c;
+			m[k].k = json_raw(j, c, &m[k].klen);
+		}
+		qsort(m, (size_t)n, sizeof(*m), cmp_member);
+		r = buf_puts(b, "{");
+		for (k = 0; r == 0 && k < n; k++) {
+			if (k)
+				r = buf_puts(b, ",");
+			if (r == 0)
+				r = json_append_raw(j, m[k].key, b);
+			if (r == 0)
+				r = buf_puts(b, ":");
+			if (r == 0)
+				r = json_canon(j, m[k].key + 1, b);
+		}
+		free(m);
+		return r < 0 ? r : buf_puts(b, "}");
+	}
+	return json_append_raw(j, i, b);
+}

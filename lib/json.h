@@ -71,4 +71,12 @@ const char *json_raw(const struct json *j, int i, size_t *len);
 /* Append token i's complete raw JSON text (strings keep their quotes). */
 int json_append_raw(const struct json *j, int i, struct buf *b);
 
+/*
+ * Append the canonical form of token i to b: objects with their members
+ * sorted by key (bytewise, as written), no white space; strings and numbers
+ * as written. Two documents that differ only in member order or spacing
+ * have the same canonical form. 0 or a negative errno.
+ */
+int json_canon(const struct json *j, int i, struct buf *b);
+
 #endif

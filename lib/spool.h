@@ -77,6 +77,16 @@ int iso_parse(const char *s, int64_t *ms);
  */
 void id_new(char out[SPOOL_ID_LEN + 1]);
 
+/* SHA-256 of data. */
+void sha256(const void *data, size_t len, unsigned char out[32]);
+
+/*
+ * An id derived from content: the first 96 bits of its SHA-256, in hex.
+ * Used for jobs whose canonical JSON names them (json_canon), so that
+ * submitting the same job twice adds nothing the second time.
+ */
+void id_from_content(const void *data, size_t len, char out[SPOOL_ID_LEN + 1]);
+
 /* A new random claim token. */
 void token_new(char out[SPOOL_TOKEN_LEN + 1]);
 
@@ -365,6 +375,38 @@ int spool_log_put(struct spool *sp, const char *id, int attempt,
  * a line "=== attempt N ===". 0, -ENOENT (none), -EINVAL, errno.
  */
 int spool_log_read(struct spool *sp, const char *id, struct buf *b);
+
+/* ---- leaderboard (board.c) ------------------------------------------------ */
+
+struct board_row {
+	char id[SPOOL_ID_LEN + 1];
+	double value;		/* the outcome's numeric member named by the key */
+	char *outcome;		/* the outcome document (owned) */
+	char *job;		/* the job document (owned) */
+};
+
+struct board {
+	struct board_row *rows;	/* best first */
+	size_t n;
+	long counts[ST_COUNT];	/* orders per state (of the sweep, if one was named) */
+	long total;
+};
+
+/*
+ * The best outcomes of done orders by the numeric outcome member key,
+ * ascending (desc = 0) or descending, at most limit rows (0 = all). With
+ * sweep, only jobs whose "sweep" member equals it count, in rows and counts.
+ * 0 or a negative errno; release with board_release.
+ */
+int spool_board(struct spool *sp, const char *key, int desc, size_t limit,
+		const char *sweep, struct board *b);
+void board_release(struct board *b);
+
+/*
+ * Append the board as JSON: {"key":..,"order":"asc"|"desc","counts":{state:n},
+ * "total":n,"rows":[{"rank":1,"id":..,"value":..,"outcome":{..},"job":{..}}]}.
+ */
+int board_json(const struct board *b, const char *key, int desc, struct buf *out);
 
 /* ---- workers ----------------------------------------------------------------- */
 

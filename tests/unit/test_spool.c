@@ -508,3 +508,85 @@ TEST(fsck_mends_duplicates_and_orphans)
 	CHECK_INT(1, count(ST_HELD));
 	CHECK_INT(0, spool_fsck(&sp, &fo));
 }
+
+TEST(sha256_and_content_ids)
+{
+	unsigned char d[32];
+	char hex[65], id[25], id2[25];
+	int i;
+
+	sha256("abc", 3, d);
+	for (i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", d[i]);
+	CHECK_STR("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", hex);
+	sha256("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56, d);
+	for (i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", d[i]);
+	CHECK_STR("248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1", hex);
+	id_from_content("x", 1, id);
+	id_from_content("x", 1, id2);
+	CHECK(id_valid(id));
+	CHECK_STR(id, id2);
+}
+
+TEST(canonical_json_ignores_order_and_space)
+{
+	struct json a, b;
+	struct buf ca, cb;
+	char err[64];
+	const char *x = "{ \"b\": [1, {\"z\":1, \"y\":2}], \"a\": \"s\" }";
+	const char *y = "{\"a\":\"s\",\"b\":[1,{\"y\":2,\"z\":1}]}";
+
+	CHECK_INT(0, json_parse(&a, x, strlen(x), 100, err, sizeof(err)));
+	CHECK_INT(0, json_parse(&b, y, strlen(y), 100, err, sizeof(err)));
+	buf_init(&ca, 1000);
+	buf_init(&cb, 1000);
+	CHECK_INT(0, json_canon(&a, 0, &ca));
+	CHECK_INT(0, json_canon(&b, 0, &cb));
+	CHECK_STR(y, ca.data);
+	CHECK_STR(cb.data, ca.data);
+	json_release(&a);
+	json_release(&b);
+	buf_release(&ca);
+	buf_release(&cb);
+}
+
+TEST(leaderboard_orders_by_key_and_counts_the_sweep)
+{
+	static const char *losses[] = { "3.5", "1.25", "2", "x" };
+	struct board b;
+	struct buf j;
+	char id[25];
+	struct order o;
+	int i;
+
+	open_spool();
+	for (i = 0; i < 4; i++) {
+		char out[64];
+
+		submit("{\"scriptName\":\"x\",\"sweep\":\"s1\",\"lr\":1}", id);
+		CHECK_INT(0, spool_claim(&sp, &W, &o));
+		snprintf(out, sizeof(out), "{\"loss\":%s%s%s}", i == 3 ? "\"" : "", losses[i], i == 3 ? "\"" : "");
+		CHECK_INT(0, spool_complete(&sp, &o, out, strlen(out)));
+	}
+	submit("{\"scriptName\":\"x\",\"sweep\":\"s1\"}", id);
+	submit("{\"scriptName\":\"x\",\"sweep\":\"other\"}", id);
+	CHECK_INT(0, spool_board(&sp, "loss", 0, 0, "s1", &b));
+	CHECK_INT(3, b.n);	/* the non-numeric loss is left out */
+	CHECK(b.rows[0].value == 1.25);
+	CHECK(b.rows[2].value == 3.5);
+	CHECK_INT(5, b.total);
+	CHECK_INT(4, b.counts[ST_DONE]);
+	CHECK_INT(1, b.counts[ST_NEW]);
+	buf_init(&j, 1 << 20);
+	CHECK_INT(0, board_json(&b, "loss", 0, &j));
+	CHECK_INT(0, json_validate(j.data, j.len, NULL, 0));
+	board_release(&b);
+	CHECK_INT(0, spool_board(&sp, "loss", 1, 2, NULL, &b));
+	CHECK_INT(2, b.n);
+	CHECK(b.rows[0].value == 3.5);
+	CHECK_INT(6, b.total);
+	CHECK_INT(2, b.counts[ST_NEW]);
+	board_release(&b);
+	buf_release(&j);
+}
