@@ -354,8 +354,8 @@ static void *outbox_main(void *arg)
 		r = outbox_flush(ob, &b, &left, say_outbox);
 		if (r < 0) {
 			bo = bo ? bo * 2 : 250;
-			if (bo > 10000)
-				bo = 10000;
+			if (bo > 8000)
+				bo = 8000;
 			wait_ms = bo / 2 + rand_r(&seed) % (unsigned)(bo / 2 + 1);
 			if (!down++)
 				say(rn, "outbox: the boss did not take an outcome (%s): %d kept in %s, retrying",
@@ -609,19 +609,6 @@ int main(int argc, char **argv)
 		int64_t now = mono_ms();
 		int alive = 0;
 
-		if (sigtimedwait(&sigs, &si, &tick) > 0) {
-			if (!sigcount++) {
-				say(&rn, "%s: claiming no more; running scripts have %d s to finish",
-				    si.si_signo == SIGINT ? "SIGINT" : "SIGTERM",
-				    rn.drain_timeout_s);
-				atomic_store(&rn.kill_at_ms,
-					     mono_ms() + (int64_t)rn.drain_timeout_s * 1000 + 1);
-				atomic_store(&rn.stopping, 1);
-			} else {
-				say(&rn, "second signal: stopping running scripts now");
-				atomic_store(&rn.kill_at_ms, mono_ms());
-			}
-		}
 		for (i = 0; i < rn.nslots; i++)
 			alive += !atomic_load(&rn.slots[i].done);
 		if (!alive)
@@ -645,6 +632,19 @@ int main(int argc, char **argv)
 			if (spool_reap(&msp, now_ms(), &n) == 0 && n > 0)
 				say(&rn, "reaped %d expired lease%s", n, n == 1 ? "" : "s");
 			next_reap = now + REAP_EVERY_MS;
+		}
+		if (sigtimedwait(&sigs, &si, &tick) > 0) {
+			if (!sigcount++) {
+				say(&rn, "%s: claiming no more; running scripts have %d s to finish",
+				    si.si_signo == SIGINT ? "SIGINT" : "SIGTERM",
+				    rn.drain_timeout_s);
+				atomic_store(&rn.kill_at_ms,
+					     mono_ms() + (int64_t)rn.drain_timeout_s * 1000 + 1);
+				atomic_store(&rn.stopping, 1);
+			} else {
+				say(&rn, "second signal: stopping running scripts now");
+				atomic_store(&rn.kill_at_ms, mono_ms());
+			}
 		}
 	}
 	for (i = 0; i < rn.nslots; i++)

@@ -206,7 +206,7 @@ static int deliver(struct outbox *ob, struct boss *b, const char *file,
 		if (tell && strcmp(kind, "log")) {
 			snprintf(line, sizeof(line), "delivered %s of %s attempt %d%s",
 				 kind, id, attempt,
-				 b->reply.data && strstr(b->reply.data, "\"duplicate\":true")
+				 b->reply.data && strstr(b->reply.data, "\"duplicate\"")
 				 ? " (the boss already had it)" : "");
 			tell(line);
 		}

@@ -19,7 +19,7 @@
 #include "runner.h"
 
 #define BACKOFF_MIN_MS 250
-#define BACKOFF_MAX_MS 10000
+#define BACKOFF_MAX_MS 8000
 
 /* The context of the running order, for the heartbeat. */
 struct ctx {
