@@ -141,6 +141,9 @@ static void run_claim(struct op *op, struct spool *sp)
 		buf_puts(&op->out, "{\"order\": ");
 		rc = spool_order_json(sp, &op->o, 1, &op->out);
 		buf_puts(&op->out, ",\n\"job\": ");
+		while (job.len && (job.data[job.len - 1] == '\n' ||
+				   job.data[job.len - 1] == ' '))
+			job.len--;
 		buf_add(&op->out, job.data, job.len);
 		buf_printf(&op->out, ",\n\"token\": \"%s\", \"attempt\": %d, "
 			   "\"leaseDeadline\": \"%s\", \"leaseDeadlineMs\": %lld, "

@@ -465,18 +465,31 @@ static int claim_find(struct op *op, struct spool *sp)
 
 /* The outcome under a claim that is no longer held goes to late/: the
  * library does that when completing a claim it cannot find. */
-static void file_late(struct op *op, struct spool *sp, int fail)
+static int file_late(struct op *op, struct spool *sp, int fail)
 {
 	struct order o = op->o;
 	int retried;
+	/* the claim as its holder knew it: this order under this token */
 	o.state = ST_ASSIGNED;
 	o.n.claimed = 1;
 	memcpy(o.n.token, op->token, sizeof(o.n.token));
+	if (!o.n.worker[0])
+		strcpy(o.n.worker, "unknown");
+	if (name_format(&o.n, o.file, sizeof(o.file)) < 0)
+		return -EINVAL;
 	if (fail)
-		spool_fail(sp, &o, op->blen ? op->body : NULL, op->blen,
-			   &retried);
-	else
-		spool_complete(sp, &o, op->body, op->blen);
+		return spool_fail(sp, &o, op->blen ? op->body : NULL, op->blen,
+				  &retried);
+	return spool_complete(sp, &o, op->body, op->blen);
+}
+
+static void duplicate(struct op *op, const char *state)
+{
+	buf_reset(&op->out);
+	buf_printf(&op->out, "{\"id\": \"%s\", \"state\": \"%s\", "
+		   "\"duplicate\": true}\n", op->id, state);
+	op->status = 200;
+	op->flag = 1;
 }
 
 static void run_heartbeat(struct op *op, struct spool *sp)
@@ -507,15 +520,10 @@ static void run_complete(struct op *op, struct spool *sp)
 	int rc = spool_lookup_claim(sp, op->id, op->token, &op->o);
 
 	if (rc == -ESTALE) {
-		if (op->o.state == ST_DONE && op->o.n.claimed &&
-		    !strcmp(op->o.n.token, op->token)) {
-			buf_printf(&op->out, "{\"id\": \"%s\", \"state\": \"done\", "
-				   "\"duplicate\": true}\n", op->id);
-			op->status = 200;
-			op->flag = 1;
+		if (file_late(op, sp, 0) == -EALREADY) {
+			duplicate(op, "done");
 			return;
 		}
-		file_late(op, sp, 0);
 		op_error(op, 409, "claim %s of order %s is no longer held (the "
 			 "order is %s); the outcome is kept in late/",
 			 op->token, op->id, spool_state_name(op->o.state));
@@ -527,10 +535,7 @@ static void run_complete(struct op *op, struct spool *sp)
 	}
 	rc = spool_complete(sp, &op->o, op->body, op->blen);
 	if (rc == -EALREADY) {
-		buf_printf(&op->out, "{\"id\": \"%s\", \"state\": \"done\", "
-			   "\"duplicate\": true}\n", op->id);
-		op->status = 200;
-		op->flag = 1;
+		duplicate(op, "done");
 	} else if (rc == -ESTALE) {
 		op_error(op, 409, "claim %s of order %s is no longer held; the "
 			 "outcome is kept in late/", op->token, op->id);
@@ -546,7 +551,11 @@ static void run_fail(struct op *op, struct spool *sp)
 	int rc = spool_lookup_claim(sp, op->id, op->token, &op->o);
 
 	if (rc == -ESTALE) {
-		file_late(op, sp, 1);
+		if (file_late(op, sp, 1) == -EALREADY) {
+			duplicate(op, op->o.state == ST_NEW ? "new" :
+				  spool_state_name(op->o.state));
+			return;
+		}
 		op_error(op, 409, "claim %s of order %s is no longer held (the "
 			 "order is %s)", op->token, op->id,
 			 spool_state_name(op->o.state));
@@ -558,7 +567,9 @@ static void run_fail(struct op *op, struct spool *sp)
 	}
 	rc = spool_fail(sp, &op->o, op->blen ? op->body : NULL, op->blen,
 			&op->retried);
-	if (rc == -EALREADY || rc == -ESTALE) {
+	if (rc == -EALREADY) {
+		duplicate(op, "failed");
+	} else if (rc == -ESTALE) {
 		op_error(op, 409, "claim %s of order %s is no longer held",
 			 op->token, op->id);
 	} else if (rc < 0) {
@@ -971,108 +982,30 @@ static void s_retrieve_orders(struct conn *c)
 
 /* ---- leaderboard ------------------------------------------------------------------- */
 
-struct entry {
-	double v;
-	char id[SPOOL_ID_LEN + 1];
-	char *outcome;
-};
-
-struct board {
-	struct op *op;
-	struct spool *sp;
-	struct entry *e;
-	int n, max, desc;
-	struct buf tmp;
-};
-
-static int board_visit(void *arg, const struct order *o)
-{
-	struct board *bd = arg;
-	struct json j;
-	char err[64];
-	double v;
-	int t, i;
-
-	buf_reset(&bd->tmp);
-	if (spool_read_outcome(bd->sp, o, &bd->tmp) < 0 || !bd->tmp.len)
-		return 0;
-	if (json_parse(&j, bd->tmp.data, bd->tmp.len, JSON_TOKENS_MAX, err,
-		       sizeof(err)) < 0)
-		return 0;
-	t = j.ntok > 0 && j.tok[0].type == JSMN_OBJECT ?
-		json_get(&j, 0, bd->op->key) : -1;
-	if (t < 0 || json_num(&j, t, &v) < 0) {
-		json_release(&j);
-		return 0;
-	}
-	json_release(&j);
-	/* keep the best max, sorted; ties keep the older (listed first) */
-	for (i = bd->n; i > 0; i--) {
-		double u = bd->e[i - 1].v;
-		if (bd->desc ? u >= v : u <= v)
-			break;
-	}
-	if (i >= bd->max)
-		return 0;
-	if (bd->n == bd->max)
-		free(bd->e[--bd->n].outcome);
-	memmove(bd->e + i + 1, bd->e + i, (bd->n - i) * sizeof(*bd->e));
-	bd->e[i].v = v;
-	memcpy(bd->e[i].id, o->n.id, sizeof(bd->e[i].id));
-	bd->e[i].outcome = strndup(bd->tmp.data, bd->tmp.len);
-	bd->n++;
-	return 0;
-}
-
 static void run_leaderboard(struct op *op, struct spool *sp)
 {
-	struct board bd = { 0 };
-	int i, rc;
+	struct board bd;
+	int rc;
 
-	bd.op = op;
-	bd.sp = sp;
-	bd.max = op->limit;
-	bd.desc = op->flag;
-	bd.e = calloc((size_t)bd.max + 1, sizeof(*bd.e));
-	buf_init(&bd.tmp, SPOOL_OUTCOME_MAX + 1);
-	if (!bd.e) {
-		op_error(op, 500, "out of memory");
-		return;
-	}
-	rc = spool_list(sp, ST_DONE, board_visit, &bd);
+	memset(&bd, 0, sizeof(bd));
+	rc = spool_board(sp, op->key, op->flag, (size_t)op->limit,
+			 op->worker[0] ? op->worker : NULL, &bd);
+	if (rc == 0)
+		rc = board_json(&bd, op->key, op->flag, &op->out);
 	if (rc < 0) {
-		op_errno(op, sp, rc, "list done orders");
+		buf_reset(&op->out);
+		op_errno(op, sp, rc, "make the leaderboard");
 	} else {
-		buf_printf(&op->out, "{\"key\": ");
-		add_str(&op->out, op->key);
-		buf_printf(&op->out, ", \"order\": \"%s\", \"results\": [",
-			   bd.desc ? "desc" : "asc");
-		for (i = 0; i < bd.n; i++) {
-			buf_printf(&op->out, "%s\n{\"rank\": %d, \"id\": \"%s\", "
-				   "\"value\": %.17g, \"outcome\": %s, \"job\": ",
-				   i ? "," : "", i + 1, bd.e[i].id, bd.e[i].v,
-				   bd.e[i].outcome ? bd.e[i].outcome : "null");
-			buf_reset(&bd.tmp);
-			if (spool_read_job(sp, bd.e[i].id, &bd.tmp) == 0 &&
-			    bd.tmp.len)
-				buf_add(&op->out, bd.tmp.data, bd.tmp.len);
-			else
-				buf_puts(&op->out, "null");
-			buf_puts(&op->out, "}");
-		}
-		buf_puts(&op->out, "]}\n");
+		buf_puts(&op->out, "\n");
 		op->status = 200;
 	}
-	for (i = 0; i < bd.n; i++)
-		free(bd.e[i].outcome);
-	free(bd.e);
-	buf_release(&bd.tmp);
+	board_release(&bd);
 }
 
 static void h_leaderboard(struct conn *c)
 {
 	struct op *op;
-	char key[64], ord[8];
+	char key[64], ord[8], sweep[SPOOL_WORKER_MAX + 1];
 	long limit;
 	int rc, i;
 
@@ -1100,9 +1033,16 @@ static void h_leaderboard(struct conn *c)
 		http_error(c, 400, "limit must be 1 to %d", LEADERBOARD_MAX);
 		return;
 	}
+	rc = query_get(c->req.query, "sweep", sweep, sizeof(sweep));
+	if (rc < 0) {
+		http_error(c, 400, "sweep: at most %d bytes", SPOOL_WORKER_MAX);
+		return;
+	}
 	op = req_op(c, run_leaderboard, NULL, 1);
 	if (!op)
 		return;
+	if (rc > 0)	/* the sweep's name rides in the worker field */
+		memcpy(op->worker, sweep, sizeof(op->worker));
 	snprintf(op->key, sizeof(op->key), "%s", key);
 	op->flag = !strcmp(ord, "desc");
 	op->limit = (int)limit;
