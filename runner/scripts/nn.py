@@ -63,7 +63,8 @@ The job (keys are optional unless marked required):
   loss                  "mse" (the only training loss; the seed names it)
   progressEvery         a progress line every N epochs (default: about 10 a fit)
 The seed's other keys (projectName, pcaComponents, slowLearningRate, ...) and
-those runners add (callbackAddress, assignmentId, spool) are ignored; any other
+those runners add (callbackAddress, assignmentId, spool, and the
+sweep name spoolctl sweep adds) are ignored; any other
 key is ignored with a warning on stderr, since it is most likely a typo.
 
 The outcome's jobId is the job's "_id" (as the seed passes it), else its
@@ -100,7 +101,7 @@ MAX_WIDTH = 4096
 # Keys the seed's sample job carries, or a runner adds, that this script has no
 # use for: accepted silently. Anything else unknown earns a warning.
 IGNORED_KEYS = frozenset((
-    "_id", "jobId", "scriptName", "projectName", "callbackAddress",
+    "_id", "jobId", "scriptName", "projectName", "callbackAddress", "sweep",
     "assignmentId", "spool", "crossValidationCrossingType", "slowLearningRate",
     "pcaComponents", "extraTreesKeepThreshd", "saveWeightsOnlyAtEnd",
     "minDependentVarValue", "maxDependentVarValue"))
