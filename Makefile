@@ -21,6 +21,7 @@ LIB_HDR   := $(wildcard lib/*.h)
 SPOOLD_SRC := $(sort $(wildcard spoold/*.c))
 RUNNER_SRC := $(sort $(wildcard runner/*.c))
 UNIT_SRC  := $(sort $(wildcard tests/unit/*.c))
+TOOLS_SRC := $(sort $(wildcard tools/*.c))
 
 PROGS := bin/spoolctl
 ifneq ($(SPOOLD_SRC),)
@@ -59,9 +60,11 @@ LIB_OBJ := $(patsubst %.c,obj/%.o,$(LIB_SRC))
 obj/libspool.a: $(LIB_OBJ)
 	@rm -f $@; ar rcs $@ $^
 
-bin/spoolctl: obj/tools/spoolctl.o obj/libspool.a
+# spoolctl is every file of tools/ (spoolctl.c, sweep.c, ...).
+$(patsubst %.c,obj/%.o,$(TOOLS_SRC)) $(patsubst %.c,asan/obj/%.o,$(TOOLS_SRC)): $(wildcard tools/*.h)
+bin/spoolctl: $(patsubst %.c,obj/%.o,$(TOOLS_SRC)) obj/libspool.a
 	@mkdir -p bin
-	$(CC) $(CFLAGS) -o $@ $^
+	$(CC) $(CFLAGS) -o $@ $^ -lm
 bin/spoold: $(patsubst %.c,obj/%.o,$(SPOOLD_SRC)) obj/libspool.a
 	@mkdir -p bin
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_spoold)
@@ -79,9 +82,9 @@ asan/obj/%.o: %.c $(LIB_HDR) $(wildcard spoold/*.h runner/*.h) | deps
 ASAN_LIB_OBJ := $(patsubst %.c,asan/obj/%.o,$(LIB_SRC))
 asan/obj/libspool.a: $(ASAN_LIB_OBJ)
 	@rm -f $@; ar rcs $@ $^
-asan/bin/spoolctl: asan/obj/tools/spoolctl.o asan/obj/libspool.a
+asan/bin/spoolctl: $(patsubst %.c,asan/obj/%.o,$(TOOLS_SRC)) asan/obj/libspool.a
 	@mkdir -p asan/bin
-	$(CC) $(ASANFLAGS) -o $@ $^
+	$(CC) $(ASANFLAGS) -o $@ $^ -lm
 asan/bin/spoold: $(patsubst %.c,asan/obj/%.o,$(SPOOLD_SRC)) asan/obj/libspool.a
 	@mkdir -p asan/bin
 	$(CC) $(ASANFLAGS) -o $@ $^ $(LIBS_spoold)

@@ -42,6 +42,7 @@
 
 #include "json.h"
 #include "spool.h"
+#include "sweep.h"
 
 enum {
 	EX_OK = 0,
@@ -1455,6 +1456,246 @@ out:
 	return ex;
 }
 
+/* ---- sweep ------------------------------------------------------------------------- */
+
+static int cmd_sweep(const struct cmd *c, struct args *a)
+{
+	int dry = opt(c, a, "dry-run") != NULL, requeue = opt(c, a, "requeue-failed") != NULL;
+	char (*ids)[SPOOL_ID_LEN + 1] = NULL;
+	char err[256];
+	struct sweep sw;
+	struct spool sp;
+	struct buf spec;
+	size_t i, nids = 0;
+	long added = 0, there = 0, requeued = 0;
+	int rc, ex = EX_ERR;
+
+	buf_init(&spec, INPUT_MAX);
+	if (read_input(a->pos[0], &spec) < 0) {
+		buf_release(&spec);
+		return EX_ERR;
+	}
+	if (sweep_expand(spec.data, spec.len, &sw, err, sizeof err) < 0) {
+		warnx("'%s' is not a valid sweep: %s", a->pos[0], err);
+		buf_release(&spec);
+		return EX_ERR;
+	}
+	buf_release(&spec);
+	if (dry) {
+		for (i = 0; i < sw.n; i++)
+			printf("%s %.*s\n", sw.jobs[i].id, (int)sw.jobs[i].len, sw.jobs[i].json);
+		sweep_release(&sw);
+		return EX_OK;
+	}
+	if (!(ids = calloc(SUBMIT_BATCH, sizeof *ids))) {
+		warnx("out of memory");
+		sweep_release(&sw);
+		return EX_ERR;
+	}
+	if (open_spool(&sp, 0) < 0)
+		goto out_free;
+	/* As submit: batches made durable by one commit, ids printed after it. */
+	spool_begin(&sp);
+	for (i = 0; i < sw.n; i++) {
+		struct sweep_job *j = &sw.jobs[i];
+
+		sp.err[0] = 0;
+		rc = spool_submit(&sp, j->json, j->len, j->id, ids[nids]);
+		if (rc < 0) {
+			warnx("cannot submit job %zu of sweep '%s': %s", i + 1, sw.name, why(&sp, rc));
+			ex = exit_code(rc);
+			break;
+		}
+		if (rc == 1) {
+			struct order o;
+
+			there++;
+			snprintf(ids[nids], sizeof ids[nids], "%s", j->id);
+			if (requeue && spool_lookup(&sp, j->id, &o) == 0 && o.state == ST_FAILED) {
+				sp.err[0] = 0;
+				if ((rc = spool_requeue(&sp, j->id, NULL)) < 0) {
+					ex = failed(&sp, rc, "cannot requeue '%s'", j->id);
+					break;
+				}
+				requeued++;
+			}
+		} else {
+			added++;
+		}
+		if (++nids == SUBMIT_BATCH || i + 1 == sw.n) {
+			sp.err[0] = 0;
+			if ((rc = spool_commit(&sp)) < 0) {
+				warnx("cannot commit %zu jobs of sweep '%s': %s", nids, sw.name,
+				      why(&sp, rc));
+				ex = exit_code(rc);
+				nids = 0;
+				break;
+			}
+			flush_ids(ids, nids);
+			nids = 0;
+			if (i + 1 < sw.n)
+				spool_begin(&sp);
+			else
+				ex = EX_OK;
+		}
+	}
+	if (ex != EX_OK && sp.batch && nids && spool_commit(&sp) == 0)
+		flush_ids(ids, nids);
+	if (ex == EX_OK || added || there)
+		warnx("sweep '%s': %zu jobs: %ld submitted, %ld already there, %ld requeued",
+		      sw.name, sw.n, added, there, requeued);
+	spool_close(&sp);
+out_free:
+	free(ids);
+	sweep_release(&sw);
+	return ex;
+}
+
+/* ---- top ---------------------------------------------------------------------------- */
+
+#define TOP_KEYS_MAX 32
+#define TOP_VAL_MAX 40	/* characters of a parameter shown */
+
+/*
+ * The job parameters worth a column: top-level members whose values differ
+ * between the rows (what the sweep varied), the bookkeeping ones aside.
+ */
+struct params {
+	char key[TOP_KEYS_MAX][64];
+	int nkeys;
+	char **val;	/* val[row * TOP_KEYS_MAX + k], canonical JSON or NULL */
+	int varies[TOP_KEYS_MAX];
+};
+
+static void params_collect(struct params *p, const struct board *b)
+{
+	size_t r;
+	int k;
+
+	memset(p, 0, sizeof *p);
+	p->val = calloc(b->n * TOP_KEYS_MAX + 1, sizeof *p->val);
+	if (!p->val)
+		return;
+	for (r = 0; r < b->n; r++) {
+		struct json j;
+		char err[8];
+		int i, m;
+
+		if (!b->rows[r].job ||
+		    json_parse(&j, b->rows[r].job, strlen(b->rows[r].job), JSON_TOKENS_MAX,
+			       err, sizeof err) < 0)
+			continue;
+		for (i = 1, m = 0; j.tok[0].type == JSMN_OBJECT && m < j.tok[0].size;
+		     m++, i = json_skip(&j, i + 1)) {
+			char key[64];
+			struct buf v;
+
+			if (json_str(&j, i, key, sizeof key) < 0 || strcmp(key, "_id") == 0 ||
+			    strcmp(key, "sweep") == 0 || strcmp(key, "spool") == 0)
+				continue;
+			for (k = 0; k < p->nkeys && strcmp(p->key[k], key) != 0; k++)
+				;
+			if (k == p->nkeys) {
+				if (p->nkeys == TOP_KEYS_MAX)
+					continue;
+				snprintf(p->key[p->nkeys++], sizeof p->key[0], "%s", key);
+			}
+			buf_init(&v, 1 << 16);
+			if (json_canon(&j, i + 1, &v) == 0 && v.data)
+				p->val[r * TOP_KEYS_MAX + k] = strdup(v.data);
+			buf_release(&v);
+		}
+		json_release(&j);
+	}
+	for (k = 0; k < p->nkeys; k++)
+		for (r = 1; r < b->n; r++) {
+			const char *x = p->val[k], *y = p->val[r * TOP_KEYS_MAX + k];
+
+			if ((!x) != (!y) || (x && strcmp(x, y) != 0)) {
+				p->varies[k] = 1;
+				break;
+			}
+		}
+}
+
+static void params_release(struct params *p, size_t nrows)
+{
+	size_t i;
+
+	if (!p->val)
+		return;
+	for (i = 0; i < nrows * TOP_KEYS_MAX; i++)
+		free(p->val[i]);
+	free(p->val);
+}
+
+static int cmd_top(const struct cmd *c, struct args *a)
+{
+	const char *key = opt(c, a, "key"), *lim = opt(c, a, "limit");
+	const char *sweep = opt(c, a, "sweep");
+	int desc = opt(c, a, "desc") != NULL, json = opt(c, a, "json") != NULL;
+	struct board b;
+	struct spool sp;
+	long limit = 10;
+	size_t r;
+	int rc, s, k;
+
+	if (!key)
+		key = "loss";
+	if (lim && parse_num(lim, 0, 1000000, "--limit", &limit) < 0)
+		return EX_USAGE;
+	if (open_spool(&sp, 0) < 0)
+		return EX_ERR;
+	memset(&b, 0, sizeof b);
+	sp.err[0] = 0;
+	rc = spool_board(&sp, key, desc, (size_t)limit, sweep, &b);
+	if (rc < 0) {
+		int ex = failed(&sp, rc, "cannot rank outcomes");
+
+		spool_close(&sp);
+		return ex;
+	}
+	if (json) {
+		struct buf out;
+
+		buf_init(&out, 64u << 20);
+		if ((rc = board_json(&b, key, desc, &out)) < 0) {
+			warnx("cannot render the leaderboard: %s", strerror(-rc));
+		} else {
+			print_buf(&out);
+			putchar('\n');
+		}
+		buf_release(&out);
+	} else {
+		struct params p;
+
+		printf("%ld/%ld done", b.counts[ST_DONE], b.total);
+		for (s = 0; s < ST_COUNT; s++)
+			if (s != ST_DONE && b.counts[s])
+				printf(", %ld %s", b.counts[s], spool_state_name(s));
+		putchar('\n');
+		if (b.n) {
+			params_collect(&p, &b);
+			printf("%4s  %-12s  %-24s  %s\n", "rank", key, "id", "job");
+			for (r = 0; r < b.n; r++) {
+				printf("%4zu  %-12.6g  %s ", r + 1, b.rows[r].value, b.rows[r].id);
+				for (k = 0; p.val && k < p.nkeys; k++) {
+					const char *v = p.val[r * TOP_KEYS_MAX + k];
+
+					if (p.varies[k])
+						printf(" %s=%.*s%s", p.key[k], TOP_VAL_MAX, v ? v : "-",
+						       v && strlen(v) > TOP_VAL_MAX ? "..." : "");
+				}
+				putchar('\n');
+			}
+			params_release(&p, b.n);
+		}
+	}
+	board_release(&b);
+	spool_close(&sp);
+	return rc < 0 ? EX_ERR : EX_OK;
+}
+
 /* ---- the table ------------------------------------------------------------------------ */
 
 static const struct cmd cmds[] = {
@@ -1535,6 +1776,27 @@ static const struct cmd cmds[] = {
 	  "  --settle-ms MS  how long an unparsable file must be unchanged before it\n"
 	  "                  is rejected (default 2000, or $SPOOL_SETTLE_MS)\n",
 	  { { "settle-ms", 1 }, { NULL, 0 } }, 0, 0 },
+	{ "sweep", cmd_sweep, "SPEC [--requeue-failed] [--dry-run]",
+	  "Submit the jobs of a sweep spec (a grid and/or random samples).",
+	  "SPEC (a file, or -) is {\"name\", \"base\": job, \"grid\": {param: [values]},\n"
+	  "\"random\": {\"count\", \"seed\", \"params\": {param: dist}}} (tools/sweep.h).\n"
+	  "A job's id comes from its content, so a sweep submitted again adds only\n"
+	  "what is missing. Prints every job's id.\n"
+	  "  --requeue-failed  also requeue the sweep's jobs that are in failed/\n"
+	  "  --dry-run         print \"ID JOB\" per job, submit nothing\n",
+	  { { "requeue-failed", 0 }, { "dry-run", 0 }, { NULL, 0 } }, 1, 1 },
+	{ "top", cmd_top, "[--key K] [--desc] [--limit N] [--sweep NAME] [--json]",
+	  "The leaderboard: the best outcomes of done jobs, and progress.",
+	  "The first line counts orders per state; then one row per done job, best\n"
+	  "first: rank, the outcome's value of K, the id, and the job parameters that\n"
+	  "differ between the rows.\n"
+	  "  --key K       the outcome member to rank by (default loss)\n"
+	  "  --desc        higher is better (e.g. an accuracy)\n"
+	  "  --limit N     rows shown (default 10, 0: all)\n"
+	  "  --sweep NAME  only the jobs of that sweep\n"
+	  "  --json        the board as one JSON object\n",
+	  { { "key", 1 }, { "desc", 0 }, { "limit", 1 }, { "sweep", 1 }, { "json", 0 },
+	    { NULL, 0 } }, 0, 0 },
 	{ "drain", cmd_drain, "--worker NAME [--tag TAG]... [--lease S] [--max N] [--wait S]",
 	  "Claim and complete orders until none is eligible (tests, benchmarks).",
 	  "Each order is completed with {\"worker\",\"pid\",\"token\",\"attempt\"}.\n"
