@@ -42,6 +42,7 @@ struct wreq {
 
 static http_parser_settings settings;
 static void conn_parse(struct conn *c);
+static void reply_early(struct conn *c, int soft);
 
 const char *http_reason(int status)
 {
@@ -139,10 +140,10 @@ static void on_timer(uv_timer_t *t)
 	} else if (c->busy) {
 		/* disk work in flight: it always answers */
 	} else if (c->req.t0) {
+		c->req.err = 0;
 		req_fail(c, 408, "request not received within %lld ms",
 			 (long long)c->srv->cfg.request_ms);
-		c->lingering = 1;
-		http_error(c, c->req.err, "%s", c->req.errmsg);
+		reply_early(c, 0);
 	} else {
 		conn_close(c);
 	}
@@ -162,6 +163,12 @@ void conn_timer(struct conn *c, int64_t ms)
 
 static void reading_resume(struct conn *c);
 
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+	(void)req;
+	(void)status;	/* the linger timer or the peer's EOF closes */
+}
+
 static void on_write(uv_write_t *req, int status)
 {
 	struct wreq *w = (struct wreq *)req;
@@ -175,9 +182,18 @@ static void on_write(uv_write_t *req, int status)
 		conn_close(c);
 		return;
 	}
-	if (c->close_after && !c->lingering &&
+	if (c->close_after &&
 	    !uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp)) {
-		conn_close(c);
+		if (!c->lingering) {
+			conn_close(c);
+			return;
+		}
+		/* FIN now, so the peer sees the end; drain its input until it
+		 * closes too or the linger timer fires */
+		if (!c->shut_sent) {
+			c->shut_sent = 1;
+			uv_shutdown(&c->shut, (uv_stream_t *)&c->tcp, on_shutdown);
+		}
 		return;
 	}
 	if (!c->busy && !c->close_after)
@@ -210,8 +226,7 @@ static void reply_buf(struct conn *c, int status, const char *ctype,
 		conn_close(c);
 		return;
 	}
-	close = !c->keep_alive || srv->draining || c->lingering ||
-		c->req.err || status == 408;
+	close = !c->keep_alive || srv->draining || c->lingering;
 	w = calloc(1, sizeof(*w));
 	if (!w) {
 		buf_release(body);
@@ -295,25 +310,29 @@ void http_error(struct conn *c, int status, const char *fmt, ...)
 				: NULL);
 }
 
-/* An error found while receiving: answer, then linger and close. */
-static void reply_early(struct conn *c)
+/*
+ * Answer the error found while receiving. A soft one (the request was read
+ * whole) keeps the connection; otherwise answer, then linger and close.
+ */
+static void reply_early(struct conn *c, int soft)
 {
 	char allow[80] = "";
-	c->lingering = 1;
-	if (c->req.err == 405) {
+	struct buf b;
+
+	if (!soft)
+		c->lingering = 1;
+	if (c->req.err == 405)
 		snprintf(allow, sizeof(allow), "Allow: %s\r\n", c->req.allow);
-		{
-			struct buf b;
-			buf_init(&b, 1024);
-			buf_puts(&b, "{\"error\": ");
-			buf_json_str(&b, c->req.errmsg, strlen(c->req.errmsg));
-			buf_puts(&b, "}\n");
-			reply_buf(c, 405, NULL, &b, allow);
-		}
-		return;
-	}
-	http_error(c, c->req.err ? c->req.err : 400, "%s",
-		   c->req.errmsg[0] ? c->req.errmsg : "bad request");
+	else if (c->req.err == 401)
+		snprintf(allow, sizeof(allow),
+			 "WWW-Authenticate: Bearer realm=\"spool\"\r\n");
+	if (!c->req.err)
+		req_fail(c, 400, "bad request");
+	buf_init(&b, 1024);
+	buf_puts(&b, "{\"error\": ");
+	buf_json_str(&b, c->req.errmsg, strlen(c->req.errmsg));
+	buf_puts(&b, "}\n");
+	reply_buf(c, c->req.err, NULL, &b, allow[0] ? allow : NULL);
 }
 
 /* ---- parser callbacks ---------------------------------------------------------- */
@@ -489,6 +508,18 @@ static int parse_target(struct conn *c)
 
 static const struct route preflight = { HTTP_OPTIONS, "*", NULL, 0 };
 
+/* An error that leaves the framing intact: the body (if small) is read and
+ * dropped, and the error answered in turn, keeping the connection. */
+static int soft_fail(struct conn *c, http_parser *p)
+{
+	c->req.soft = 1;
+	if ((p->flags & F_CONTENTLENGTH) && p->content_length > HTTP_BODY_DEFAULT) {
+		c->req.soft = 0;	/* not worth reading: answer and close */
+		return -1;
+	}
+	return 0;
+}
+
 static int on_headers_complete(http_parser *p)
 {
 	struct conn *c = p->data;
@@ -498,16 +529,16 @@ static int on_headers_complete(http_parser *p)
 	size_t max;
 
 	r->method = p->method;
-	if (parse_target(c) < 0)
-		return -1;
-	if (srv->draining) {
-		req_fail(c, 503, "shutting down");
-		return -1;
-	}
 	if (p->upgrade) {
 		req_fail(c, 400, "protocol upgrade not supported");
 		return -1;
 	}
+	if (srv->draining) {
+		req_fail(c, 503, "shutting down");
+		return -1;
+	}
+	if (parse_target(c) < 0)
+		return soft_fail(c, p);
 	if (r->method == HTTP_OPTIONS) {
 		r->route = &preflight;
 	} else {
@@ -523,12 +554,12 @@ static int on_headers_complete(http_parser *p)
 				req_fail(c, 404, "no such path '%s'",
 					 printable(r->url.data, pr));
 			}
-			return -1;
+			return soft_fail(c, p);
 		}
 		status = route_auth(srv, r);
 		if (status) {
 			req_fail(c, status, "missing or wrong bearer token");
-			return -1;
+			return soft_fail(c, p);
 		}
 	}
 	max = r->route->body_max;
@@ -549,6 +580,13 @@ static int on_headers_complete(http_parser *p)
 static int on_body(http_parser *p, const char *at, size_t len)
 {
 	struct conn *c = p->data;
+	if (c->req.err) {
+		c->req.discarded += len;
+		if (c->req.discarded <= HTTP_BODY_DEFAULT)
+			return 0;
+		c->req.soft = 0;
+		return -1;
+	}
 	if (buf_add(&c->req.body, at, len) < 0) {
 		req_fail(c, 413, "body over the limit of %zu bytes",
 			 c->req.body.max);
@@ -581,7 +619,9 @@ static void request_handle(struct conn *c)
 {
 	c->busy = 1;
 	uv_timer_stop(&c->timer);
-	if (c->req.route == &preflight)
+	if (c->req.err)
+		reply_early(c, 1);
+	else if (c->req.route == &preflight)
 		preflight_answer(c);
 	else
 		c->req.route->fn(c);
@@ -608,7 +648,7 @@ static void conn_parse(struct conn *c)
 			if (!c->req.err)
 				req_fail(c, 400, "bad request: %s",
 					 http_errno_description(e));
-			reply_early(c);
+			reply_early(c, 0);
 			break;
 		}
 		if (n == 0)

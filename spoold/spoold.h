@@ -211,6 +211,8 @@ struct request {
 	int target;			/* which header the value goes to */
 	const struct route *route;
 	int err;			/* status of an error found while parsing */
+	int soft;			/* err leaves the framing intact: answer in turn */
+	size_t discarded;		/* body bytes of a request in error */
 	char errmsg[160];
 	char allow[64];			/* methods of a path, for 405 */
 	uint64_t t0;			/* uv_hrtime at the first byte */
@@ -238,6 +240,7 @@ struct waiter {
 struct conn {
 	uv_tcp_t tcp;
 	uv_timer_t timer;
+	uv_shutdown_t shut;		/* FIN after an answer that closes */
 	struct server *srv;
 	struct conn *prev, *next;
 	http_parser parser;
@@ -248,6 +251,7 @@ struct conn {
 	int in_parse;
 	int reading;
 	int lingering;			/* answered and shut down: drain, then close */
+	int shut_sent;
 	int close_after;		/* close once the answer is written */
 	int keep_alive;
 	size_t rlen, roff;
