@@ -539,6 +539,12 @@ static int on_headers_complete(http_parser *p)
 	}
 	if (parse_target(c) < 0)
 		return soft_fail(c, p);
+	/* before the routes, so that without the token nothing is told, not
+	 * even which paths exist (a CORS preflight carries no credentials) */
+	if (r->method != HTTP_OPTIONS && (status = route_auth(srv, r))) {
+		req_fail(c, status, "missing or wrong bearer token");
+		return soft_fail(c, p);
+	}
 	if (r->method == HTTP_OPTIONS) {
 		r->route = &preflight;
 	} else {
@@ -554,11 +560,6 @@ static int on_headers_complete(http_parser *p)
 				req_fail(c, 404, "no such path '%s'",
 					 printable(r->url.data, pr));
 			}
-			return soft_fail(c, p);
-		}
-		status = route_auth(srv, r);
-		if (status) {
-			req_fail(c, status, "missing or wrong bearer token");
 			return soft_fail(c, p);
 		}
 	}

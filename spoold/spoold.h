@@ -309,7 +309,7 @@ struct route {
 const struct route *route_find(struct request *req, int *status,
 			       char *allow, size_t allowlen);
 
-/* Checks done before any handler: auth. 0 or an HTTP status. */
+/* The bearer-token check (all paths but /healthz). 0 or 401. */
 int route_auth(struct server *srv, struct request *req);
 
 /* ---- claims (claim.c) ---------------------------------------------------------- */
