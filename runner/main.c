@@ -359,7 +359,7 @@ static void *outbox_main(void *arg)
 			wait_ms = bo / 2 + rand_r(&seed) % (unsigned)(bo / 2 + 1);
 			if (!down++)
 				say(rn, "outbox: the boss did not take an outcome (%s): %d kept in %s, retrying",
-				    r == -EAGAIN ? "busy" : b.err, left, ob->dir);
+				    b.err[0] ? b.err : "busy", left, ob->dir);
 		} else {
 			if (down)
 				say(rn, "outbox: the boss is back; outbox delivered");
@@ -496,6 +496,18 @@ int main(int argc, char **argv)
 		die_usage("unexpected argument '%s'", argv[optind]);
 	if (!scripts)
 		die_usage("--scripts DIR is required");
+	if (rn.boss_url) {
+		char *u = strdup(rn.boss_url);
+		size_t n = u ? strlen(u) : 0;
+
+		if (!u)
+			return 1;
+		while (n && u[n - 1] == '/')
+			u[--n] = '\0';
+		if (strncmp(u, "http://", 7) && strncmp(u, "https://", 8))
+			die_usage("--boss wants an http:// or https:// URL, not '%s'", u);
+		rn.boss_url = u;
+	}
 	if (!exec_file && !!rn.boss_url == !!rn.spool_dir)
 		die_usage("give one of --boss URL and --spool DIR");
 	if (!(rn.scripts = realpath(scripts, NULL)))
@@ -676,6 +688,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < rn.ntags; i++)
 		free((char *)rn.tags[i]);
 	free(rn.slots);
+	free((char *)rn.boss_url);
 	free(rn.scripts);
 	free(rn.workroot);
 	free(rn.bearer);

@@ -204,20 +204,28 @@ static int deliver(struct outbox *ob, struct boss *b, const char *file,
 		return r;
 	if (b->status >= 200 && b->status < 300) {
 		if (tell && strcmp(kind, "log")) {
-			snprintf(line, sizeof(line), "delivered %s of %s attempt %d%s",
-				 kind, id, attempt,
-				 b->reply.data && strstr(b->reply.data, "\"duplicate\"")
-				 ? " (the boss already had it)" : "");
+			const char *rep = b->reply.data ? b->reply.data : "";
+
+			snprintf(line, sizeof(line), "delivered %s of %s attempt %d%s", kind,
+				 id, attempt,
+				 strstr(rep, "\"duplicate\"") ? " (the boss already had it)" :
+				 !strcmp(kind, "complete") ? "" :
+				 strstr(rep, "\"retried\": true") || strstr(rep, "\"retried\":true")
+				 ? ": will be retried" : ": failed for good");
 			tell(line);
 		}
 	} else if (b->status == 409) {
 		if (tell) {
-			snprintf(line, sizeof(line),
-				 "%s of %s attempt %d is stale (HTTP 409): the boss keeps it aside",
+			snprintf(line, sizeof(line), !strcmp(kind, "log")
+				 ? "%s of %s attempt %d refused: the claim is no longer held (HTTP 409)"
+				 : "%s of %s attempt %d is stale (HTTP 409): the boss keeps it aside as late",
 				 kind, id, attempt);
 			tell(line);
 		}
-	} else if (b->status >= 500 || b->status == 408 || b->status == 429) {
+	} else if (b->status >= 500 || b->status == 408 || b->status == 429 ||
+		   b->status == 401 || b->status == 403) {
+		/* the boss is struggling, or its token changed: both pass */
+		snprintf(b->err, sizeof(b->err), "HTTP %ld", b->status);
 		return 1;
 	} else {
 		snprintf(dead, sizeof(dead), "dead/%s", file);

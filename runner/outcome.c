@@ -151,8 +151,12 @@ int outcome_build(const struct exec_result *r, const struct run_info *ri,
 		break;
 	case END_SPAWN:
 	default:
-		snprintf(why, sizeof(why), "cannot run the script: %s",
-			 strerror(r->err));
+		if (r->err == E2BIG)
+			snprintf(why, sizeof(why), "cannot run the script: the job is too "
+				 "large for its command line (Linux takes 128 KiB per argument)");
+		else
+			snprintf(why, sizeof(why), "cannot run the script: %s",
+				 strerror(r->err));
 		break;
 	}
 	if ((e = buf_printf(b, "{\"jobId\":\"%s\",\"error\":", ri->job_id)) < 0 ||
