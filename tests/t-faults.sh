@@ -93,6 +93,65 @@ for op in write fsync rename link; do
 		done
 	done
 done
+# --- the other write paths: hold, release, cancel, requeue, renew, reap, ingest ---
+# Each fails with a clear message, leaves the order in one state, and works
+# once the fault is gone.
+state() { $SC show "$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["order"]["state"])'; }
+# person ID VERB WANT: VERB under the fault fails; the order stays put or moved
+# whole; without the fault the change is made (or was made already)
+person() {
+	local id=$1 verb=$2 want=$3 st
+	faulty $SC "$verb" "$id"
+	ran=$((ran + 1))
+	[ $rc != 0 ] || fail "$verb with $fault: exit 0"
+	failures=$((failures + 1))
+	check_failure "$verb" "$err"
+	st=$(state "$id")
+	[ "$st" = "$want" ] || $SC "$verb" "$id" || fail "$verb after $fault: exit $? (order was $st)"
+	assert_eq "$want" "$(state "$id")" "$verb after $fault"
+}
+for fault in rename:1:EIO fsync:1:ENOSPC; do
+	err=${fault##*:}
+	id=$(printf '{"scriptName":"nn.py","spool":{"priority":999}}' | $SC submit)
+	person "$id" hold held
+	person "$id" release new
+	person "$id" cancel cancelled
+	person "$id" requeue new
+
+	# renew and release of a claim
+	read -r cid tok _ < <($SC claim --worker w --lease 60)
+	assert_eq "$id" "$cid" "claimed the order under test"
+	faulty $SC renew "$id" "$tok" --lease 120
+	[ $rc != 0 ] || fail "renew with $fault: exit 0"
+	check_failure renew "$err"
+	# the claim is still held, under its old or its new deadline
+	$SC renew "$id" "$tok" --lease 1 >/dev/null || fail "renew after $fault: exit $?"
+
+	# reap of the expired claim
+	for i in $(seq 1 50); do
+		[ "$($SC ls assigned --json | python3 -c 'import json,sys,time,datetime as D; print(sum(1 for o in json.load(sys.stdin) if D.datetime.strptime(o["leaseDeadline"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=D.timezone.utc).timestamp() < time.time()))')" -ge 1 ] && break
+		sleep 0.1
+	done
+	faulty $SC reap --grace-ms 0
+	[ $rc != 0 ] || fail "reap with $fault: exit 0"
+	check_failure reap "$err"
+	$SC reap --grace-ms 0 >/dev/null || fail "reap after $fault: exit $?"
+	assert_eq new "$(state "$id")" "reaped after $fault"
+	$SC cancel "$id"
+
+	# ingest of a dropped file: never lost, taken once the fault is gone
+	printf '{"scriptName":"nn.py","drop":"%s"}' "$fault" >"$SPOOL_DIR/new/drop.json"
+	faulty $SC ingest
+	[ $rc != 0 ] || fail "ingest with $fault: exit 0 ($(cat out))"
+	check_failure ingest "$err"
+	# a drop taken into tmp/ goes back to new/; fsck --repair also ingests
+	$SC fsck --repair --tmp-age 0 >/dev/null || true
+	$SC ingest >/dev/null || fail "ingest after $fault: exit $?"
+	[ ! -e "$SPOOL_DIR/new/drop.json" ] || fail "drop not ingested after $fault"
+	n=$(grep -rl "\"drop\":\"$fault\"" "$SPOOL_DIR/jobs" | wc -l)
+	assert_eq 1 "$n" "jobs made of the drop after $fault"
+done
+
 echo "$ran faulty commands, $failures failed as they should"
 [ "$failures" -ge 40 ] || fail "only $failures injected failures: is the seam working?"
 

@@ -57,6 +57,16 @@ ids=$(job 6 | out $SC submit)
 assert_match '^[0-9a-f]{24}$' "$ids" "submit reads stdin without a file"
 assert_eq 6 "$(count new)" "six jobs in new"
 assert_eq "" "$(printf '[]' | out $SC submit)" "an empty array submits nothing"
+# an array is split by its JSON structure, not by its characters
+cat >tricky.json <<'EOF'
+[ {"scriptName":"a,b]","s":"q\"],[{","n":[1,[2,{"x":"}"}]]} ,
+  {"scriptName":"c\\","e":{}} ]
+EOF
+ids=$(out $SC submit tricky.json)
+assert_eq 2 "$(echo "$ids" | wc -l)" "two jobs in a tricky array"
+assert_eq 'a,b] q"],[{ }' "$(out $SC show "$(echo "$ids" | head -1)" --json | jq_py '" ".join([d["job"]["scriptName"], d["job"]["s"], d["job"]["n"][1][1]["x"]])')" "first tricky job whole"
+assert_eq 'c\' "$(out $SC show "$(echo "$ids" | tail -1)" --json | jq_py 'd["job"]["scriptName"]')" "second tricky job whole"
+for i in $ids; do out $SC cancel "$i"; done
 
 # bad input submits nothing, says where and why
 printf '{"scriptName":"nn.py",}' >comma.json
@@ -83,14 +93,14 @@ assert_eq 8 "$(count new)" "nosync submits"
 
 # --- ls --------------------------------------------------------------------------------
 c=$(out $SC ls --json)
-assert_eq "8 1 9" "$(echo "$c" | jq_py '"%d %d %d" % (d["new"], d["cancelled"], d["total"])')" "ls --json counts"
+assert_eq "8 3 11" "$(echo "$c" | jq_py '"%d %d %d" % (d["new"], d["cancelled"], d["total"])')" "ls --json counts"
 assert_eq 8 "$(out $SC ls new | wc -l)" "ls new: a line per order"
 assert_eq 2 "$(out $SC ls new --limit 2 | wc -l)" "ls --limit"
 assert_match "^$id1 new 0 0 " "$(out $SC ls new | head -1)" "ls new: claim order, id first"
 l=$(out $SC ls new --json)
 assert_eq 8 "$(echo "$l" | jq_py 'len(d)')" "ls new --json"
 assert_eq "$id1 new" "$(echo "$l" | jq_py 'd[0]["_id"] + " " + d[0]["state"]')" "ls --json order shape"
-assert_eq 9 "$(out $SC ls all | wc -l)" "ls all"
+assert_eq 11 "$(out $SC ls all | wc -l)" "ls all"
 errmsg 2 "unknown state 'bogus'" $SC ls bogus
 errmsg 2 "not a number" $SC ls new --limit x
 
