@@ -19,7 +19,7 @@ jq_py() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
 # --- help and usage ------------------------------------------------------------
 help=$(out $SC --help)
-for c in init submit ls show claim complete fail release renew requeue hold cancel reap fsck ingest; do
+for c in init submit ls show claim complete fail release renew requeue hold cancel reap fsck ingest sweep top workers drain; do
 	assert_match "^  $c " "$help" "spoolctl --help lists $c"
 	h=$(out $SC $c --help)
 	assert_match "^usage: spoolctl .*$c" "$h" "$c --help"
@@ -188,6 +188,13 @@ assert_match "^state +new" "$s" "requeue a cancelled order"
 out $SC requeue "$cid"
 assert_match "^attempt +0" "$(out $SC show "$cid")" "requeue: no attempts used"
 errmsg 3 "no order" $SC cancel 0123456789abcdef01234567
+
+# --- workers (a record as a worker in another language would write it) ----------
+assert_eq "" "$(out $SC workers)" "no workers yet"
+printf '{"name":"gpu-box","lastSeen":"2026-01-02T03:04:05.000Z","slots":2}' >spool/tmp/w.json
+mv spool/tmp/w.json spool/workers/gpu-box.json
+assert_eq "gpu-box 2026-01-02T03:04:05.000Z" "$(out $SC workers)" "workers"
+assert_eq 2 "$(out $SC workers --json | jq_py 'd[0]["slots"]')" "workers --json"
 
 # --- reap, fsck, ingest, empty claim -----------------------------------------------------------
 assert_eq 0 "$(out $SC reap)" "nothing to reap"

@@ -1696,6 +1696,52 @@ static int cmd_top(const struct cmd *c, struct args *a)
 	return rc < 0 ? EX_ERR : EX_OK;
 }
 
+/* ---- workers ------------------------------------------------------------------------ */
+
+static int cmd_workers(const struct cmd *c, struct args *a)
+{
+	int json = opt(c, a, "json") != NULL;
+	struct spool sp;
+	struct buf b;
+	struct json j;
+	char err[128];
+	int rc, ex = EX_OK, i, k;
+
+	if (open_spool(&sp, 0) < 0)
+		return EX_ERR;
+	buf_init(&b, 64u << 20);
+	sp.err[0] = 0;
+	if ((rc = spool_workers_json(&sp, &b)) < 0) {
+		ex = failed(&sp, rc, "cannot read the worker records");
+		goto out;
+	}
+	if (json) {
+		print_buf(&b);
+		putchar('\n');
+		goto out;
+	}
+	/* One line per worker: its name, when it was last seen. */
+	if (json_parse(&j, b.data ? b.data : "[]", b.data ? b.len : 2, JSON_TOKENS_MAX, err,
+		       sizeof err) < 0) {
+		warnx("the worker records are not valid JSON: %s", err);
+		ex = EX_ERR;
+		goto out;
+	}
+	for (i = 1, k = 0; j.tok[0].type == JSMN_ARRAY && k < j.tok[0].size;
+	     k++, i = json_skip(&j, i)) {
+		char name[SPOOL_WORKER_MAX + 1] = "?", seen[40] = "?";
+
+		json_str(&j, json_get(&j, i, "name"), name, sizeof name);
+		json_str(&j, json_get(&j, i, "lastSeen"), seen, sizeof seen);
+		printf("%s %s\n", name, seen);
+	}
+	json_release(&j);
+out:
+	buf_release(&b);
+	spool_close(&sp);
+	return ex;
+}
+
 /* ---- the table ------------------------------------------------------------------------ */
 
 static const struct cmd cmds[] = {
@@ -1797,6 +1843,10 @@ static const struct cmd cmds[] = {
 	  "  --json        the board as one JSON object\n",
 	  { { "key", 1 }, { "desc", 0 }, { "limit", 1 }, { "sweep", 1 }, { "json", 0 },
 	    { NULL, 0 } }, 0, 0 },
+	{ "workers", cmd_workers, "[--json]",
+	  "List the workers that have reported: name and when last seen.",
+	  "  --json  every worker record, as stored (an array)\n",
+	  { { "json", 0 }, { NULL, 0 } }, 0, 0 },
 	{ "drain", cmd_drain, "--worker NAME [--tag TAG]... [--lease S] [--max N] [--wait S]",
 	  "Claim and complete orders until none is eligible (tests, benchmarks).",
 	  "Each order is completed with {\"worker\",\"pid\",\"token\",\"attempt\"}.\n"
