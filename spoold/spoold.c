@@ -40,7 +40,8 @@ static const char usage[] =
 "                         heartbeat: long enough for a training run (21600)\n"
 "  --reap-interval SEC    how often expired leases are reaped (1)\n"
 "  --rescan SECONDS       how often new/ is rescanned for what inotify\n"
-"                         cannot see, e.g. other NFS nodes (10; 0 = never)\n"
+"                         cannot see, e.g. other NFS nodes (2; 0 = never;\n"
+"                         stretched to 5x the last scan's duration)\n"
 "  --idle-timeout SEC     close idle keep-alive connections after (60)\n"
 "  --request-timeout SEC  a request must arrive within this of its first\n"
 "                         byte, else 408 and close (30)\n"
@@ -113,13 +114,6 @@ static void on_reap(uv_timer_t *t)
 	op->durable = 1;
 	srv->reaping = 1;
 	disk_submit(srv, op);
-}
-
-static void on_rescan(uv_timer_t *t)
-{
-	struct server *srv = t->data;
-	if (!srv->draining)
-		watch_rescan(srv);
 }
 
 /* ---- shutdown ------------------------------------------------------------------- */
@@ -258,7 +252,7 @@ static void parse_args(struct config *cfg, int argc, char **argv)
 	cfg->lease_s = SPOOL_DEF_LEASE_S;
 	cfg->seed_lease_s = 6 * 3600;
 	cfg->reap_ms = 1000;
-	cfg->rescan_ms = 10000;
+	cfg->rescan_ms = 2000;
 	cfg->idle_ms = 60000;
 	cfg->request_ms = 30000;
 	cfg->max_conns = 1024;
@@ -375,10 +369,7 @@ int main(int argc, char **argv)
 	uv_timer_init(srv.loop, &srv.due_timer);
 	srv.reap_timer.data = srv.rescan_timer.data = srv.due_timer.data = &srv;
 	uv_timer_start(&srv.reap_timer, on_reap, 0, (uint64_t)srv.cfg.reap_ms);
-	if (srv.cfg.rescan_ms > 0)
-		uv_timer_start(&srv.rescan_timer, on_rescan,
-			       (uint64_t)srv.cfg.rescan_ms,
-			       (uint64_t)srv.cfg.rescan_ms);
+	watch_schedule(&srv);
 	uv_signal_init(srv.loop, &srv.sigterm);
 	uv_signal_init(srv.loop, &srv.sigint);
 	srv.sigterm.data = srv.sigint.data = &srv;

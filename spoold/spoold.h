@@ -340,8 +340,12 @@ void watch_name(struct server *srv, const char *name);
 /* The initial scan, on the loop thread before serving. */
 int watch_scan_sync(struct server *srv);
 
-/* Queue a rescan (timer, inotify overflow). */
+/* Queue a rescan now (inotify overflow). */
 void watch_rescan(struct server *srv);
+
+/* Arm the periodic rescan: cfg.rescan_ms, or 5x the last scan's duration
+ * when listing new/ is that slow (a million orders). */
+void watch_schedule(struct server *srv);
 
 /* ---- metrics (metrics.c) ------------------------------------------------------ */
 
@@ -406,6 +410,8 @@ struct server {
 	uint64_t wseq;
 	int nwaiting;
 	int scanning;			/* a rescan is in flight */
+	uint64_t scan_t0;		/* uv_hrtime when it began */
+	int64_t scan_ms;		/* how long the last one took */
 	int reaping;			/* a reap is in flight */
 	int all_closed;			/* shutdown closed the server's handles */
 	int rescan_again;

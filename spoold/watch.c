@@ -303,6 +303,7 @@ static void done_list_new(struct server *srv, struct op *op)
 {
 	struct scan *s = op->data;
 	srv->scanning = 0;
+	srv->scan_ms = (int64_t)((uv_hrtime() - srv->scan_t0) / 1000000);
 	if (op->rc == 0) {
 		size_t gone;
 		int added = scan_apply(srv, s);
@@ -319,6 +320,8 @@ static void done_list_new(struct server *srv, struct op *op)
 	if (srv->rescan_again && !srv->draining) {
 		srv->rescan_again = 0;
 		watch_rescan(srv);
+	} else {
+		watch_schedule(srv);
 	}
 }
 
@@ -343,6 +346,7 @@ static void done_ingest_all(struct server *srv, struct op *op)
 	if (!list || !(list->data = calloc(1, sizeof(struct scan)))) {
 		op_free(list);
 		srv->scanning = 0;
+		watch_schedule(srv);
 		return;
 	}
 	/* entries indexed from now on are not swept by this scan */
@@ -362,5 +366,23 @@ void watch_rescan(struct server *srv)
 		return;
 	op->durable = 1;
 	srv->scanning = 1;
+	srv->scan_t0 = uv_hrtime();
 	disk_submit(srv, op);
+}
+
+static void on_rescan_timer(uv_timer_t *t)
+{
+	struct server *srv = t->data;
+	if (!srv->draining)
+		watch_rescan(srv);
+}
+
+void watch_schedule(struct server *srv)
+{
+	int64_t ms = srv->cfg.rescan_ms;
+	if (ms <= 0 || srv->draining)
+		return;
+	if (ms < srv->scan_ms * 5)
+		ms = srv->scan_ms * 5;
+	uv_timer_start(&srv->rescan_timer, on_rescan_timer, (uint64_t)ms, 0);
 }
