@@ -331,6 +331,9 @@ static void *outbox_main(void *arg)
 		say(rn, "outbox: cannot start libcurl");
 		return NULL;
 	}
+	pthread_mutex_lock(&ob->mu);
+	ob->kick = 1;		/* what earlier runners left: at once */
+	pthread_mutex_unlock(&ob->mu);
 	for (;;) {
 		int quit;
 		struct timespec ts;

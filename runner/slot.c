@@ -443,7 +443,7 @@ void *slot_main(void *arg)
 	while (!atomic_load(&rn->stopping)) {
 		if (c.b)
 			r = boss_claim(&b, rn->name, rn->tagcsv,
-				       rn->drain ? 1 : rn->wait_s, rn->lease_s, &t);
+				       rn->drain ? 0 : rn->wait_s, rn->lease_s, &t);
 		else
 			r = claim_local(&c);
 		if (r == -EAGAIN) {

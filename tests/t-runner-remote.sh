@@ -29,7 +29,7 @@ print(json.dumps({"loss": job["lr"], "same": job == json.loads(sys.argv[1])}))
 S
 cat >scripts/slow.sh <<'S'
 #!/bin/sh
-echo $$ >"$SPOOL_WORKDIR/../../slow.pid"
+echo $$ >"$SPOOL_WORKDIR/../../slow-$SPOOL_JOB_ID.pid"
 sleep 2
 echo '{"loss":0.5,"slow":true}'
 S
@@ -85,7 +85,7 @@ sl=$(submit '{"scriptName":"slow.sh"}')
 "$BIN/runner" --boss "$URL" --token-file token --scripts scripts --name r2 \
 	--outbox "$TESTDIR/ob2" --workdir "$TESTDIR/work" 2>r2.log &
 R2=$!; PIDS+=($R2)
-wait_for test -s slow.pid
+wait_for test -s "slow-$sl.pid"
 kill -TERM "$SPOOLD_PID"; wait "$SPOOLD_PID" || true
 # the outcome is kept, durably, until the boss is back
 wait_for bash -c "ls ob2 | grep -q '^$sl\\.1\\.[0-9a-f]*\\.complete$'"
@@ -100,3 +100,33 @@ assert_eq 1 "$(grep -c "delivered complete of $sl" r2.log)" "outcome delivered o
 assert_eq 1 "$(find spool/outcomes -name "$sl.*" | wc -l)" "one outcome filed"
 assert_eq "" "$(ls ob2 | grep -v -e '^tmp$' -e '^dead$' || true)" "outbox empty"
 kill -TERM $R2; wait $R2 || fail "runner r2 exited $?"
+
+# --- a runner dies with its outcome in the outbox ------------------------------------
+s2=$(submit '{"scriptName":"slow.sh"}')
+"$BIN/runner" --boss "$URL" --token-file token --scripts scripts --name r3 \
+	--outbox "$TESTDIR/ob3" --workdir "$TESTDIR/work" 2>r3.log &
+R3=$!; PIDS+=($R3)
+wait_for test -s "slow-$s2.pid"
+kill -TERM "$SPOOLD_PID"; wait "$SPOOLD_PID" || true
+wait_for bash -c "ls ob3 | grep -q '^$s2\\.1\\.[0-9a-f]*\\.complete$'"
+kill -9 $R3; wait $R3 2>/dev/null || true
+f=$(cd ob3 && ls "$s2".1.*.complete)
+cp "ob3/$f" saved.complete
+"$BIN/spoold" --spool "$TESTDIR/spool" --listen "127.0.0.1:$PORT" --token-file "$TESTDIR/token" \
+	>spoold3.out 2>>spoold.log &
+SPOOLD_PID=$!; PIDS+=($SPOOLD_PID)
+wait_for grep -q '^listening on' spoold3.out
+assert_eq assigned "$(field "$s2" order.state)" "order still assigned while its outcome waits"
+"$BIN/runner" --boss "$URL" --token-file token --scripts scripts --name r4 --drain \
+	--outbox "$TESTDIR/ob3" --workdir "$TESTDIR/work" 2>r4.log || fail "runner r4 exited $?"
+assert_eq done "$(field "$s2" order.state)" "the next runner delivered the dead one's outcome"
+assert_eq true "$(field "$s2" outcome.slow)" "delivered outcome"
+# the boss took it but the runner died before forgetting it: sent again, filed once
+cp saved.complete "ob3/$f"
+"$BIN/runner" --boss "$URL" --token-file token --scripts scripts --name r5 --drain \
+	--outbox "$TESTDIR/ob3" --workdir "$TESTDIR/work" 2>r5.log || fail "runner r5 exited $?"
+grep -q "delivered complete of $s2 attempt 1 (the boss already had it)" r5.log ||
+	fail "no duplicate delivery in r5.log: $(cat r5.log)"
+assert_eq 1 "$(find spool/outcomes -name "$s2.*" | wc -l)" "one outcome filed after a resend"
+assert_eq 0 "$(find spool/late -type f 2>/dev/null | wc -l)" "nothing late"
+[ ! -e "ob3/$f" ] || fail "resent outcome still in the outbox"
