@@ -513,8 +513,10 @@ static const struct route preflight = { HTTP_OPTIONS, "*", NULL, 0 };
 static int soft_fail(struct conn *c, http_parser *p)
 {
 	c->req.soft = 1;
-	if ((p->flags & F_CONTENTLENGTH) && p->content_length > HTTP_BODY_DEFAULT) {
-		c->req.soft = 0;	/* not worth reading: answer and close */
+	if (c->req.expect_continue ||
+	    ((p->flags & F_CONTENTLENGTH) && p->content_length > HTTP_BODY_DEFAULT)) {
+		/* the body is not worth waiting for (or not even sent yet) */
+		c->req.soft = 0;
 		return -1;
 	}
 	return 0;

@@ -740,6 +740,22 @@ static void run_log_put(struct op *op, struct spool *sp)
 	if (rc == -ESTALE && op->o.n.claimed &&
 	    !strcmp(op->o.n.token, op->token))
 		rc = 0;	/* the claim ended (done, failed): its log is welcome */
+	if (rc == -ESTALE && op->attempt) {
+		/* a retried or reaped attempt: the claim was real if an
+		 * outcome is on file for this attempt under this token */
+		struct order o = op->o;
+		struct buf b;
+		o.state = ST_ASSIGNED;
+		o.n.claimed = 1;
+		o.n.attempt = op->attempt;
+		memcpy(o.n.token, op->token, sizeof(o.n.token));
+		buf_init(&b, SPOOL_OUTCOME_MAX + 2);
+		if (spool_read_outcome(sp, &o, &b) == 0) {
+			op->o.n.attempt = op->attempt;
+			rc = 0;
+		}
+		buf_release(&b);
+	}
 	if (rc == -ESTALE) {
 		op_error(op, 409, "claim %s of order %s is not this order's "
 			 "claim", op->token, op->id);

@@ -81,10 +81,16 @@ printf '%s' "$BODY" | grep -q 'line two' || fail "log content: $BODY"
 http POST "/v1/jobs" -d '{"scriptName":"f.py","spool":{"maxAttempts":2,"priority":9}}'; JF=$(js 'd["ids"][0]')
 for want in "new True" "failed False"; do
 	http POST "/v1/claim?worker=w2&wait=0";	assert_eq "$JF" "$(js 'd["order"]["_id"]')" "claim the failing job"
-	T=$(js 'd["token"]')
+	T=$(js 'd["token"]'); A=$(js 'd["attempt"]')
 	http POST "/v1/orders/$JF/fail?token=$T" -d '{"status":500,"error":"exit 3"}'
 	assert_eq 200 "$CODE" fail; assert_eq "$want" "$(js 'd["state"]+" "+str(d["retried"])')" "fail answer"
+	http POST "/v1/orders/$JF/log?token=$T&attempt=$A" --data-binary "log of attempt $A"
+	assert_eq 200 "$CODE" "log after the attempt failed"
 done
+http POST "/v1/orders/$JF/log?token=fedcba9876543210&attempt=1" -d 'forged'
+assert_eq 409 "$CODE" "log under a token that never held the order"
+http GET "/v1/orders/$JF/log"
+printf '%s' "$BODY" | grep -q 'log of attempt 2' || fail "logs of both attempts: $BODY"
 http POST "/v1/orders/$JF/fail?token=$T" -d '{"status":500,"error":"exit 3"}'
 assert_eq 200 "$CODE" "repeat fail"; assert_eq True "$(js 'd["duplicate"]')" "repeat fail is a duplicate"
 http GET "/v1/orders/$JF"; assert_eq failed "$(js 'd["state"]')" "failed order"
