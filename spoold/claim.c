@@ -165,7 +165,7 @@ static void run_giveback(struct op *op, struct spool *sp)
 
 static void done_giveback(struct server *srv, struct op *op)
 {
-	say(srv, "claim %s given back: its claimer left (%s)", op->o.n.id,
+	say(srv, "claim %s given back: its claimer did not get it (%s)", op->o.n.id,
 	    op->rc < 0 ? strerror(-op->rc) : "ok");
 	op_free(op);
 }
@@ -195,11 +195,18 @@ static void done_claim(struct server *srv, struct op *op)
 			wait_arm(srv, c);
 		return;
 	}
-	if (op->status == 200 && (c->eof || c->closing)) {
+	if (op->rc == 0 && (op->status != 200 || c->eof || c->closing)) {
+		/* claimed, but the claimer will not hear of it (it left, or the
+		 * commit or the answer failed): give the order back now rather
+		 * than at the end of its lease */
 		struct op *g = op_new(run_giveback, done_giveback, 0);
 		if (g) {
 			g->o = op->o;
 			disk_submit(srv, g);
+		}
+		if (op->status != 200 && !c->eof && !c->closing) {
+			op_answer(srv, op);
+			return;
 		}
 		c->op = NULL;
 		conn_close(c);

@@ -84,6 +84,9 @@ void op_errno(struct op *op, struct spool *sp, int rc, const char *what)
 void op_answer(struct server *srv, struct op *op)
 {
 	struct conn *c = op->conn;
+	if (op->status >= 500)
+		say(srv, "answered %d: %.300s", op->status,
+		    op->out.data ? op->out.data : "");
 	if (c) {
 		c->op = NULL;
 		if (c->eof || c->closing) {

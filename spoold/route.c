@@ -285,8 +285,6 @@ static void done_submit(struct server *srv, struct op *op)
 		else
 			say(srv, "submit %lld jobs, first %s", (long long)op->num,
 			    op->id);
-	} else {
-		say(srv, "submit failed: %.200s", op->out.data ? op->out.data : "");
 	}
 	op_answer(srv, op);
 }

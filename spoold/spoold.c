@@ -62,6 +62,9 @@ void say(struct server *srv, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
 	va_end(ap);
+	n = (int)strlen(line);
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == ' '))
+		line[--n] = 0;
 	strcat(line, "\n");
 	fputs(line, stderr);
 }
