@@ -9,14 +9,16 @@ PIDS=()
 fail() { echo "FAIL: $*" >&2; exit 1; }
 # assert_eq EXPECTED ACTUAL WHAT
 assert_eq() { [ "$1" = "$2" ] || fail "$3: expected '$1', got '$2'"; }
-assert_match() { printf '%s' "$2" | grep -Eq -- "$1" || fail "$3: expected /$1/ in '$2'"; }
+# (a here-string, not a pipe: grep -q closing early would trip pipefail)
+assert_match() { grep -Eq -- "$1" <<<"$2" || fail "$3: expected /$1/ in '$2'"; }
 # run a command that must fail with exit code $1
 assert_exit() { local want=$1; shift; set +e; "$@"; local rc=$?; set -e; [ "$rc" = "$want" ] || fail "'$*' exited $rc, expected $want"; }
 
-# wait_for CMD...: retry CMD until it succeeds (10 s at most), never a fixed sleep.
+# wait_for CMD...: retry CMD until it succeeds (WAIT_S, default 30 s, at most),
+# never a fixed sleep.
 wait_for() {
 	local i
-	for i in $(seq 1 200); do "$@" >/dev/null 2>&1 && return 0; sleep 0.05; done
+	for i in $(seq 1 $(( ${WAIT_S:-30} * 20 ))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.05; done
 	fail "timed out waiting for: $*"
 }
 
