@@ -30,7 +30,7 @@ http POST /v1/jobs -d '{"scriptName":"first.py"}'; J1=$(js 'd["ids"][0]')
 wait "$A_PID"; ms=$(ms_since "$t0")
 read -r code secs < A.code; assert_eq 200 "$code" "waiter answered"
 BODY=$(cat A.body); assert_eq "$J1" "$(js 'd["order"]["_id"]')" "waiter got the submitted job"
-[ "$ms" -lt 1000 ] || fail "submit to claim took $ms ms"
+[ "$ms" -lt 3000 ] || fail "submit to claim took $ms ms"
 echo "submit -> waiting claim: $ms ms"
 
 # ---- a file cp'd into new/ wakes a waiting claimer ----
@@ -42,14 +42,14 @@ cp job.json "$TESTDIR/sp/new/my-job.json"
 wait "$B_PID"; ms=$(ms_since "$t0")
 read -r code secs < B.code; assert_eq 200 "$code" "drop wakes waiter"
 BODY=$(cat B.body); assert_eq dropped.py "$(js 'd["job"]["scriptName"]')" "waiter got the dropped job"
-[ "$ms" -lt 1500 ] || fail "drop to claim took $ms ms"
+[ "$ms" -lt 3000 ] || fail "drop to claim took $ms ms"
 echo "cp into new/ -> waiting claim: $ms ms"
 
 # ---- wait expiry: 204 after about the wait ----
 t0=$(date +%s%N)
 http POST "/v1/claim?worker=c&wait=1"; ms=$(ms_since "$t0")
 assert_eq 204 "$CODE" "wait expiry"; [ -z "$BODY" ] || fail "204 with a body: $BODY"
-[ "$ms" -ge 900 ] && [ "$ms" -lt 3000 ] || fail "wait=1 answered after $ms ms"
+[ "$ms" -ge 900 ] && [ "$ms" -lt 5000 ] || fail "wait=1 answered after $ms ms"
 http POST "/v1/claim?worker=c&wait=0";	assert_eq 204 "$CODE" "wait=0 with nothing queued"
 
 # ---- arrival order: the first waiter gets the first job ----
@@ -89,7 +89,7 @@ http POST "/v1/claim?worker=d&wait=0"; assert_eq now.py "$(js 'd["job"]["scriptN
 t0=$(date +%s%N)
 http POST "/v1/claim?worker=d&wait=10"; ms=$(ms_since "$t0")
 assert_eq "$JL" "$(js 'd["order"]["_id"]')" "delayed job once due"
-[ "$ms" -lt 3500 ] || fail "delayed job handed out after $ms ms"
+[ "$ms" -lt 6000 ] || fail "delayed job handed out after $ms ms"
 
 # ---- SIGTERM: held long-polls get 204, spoold exits 0 ----
 claim_bg S1 "worker=s1&wait=60"; claim_bg S2 "worker=s2&wait=60"; wait_for waiting 2
