@@ -165,6 +165,8 @@ static void run_giveback(struct op *op, struct spool *sp)
 
 static void done_giveback(struct server *srv, struct op *op)
 {
+	if (op->rc == 0)
+		watch_order(srv, &op->o);
 	say(srv, "claim %s given back: its claimer did not get it (%s)", op->o.n.id,
 	    op->rc < 0 ? strerror(-op->rc) : "ok");
 	op_free(op);

@@ -818,7 +818,9 @@ void http_stop(struct server *srv)
 	}
 	for (c = srv->conns; c; c = next) {
 		next = c->next;
-		if (!c->busy && !c->op && !c->w.queued)
+		/* busy ones answer first; close_after ones close once their
+		 * last answer is written (closing now would cancel it) */
+		if (!c->busy && !c->op && !c->w.queued && !c->close_after)
 			conn_close(c);
 	}
 }

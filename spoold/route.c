@@ -606,6 +606,9 @@ static void run_release(struct op *op, struct spool *sp)
 
 static void done_outcome(struct server *srv, struct op *op)
 {
+	if (op->status == 200 && !op->flag &&
+	    (op->run == run_release || (op->run == run_fail && op->retried)))
+		watch_order(srv, &op->o);
 	if (op->status == 200 && !op->flag) {
 		if (op->run == run_complete) {
 			srv->m.completions++;
@@ -694,6 +697,8 @@ static void run_person(struct op *op, struct spool *sp)
 
 static void done_person(struct server *srv, struct op *op)
 {
+	if (op->status == 200)
+		watch_order(srv, &op->o);
 	if (op->status == 200)
 		say(srv, "%s %s", op->flag == 'h' ? "hold" :
 		    op->flag == 'r' ? "requeue" : "cancel", op->id);
@@ -1210,6 +1215,8 @@ static void run_callback(struct op *op, struct spool *sp)
 
 static void done_callback(struct server *srv, struct op *op)
 {
+	if (op->status == 200 && !op->flag && op->failed && op->retried)
+		watch_order(srv, &op->o);
 	if (op->status == 200 && !op->flag) {
 		if (op->failed) {
 			srv->m.failures++;

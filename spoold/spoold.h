@@ -337,6 +337,10 @@ void watch_stop(struct server *srv);
 /* A file name appeared in new/ (event or scan): index it or ingest it. */
 void watch_name(struct server *srv, const char *name);
 
+/* Our own op put o in new/ (release, retry, requeue...): index it now
+ * rather than wait for inotify, and hand it to a waiter. */
+void watch_order(struct server *srv, const struct order *o);
+
 /* The initial scan, on the loop thread before serving. */
 int watch_scan_sync(struct server *srv);
 

@@ -116,6 +116,12 @@ static int order_seen(struct server *srv, const char *name,
 	return 0;
 }
 
+void watch_order(struct server *srv, const struct order *o)
+{
+	if (o->state == ST_NEW && order_seen(srv, o->file, &o->n))
+		claim_dispatch(srv);
+}
+
 void watch_name(struct server *srv, const char *name)
 {
 	struct order_name n;
