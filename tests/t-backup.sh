@@ -28,7 +28,7 @@ drainer d1 & PIDS+=($!); loops+=($!)
 drainer d2 & PIDS+=($!); loops+=($!)
 # the loops are running once both kinds of change are seen
 wait_for grep -q '^done ' log.d1
-wait_for test "$(wc -l <ids.live)" -gt 1505
+wait_for sh -c 'test "$(wc -l <ids.live)" -gt 1505'
 
 for round in 1 2 3; do
 	# what had returned before tar starts: whole lines only
