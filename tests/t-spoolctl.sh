@@ -120,6 +120,9 @@ assert_match '"scriptName":"nn.py"' "$s" "show: job"
 assert_match "^outcome +\(none\)" "$s" "show: no outcome yet"
 s=$(out $SC show "$id1" --json)
 assert_eq "new nn.py None $id1" "$(echo "$s" | jq_py 'd["order"]["state"], d["job"]["scriptName"], d["outcome"], d["job"]["_id"]' | tr -d "(),'")" "show --json"
+assert_eq "(none)" "$(out $SC show "$id1" --log | sed -n '/^log$/{n;p}')" "show --log without logs"
+assert_eq None "$(out $SC show "$id1" --json --log | jq_py 'd["log"]')" "show --json --log without logs"
+errmsg 2 "needs a directory" $SC --spool
 errmsg 3 "no order '0123456789abcdef01234567'" $SC show 0123456789abcdef01234567
 errmsg 2 "not a valid order id" $SC show nothex
 

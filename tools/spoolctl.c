@@ -56,6 +56,7 @@ enum {
 #define INPUT_MAX	(256u << 20)	/* one submitted file (may hold many jobs) */
 #define SUBMIT_BATCH	512		/* submits made durable by one commit */
 #define LEASE_MAX_S	(7 * 24 * 3600)
+#define SHOW_LOGS_MAX	(8 * SPOOL_LOG_MAX)	/* the logs of every attempt, shown */
 
 /* ---- messages -------------------------------------------------------------- */
 
@@ -795,7 +796,7 @@ static int cmd_show(const struct cmd *c, struct args *a)
 	buf_init(&ob, 1 << 20);
 	buf_init(&jb, SPOOL_JOB_MAX + 4096);
 	buf_init(&rb, SPOOL_OUTCOME_MAX + 4096);
-	buf_init(&lb, SPOOL_LOG_MAX + 4096);
+	buf_init(&lb, SHOW_LOGS_MAX);
 
 	if ((rc = spool_lookup(&sp, id, &o)) < 0) {
 		ex = rc == -ENOENT ? (warnx("no order '%s'", id), EX_NONE)
@@ -835,7 +836,7 @@ static int cmd_show(const struct cmd *c, struct args *a)
 		if (want_log) {
 			struct buf esc;
 
-			buf_init(&esc, 2 * SPOOL_LOG_MAX + 4096);
+			buf_init(&esc, 2 * SHOW_LOGS_MAX + 16);
 			fputs(",\n\"log\":", stdout);
 			if (has_log && buf_json_str(&esc, lb.data, lb.len) == 0)
 				print_buf(&esc);
@@ -1890,7 +1891,11 @@ int main(int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		const char *s = argv[i];
 
-		if (strcmp(s, "--spool") == 0 && i + 1 < argc) {
+		if (strcmp(s, "--spool") == 0) {
+			if (i + 1 >= argc) {
+				warnx("option '--spool' needs a directory");
+				return EX_USAGE;
+			}
 			spool_dir = argv[++i];
 		} else if (strncmp(s, "--spool=", 8) == 0) {
 			spool_dir = s + 8;
