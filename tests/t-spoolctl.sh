@@ -39,6 +39,8 @@ errmsg 2 "too few arguments" $SC complete 0123456789abcdef01234567
 # --- no spool -------------------------------------------------------------------------
 errmsg 1 "^spoolctl: cannot open spool 'nope': No such file or directory$" $SC --spool nope ls
 errmsg 1 "cannot open spool '$SPOOL_DIR'" $SC ls
+errmsg 1 "cannot open spool 'typo'" $SC --spool typo fsck --repair
+[ ! -e typo ] || fail "fsck --repair made a spool of a mistyped path"
 
 # --- init, submit -------------------------------------------------------------------------
 out $SC init

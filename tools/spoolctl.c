@@ -1364,8 +1364,8 @@ static int cmd_fsck(const struct cmd *c, struct args *a)
 	fo.repair = opt(c, a, "repair") != NULL;
 	fo.tmp_age_ms = (int64_t)s * 1000;
 	fo.say = fsck_say;
-	/* A spool whose directories are missing is exactly what repair is for. */
-	if (open_spool(&sp, fo.repair) < 0)
+	/* Never create: `fsck --repair` of a mistyped path must not make a spool. */
+	if (open_spool(&sp, 0) < 0)
 		return EX_ERR;
 	sp.err[0] = 0;
 	rc = spool_fsck(&sp, &fo);
