@@ -1280,6 +1280,7 @@ static void s_callback(struct conn *c)
 
 #define B_DEF HTTP_BODY_DEFAULT
 static const struct route routes[] = {
+	{ HTTP_GET,  "/", page_answer, B_DEF },
 	{ HTTP_GET,  "/healthz", h_healthz, B_DEF },
 	{ HTTP_GET,  "/metrics", h_metrics, B_DEF },
 	{ HTTP_POST, "/v1/jobs", h_jobs_post, HTTP_BODY_JOBS },
@@ -1355,7 +1356,9 @@ const struct route *route_find(struct request *req, int *status,
 int route_auth(struct server *srv, struct request *req)
 {
 	const char *a = req->auth;
-	if (!srv->cfg.token ||
+	/* /healthz, and the page at /, which holds no data (it asks for the
+	 * token when the API answers 401) */
+	if (!srv->cfg.token || req->nseg == 0 ||
 	    (req->nseg == 1 && !strcmp(req->seg[0], "healthz")))
 		return 0;
 	if (strncasecmp(a, "Bearer ", 7))

@@ -14,7 +14,7 @@
  * handlers of /v1 and the seed's routes), op.c (the disk work: batches and
  * readers), index.c (the in-memory claim order of new/), claim.c (long-poll
  * waiters and dispatch), watch.c (inotify and rescans), metrics.c,
- * util.c (small helpers: query strings, JSON arrays, time).
+ * page.c (the web page at /), util.c (small helpers: query strings, JSON arrays, time).
  */
 #ifndef SPOOLD_H
 #define SPOOLD_H
@@ -311,6 +311,9 @@ const struct route *route_find(struct request *req, int *status,
 
 /* The bearer-token check (all paths but /healthz). 0 or 401. */
 int route_auth(struct server *srv, struct request *req);
+
+/* The web page (page.c): GET /. */
+void page_answer(struct conn *c);
 
 /* ---- claims (claim.c) ---------------------------------------------------------- */
 

@@ -137,6 +137,11 @@ for m in 'spool_orders{state="done"} 1' 'spool_claims_total' 'spool_completions_
 	printf '%s\n' "$BODY" | grep -qF "$m" || fail "metrics lack '$m'"
 done
 
+# ---- the web page ----
+ct=$(curl -sS -o page.html -w '%{content_type}' "$URL/")
+assert_eq "text/html; charset=utf-8" "$ct" "page content type"
+grep -q '/v1/leaderboard' page.html || fail "the page does not read the leaderboard"
+
 # ---- methods and paths ----
 http GET /v1/jobs;		assert_eq 405 "$CODE" "GET /v1/jobs"
 http DELETE "/v1/orders/$J1";	assert_eq 405 "$CODE" "DELETE order"

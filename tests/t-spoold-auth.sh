@@ -24,6 +24,7 @@ umask 077; printf '%s\n' "$TOKEN" > spool.token
 start_spoold "$TESTDIR/sp" --token-file spool.token --allow-origin https://lab.example
 A="Authorization: Bearer $TOKEN"
 assert_eq 200 "$(code "$URL/healthz")" "healthz needs no token"
+assert_eq 200 "$(code "$URL/")" "the page (no data in it) needs no token"
 for r in "GET /v1/stats" "GET /metrics" "GET /v1/orders" "GET /v1/workers" "POST /v1/jobs" \
 	 "POST /v1/claim?worker=w&wait=0" "GET /retrieve/order" "POST /bored/w" "POST /job/create" \
 	 "POST /callback" "GET /v1/leaderboard" "GET /v1/nowhere"; do
