@@ -28,6 +28,8 @@ check_failure() {
 	grep -q '^spoolctl: ' err || fail "$what with $fault: no message (stderr: '$(cat err)')"
 	grep -q "${msg[$err]}" err || fail "$what with $fault: message does not say '${msg[$err]}': $(cat err)"
 	$CHECK || fail "$what with $fault left a partial file"
+	# and cleaned up after itself
+	[ -z "$(ls "$SPOOL_DIR/tmp")" ] || fail "$what with $fault left in tmp/: $(ls "$SPOOL_DIR/tmp")"
 }
 
 ran=0 failures=0 prio=0
