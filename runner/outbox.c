@@ -190,7 +190,12 @@ static int deliver(struct outbox *ob, struct boss *b, const char *file,
 	buf_init(&data, SPOOL_LOG_MAX + (64 << 10));
 	if ((r = buf_read_file(&data, ob->fd, file)) < 0) {
 		buf_release(&data);
-		return r == -ENOENT ? 0 : 1;	/* another runner sent it */
+		if (r == -EFBIG) {	/* not ours: nothing this big is written */
+			snprintf(dead, sizeof(dead), "dead/%s", file);
+			renameat(ob->fd, file, ob->fd, dead);
+			return 0;
+		}
+		return r == -ENOENT ? 0 : 1;	/* ENOENT: another runner sent it */
 	}
 	if (!strcmp(kind, "log"))
 		snprintf(path, sizeof(path), "/v1/orders/%s/log?token=%s&attempt=%d",
@@ -274,6 +279,8 @@ int outbox_flush(struct outbox *ob, struct boss *b, int *left,
 		n++;
 	}
 	closedir(d);
+	if (n == FLUSH_MAX)
+		*left = 1;	/* maybe more: the next flush sees them */
 	qsort(names, n, sizeof(*names), cmp_names);
 	for (i = 0; i < n && !r; i++) {
 		int k = deliver(ob, b, names[i], tell);
