@@ -50,6 +50,16 @@ print(json.dumps({"loss": job["lr"], "same": job == arg, "id": job["_id"],
                   "assignmentId": job["assignmentId"],
                   "env": os.environ["SPOOL_JOB_ID"], "cwd": os.getcwd()}))
 S
+cat >scripts/mem.py <<'S'
+import time
+block = bytearray(60 * 1000 * 1000)
+for i in range(0, len(block), 4096):
+    block[i] = 1
+t = time.process_time()
+while time.process_time() - t < 0.3:
+    pass
+print('{"loss": 0}')
+S
 cat >scripts/x <<'S'
 #!/bin/sh
 echo '{"escaped": true}'
@@ -67,6 +77,7 @@ nj=$(sub '{"scriptName":"nojson.sh","spool":{"maxAttempts":1}}')
 bg=$(sub '{"scriptName":"big.sh","spool":{"maxAttempts":1}}')
 si=$(sub '{"scriptName":"stdin.py","lr":0.125,"spool":{"maxAttempts":1}}')
 dx=$(sub '{"scriptName":"../x","spool":{"maxAttempts":1}}')
+mm=$(sub '{"scriptName":"mem.py","spool":{"maxAttempts":1}}')
 ok2=$(sub '{"scriptName":"ok.sh","spool":{"maxAttempts":1}}')
 
 start=$(date +%s)
@@ -136,5 +147,19 @@ assert_match "refused: it contains '/'" "$(field "$dx" outcome.error)" "../x err
 assert_match "refused" "$(log "$dx")" "../x log"
 assert_eq null "$(field "$dx" outcome.escaped)" "../x did not run"
 
-assert_match "exiting: 4 done, 5 failed" "$(cat runner.log)" "runner summary"
+assert_eq done "$(field "$mm" order.state)" "mem.py state"
+[ "$(field "$mm" outcome._run.maxRssKb)" -gt 55000 ] || fail "peak memory: $(field "$mm" outcome._run.maxRssKb) KiB"
+[ "$(field "$mm" outcome._run.cpuMs)" -ge 250 ] || fail "cpu time: $(field "$mm" outcome._run.cpuMs) ms"
+[ "$(field "$mm" outcome._run.wallMs)" -ge 250 ] || fail "wall time: $(field "$mm" outcome._run.wallMs) ms"
+
+assert_match "exiting: 5 done, 5 failed" "$(cat runner.log)" "runner summary"
+
+# usage
+"$BIN/runner" --help | grep -q -- "--boss URL" || fail "--help"
+assert_exit 2 "$BIN/runner" --scripts scripts
+assert_exit 2 "$BIN/runner" --spool spool --boss http://x --scripts scripts
+assert_exit 2 "$BIN/runner" --spool spool --scripts scripts --name ../bad
+assert_exit 2 "$BIN/runner" --spool spool --scripts scripts --tag 'bad tag'
+assert_exit 2 "$BIN/runner" --spool spool --scripts nowhere
+assert_exit 1 "$BIN/runner" --spool nospool --scripts scripts
 echo "ok: $(( $(date +%s) - start )) s"
