@@ -27,6 +27,10 @@ import json, sys
 job = json.load(sys.stdin)
 print(json.dumps({"loss": job["lr"], "same": job == json.loads(sys.argv[1])}))
 S
+cat >scripts/hang.sh <<'S'
+#!/bin/sh
+exec sleep 60
+S
 cat >scripts/slow.sh <<'S'
 #!/bin/sh
 echo $$ >"$SPOOL_WORKDIR/../../slow-$SPOOL_JOB_ID.pid"
@@ -53,6 +57,7 @@ e3=$(submit '{"scriptName":"exit3.sh","spool":{"maxAttempts":1}}')
 nj=$(submit '{"scriptName":"nojson.sh","spool":{"maxAttempts":1}}')
 si=$(submit '{"scriptName":"stdin.py","lr":0.75,"spool":{"maxAttempts":1}}')
 dx=$(submit '{"scriptName":"../x","spool":{"maxAttempts":1}}')
+hg=$(submit '{"scriptName":"hang.sh","spool":{"maxAttempts":1,"timeout":1}}')
 
 # without the token the runner gets nowhere (and says so)
 "$BIN/runner" --boss "$URL" --scripts scripts --name nobody --outbox ob0 2>nobody.log &
@@ -62,7 +67,7 @@ kill -TERM $NB; wait $NB || fail "runner without token exited $?"
 assert_eq 0 "$(ls spool/assigned | wc -l)" "nothing claimed without the token"
 
 "$BIN/runner" --boss "$URL" --token-file token --scripts scripts --name r1 --slots 2 \
-	--drain --outbox "$TESTDIR/ob" --workdir "$TESTDIR/work" 2>r1.log ||
+	--grace 1 --drain --outbox "$TESTDIR/ob" --workdir "$TESTDIR/work" 2>r1.log ||
 	fail "runner exited $?: $(cat r1.log)"
 
 assert_eq done "$(field "$ok" order.state)" "ok state"
@@ -75,6 +80,8 @@ assert_eq "no JSON object on stdout" "$(field "$nj" outcome.error)" "nojson erro
 assert_eq true "$(field "$si" outcome.same)" "stdin job == argv job"
 assert_eq 0.75 "$(field "$si" outcome.loss)" "stdin loss"
 assert_match "refused: it contains '/'" "$(field "$dx" outcome.error)" "../x refused"
+assert_eq "timed out after 1 s" "$(field "$hg" outcome.error)" "the job's own timeout, from the claim"
+assert_eq SIGTERM "$(field "$hg" outcome._run.signal)" "timeout signal"
 assert_eq "" "$(ls ob | grep -v -e '^tmp$' -e '^dead$' || true)" "outbox empty after drain"
 workers=$(curl -sf -H "$AUTH" "$URL/v1/workers")
 assert_match '"name": ?"r1"' "$workers" "GET /v1/workers shows the runner"
