@@ -289,6 +289,20 @@ static void done_submit(struct server *srv, struct op *op)
 	op_answer(srv, op);
 }
 
+/* The status for a job job_check refused: 413 when it is over a ceiling
+ * (bytes or JSON tokens), else 400. Runs only on the failure path. */
+static int job_refusal(const char *s, size_t len)
+{
+	struct json j;
+	int rc;
+	if (len > SPOOL_JOB_MAX)
+		return 413;
+	rc = json_parse(&j, s, len, JSON_TOKENS_MAX, NULL, 0);
+	if (rc == 0)
+		json_release(&j);
+	return rc == -E2BIG ? 413 : 400;
+}
+
 /* Check every job of the body; one bad job answers 400 naming it. */
 static int jobs_check(struct conn *c, struct op *op, int seed)
 {
@@ -337,7 +351,9 @@ static int jobs_check(struct conn *c, struct op *op, int seed)
 					add_str(&e, msg);
 				}
 				buf_printf(&e, ", \"index\": %zu}\n", i);
-				http_reply_take(c, 400, NULL, &e, NULL);
+				http_reply_take(c, job_refusal(b + op->el[i][0],
+							       op->el[i][1]),
+						NULL, &e, NULL);
 				buf_release(&e);
 				return -1;
 			}
@@ -358,7 +374,7 @@ static int jobs_check(struct conn *c, struct op *op, int seed)
 	op->el[0][1] = len - i;
 	op->nel = 1;
 	if (job_check(b + i, len - i, now, &o, err, sizeof(err)) < 0) {
-		http_error(c, 400, "bad job: %s", err);
+		http_error(c, job_refusal(b + i, len - i), "bad job: %s", err);
 		return -1;
 	}
 	return 0;

@@ -102,6 +102,13 @@ http POST /v1/jobs --data-binary @big.json;	assert_eq 413 "$CODE" "17 MB body"
 http POST /v1/jobs -H 'Content-Type: application/json' -d '{"scriptName": "x.py", "a": [1, 2,]}'
 assert_eq 400 "$CODE" "bad JSON"; assert_match 'byte' "$(js 'd["error"]')" "bad JSON says where"
 http POST /v1/jobs -d "$(python3 -c 'print("[" * 100 + "]" * 100)')"; assert_eq 400 "$CODE" "nesting too deep"
+python3 -c 'import json; print(json.dumps({"scriptName": "a.py", "x": [0] * 70000}))' > tokens.json
+http POST /v1/jobs --data-binary @tokens.json;	assert_eq 413 "$CODE" "a job of 70,000 JSON tokens"
+python3 -c 'import json; print(json.dumps([{"scriptName": "a.py"}, {"scriptName": "a.py", "x": [0] * 70000}]))' > tokens.json
+http POST /v1/jobs --data-binary @tokens.json;	assert_eq 413 "$CODE" "an array holding a job of 70,000 tokens"
+assert_eq 1 "$(js 'd["index"]')" "the index of the oversized job"
+python3 -c 'import json; print(json.dumps({"scriptName": "a.py", "x": "y" * (1 << 20)}))' > bytes.json
+http POST /v1/jobs --data-binary @bytes.json;	assert_eq 413 "$CODE" "a job over 1 MiB in a bulk body"
 http POST "/v1/orders/$(echo $IDS | cut -d' ' -f1)/complete?token=0123456789abcdef" -d '{"a":'
 assert_eq 400 "$CODE" "truncated outcome"
 
