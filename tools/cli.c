@@ -1,0 +1,340 @@
+/*
+ * cli: the plumbing every spoolctl command shares (cli.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+/* ---- messages -------------------------------------------------------------- */
+
+void cli_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fputs("spoolctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* The reason a library call failed: its own words, else strerror. */
+const char *cli_why(const struct spool *sp, int rc)
+{
+	if (sp && spool_error(sp)[0])
+		return spool_error(sp);
+	return strerror(-rc);
+}
+
+/* The exit code for a negative errno from the library. */
+int cli_exit_code(int rc)
+{
+	switch (-rc) {
+	case 0:
+		return EX_OK;
+	case EAGAIN:
+	case ENOENT:
+		return EX_NONE;
+	case ESTALE:
+	case EBUSY:
+	case EALREADY:
+	case EEXIST:
+		return EX_CONFLICT;
+	default:
+		return EX_ERR;
+	}
+}
+
+/*
+ * Report a failed library call and return its exit code. The library's own
+ * words say what failed ("cannot complete order 'x': ..."); what (a
+ * printf format) is the fallback when it recorded none.
+ */
+int cli_failed(const struct spool *sp, int rc, const char *fmt, ...)
+{
+	char what[512];
+	va_list ap;
+
+	if (sp && spool_error(sp)[0]) {
+		cli_warn("%s", spool_error(sp));
+		return cli_exit_code(rc);
+	}
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof what, fmt, ap);
+	va_end(ap);
+	cli_warn("%s: %s", what, strerror(-rc));
+	return cli_exit_code(rc);
+}
+
+/* ---- command lines ------------------------------------------------------------- */
+
+/* Options every command takes, before or after its name. */
+const char *cli_spool_dir;
+int cli_nosync;
+
+void cli_usage_hint(const struct cmd *c)
+{
+	fprintf(stderr, "usage: spoolctl %s %s\n", c->name, c->synopsis);
+	fprintf(stderr, "Try 'spoolctl %s --help'.\n", c->name);
+}
+
+void cli_help(const struct cmd *c)
+{
+	printf("usage: spoolctl [--spool DIR] [--nosync] %s %s\n\n%s\n%s", c->name,
+	       c->synopsis, c->summary, c->help[0] ? "\n" : "");
+	fputs(c->help, stdout);
+	printf("\nExit codes: 0 ok, 1 error, 2 usage, 3 nothing there, "
+	       "4 conflict (stale token, wrong state, id taken)%s.\n",
+	       strcmp(c->name, "fsck") == 0 ? ", 5 problems found" : "");
+}
+
+/*
+ * Parse argv (after the command name) into a. Returns -1 after printing help
+ * (exit 0), -2 after a usage error (exit 2), else 0.
+ */
+int cli_parse(const struct cmd *c, int argc, char **argv, struct args *a)
+{
+	int i, k, only_pos = 0;
+
+	memset(a, 0, sizeof *a);
+	a->pos = calloc((size_t)argc + 1, sizeof *a->pos);
+	if (!a->pos) {
+		cli_warn("out of memory");
+		return -2;
+	}
+	for (i = 0; i < argc; i++) {
+		const char *s = argv[i], *eq, *val = NULL;
+		size_t n;
+
+		if (only_pos || s[0] != '-' || strcmp(s, "-") == 0) {
+			a->pos[a->npos++] = s;
+			continue;
+		}
+		if (strcmp(s, "--") == 0) {
+			only_pos = 1;
+			continue;
+		}
+		if (strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0) {
+			cli_help(c);
+			return -1;
+		}
+		if (s[1] != '-') {
+			cli_warn("unknown option '%s'", s);
+			cli_usage_hint(c);
+			return -2;
+		}
+		s += 2;
+		eq = strchr(s, '=');
+		n = eq ? (size_t)(eq - s) : strlen(s);
+		if (n == 5 && strncmp(s, "spool", 5) == 0) {
+			val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+			if (!val || !val[0]) {
+				cli_warn("option '--spool' needs a directory");
+				return -2;
+			}
+			cli_spool_dir = val;
+			continue;
+		}
+		if (n == 6 && strncmp(s, "nosync", 6) == 0 && !eq) {
+			cli_nosync = 1;
+			continue;
+		}
+		for (k = 0; c->opts[k].name; k++)
+			if (strlen(c->opts[k].name) == n &&
+			    strncmp(c->opts[k].name, s, n) == 0)
+				break;
+		if (!c->opts[k].name) {
+			cli_warn("unknown option '--%.*s'", (int)n, s);
+			cli_usage_hint(c);
+			return -2;
+		}
+		if (c->opts[k].arg) {
+			val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+			if (!val) {
+				cli_warn("option '--%s' needs a value", c->opts[k].name);
+				cli_usage_hint(c);
+				return -2;
+			}
+		} else if (eq) {
+			cli_warn("option '--%s' takes no value", c->opts[k].name);
+			return -2;
+		} else {
+			val = "";
+		}
+		if (strcmp(c->opts[k].name, "tag") == 0) {
+			if (a->nmulti >= SPOOL_TAGS_MAX) {
+				cli_warn("at most %d tags", SPOOL_TAGS_MAX);
+				return -2;
+			}
+			a->multi[a->nmulti++] = val;
+		}
+		a->val[k] = val;
+	}
+	if (a->npos < c->min_pos || (c->max_pos >= 0 && a->npos > c->max_pos)) {
+		cli_warn(a->npos < c->min_pos ? "too few arguments" : "too many arguments");
+		cli_usage_hint(c);
+		return -2;
+	}
+	return 0;
+}
+
+/* The value of option name, or NULL when it was not given. */
+const char *cli_opt(const struct cmd *c, const struct args *a, const char *name)
+{
+	int k;
+
+	for (k = 0; c->opts[k].name; k++)
+		if (strcmp(c->opts[k].name, name) == 0)
+			return a->val[k];
+	return NULL;
+}
+
+/* Parse a decimal integer in [lo, hi] given to option what. 0 or -1 (said). */
+int cli_num(const char *s, long lo, long hi, const char *what, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi) {
+		cli_warn("%s: '%s' is not a number from %ld to %ld", what, s, lo, hi);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+int cli_check_id(const char *id)
+{
+	if (id_valid(id))
+		return 0;
+	cli_warn("'%s' is not a valid order id (24 hex digits)", id);
+	return -1;
+}
+
+int cli_check_token(const char *token)
+{
+	if (token_valid(token))
+		return 0;
+	cli_warn("'%s' is not a valid claim token (16 hex digits)", token);
+	return -1;
+}
+
+/* ---- the spool -------------------------------------------------------------- */
+
+static const char *cli_spool_path(void)
+{
+	const char *s;
+
+	if (cli_spool_dir)
+		return cli_spool_dir;
+	s = getenv("SPOOL_DIR");
+	return s && s[0] ? s : "spool";
+}
+
+/* A number of milliseconds from the environment, or -1. */
+static int64_t env_ms(const char *name)
+{
+	const char *s = getenv(name);
+	char *end;
+	long long v;
+
+	if (!s || !s[0])
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || *end || v < 0)
+		return -1;
+	return v;
+}
+
+/* Open the spool (creating it with create); prints why on failure. */
+int cli_open(struct spool *sp, int create)
+{
+	const char *path = cli_spool_path();
+	int64_t ms;
+	int rc;
+
+	memset(sp, 0, sizeof *sp);
+	rc = spool_open(sp, path, create);
+	if (rc < 0) {
+		if (spool_error(sp)[0])
+			cli_warn("%s", spool_error(sp));
+		else
+			cli_warn("cannot %s spool '%s': %s", create ? "create" : "open", path,
+			      strerror(-rc));
+		spool_close(sp);
+		return -1;
+	}
+	if (cli_nosync)
+		sp->nosync = 1;
+	/* Tests shorten the clock-driven waits without a flag on every command. */
+	if ((ms = env_ms("SPOOL_SETTLE_MS")) >= 0)
+		sp->settle_ms = ms;
+	if ((ms = env_ms("SPOOL_REAP_GRACE_MS")) >= 0)
+		sp->reap_grace_ms = ms;
+	return 0;
+}
+
+/* Read a whole file ("-": standard input) into b. 0, or -1 (said). */
+int cli_read(const char *path, struct buf *b)
+{
+	const char *name = strcmp(path, "-") == 0 ? "standard input" : path;
+	int rc;
+
+	if (strcmp(path, "-") != 0) {
+		rc = buf_read_file(b, AT_FDCWD, path);
+	} else {
+		char chunk[65536];
+		ssize_t n;
+
+		buf_reset(b);
+		rc = 0;
+		while ((n = read(0, chunk, sizeof chunk)) != 0) {
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				rc = -errno;
+				break;
+			}
+			if ((rc = buf_add(b, chunk, (size_t)n)) < 0)
+				break;
+		}
+		if (rc == 0 && !b->data)
+			rc = buf_add(b, "", 0);
+	}
+	if (rc == -EFBIG || rc == -E2BIG) {
+		cli_warn("'%s' is larger than %zu bytes", name, b->max);
+		return -1;
+	}
+	if (rc < 0) {
+		cli_warn("cannot read '%s': %s", name, strerror(-rc));
+		return -1;
+	}
+	return 0;
+}
+
+void cli_print_buf(const struct buf *b)
+{
+	if (b->len)
+		fwrite(b->data, 1, b->len, stdout);
+}
+
+/* Print and forget the ids submitted since the last commit. */
+void cli_flush_ids(char (*ids)[SPOOL_ID_LEN + 1], size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		printf("%s\n", ids[i]);
+	fflush(stdout);
+}
+
