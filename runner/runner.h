@@ -304,6 +304,7 @@ struct runner {
 	int have_outbox;
 	struct slot *slots;
 	atomic_long completed, failed;
+	atomic_int busy;	/* slots running an order (--drain waits for them) */
 };
 
 /* The thread of one slot: claims and runs until stopping (or drained). */

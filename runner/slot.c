@@ -449,7 +449,9 @@ void *slot_main(void *arg)
 		if (r == -EAGAIN) {
 			failing = 0;
 			sl->backoff_ms = 0;
-			if (rn->drain && ++empty >= 2)
+			/* Drained: nothing to claim twice running, and no order of
+			 * ours still running (a failure may come back as a retry). */
+			if (rn->drain && ++empty >= 2 && !atomic_load(&rn->busy))
 				break;
 			if (c.sp || rn->drain)
 				nap(rn, rn->poll_ms / 2 +
@@ -476,7 +478,9 @@ void *slot_main(void *arg)
 			break;
 		}
 		c.beat_errors = 0;
+		atomic_fetch_add(&rn->busy, 1);
 		run_task(&c);
+		atomic_fetch_sub(&rn->busy, 1);
 	}
 	if (c.b)
 		boss_release(&b);

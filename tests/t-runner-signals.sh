@@ -3,7 +3,8 @@
 # completes; one that does not is stopped and its order released without
 # counting an attempt); heartbeats keep a run longer than its lease; a job
 # that requires a tag goes only to a runner that has it; --gpus gives each
-# slot its own CUDA_VISIBLE_DEVICES.
+# slot its own CUDA_VISIBLE_DEVICES; --drain does not leave while an order
+# of its own may come back as a retry.
 . "$TOP/tests/lib.sh"
 SC="$BIN/spoolctl --spool $TESTDIR/spool"
 mkdir scripts
@@ -15,7 +16,13 @@ touch "$SPOOL_WORKDIR/../../started-$SPOOL_JOB_ID"
 sleep "$secs"
 echo "{\"by\":\"$SPOOL_WORKER\",\"attempt\":$SPOOL_ATTEMPT,\"cuda\":\"${CUDA_VISIBLE_DEVICES-unset}\",\"slot\":$SPOOL_SLOT}"
 S
-chmod +x scripts/sleep.sh
+cat >scripts/flaky.sh <<'S'
+#!/bin/sh
+# fails its first attempt after a while, succeeds the next
+[ "$SPOOL_ATTEMPT" = 1 ] && sleep 1 && exit 3
+echo "{\"attempt\":$SPOOL_ATTEMPT}"
+S
+chmod +x scripts/sleep.sh scripts/flaky.sh
 $SC init
 sub() { echo "$1" | $SC submit -; }
 field() { $SC show "$1" --json | python3 -c "
@@ -49,6 +56,13 @@ runner b --lease 1 --drain; B=$!; PIDS+=($B)
 wait $B || fail "runner b exited $?"
 assert_eq done "$(field "$hb" order.state)" "3 s run with a 1 s lease"
 assert_eq 1 "$(field "$hb" outcome.attempt)" "still the first attempt"
+
+# --- --drain waits for its running orders: a failure may come back as a retry ------------
+fl=$(sub '{"scriptName":"flaky.sh","spool":{"maxAttempts":2,"retryDelay":0}}')
+runner f --slots 3 --drain; F=$!; PIDS+=($F)
+wait $F || fail "runner f exited $?"
+assert_eq done "$(field "$fl" order.state)" "flaky job retried by the draining runner"
+assert_eq 2 "$(field "$fl" outcome.attempt)" "flaky job's second attempt"
 
 # --- tags and gpus ---------------------------------------------------------------------
 tg=$(sub '{"scriptName":"sleep.sh","secs":0,"spool":{"tags":["gpu"]}}')
