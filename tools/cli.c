@@ -240,27 +240,10 @@ static const char *cli_spool_path(void)
 	return s && s[0] ? s : "spool";
 }
 
-/* A number of milliseconds from the environment, or -1. */
-static int64_t env_ms(const char *name)
-{
-	const char *s = getenv(name);
-	char *end;
-	long long v;
-
-	if (!s || !s[0])
-		return -1;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno || *end || v < 0)
-		return -1;
-	return v;
-}
-
 /* Open the spool (creating it with create); prints why on failure. */
 int cli_open(struct spool *sp, int create)
 {
 	const char *path = cli_spool_path();
-	int64_t ms;
 	int rc;
 
 	memset(sp, 0, sizeof *sp);
@@ -270,17 +253,13 @@ int cli_open(struct spool *sp, int create)
 			cli_warn("%s", spool_error(sp));
 		else
 			cli_warn("cannot %s spool '%s': %s", create ? "create" : "open", path,
-			      strerror(-rc));
+				 strerror(-rc));
 		spool_close(sp);
 		return -1;
 	}
+	/* ($SPOOL_SETTLE_MS, $SPOOL_REAP_GRACE_MS: read by spool_open) */
 	if (cli_nosync)
 		sp->nosync = 1;
-	/* Tests shorten the clock-driven waits without a flag on every command. */
-	if ((ms = env_ms("SPOOL_SETTLE_MS")) >= 0)
-		sp->settle_ms = ms;
-	if ((ms = env_ms("SPOOL_REAP_GRACE_MS")) >= 0)
-		sp->reap_grace_ms = ms;
 	return 0;
 }
 

@@ -97,7 +97,8 @@ int cli_check_token(const char *s);
 
 /*
  * Open the spool (--spool, else $SPOOL_DIR, else ./spool), creating it with
- * create; applies --nosync, $SPOOL_SETTLE_MS and $SPOOL_REAP_GRACE_MS.
+ * create; applies --nosync (spool_open reads $SPOOL_SETTLE_MS and
+ * $SPOOL_REAP_GRACE_MS).
  * 0, or -1 (said; the spool is closed).
  */
 int cli_open(struct spool *sp, int create);
