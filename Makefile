@@ -109,3 +109,44 @@ test: test-plain test-asan
 
 clean:
 	rm -rf obj bin asan
+
+# --- benchmarks (bench/, issue 6) -----------------------------------------------
+#   make bench        the whole benchmark, a few minutes: prints one table and
+#                     writes it to BENCHMARKS.md (spool and beanstalkd, same run)
+#   make bench-quick  smaller N and no 1M-order parts, under a minute; prints only
+#   make bench-deps   the Debian packages the benchmark needs, when missing
+BENCH_PKGS := beanstalkd iproute2 linux-perf
+BENCH_PROGS := bin/bench-gen bin/bench-local
+
+build: $(BENCH_PROGS)
+asan: $(patsubst bin/%,asan/bin/%,$(BENCH_PROGS))
+
+bench-deps:
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(BENCH_PKGS)"
+
+obj/bench/%.o: bench/%.c bench/bench.h $(LIB_HDR) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -c $< -o $@
+bin/bench-gen: obj/bench/gen.o obj/bench/job.o
+	@mkdir -p bin
+	$(CC) $(CFLAGS) -o $@ $^
+bin/bench-local: obj/bench/local.o obj/bench/job.o obj/libspool.a
+	@mkdir -p bin
+	$(CC) $(CFLAGS) -o $@ $^
+asan/obj/bench/%.o: bench/%.c bench/bench.h $(LIB_HDR) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ASANFLAGS) $(WARN) -c $< -o $@
+asan/bin/bench-gen: asan/obj/bench/gen.o asan/obj/bench/job.o
+	@mkdir -p asan/bin
+	$(CC) $(ASANFLAGS) -o $@ $^
+asan/bin/bench-local: asan/obj/bench/local.o asan/obj/bench/job.o asan/obj/libspool.a
+	@mkdir -p asan/bin
+	$(CC) $(ASANFLAGS) -o $@ $^
+
+bench: deps bench-deps build
+	bench/run.sh
+
+bench-quick: deps bench-deps build
+	BENCH_QUICK=1 bench/run.sh
+
+.PHONY: bench-deps
