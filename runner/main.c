@@ -255,7 +255,7 @@ static int exec_once(struct runner *rn, const char *file)
 
 	buf_init(&job, SPOOL_JOB_MAX);
 	buf_init(&arg, SPOOL_JOB_MAX + 256);
-	buf_init(&out, SPOOL_OUTCOME_MAX + 8192);
+	buf_init(&out, SPOOL_OUTCOME_MAX);
 	if (buf_read_file(&job, AT_FDCWD, file) < 0 || !job.data) {
 		fprintf(stderr, "runner: cannot read '%s'\n", file);
 		return 1;
@@ -293,7 +293,7 @@ static int exec_once(struct runner *rn, const char *file)
 			return 1;
 		}
 		fwrite(res.log.data ? res.log.data : "", 1, res.log.len, stderr);
-		ok = outcome_build(&res, &ri, &out);
+		ok = outcome_build(&res, &ri, &out, NULL, 0);
 		exec_result_release(&res);
 		if (!rn->keep_work)
 			workdir_remove(wd);

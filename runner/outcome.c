@@ -115,12 +115,14 @@ out:
 }
 
 int outcome_build(const struct exec_result *r, const struct run_info *ri,
-		  struct buf *b)
+		  struct buf *b, char *why_out, size_t whylen)
 {
 	char why[160], sig[16];
 	int e;
 
 	buf_reset(b);
+	if (whylen)
+		why_out[0] = '\0';
 	switch (r->end) {
 	case END_EXITED:
 		if (r->code == 0 && r->outcome.len) {
@@ -159,6 +161,8 @@ int outcome_build(const struct exec_result *r, const struct run_info *ri,
 				 strerror(r->err));
 		break;
 	}
+	if (whylen)
+		snprintf(why_out, whylen, "%s", why);
 	if ((e = buf_printf(b, "{\"jobId\":\"%s\",\"error\":", ri->job_id)) < 0 ||
 	    (e = buf_json_str(b, why, strlen(why))) < 0 ||
 	    (e = buf_puts(b, ",\"stderrTail\":")) < 0 ||

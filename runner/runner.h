@@ -159,11 +159,13 @@ struct run_info {
  * that exited 0 and printed a JSON object succeeds: the outcome is that
  * object with a "_run" record (times, memory, exit) added. Anything else
  * fails: {"jobId", "error": what happened, "stderrTail", "output": the
- * object it printed if any, "_run"}. Returns 1 (success: complete the
- * order), 0 (failure: fail it), or a negative errno.
+ * object it printed if any, "_run"}; why (whylen bytes) gets that
+ * "error" ("" on success). An outcome that would pass SPOOL_OUTCOME_MAX
+ * (b's ceiling) is replaced by a failure saying so. Returns 1 (success:
+ * complete the order), 0 (failure: fail it), or a negative errno.
  */
 int outcome_build(const struct exec_result *r, const struct run_info *ri,
-		  struct buf *b);
+		  struct buf *b, char *why, size_t whylen);
 
 /* A failure outcome for a run that never started: {"jobId","error","_run"}. */
 int outcome_refused(const struct run_info *ri, const char *why,

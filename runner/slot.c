@@ -61,13 +61,19 @@ static int64_t backoff(struct slot *sl, unsigned *seed)
 	return b / 2 + (int64_t)(rand_r(seed) % (unsigned)(b / 2 + 1));
 }
 
-/* A heartbeat every third of what is left of the lease. */
+/*
+ * A heartbeat every third of the lease: the one asked for, else what is
+ * left of the deadline the claimer gave (whose clock may differ a little
+ * from ours: hence thirds, not halves).
+ */
 static int64_t beat_interval(const struct runner *rn, int64_t deadline_ms)
 {
 	int64_t left = deadline_ms - now_ms(), iv;
 
-	if (deadline_ms <= 0 || left <= 0 || left > 86400000LL)
-		left = (rn->lease_s > 0 ? rn->lease_s : 90) * 1000LL;
+	if (rn->lease_s > 0)
+		left = rn->lease_s * 1000LL;
+	else if (deadline_ms <= 0 || left <= 0 || left > 86400000LL)
+		left = 90 * 1000LL;
 	iv = left / 3;
 	return iv < 500 ? 500 : iv > 60000 ? 60000 : iv;
 }
@@ -164,6 +170,21 @@ static void deliver_local(struct ctx *c, const struct buf *log, int ok,
 	for (i = 0; i < 5; i++) {
 		r = ok ? spool_complete(c->sp, &t->o, out->data, out->len)
 		       : spool_fail(c->sp, &t->o, out->data, out->len, &retried);
+		if (r == -EINVAL && ok) {
+			/* The spool will not take this outcome: fail, saying why. */
+			struct run_info ri = { t->id, t->attempt, c->rn->name,
+					       c->sl->index, 0 };
+			char why[600];
+			struct buf alt;
+
+			snprintf(why, sizeof(why), "the spool refused the outcome: %s",
+				 spool_error(c->sp));
+			buf_init(&alt, SPOOL_OUTCOME_MAX);
+			if (outcome_refused(&ri, why, &alt) == 0)
+				r = spool_fail(c->sp, &t->o, alt.data, alt.len, &retried);
+			buf_release(&alt);
+			ok = 0;
+		}
 		if (r == 0 || r == -EALREADY || r == -ESTALE || r == -EINVAL)
 			break;
 		say(c->rn, "slot %d: %s: cannot file the outcome (%s): retrying",
@@ -236,6 +257,28 @@ static void refuse(struct ctx *c, const struct run_info *ri, const char *why)
 	buf_release(&log);
 }
 
+/*
+ * The runner itself is in trouble (disk, memory, descriptors), not the job:
+ * give the order back rather than spend one of its attempts, and wait
+ * before claiming again so as not to spin on it.
+ */
+static void trouble(struct ctx *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void trouble(struct ctx *c, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	unsigned seed = (unsigned)now_ms();
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	say(c->rn, "slot %d: %s attempt %d: %s: giving the order back", c->sl->index,
+	    c->t->id, c->t->attempt, msg);
+	release(c);
+	nap(c->rn, 2000 + rand_r(&seed) % 3000);
+}
+
 static void trailer(struct buf *log, const struct exec_result *r,
 		    const char *outcome_error)
 {
@@ -286,7 +329,7 @@ static void run_task(struct ctx *c)
 	ri.slot = sl->index;
 	ri.timeout_ms = (int64_t)(t->timeout_s ? t->timeout_s : rn->timeout_s) * 1000;
 	buf_init(&arg, SPOOL_JOB_MAX + 256);
-	buf_init(&out, SPOOL_OUTCOME_MAX + 8192);
+	buf_init(&out, SPOOL_OUTCOME_MAX);
 
 	if (script_job_arg(t->job.data ? t->job.data : "", t->job.len, t->id, &arg,
 			   sname, sizeof(sname)) < 0) {
@@ -303,14 +346,12 @@ static void run_task(struct ctx *c)
 	}
 	snprintf(wd, sizeof(wd), "%s/%s.%d", rn->workroot, t->id, t->attempt);
 	if ((r = workdir_make(wd)) < 0) {
-		snprintf(err, sizeof(err), "cannot make the work directory '%.200s': %s", wd,
-			 strerror(-r));
-		refuse(c, &ri, err);
+		trouble(c, "cannot make the work directory '%s': %s", wd, strerror(-r));
 		goto done;
 	}
 	re = (struct run_env){ t->id, t->attempt, sl->index, wd, rn->name, sl->cuda };
 	if (!(env = script_env(&re))) {
-		refuse(c, &ri, "out of memory");
+		trouble(c, "cannot build the environment: %s", strerror(ENOMEM));
 		goto done;
 	}
 	memset(&s, 0, sizeof(s));
@@ -332,8 +373,8 @@ static void run_task(struct ctx *c)
 
 	if ((r = exec_run(&s, &res)) < 0) {
 		exec_result_release(&res);
-		snprintf(err, sizeof(err), "the runner could not run it: %s", strerror(-r));
-		refuse(c, &ri, err);
+		trouble(c, "cannot run the script: %s", strerror(-r));
+		workdir_remove(wd);
 		goto done;
 	}
 	if (res.end == END_LOST) {
@@ -348,19 +389,12 @@ static void run_task(struct ctx *c)
 		else
 			spool_log_put(c->sp, t->id, t->attempt, res.log.data, res.log.len);
 		release(c);
-	} else if ((ok = outcome_build(&res, &ri, &out)) < 0) {
+	} else if ((ok = outcome_build(&res, &ri, &out, err, sizeof(err))) < 0) {
 		exec_result_release(&res);
 		snprintf(err, sizeof(err), "cannot build the outcome: %s", strerror(-ok));
 		refuse(c, &ri, err);
 		goto done;
 	} else {
-		const char *e = NULL;
-
-		if (!ok && out.data && (e = strstr(out.data, "\"error\":\"")))
-			e += 9;
-		snprintf(err, sizeof(err), "%s", e ? e : "");
-		if (e && strchr(err, '"'))
-			*strchr(err, '"') = '\0';
 		trailer(&res.log, &res, ok ? NULL : err);
 		say(rn, "slot %d: %s attempt %d: %s in %.2f s%s%s", sl->index, t->id,
 		    t->attempt, ok ? "done" : "failed", res.wall_ms / 1000.0,
