@@ -416,8 +416,11 @@ static void h_claim(struct conn *c)
 	memset(w, 0, sizeof(*w));
 	rc = query_get(c->req.query, "worker", w->worker, sizeof(w->worker));
 	if (rc <= 0 || !worker_valid(w->worker)) {
-		if (rc <= 0)
+		if (rc == 0)
 			http_error(c, 400, "worker=NAME is required");
+		else if (rc < 0)
+			http_error(c, 400, "invalid worker name: [A-Za-z0-9_.-]"
+				   "{1,%d}", SPOOL_WORKER_MAX);
 		else
 			http_error(c, 400, "invalid worker name '%s'",
 				   printable(w->worker, pr));

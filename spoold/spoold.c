@@ -366,6 +366,10 @@ int main(int argc, char **argv)
 	if (rc < 0)
 		die("cannot listen on %s:%d: %s", srv.cfg.host, srv.cfg.port,
 		    uv_strerror(rc));
+	if (!srv.cfg.token && strncmp(srv.cfg.host, "127.", 4) &&
+	    strcmp(srv.cfg.host, "::1"))
+		say(&srv, "warning: listening on %s without --token-file: anyone "
+		    "who can reach it may submit and claim", srv.cfg.host);
 
 	uv_timer_init(srv.loop, &srv.reap_timer);
 	uv_timer_init(srv.loop, &srv.rescan_timer);
