@@ -542,9 +542,9 @@ int main(int argc, char **argv)
 			     tmp && *tmp == '/' ? tmp : "/tmp", rn.name) < 0)
 			rn.workroot = NULL;
 	}
-	if (!rn.workroot || (mkdir(rn.workroot, 0755) < 0 && errno != EEXIST)) {
+	if (!rn.workroot || (r = dir_make_p(rn.workroot)) < 0) {
 		fprintf(stderr, "runner: cannot make the work directory '%s': %s\n",
-			rn.workroot ? rn.workroot : "?", strerror(errno));
+			rn.workroot ? rn.workroot : "?", strerror(rn.workroot ? -r : ENOMEM));
 		return 1;
 	}
 	{

@@ -24,25 +24,6 @@
 
 #define FLUSH_MAX 4096		/* files looked at in one flush */
 
-static int mkdir_p(const char *path)
-{
-	char tmp[4096], *p;
-
-	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	for (p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 int outbox_open(struct outbox *ob, const char *dir)
 {
 	char sub[4096];
@@ -52,13 +33,13 @@ int outbox_open(struct outbox *ob, const char *dir)
 
 	memset(ob, 0, sizeof(*ob));
 	ob->fd = -1;
-	if ((r = mkdir_p(dir)) < 0)
+	if ((r = dir_make_p(dir)) < 0)
 		return r;
 	snprintf(sub, sizeof(sub), "%s/tmp", dir);
-	if ((r = mkdir_p(sub)) < 0)
+	if ((r = dir_make_p(sub)) < 0)
 		return r;
 	snprintf(sub, sizeof(sub), "%s/dead", dir);
-	if ((r = mkdir_p(sub)) < 0)
+	if ((r = dir_make_p(sub)) < 0)
 		return r;
 	if (!(ob->dir = strdup(dir)))
 		return -ENOMEM;

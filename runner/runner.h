@@ -137,6 +137,9 @@ struct run_env {
 char **script_env(const struct run_env *e);
 void script_env_free(char **env);
 
+/* mkdir -p path (mode 0755 less the umask). 0 or errno. */
+int dir_make_p(const char *path);
+
 /* Make a fresh empty directory path (removing an old one there). 0 or errno. */
 int workdir_make(const char *path);
 
