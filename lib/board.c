@@ -66,15 +66,8 @@ static int visit(void *arg, const struct order *o)
 		return 0;
 	}
 	json_release(&j);
-	if (b->n == w->cap) {
-		size_t cap = w->cap ? w->cap * 2 : 64;
-		void *p = realloc(b->rows, cap * sizeof(*b->rows));
-
-		if (!p)
-			return -ENOMEM;
-		b->rows = p;
-		w->cap = cap;
-	}
+	if (sp_reserve(&b->rows, &w->cap, b->n + 1, sizeof(*b->rows)) < 0)
+		return -ENOMEM;
 	row = &b->rows[b->n];
 	memcpy(row->id, o->n.id, sizeof(row->id));
 	row->value = v;

@@ -131,57 +131,29 @@ out:
 
 int spool_ingest_all(struct spool *sp, int *ingested, int *rejected, int *waiting)
 {
-	DIR *d;
-	struct dirent *e;
-	char **names = NULL;
-	size_t n = 0, cap = 0, i;
-	int fd, r = 0, ni = 0, nr = 0, nw = 0;
+	char **names;
+	size_t n, i;
+	int r, ni = 0, nr = 0, nw = 0;
 
-	fd = openat(sp->root, "new", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		r = -errno;
-		if (fd >= 0)
-			close(fd);
+	r = sp_dir_names(sp, "new", sp_is_drop_name, &names, &n);
+	if (r < 0)
 		return sp_fail(sp, r, "cannot read '%s/new': %s", sp->path, strerror(-r));
-	}
-	while ((e = readdir(d))) {
-		struct order_name nm;
-
-		if (e->d_name[0] == '.' || name_parse(e->d_name, &nm) == 0)
-			continue;
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			char **p = realloc(names, ncap * sizeof(*p));
-
-			if (!p) {
-				r = -ENOMEM;
-				break;
-			}
-			names = p;
-			cap = ncap;
-		}
-		if (!(names[n] = strdup(e->d_name))) {
-			r = -ENOMEM;
-			break;
-		}
-		n++;
-	}
-	closedir(d);
 	for (i = 0; i < n; i++) {
 		char id[SPOOL_ID_LEN + 1];
 		int k = r < 0 ? 0 : spool_ingest(sp, names[i], id);
 
-		if (k == 0 && r == 0)
+		if (r < 0)
+			break;
+		if (k == 0)
 			ni++;
 		else if (k == 1)
 			nw++;
 		else if (k == 2)
 			nr++;
-		else if (k < 0 && k != -ENOENT && r == 0)
+		else if (k != -ENOENT)
 			r = k;
-		free(names[i]);
 	}
-	free(names);
+	sp_names_free(names, n);
 	if (ingested)
 		*ingested = ni;
 	if (rejected)

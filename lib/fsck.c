@@ -54,63 +54,24 @@ static const char *fixing(struct fsck *f)
 	return f->fo->repair ? "" : " (would be fixed by --repair)";
 }
 
-/* Names of a directory, sorted; *n gets the count. NULL on error/empty. */
+/* Names of a directory; NULL (and *n = 0) when it cannot be read. */
 static char **dir_names(struct spool *sp, const char *dir, size_t *n)
 {
-	DIR *d;
-	struct dirent *e;
-	char **v = NULL;
-	size_t cap = 0;
-	int fd;
+	char **v;
 
-	*n = 0;
-	fd = openat(sp->root, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		if (fd >= 0)
-			close(fd);
-		return NULL;
-	}
-	while ((e = readdir(d))) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		if (*n == cap) {
-			size_t ncap = cap ? cap * 2 : 64;
-			char **p = realloc(v, ncap * sizeof(*p));
-
-			if (!p)
-				break;
-			v = p;
-			cap = ncap;
-		}
-		if (!(v[*n] = strdup(e->d_name)))
-			break;
-		(*n)++;
-	}
-	closedir(d);
-	return v;
+	return sp_dir_names(sp, dir, NULL, &v, n) < 0 ? NULL : v;
 }
 
 static void free_names(char **v, size_t n)
 {
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
+	sp_names_free(v, n);
 }
 
 static int add_entry(struct fsck *f, enum spool_state st, const char *file,
 		     const char *id)
 {
-	if (f->n == f->cap) {
-		size_t ncap = f->cap ? f->cap * 2 : 1024;
-		void *p = realloc(f->e, ncap * sizeof(*f->e));
-
-		if (!p)
-			return -ENOMEM;
-		f->e = p;
-		f->cap = ncap;
-	}
+	if (sp_reserve(&f->e, &f->cap, f->n + 1, sizeof(*f->e)) < 0)
+		return -ENOMEM;
 	memcpy(f->e[f->n].id, id, SPOOL_ID_LEN + 1);
 	f->e[f->n].state = (unsigned char)st;
 	if (!(f->e[f->n].file = strdup(file)))

@@ -71,6 +71,26 @@ int sp_group(struct spool *sp);
 /* Outside a batch, commit now; returns r if r < 0, else the commit's result. */
 int sp_end(struct spool *sp, int r);
 
+/*
+ * Make room for need elements of size elem in *arr (capacity *cap),
+ * doubling. 0 or -ENOMEM (the array is unchanged).
+ */
+int sp_reserve(void *arr, size_t *cap, size_t need, size_t elem);
+
+/*
+ * The names in directory dir (relative to the spool) that keep accepts
+ * (keep NULL: all but "." and ".."), unsorted, into *out (*n of them).
+ * 0, or -errno (-ENOENT: no such directory). Free with sp_names_free.
+ */
+int sp_dir_names(struct spool *sp, const char *dir, int (*keep)(const char *),
+		 char ***out, size_t *n);
+void sp_names_free(char **v, size_t n);
+
+/* Filters for sp_dir_names. */
+int sp_is_order_name(const char *name);
+int sp_is_queued_name(const char *name);
+int sp_is_drop_name(const char *name);
+
 /* 1 if path exists (lstat), 0 if not, -errno on other errors. */
 int sp_exists(struct spool *sp, const char *path);
 

@@ -214,11 +214,7 @@ static int cmp_names(const void *a, const void *b)
 
 static void cache_free(struct spool *sp)
 {
-	size_t i;
-
-	for (i = 0; i < sp->ncache; i++)
-		free(sp->cache[i]);
-	free(sp->cache);
+	sp_names_free(sp->cache, sp->ncache);
 	sp->cache = NULL;
 	sp->ncache = sp->icache = 0;
 }
@@ -226,42 +222,10 @@ static void cache_free(struct spool *sp)
 /* Read and sort the order names of new/ into sp->cache. */
 static int cache_fill(struct spool *sp)
 {
-	DIR *d;
-	struct dirent *e;
-	size_t cap = 0;
-	int fd, r = 0;
+	int r;
 
 	cache_free(sp);
-	fd = openat(sp->root, "new", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		r = -errno;
-		if (fd >= 0)
-			close(fd);
-		return r;
-	}
-	while ((e = readdir(d))) {
-		struct order_name n;
-
-		if (e->d_name[0] == '.' || name_parse(e->d_name, &n) < 0 || n.claimed)
-			continue;
-		if (sp->ncache == cap) {
-			size_t ncap = cap ? cap * 2 : 256;
-			char **p = realloc(sp->cache, ncap * sizeof(*p));
-
-			if (!p) {
-				r = -ENOMEM;
-				break;
-			}
-			sp->cache = p;
-			cap = ncap;
-		}
-		if (!(sp->cache[sp->ncache] = strdup(e->d_name))) {
-			r = -ENOMEM;
-			break;
-		}
-		sp->ncache++;
-	}
-	closedir(d);
+	r = sp_dir_names(sp, "new", sp_is_queued_name, &sp->cache, &sp->ncache);
 	if (r == 0 && sp->ncache)
 		qsort(sp->cache, sp->ncache, sizeof(*sp->cache), cmp_names);
 	sp->icache = 0;
@@ -696,41 +660,15 @@ int spool_reap_one(struct spool *sp, struct order *o, int64_t now)
 
 int spool_reap(struct spool *sp, int64_t now, int *n)
 {
-	DIR *d;
-	struct dirent *e;
-	int fd, r = 0, k = 0;
-	char (*names)[SPOOL_NAME_MAX] = NULL;
-	size_t nn = 0, cap = 0, i;
+	char **names;
+	size_t nn, i;
+	int r, k;
 
 	*n = 0;
-	fd = openat(sp->root, "assigned", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		r = -errno;
-		if (fd >= 0)
-			close(fd);
+	/* list first: renaming while reading a directory may repeat entries */
+	r = sp_dir_names(sp, "assigned", sp_is_order_name, &names, &nn);
+	if (r < 0)
 		return sp_fail(sp, r, "cannot read '%s/assigned': %s", sp->path, strerror(-r));
-	}
-	/* collect first: renaming while reading a directory may repeat entries */
-	while ((e = readdir(d))) {
-		struct order_name nm;
-
-		if (name_parse(e->d_name, &nm) < 0 || !nm.claimed ||
-		    nm.deadline + sp->reap_grace_ms >= now)
-			continue;
-		if (nn == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			void *p = realloc(names, ncap * sizeof(*names));
-
-			if (!p) {
-				r = -ENOMEM;
-				break;
-			}
-			names = p;
-			cap = ncap;
-		}
-		snprintf(names[nn++], SPOOL_NAME_MAX, "%s", e->d_name);
-	}
-	closedir(d);
 	for (i = 0; r == 0 && i < nn; i++) {
 		struct order o;
 
@@ -742,7 +680,7 @@ int spool_reap(struct spool *sp, int64_t now, int *n)
 		else
 			*n += k;
 	}
-	free(names);
+	sp_names_free(names, nn);
 	return r;
 }
 
@@ -765,52 +703,14 @@ static int move_to(struct spool *sp, struct order *o, enum spool_state st,
 	return sp_end(sp, 0);
 }
 
-int spool_hold(struct spool *sp, const char *id, struct order *out)
-{
-	struct order o;
-	int r;
-
-	if ((r = spool_lookup(sp, id, &o)) < 0)
-		return r;
-	if (o.state != ST_NEW)
-		return sp_fail(sp, -EBUSY, "order '%s' is %s; only a queued (new) order can be held", id, spool_state_name(o.state));
-	r = move_to(sp, &o, ST_HELD, o.file);
-	if (out)
-		*out = o;
-	return r;
-}
-
-int spool_unhold(struct spool *sp, const char *id, struct order *out)
-{
-	struct order o;
-	int r;
-
-	if ((r = spool_lookup(sp, id, &o)) < 0)
-		return r;
-	if (o.state != ST_HELD)
-		return sp_fail(sp, -EBUSY, "order '%s' is %s, not held", id, spool_state_name(o.state));
-	r = move_to(sp, &o, ST_NEW, o.file);
-	if (out)
-		*out = o;
-	return r;
-}
-
-int spool_cancel(struct spool *sp, const char *id, struct order *out)
-{
-	struct order o;
-	int r;
-
-	if ((r = spool_lookup(sp, id, &o)) < 0)
-		return r;
-	if (o.state != ST_NEW && o.state != ST_HELD && o.state != ST_ASSIGNED)
-		return sp_fail(sp, -EBUSY, "order '%s' is %s already; only new, held or assigned orders can be cancelled", id, spool_state_name(o.state));
-	r = move_to(sp, &o, ST_CANCELLED, o.file);
-	if (out)
-		*out = o;
-	return r;
-}
-
-int spool_requeue(struct spool *sp, const char *id, struct order *out)
+/*
+ * A person's change: order id, if its state is one of from (a bit mask of
+ * states), moves to state to; with fresh, under a new queued name with no
+ * attempts used, due now (requeue).
+ */
+static int person_move(struct spool *sp, const char *id, unsigned from,
+		       enum spool_state to, int fresh, const char *allowed,
+		       struct order *out)
 {
 	struct order o;
 	char name[SPOOL_NAME_MAX];
@@ -818,11 +718,39 @@ int spool_requeue(struct spool *sp, const char *id, struct order *out)
 
 	if ((r = spool_lookup(sp, id, &o)) < 0)
 		return r;
-	if (o.state == ST_NEW)
-		return sp_fail(sp, -EBUSY, "order '%s' is queued already", id);
-	queued_name(&o, 0, now_ms(), name, sizeof(name));
-	r = move_to(sp, &o, ST_NEW, name);
+	if (!(from & (1u << o.state)))
+		return sp_fail(sp, -EBUSY, "order '%s' is %s; %s", id, spool_state_name(o.state), allowed);
+	if (fresh)
+		queued_name(&o, 0, now_ms(), name, sizeof(name));
+	else
+		strcpy(name, o.file);
+	r = move_to(sp, &o, to, name);
 	if (out)
 		*out = o;
 	return r;
+}
+
+#define BIT(st) (1u << (st))
+
+int spool_hold(struct spool *sp, const char *id, struct order *o)
+{
+	return person_move(sp, id, BIT(ST_NEW), ST_HELD, 0,
+			   "only a queued (new) order can be held", o);
+}
+
+int spool_unhold(struct spool *sp, const char *id, struct order *o)
+{
+	return person_move(sp, id, BIT(ST_HELD), ST_NEW, 0, "only a held order can be released", o);
+}
+
+int spool_cancel(struct spool *sp, const char *id, struct order *o)
+{
+	return person_move(sp, id, BIT(ST_NEW) | BIT(ST_HELD) | BIT(ST_ASSIGNED),
+			   ST_CANCELLED, 0, "only new, held or assigned orders can be cancelled", o);
+}
+
+int spool_requeue(struct spool *sp, const char *id, struct order *o)
+{
+	return person_move(sp, id, ~BIT(ST_NEW) & (BIT(ST_COUNT) - 1), ST_NEW, 1,
+			   "it is queued already", o);
 }

@@ -21,52 +21,22 @@ static int cmp_str(const void *a, const void *b)
 static int list_dir(struct spool *sp, enum spool_state st, const char *dir,
 		    int sort, spool_visit_fn fn, void *arg)
 {
-	DIR *d;
-	struct dirent *e;
-	char **names = NULL;
-	size_t n = 0, cap = 0, i;
-	int fd, r = 0;
+	char **names;
+	size_t n, i;
+	int r;
 
-	fd = openat(sp->root, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		r = -errno;
-		if (fd >= 0)
-			close(fd);
+	r = sp_dir_names(sp, dir, sp_is_order_name, &names, &n);
+	if (r < 0)
 		return r == -ENOENT ? 0 : sp_fail(sp, r, "cannot read '%s/%s': %s", sp->path, dir, strerror(-r));
-	}
-	while ((e = readdir(d))) {
-		struct order_name nm;
-
-		if (e->d_name[0] == '.' || name_parse(e->d_name, &nm) < 0)
-			continue;
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 64;
-			char **p = realloc(names, ncap * sizeof(*p));
-
-			if (!p) {
-				r = -ENOMEM;
-				break;
-			}
-			names = p;
-			cap = ncap;
-		}
-		if (!(names[n] = strdup(e->d_name))) {
-			r = -ENOMEM;
-			break;
-		}
-		n++;
-	}
-	closedir(d);
-	if (r == 0 && sort && n)
+	if (sort && n)
 		qsort(names, n, sizeof(*names), cmp_str);
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && r == 0; i++) {
 		struct order o;
 
-		if (r == 0 && sp_order_from(&o, st, names[i]) == 0)
+		if (sp_order_from(&o, st, names[i]) == 0)
 			r = fn(arg, &o);
-		free(names[i]);
 	}
-	free(names);
+	sp_names_free(names, n);
 	return r;
 }
 
@@ -92,25 +62,13 @@ int spool_list(struct spool *sp, enum spool_state st, spool_visit_fn fn,
 /* Count names in one directory that parse as orders. */
 static long count_dir(struct spool *sp, const char *dir)
 {
-	DIR *d;
-	struct dirent *e;
-	long n = 0;
-	int fd;
+	char **names;
+	size_t n;
 
-	fd = openat(sp->root, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		if (fd >= 0)
-			close(fd);
+	if (sp_dir_names(sp, dir, sp_is_order_name, &names, &n) < 0)
 		return 0;
-	}
-	while ((e = readdir(d))) {
-		struct order_name nm;
-
-		if (e->d_name[0] != '.' && name_parse(e->d_name, &nm) == 0)
-			n++;
-	}
-	closedir(d);
-	return n;
+	sp_names_free(names, n);
+	return (long)n;
 }
 
 int spool_count(struct spool *sp, long counts[ST_COUNT])

@@ -7,6 +7,7 @@
  * batch of state changes shares one round of fsyncs (spool_begin/commit);
  * outside a batch each call commits itself.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -111,6 +112,93 @@ int sp_exists(struct spool *sp, const char *path)
 	if (fstatat(sp->root, path, &st, AT_SYMLINK_NOFOLLOW) == 0)
 		return 1;
 	return errno == ENOENT ? 0 : -errno;
+}
+
+int sp_reserve(void *arr, size_t *cap, size_t need, size_t elem)
+{
+	void **a = arr;
+	size_t ncap;
+	void *p;
+
+	if (need <= *cap)
+		return 0;
+	ncap = *cap ? *cap : 16;
+	while (ncap < need)
+		ncap *= 2;
+	if (!(p = realloc(*a, ncap * elem)))
+		return -ENOMEM;
+	*a = p;
+	*cap = ncap;
+	return 0;
+}
+
+int sp_dir_names(struct spool *sp, const char *dir, int (*keep)(const char *),
+		 char ***out, size_t *n)
+{
+	DIR *d;
+	struct dirent *e;
+	char **v = NULL;
+	size_t cap = 0;
+	int fd, r = 0;
+
+	*out = NULL;
+	*n = 0;
+	fd = openat(sp->root, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		r = -errno;
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	while ((e = readdir(d))) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (keep && !keep(e->d_name))
+			continue;
+		if ((r = sp_reserve(&v, &cap, *n + 1, sizeof(*v))) < 0)
+			break;
+		if (!(v[*n] = strdup(e->d_name))) {
+			r = -ENOMEM;
+			break;
+		}
+		(*n)++;
+	}
+	closedir(d);
+	if (r < 0) {
+		sp_names_free(v, *n);
+		*n = 0;
+		return r;
+	}
+	*out = v;
+	return 0;
+}
+
+void sp_names_free(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+int sp_is_order_name(const char *name)
+{
+	struct order_name nm;
+
+	return name[0] != '.' && name_parse(name, &nm) == 0;
+}
+
+int sp_is_queued_name(const char *name)
+{
+	struct order_name nm;
+
+	return name[0] != '.' && name_parse(name, &nm) == 0 && !nm.claimed;
+}
+
+int sp_is_drop_name(const char *name)
+{
+	return name[0] != '.' && !sp_is_order_name(name);
 }
 
 static int ensure_dir(struct spool *sp, const char *path, int create)
@@ -266,15 +354,8 @@ int sp_dirty(struct spool *sp, const char *dir)
 	for (i = 0; i < p->ndirs; i++)
 		if (strcmp(p->dirs[i], dir) == 0)
 			return 0;
-	if (p->ndirs == p->dcap) {
-		size_t cap = p->dcap ? p->dcap * 2 : 16;
-		void *n = realloc(p->dirs, cap * sizeof(*p->dirs));
-
-		if (!n)
-			return -ENOMEM;
-		p->dirs = n;
-		p->dcap = cap;
-	}
+	if (sp_reserve(&p->dirs, &p->dcap, p->ndirs + 1, sizeof(*p->dirs)) < 0)
+		return -ENOMEM;
 	snprintf(p->dirs[p->ndirs++], SP_PATH_MAX, "%s", dir);
 	return 0;
 }
@@ -342,15 +423,8 @@ int sp_stage(struct spool *sp, const char *tmpname, const void *data,
 	int fd, r;
 
 	snprintf(tmp, sizeof(tmp), "tmp/%s", tmpname);
-	if (p->n == p->cap) {
-		size_t cap = p->cap ? p->cap * 2 : 16;
-		void *n = realloc(p->f, cap * sizeof(*p->f));
-
-		if (!n)
-			return -ENOMEM;
-		p->f = n;
-		p->cap = cap;
-	}
+	if (sp_reserve(&p->f, &p->cap, p->n + 1, sizeof(*p->f)) < 0)
+		return -ENOMEM;
 	fd = openat(sp->root, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return sp_fail(sp, -errno, "cannot create '%s/%s': %s", sp->path, tmp, strerror(errno));
@@ -401,15 +475,8 @@ int sp_unlink_after(struct spool *sp, const char *path)
 	struct spool_pending *p = sp->pend;
 	struct pend_file *f;
 
-	if (p->n == p->cap) {
-		size_t cap = p->cap ? p->cap * 2 : 16;
-		void *n = realloc(p->f, cap * sizeof(*p->f));
-
-		if (!n)
-			return -ENOMEM;
-		p->f = n;
-		p->cap = cap;
-	}
+	if (sp_reserve(&p->f, &p->cap, p->n + 1, sizeof(*p->f)) < 0)
+		return -ENOMEM;
 	f = &p->f[p->n++];
 	memset(f, 0, sizeof(*f));
 	snprintf(f->tmp, sizeof(f->tmp), "%s", path);
