@@ -4,7 +4,9 @@
 # - kill -9 of a runner mid-script: its script dies with it, the boss reaps
 #   the lease, another runner completes the order (attempt 2);
 # - a runner frozen past its lease: the order goes to another runner; when
-#   the frozen one wakes its claim is gone (409) and the real outcome stays.
+#   the frozen one wakes its claim is gone (409) and the real outcome stays;
+# - SIGTERM with a script that outlasts --drain-timeout: it is stopped and
+#   its order released to the boss without counting an attempt.
 . "$TOP/tests/lib.sh"
 SC="$BIN/spoolctl --spool $TESTDIR/spool"
 mkdir scripts
@@ -66,3 +68,13 @@ assert_eq "d 2" "$(outcome "$j2")" "c's late result did not overwrite d's"
 kill -TERM $C $D
 wait $C || fail "runner c exited $?"
 wait $D || fail "runner d exited $?"
+
+# --- SIGTERM: released to the boss ------------------------------------------------------
+j3=$(submit '{"scriptName":"hang1.sh"}')
+runner e --drain-timeout 1 --grace 1; E=$!; PIDS+=($E)
+until_ 10 test -s pid-e
+kill -TERM $E
+wait $E || fail "runner e exited $?"
+assert_eq new "$(state "$j3")" "released order is back in new"
+assert_eq 0 "$($SC show "$j3" --json | python3 -c "import json,sys; print(json.load(sys.stdin)['order']['attempt'])")" "no attempt counted"
+grep -q "$j3 attempt 1: released" e.log || fail "no release in e.log: $(cat e.log)"
