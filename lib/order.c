@@ -568,29 +568,38 @@ out:
 	return r;
 }
 
-int spool_release(struct spool *sp, struct order *o)
+/* Rename the claim o to name in state st, without filing anything. */
+static int move_claim(struct spool *sp, struct order *o, enum spool_state st,
+		      const char *name, const char *what)
 {
-	char from[SP_PATH_MAX], to[SP_PATH_MAX], name[SPOOL_NAME_MAX];
+	char from[SP_PATH_MAX], to[SP_PATH_MAX];
 	int r;
 
-	if (!o->n.claimed)
-		return sp_fail(sp, -EINVAL, "not a claim");
-	queued_name(o, o->n.attempt > 0 ? o->n.attempt - 1 : 0, o->n.due, name, sizeof(name));
 	sp_state_path(ST_ASSIGNED, o->n.id, o->file, from, sizeof(from));
-	snprintf(to, sizeof(to), "new/%s", name);
+	sp_state_path(st, o->n.id, name, to, sizeof(to));
 	r = sp_move(sp, from, to);
 	if (r == -ENOENT)
 		return sp_fail(sp, -ESTALE, "the claim on order '%s' is no longer held", o->n.id);
 	if (r < 0)
-		return sp_fail(sp, r, "cannot release order '%s': %s", o->n.id, strerror(-r));
-	sp_order_from(o, ST_NEW, name);
+		return sp_fail(sp, r, "cannot %s order '%s': %s", what, o->n.id, strerror(-r));
+	sp_order_from(o, st, name);
 	return sp_end(sp, 0);
+}
+
+int spool_release(struct spool *sp, struct order *o)
+{
+	char name[SPOOL_NAME_MAX];
+
+	if (!o->n.claimed)
+		return sp_fail(sp, -EINVAL, "not a claim");
+	queued_name(o, o->n.attempt > 0 ? o->n.attempt - 1 : 0, o->n.due, name, sizeof(name));
+	return move_claim(sp, o, ST_NEW, name, "release");
 }
 
 int spool_renew(struct spool *sp, struct order *o, int lease_s)
 {
-	struct order q = *o;
-	char from[SP_PATH_MAX], to[SP_PATH_MAX], name[SPOOL_NAME_MAX];
+	struct order_name n = o->n;
+	char name[SPOOL_NAME_MAX];
 	int r;
 
 	if (!o->n.claimed)
@@ -605,18 +614,10 @@ int spool_renew(struct spool *sp, struct order *o, int lease_s)
 			return r;
 		lease_s = opts.lease_s ? opts.lease_s : SPOOL_DEF_LEASE_S;
 	}
-	q.n.deadline = now_ms() + (int64_t)lease_s * 1000;
-	if ((r = name_format(&q.n, name, sizeof(name))) < 0)
+	n.deadline = now_ms() + (int64_t)lease_s * 1000;
+	if ((r = name_format(&n, name, sizeof(name))) < 0)
 		return r;
-	sp_state_path(ST_ASSIGNED, o->n.id, o->file, from, sizeof(from));
-	sp_state_path(ST_ASSIGNED, o->n.id, name, to, sizeof(to));
-	r = sp_move(sp, from, to);
-	if (r == -ENOENT)
-		return sp_fail(sp, -ESTALE, "the claim on order '%s' is no longer held", o->n.id);
-	if (r < 0)
-		return sp_fail(sp, r, "cannot renew order '%s': %s", o->n.id, strerror(-r));
-	sp_order_from(o, ST_ASSIGNED, name);
-	return sp_end(sp, 0);
+	return move_claim(sp, o, ST_ASSIGNED, name, "renew");
 }
 
 /* ---- leases ----------------------------------------------------------- */
