@@ -94,6 +94,11 @@ struct gen {
 	int pid;		/* server, for /proc/PID/status */
 	int64_t t0;		/* first mode */
 	int timeout_s;
+	int budget_s;		/* a phase stops after this long (0: when done) */
+	int64_t submit_end;	/* ns: producers stop here (0: never) */
+	int64_t drain_end;	/* ns: consumers stop here (0: never) */
+	int stop_submit;	/* producers were stopped by the budget */
+	int cut;		/* some phase was cut short by the budget */
 	int verbose;
 	char nonce[17];
 	char worker[32];
@@ -481,7 +486,7 @@ static void conn_send(struct gen *g, struct conn *c)
 
 static int all_submitted(const struct gen *g)
 {
-	return g->next_seq >= g->n;
+	return g->next_seq >= g->n || g->stop_submit;
 }
 
 /* A producer with nothing in flight takes the next job, if it is time. */
@@ -489,6 +494,10 @@ static void producer_next(struct gen *g, struct conn *c, int64_t now)
 {
 	if (c->op != OP_NONE || all_submitted(g) || !c->connected)
 		return;
+	if (g->submit_end && now >= g->submit_end) {
+		g->stop_submit = g->cut = 1;
+		return;
+	}
 	if (g->mode == M_LATENCY) {
 		if (now < g->next_send)
 			return;
@@ -506,6 +515,10 @@ static void consumer_next(struct gen *g, struct conn *c, int idx)
 
 	if (c->op != OP_NONE || c->done || !c->connected)
 		return;
+	if (g->drain_end && now_ns() >= g->drain_end) {
+		c->done = g->cut = 1;
+		return;
+	}
 	if (g->mode == M_CLAIM && g->count && g->claimed >= g->count) {
 		c->done = 1;
 		return;
@@ -788,13 +801,16 @@ static int drain_done(struct gen *g)
 /* Every acknowledged job completed (or something went wrong: stop). */
 static int mixed_done(struct gen *g)
 {
-	return submit_done(g) && (g->completed >= g->acked || g->errors > 0);
+	return submit_done(g) && (g->completed >= g->acked || g->errors > 0 ||
+				  consumers_idle(g));
 }
 
 static void verify(struct gen *g)
 {
 	long i;
 
+	if (g->cut && g->completed < g->acked)
+		return;		/* stopped early: what is still queued is not lost */
 	for (i = 0; i < g->n; i++) {
 		if (i < g->next_seq && !g->acked_map[i])
 			g->errors++;	/* answered with an error: counted already */
@@ -869,8 +885,8 @@ static int finish(struct gen *g)
 {
 	int bad = g->lost || g->dup || g->foreign || g->errors;
 
-	printf(" n=%ld acked=%ld claimed=%ld completed=%ld lost=%ld dup=%ld foreign=%ld errors=%ld%s\n",
-	       g->n, g->acked, g->claimed, g->completed, g->lost, g->dup, g->foreign, g->errors,
+	printf(" n=%ld cut=%d acked=%ld claimed=%ld completed=%ld lost=%ld dup=%ld foreign=%ld errors=%ld%s\n",
+	       g->n, g->cut, g->acked, g->claimed, g->completed, g->lost, g->dup, g->foreign, g->errors,
 	       bad ? " FAIL" : "");
 	return bad ? 1 : 0;
 }
@@ -889,8 +905,12 @@ static int mode_lifecycle(struct gen *g)
 			g->c[i].done = 1;
 	}
 	t0 = now_ns();
+	if (g->budget_s)
+		g->submit_end = t0 + (int64_t)g->budget_s * 1000000000;
 	run_until(g, submit_done, "submit");
 	t1 = now_ns();
+	if (g->budget_s)
+		g->drain_end = t1 + (int64_t)g->budget_s * 1000000000;
 	{
 		int i;
 
@@ -929,6 +949,10 @@ static int mode_mixed(struct gen *g)
 	}
 	t0 = now_ns();
 	g->next_send = t0;
+	if (g->budget_s && g->mode == M_MIXED) {
+		g->submit_end = t0 + (int64_t)g->budget_s * 1000000000;
+		g->drain_end = t0 + (int64_t)g->budget_s * 2000000000;
+	}
 	run_until(g, mixed_done, g->mode == M_LATENCY ? "latency" : "mixed");
 	t1 = now_ns();
 	verify(g);
@@ -1113,7 +1137,9 @@ static void usage(void)
 	      "  --conns K                idle: connections (10000)\n"
 	      "  --pid PID                idle: the server, for its memory\n"
 	      "  --t0 NS                  first: start time, ns of CLOCK_REALTIME\n"
-	      "  --timeout S              give up after S seconds (120)\n", stderr);
+	      "  --timeout S              give up after S seconds (120)\n"
+	      "  --budget S               lifecycle, mixed: stop submitting (and draining)\n"
+	      "                           after S seconds; rates over what was done\n", stderr);
 	exit(2);
 }
 
@@ -1129,6 +1155,7 @@ int main(int argc, char **argv)
 		{ "pid", required_argument, NULL, 'i' },
 		{ "t0", required_argument, NULL, 't' },
 		{ "timeout", required_argument, NULL, 'T' },
+		{ "budget", required_argument, NULL, 'B' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1182,6 +1209,7 @@ int main(int argc, char **argv)
 		case 'i': g.pid = atoi(optarg); break;
 		case 't': g.t0 = atoll(optarg); break;
 		case 'T': g.timeout_s = atoi(optarg); break;
+		case 'B': g.budget_s = atoi(optarg); break;
 		case 'v': g.verbose = 1; break;
 		default: usage();
 		}

@@ -10,8 +10,11 @@
 #   bench/run.sh            the full run (N=50,000, the 1M-order scale parts)
 #   BENCH_QUICK=1 bench/run.sh   smaller N, no 1M parts, BENCHMARKS.md untouched
 #
-# Knobs (environment): BENCH_N (jobs per HTTP phase), BENCH_REPS (repeats of
-# the short phases, median kept), BENCH_SCALE (orders of the scale part),
+# Knobs (environment): BENCH_N (jobs per HTTP phase), BENCH_BUDGET (seconds
+# after which an HTTP phase stops submitting, and draining: the rate is over
+# what was done, so a slow server cannot make the run endless), BENCH_REPS
+# (repeats of the local and scale phases, median kept), BENCH_HTTP_REPS,
+# BENCH_SCALE (orders of the scale part),
 # BENCH_DIR (where the spools go: must be on the file system measured),
 # BENCH_WRITE=0 (do not touch BENCHMARKS.md), BIN (the build: bin/).
 #
@@ -27,15 +30,16 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 : "${BIN:=$top/bin}"
 QUICK=${BENCH_QUICK:-0}
 if [ "$QUICK" = 1 ]; then
-	N=${BENCH_N:-3000}; NLAT=${BENCH_NLAT:-500}; NF0=${BENCH_NF0:-1000}
-	LOCAL_N=${BENCH_LOCAL_N:-1500}; NOSYNC_N=${BENCH_NOSYNC_N:-5000}
-	REPS=${BENCH_REPS:-1}; SCALE=0; IDLE=${BENCH_IDLE:-2000}; RUNNER_N=${BENCH_RUNNER_N:-30}
+	N=${BENCH_N:-2000}; BUDGET=${BENCH_BUDGET:-3}; NLAT=${BENCH_NLAT:-300}; NF0=${BENCH_NF0:-500}
+	LOCAL_N=${BENCH_LOCAL_N:-1000}; NOSYNC_N=${BENCH_NOSYNC_N:-3000}
+	REPS=${BENCH_REPS:-1}; HTTP_REPS=${BENCH_HTTP_REPS:-1}; SCALE=0
+	IDLE=${BENCH_IDLE:-1000}; RUNNER_N=${BENCH_RUNNER_N:-20}
 	WRITE=${BENCH_WRITE:-0}
 else
-	N=${BENCH_N:-50000}; NLAT=${BENCH_NLAT:-2500}; NF0=${BENCH_NF0:-5000}
-	LOCAL_N=${BENCH_LOCAL_N:-10000}; NOSYNC_N=${BENCH_NOSYNC_N:-30000}
-	REPS=${BENCH_REPS:-3}; SCALE=${BENCH_SCALE:-1000000}; IDLE=${BENCH_IDLE:-10000}
-	RUNNER_N=${BENCH_RUNNER_N:-200}
+	N=${BENCH_N:-50000}; BUDGET=${BENCH_BUDGET:-15}; NLAT=${BENCH_NLAT:-2500}; NF0=${BENCH_NF0:-5000}
+	LOCAL_N=${BENCH_LOCAL_N:-5000}; NOSYNC_N=${BENCH_NOSYNC_N:-20000}
+	REPS=${BENCH_REPS:-3}; HTTP_REPS=${BENCH_HTTP_REPS:-1}; SCALE=${BENCH_SCALE:-1000000}
+	IDLE=${BENCH_IDLE:-10000}; RUNNER_N=${BENCH_RUNNER_N:-200}
 	WRITE=${BENCH_WRITE:-1}
 fi
 GEN=$BIN/bench-gen
@@ -130,6 +134,7 @@ spool_new() { local d=$WORK/spool.$1.$RANDOM; echo "$d"; }
 
 # --- the measurements ----------------------------------------------------------------
 declare -A R	# results: key -> value
+declare -A DONE	# jobs each HTTP phase got through, per server
 
 # HTTP lifecycle and mixed, for one server kind: spool | def | f0
 http_phase() {
@@ -139,27 +144,29 @@ http_phase() {
 		drop
 		if [ "$kind" = spool ]; then
 			start_spoold "$(spool_new "lc$w")"
-			line=$(run "spool lifecycle W=$w" "$GEN" lifecycle --port "$SPORT" -n "$n" -p 4 -w "$w" --timeout 600)
+			line=$(run "spool lifecycle W=$w" "$GEN" lifecycle --port "$SPORT" -n "$n" -p 4 -w "$w" --budget "$BUDGET" --timeout 600)
 			stop_pid "$SPID"
 		else
 			start_bs "$kind"
-			line=$(run "beanstalkd-$kind lifecycle W=$w" "$GEN" lifecycle --proto beanstalk --port "$BPORT" -n "$n" -p 4 -w "$w" --timeout 600)
+			line=$(run "beanstalkd-$kind lifecycle W=$w" "$GEN" lifecycle --proto beanstalk --port "$BPORT" -n "$n" -p 4 -w "$w" --budget "$BUDGET" --timeout 600)
 			stop_pid "$BPID"
 		fi
 		R[$kind.submit.$rep.$w]=$(get submit_rate <<<"$line")
 		R[$kind.drain$w.$rep]=$(get drain_rate <<<"$line")
+		DONE[$kind]="${DONE[$kind]:-}${DONE[$kind]:+, }lifecycle W=$w: $(get acked <<<"$line")"
 	done
 	drop
 	if [ "$kind" = spool ]; then
 		start_spoold "$(spool_new mixed)"
-		line=$(run "spool mixed" "$GEN" mixed --port "$SPORT" -n "$n" -p 4 -w 2 --timeout 600)
+		line=$(run "spool mixed" "$GEN" mixed --port "$SPORT" -n "$n" -p 4 -w 2 --budget "$BUDGET" --timeout 600)
 		stop_pid "$SPID"
 	else
 		start_bs "$kind"
-		line=$(run "beanstalkd-$kind mixed" "$GEN" mixed --proto beanstalk --port "$BPORT" -n "$n" -p 4 -w 2 --timeout 600)
+		line=$(run "beanstalkd-$kind mixed" "$GEN" mixed --proto beanstalk --port "$BPORT" -n "$n" -p 4 -w 2 --budget "$BUDGET" --timeout 600)
 		stop_pid "$BPID"
 	fi
 	R[$kind.mixed.$rep]=$(get mixed_rate <<<"$line")
+	DONE[$kind]="${DONE[$kind]}, mixed: $(get completed <<<"$line")"
 }
 
 latency_phase() {
@@ -279,8 +286,9 @@ say "bench: work directory $WORK ($([ "$QUICK" = 1 ] && echo quick || echo full)
 drop
 ulimit -n $((IDLE + 1024)) 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
-for rep in $(seq 1 "$REPS"); do
-	say "bench: HTTP lifecycle and mixed, round $rep of $REPS ..."
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+for rep in $(seq 1 "$HTTP_REPS"); do
+	say "bench: HTTP lifecycle and mixed, round $rep of $HTTP_REPS ..."
 	http_phase spool "$rep"
 	http_phase def "$rep"
 	[ "$rep" = 1 ] && http_phase f0 "$rep"	# -f 0 is slow: one round, smaller N
@@ -369,7 +377,9 @@ MACHINE="$(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo
 	echo
 	echo "Machine: $MACHINE; spoold/lib at $(cd "$top" && git rev-parse --short HEAD 2>/dev/null || echo '?')$(cd "$top" && git diff --quiet HEAD -- lib spoold runner 2>/dev/null || echo ' (with uncommitted changes)'); beanstalkd $(beanstalkd -v 2>&1 | awk '{print $2}')."
 	echo
-	echo "N = $N jobs of about 610 bytes per HTTP phase (beanstalkd -f 0: $NF0); medians of $REPS rounds for the HTTP and local rates; latency over $NLAT jobs; local: $LOCAL_N orders with fsync, $NOSYNC_N without."
+	echo "Load average (1, 5, 15 min) at the start: $LOAD0; at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
+	echo
+	echo "HTTP: N = $N jobs of about 610 bytes per phase (beanstalkd -f 0: $NF0), each phase cut after $BUDGET s of submitting (and $BUDGET s of draining); jobs done — spool: ${DONE[spool]:-}; beanstalkd: ${DONE[def]:-}; beanstalkd -f 0: ${DONE[f0]:-}. Submit/s is the median of the two lifecycle phases$([ "$HTTP_REPS" -gt 1 ] && echo " over $HTTP_REPS rounds"). Latency over $NLAT jobs. Local: $LOCAL_N orders with fsync, $NOSYNC_N without, medians of $REPS rounds$([ "$SCALE" -gt 0 ] && echo "; scale: medians of $REPS runs of 1,000 claims")."
 	echo
 	cat "$TABLE"
 } >"$WORK/report"
