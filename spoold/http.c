@@ -40,7 +40,7 @@ struct wreq {
 	struct buf body;
 };
 
-static http_parser_settings settings;
+static const http_parser_settings settings;
 static void conn_parse(struct conn *c);
 static void reply_early(struct conn *c, int soft);
 
@@ -712,6 +712,16 @@ static void reading_resume(struct conn *c)
 		c->reading = 1;
 }
 
+static const http_parser_settings settings = {
+	.on_message_begin = on_message_begin,
+	.on_url = on_url,
+	.on_header_field = on_header_field,
+	.on_header_value = on_header_value,
+	.on_headers_complete = on_headers_complete,
+	.on_body = on_body,
+	.on_message_complete = on_message_complete,
+};
+
 /* ---- accepting ---------------------------------------------------------------- */
 
 static void on_connection(uv_stream_t *ls, int status)
@@ -765,13 +775,6 @@ int http_listen(struct server *srv)
 	char host[64];
 	int port;
 
-	settings.on_message_begin = on_message_begin;
-	settings.on_url = on_url;
-	settings.on_header_field = on_header_field;
-	settings.on_header_value = on_header_value;
-	settings.on_headers_complete = on_headers_complete;
-	settings.on_body = on_body;
-	settings.on_message_complete = on_message_complete;
 	http_parser_set_max_header_size(HTTP_HEADERS_MAX + HTTP_URL_MAX + 1024);
 
 	if (strchr(srv->cfg.host, ':'))
