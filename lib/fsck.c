@@ -327,6 +327,11 @@ int spool_fsck(struct spool *sp, const struct fsck_opts *fo)
 	int st, fan, r = 0;
 
 	spool_begin(sp);
+	if (sp->made_dirs) {
+		/* spool_open puts missing directories back before anything else */
+		f.problems++;
+		say(&f, "%d directories of the layout were missing; created them", sp->made_dirs);
+	}
 	check_tmp(&f);
 	for (st = 0; st < ST_COUNT && r == 0; st++) {
 		if (st == ST_NEW || st == ST_ASSIGNED || st == ST_HELD) {
@@ -368,9 +373,11 @@ int spool_fsck(struct spool *sp, const struct fsck_opts *fo)
 		if (!job_exists(sp, keep->id)) {
 			char to[SP_PATH_MAX];
 
+			if (keep->state == ST_FAILED)
+				continue;	/* put there by an earlier repair */
 			f.problems++;
 			say(&f, "%s: the job of order %s is missing; moving the order to failed/%s", path, keep->id, fixing(&f));
-			if (fo->repair && keep->state != ST_FAILED) {
+			if (fo->repair) {
 				sp_state_path(ST_FAILED, keep->id, keep->file, to, sizeof(to));
 				sp_move(sp, path, to);
 			}

@@ -204,7 +204,9 @@ int spool_claim_file(struct spool *sp, const char *file,
 	if (r < 0)
 		return r == -ENOENT ? -ENOENT : sp_fail(sp, r, "cannot claim '%s': %s", file, strerror(-r));
 	sp_order_from(o, ST_ASSIGNED, name);
-	return sp_end(sp, 0);
+	if ((r = sp_end(sp, 0)) < 0 && !sp->batch)
+		sys_rename(sp->root, to, from);	/* nobody got the token: give it back */
+	return r;
 }
 
 static int cmp_names(const void *a, const void *b)
@@ -346,6 +348,28 @@ int spool_lookup(struct spool *sp, const char *id, struct order *o)
 	return sp_fail(sp, -ENOENT, "no order '%s'", id);
 }
 
+/*
+ * The claim (id, token) as its holder knew it, after it was lost: o is where
+ * the order is now. Its file name cannot be in assigned/ (no claim there has
+ * this token), so completing or failing it files the outcome in late/. The
+ * attempt is the one a reap or requeue left counted, or the one before a
+ * newer claim's.
+ */
+static void lost_claim(struct order *o, const char *token)
+{
+	if (o->n.claimed && o->state == ST_ASSIGNED && o->n.attempt > 1)
+		o->n.attempt--;
+	else if (!o->n.claimed && o->n.attempt < 1)
+		o->n.attempt = 1;
+	o->n.claimed = 1;
+	o->n.deadline = 0;
+	memcpy(o->n.token, token, sizeof(o->n.token));
+	if (!worker_valid(o->n.worker))
+		strcpy(o->n.worker, "unknown");
+	o->state = ST_ASSIGNED;
+	name_format(&o->n, o->file, sizeof(o->file));
+}
+
 int spool_lookup_claim(struct spool *sp, const char *id, const char *token,
 		       struct order *o)
 {
@@ -356,13 +380,15 @@ int spool_lookup_claim(struct spool *sp, const char *id, const char *token,
 	if (!token_valid(token))
 		return sp_fail(sp, -EINVAL, "bad claim token '%.40s': want %d hex digits", token, SPOOL_TOKEN_LEN);
 	r = find_in(sp, ST_ASSIGNED, id, token, o);
-	if (r == 0 || r == -ESTALE)
-		return r == 0 ? 0 : sp_fail(sp, r, "order '%s' is claimed under another token", id);
+	if (r == -ESTALE) {
+		lost_claim(o, token);
+		return sp_fail(sp, r, "order '%s' is claimed under another token", id);
+	}
 	if (r != -ENOENT)
 		return r;
 	/* finished already? then hand back the claim as it was */
 	r = find_in(sp, ST_DONE, id, token, o);
-	if (r == -ENOENT)
+	if (r == -ENOENT || r == -ESTALE)
 		r = find_in(sp, ST_FAILED, id, token, o);
 	if (r == 0) {
 		o->state = ST_ASSIGNED;
@@ -370,7 +396,12 @@ int spool_lookup_claim(struct spool *sp, const char *id, const char *token,
 	}
 	if ((r = spool_lookup(sp, id, o)) < 0)
 		return r;
-	return sp_fail(sp, -ESTALE, "order '%s' is %s, not claimed under that token", id, spool_state_name(o->state));
+	{
+		enum spool_state now = o->state;
+
+		lost_claim(o, token);
+		return sp_fail(sp, -ESTALE, "order '%s' is %s, not claimed under that token", id, spool_state_name(now));
+	}
 }
 
 /* ---- finishing a claim ---------------------------------------------------- */

@@ -226,6 +226,7 @@ static int make_layout(struct spool *sp, int create)
 		if ((r = ensure_dir(sp, top_dirs[i], create)) < 0)
 			return sp_fail(sp, r, "cannot make '%s/%s': %s", sp->path, top_dirs[i], strerror(-r));
 		made |= r;
+		sp->made_dirs += r;
 	}
 	for (i = 0; i < NELEM(fan_dirs); i++)
 		for (f = 0; f < 256; f++) {
@@ -235,6 +236,7 @@ static int make_layout(struct spool *sp, int create)
 			if ((r = ensure_dir(sp, p, create)) < 0)
 				return sp_fail(sp, r, "cannot make '%s/%s': %s", sp->path, p, strerror(-r));
 			made |= r;
+			sp->made_dirs += r;
 		}
 	if (made && !sp->nosync) {
 		/* new directories must survive a crash before files go in them */
@@ -248,7 +250,7 @@ static int make_layout(struct spool *sp, int create)
 int spool_open(struct spool *sp, const char *path, int create)
 {
 	struct stat st;
-	int r, fd;
+	int r, fd, fresh = 0;
 
 	memset(sp, 0, sizeof(*sp));
 	sp->root = -1;
@@ -291,12 +293,15 @@ int spool_open(struct spool *sp, const char *path, int create)
 		}
 		close(fd);
 		sp_dirty(sp, ".");
+		fresh = 1;
 	}
 	/* After a restore or by an old tool, a fan-out directory may be missing:
 	 * put it back (a read-only spool just stays as it is). */
 	r = make_layout(sp, 1);
 	if (r < 0 && (create || r != -EROFS))
 		goto fail;
+	if (fresh)
+		sp->made_dirs = 0;	/* a new spool was missing nothing */
 	if ((r = spool_commit(sp)) < 0)
 		goto fail;
 	return 0;

@@ -150,6 +150,7 @@ struct spool {
 	int nosync;			/* skip every fsync (benchmarks, tests) */
 	int64_t reap_grace_ms;		/* SPOOL_DEF_REAP_GRACE_MS */
 	int64_t settle_ms;		/* SPOOL_DEF_SETTLE_MS */
+	int made_dirs;			/* layout directories spool_open had to create */
 	int batch;			/* >0 between spool_begin and spool_commit */
 	struct spool_pending *pend;
 	/* local claimers: sorted names of new/ from the last scan */
@@ -235,9 +236,11 @@ int spool_claim_file(struct spool *sp, const char *file,
 int spool_lookup(struct spool *sp, const char *id, struct order *o);
 
 /*
- * Find the assigned order id and check token. 0 (o filled); -ESTALE when the
- * order exists but not under that claim (o filled with where it is);
- * -ENOENT, -EINVAL.
+ * Find the claim (id, token) a worker presents. 0: o is the claim (in
+ * assigned/, or finished already: spool_complete/fail then say -EALREADY).
+ * -ESTALE: the order exists but that claim is no longer held; o describes
+ * the lost claim, so that spool_complete/spool_fail on it file the outcome
+ * in late/ and return -ESTALE. -ENOENT (no such order), -EINVAL.
  */
 int spool_lookup_claim(struct spool *sp, const char *id, const char *token,
 		       struct order *o);

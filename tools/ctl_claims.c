@@ -209,9 +209,8 @@ int cmd_drain(const struct cmd *c, struct args *a)
 /*
  * Find the claim (id, token) that a worker presents: 0 with o the claim (a
  * finished one too: the library then says -EALREADY). When the claim is no
- * longer held, *stale is set and o is made to describe it as the worker held
- * it, so that complete and fail present it to the library, which fences it
- * (the rename from assigned/ finds nothing) and files the outcome in late/.
+ * longer held, *stale is set and o describes it as the worker held it (the
+ * library's doing), so that complete and fail file the outcome in late/.
  * Other errors are said and their exit code returned.
  */
 static int find_claim(struct spool *sp, const char *id, const char *token,
@@ -230,27 +229,8 @@ static int find_claim(struct spool *sp, const char *id, const char *token,
 	}
 	if (rc != -ESTALE)
 		return cli_failed(sp, rc, "cannot find the claim of '%s'", id);
-	/*
-	 * o is where the order is now. The lost claim's file name is not known
-	 * (its deadline and worker were in it), so make one that cannot be in
-	 * assigned/ (no claim there has this token). Its attempt is the one a
-	 * reap or a requeue left counted, or the one before a newer claim.
-	 */
+	/* o describes the lost claim: the library files its outcome in late/ */
 	*stale = 1;
-	if (o->n.claimed && o->state == ST_ASSIGNED && o->n.attempt > 1)
-		o->n.attempt--;
-	else if (!o->n.claimed && o->n.attempt < 1)
-		o->n.attempt = 1;
-	o->n.claimed = 1;
-	o->n.deadline = 0;
-	snprintf(o->n.token, sizeof o->n.token, "%s", token);
-	if (!o->n.worker[0] || !worker_valid(o->n.worker))
-		snprintf(o->n.worker, sizeof o->n.worker, "unknown");
-	o->state = ST_ASSIGNED;
-	if (name_format(&o->n, o->file, sizeof o->file) < 0) {
-		cli_warn("cannot name the lost claim of '%s'", id);
-		return EX_ERR;
-	}
 	return 0;
 }
 

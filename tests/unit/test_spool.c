@@ -590,3 +590,34 @@ TEST(leaderboard_orders_by_key_and_counts_the_sweep)
 	board_release(&b);
 	buf_release(&j);
 }
+
+TEST(stale_claims_are_described_for_late_filing)
+{
+	char id[25];
+	struct order o, lost;
+	const char *tok = "0123456789abcdef";
+
+	open_spool();
+	submit(JOB, id);
+	CHECK_INT(0, spool_claim(&sp, &W, &o));
+	CHECK_INT(-ESTALE, spool_lookup_claim(&sp, id, tok, &lost));
+	CHECK_INT(-ESTALE, spool_complete(&sp, &lost, "{\"x\":1}", 7));
+	CHECK(exists("s/late/%s.001.%s.json", id, tok));
+	CHECK_INT(1, count(ST_ASSIGNED));	/* the real claim untouched */
+	CHECK_INT(-ENOENT, spool_lookup_claim(&sp, "00000000000000000000abcd", tok, &lost));
+}
+
+TEST(fsck_reports_missing_directories_and_converges)
+{
+	struct fsck_opts fo = { 1, 0, NULL, NULL };
+
+	open_spool();
+	spool_close(&sp);
+	CHECK_INT(0, rmdir("s/done/7f"));
+	CHECK_INT(0, spool_open(&sp, "s", 0));
+	CHECK_INT(1, spool_fsck(&sp, &fo));
+	CHECK(exists("s/done/7f"));
+	spool_close(&sp);
+	CHECK_INT(0, spool_open(&sp, "s", 0));
+	CHECK_INT(0, spool_fsck(&sp, &fo));
+}
