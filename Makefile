@@ -64,7 +64,7 @@ obj/libspool.a: $(LIB_OBJ)
 $(patsubst %.c,obj/%.o,$(TOOLS_SRC)) $(patsubst %.c,asan/obj/%.o,$(TOOLS_SRC)): $(wildcard tools/*.h)
 bin/spoolctl: $(patsubst %.c,obj/%.o,$(TOOLS_SRC)) obj/libspool.a
 	@mkdir -p bin
-	$(CC) $(CFLAGS) -o $@ $^ -lm
+	$(CC) $(CFLAGS) -o $@ $^ -lcurl -lm
 bin/spoold: $(patsubst %.c,obj/%.o,$(SPOOLD_SRC)) obj/libspool.a
 	@mkdir -p bin
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_spoold)
@@ -84,7 +84,7 @@ asan/obj/libspool.a: $(ASAN_LIB_OBJ)
 	@rm -f $@; ar rcs $@ $^
 asan/bin/spoolctl: $(patsubst %.c,asan/obj/%.o,$(TOOLS_SRC)) asan/obj/libspool.a
 	@mkdir -p asan/bin
-	$(CC) $(ASANFLAGS) -o $@ $^ -lm
+	$(CC) $(ASANFLAGS) -o $@ $^ -lcurl -lm
 asan/bin/spoold: $(patsubst %.c,asan/obj/%.o,$(SPOOLD_SRC)) asan/obj/libspool.a
 	@mkdir -p asan/bin
 	$(CC) $(ASANFLAGS) -o $@ $^ $(LIBS_spoold)
@@ -106,6 +106,10 @@ test-asan: asan
 	BIN=$(CURDIR)/asan/bin ASAN=1 tests/run
 
 test: test-plain test-asan
+
+# The first thing a new user runs: a boss, a sweep, two runners, a leaderboard.
+demo: all
+	tools/demo.sh
 
 clean:
 	rm -rf obj bin asan

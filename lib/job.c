@@ -224,3 +224,19 @@ out:
 	json_release(&j);
 	return r;
 }
+
+int job_given_id(const char *json, size_t len, char out[SPOOL_ID_LEN + 1])
+{
+	struct json j;
+	char err[8], id[SPOOL_ID_LEN + 2];
+	int ok;
+
+	if (json_parse(&j, json, len, JSON_TOKENS_MAX, err, sizeof(err)) < 0)
+		return 0;
+	ok = j.tok[0].type == JSMN_OBJECT &&
+	     json_str(&j, json_get(&j, 0, "_id"), id, sizeof(id)) == 0 && id_valid(id);
+	json_release(&j);
+	if (ok)
+		memcpy(out, id, SPOOL_ID_LEN + 1);
+	return ok;
+}

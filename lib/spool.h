@@ -140,6 +140,13 @@ struct job_opts {
 int job_check(const char *json, size_t len, int64_t now, struct job_opts *o,
 	      char *err, size_t errlen);
 
+/*
+ * The id a job document names for itself: 1 with out set when it has an
+ * "_id" string of the id pattern (a resubmitted job, a sweep's content id),
+ * else 0. The document need not be valid otherwise (job_check says that).
+ */
+int job_given_id(const char *json, size_t len, char out[SPOOL_ID_LEN + 1]);
+
 /* ---- the spool ------------------------------------------------------------- */
 
 struct spool_pending;		/* group-commit queue, private to spool.c */

@@ -190,10 +190,13 @@ static void done_stats(struct server *srv, struct op *op)
 				   spool_state_name(s), n[s]);
 		buf_printf(b, "}, \"queued\": %zu, \"waiting\": %d, "
 			   "\"connections\": %d, \"indexBytes\": %zu, "
-			   "\"uptimeS\": %lld, ",
+			   "\"uptimeS\": %lld, \"lastScanMs\": %lld, "
+			   "\"lastScanOrders\": %zu, \"lastMergeMs\": %lld, ",
 			   srv->ix.n, srv->nwaiting, srv->nconns,
 			   index_bytes(&srv->ix),
-			   (long long)((now_ms() - srv->started_ms) / 1000));
+			   (long long)((now_ms() - srv->started_ms) / 1000),
+			   (long long)srv->scan_ms, srv->scan_n,
+			   (long long)srv->merge_ms);
 		buf_printf(b, "\"submits\": %llu, \"claims\": %llu, "
 			   "\"completions\": %llu, \"failures\": %llu, "
 			   "\"expiredLeases\": %llu, \"ingested\": %llu, "
@@ -257,8 +260,13 @@ static void run_submit(struct op *op, struct spool *sp)
 	}
 	buf_puts(&op->out, "{\"ids\": [");
 	for (i = 0; i < op->nel; i++) {
+		char given[SPOOL_ID_LEN + 1];
+		/* a job that names its own id (a sweep's content id) keeps it:
+		 * submitting it again adds nothing */
+		int has = job_given_id(op->body + op->el[i][0], op->el[i][1], given);
+
 		rc = spool_submit(sp, op->body + op->el[i][0], op->el[i][1],
-				  NULL, id);
+				  has ? given : NULL, id);
 		if (rc < 0) {
 			char what[128];
 			snprintf(what, sizeof(what), "store job %zu (%zu of %zu "

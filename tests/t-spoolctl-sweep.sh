@@ -54,7 +54,7 @@ done
 for id in "${held[@]}"; do $SC release "$id"; done
 t=$($SC top)
 echo "$t"
-assert_match "^4/7 done" "$t" "progress line"
+assert_match "^\[#+\.+\] 4/7 done, 0 running, 2 queued, 1 failed" "$t" "progress line"
 assert_eq "0.125 0.25 0.5 0.75" "$(echo "$t" | awk 'NR > 2 { printf "%s ", $2 }' | sed 's/ $//')" "best (lowest) loss first"
 assert_match "lr=" "$t" "the varied parameter is shown"
 assert_eq "0.75 0.5" "$($SC top --key acc --desc --limit 2 --json | pyget '" ".join(str(r["value"]) for r in d["rows"])')" "top --desc --limit --json"

@@ -7,9 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "json.h"
+#include "boss.h"
 #include "sweep.h"
 
 #define SHOW_LOGS_MAX	(8 * SPOOL_LOG_MAX)	/* the logs of every attempt, shown */
@@ -492,6 +494,111 @@ out:
 
 /* ---- sweep ------------------------------------------------------------------------- */
 
+/* The "state" of order id at the boss, into st. 0 or an exit code. */
+static int remote_state(const char *url, const char *token, const char *id,
+			char *st, size_t cap, struct buf *resp)
+{
+	char path[128], err[512];
+	struct json j;
+	long status;
+
+	snprintf(path, sizeof path, "/v1/orders/%s", id);
+	if (boss_request(url, "GET", path, NULL, 0, token, resp, &status, err, sizeof err) < 0) {
+		cli_warn("cannot reach the boss: %s", err);
+		return EX_ERR;
+	}
+	if (status != 200 || json_parse(&j, resp->data, resp->len, JSON_TOKENS_MAX, err, sizeof err) < 0) {
+		cli_warn("the boss answered %ld for order '%s': %.200s", status, id, resp->data ? resp->data : "");
+		return EX_ERR;
+	}
+	if (json_str(&j, json_get(&j, 0, "state"), st, cap) < 0)
+		snprintf(st, cap, "?");
+	json_release(&j);
+	return EX_OK;
+}
+
+/*
+ * sweep --boss: the jobs go to POST /v1/jobs in batches, each with the "_id"
+ * its content gives it, so that the boss, too, adds nothing it has already.
+ */
+static int sweep_remote(const struct sweep *sw, const char *url, const char *tokfile,
+			int requeue)
+{
+	char token[512] = "", err[512];
+	struct buf body, resp;
+	size_t i, start;
+	long status, requeued = 0;
+	int ex = EX_OK;
+
+	if (tokfile && boss_read_token(tokfile, token, sizeof token) < 0) {
+		cli_warn("cannot read a token from '%s'", tokfile);
+		return EX_ERR;
+	}
+	buf_init(&body, 512u << 20);
+	buf_init(&resp, 64u << 20);
+	for (start = 0; ex == EX_OK && start < sw->n; start += SUBMIT_BATCH) {
+		struct json j;
+		int arr, k, t;
+
+		buf_reset(&body);
+		buf_puts(&body, "[");
+		for (i = start; i < sw->n && i < start + SUBMIT_BATCH; i++)
+			buf_printf(&body, "%s{\"_id\":\"%s\",%s", i > start ? "," : "",
+				   sw->jobs[i].id, sw->jobs[i].json + 1);
+		if (buf_puts(&body, "]") < 0) {
+			cli_warn("sweep '%s' is too large to send", sw->name);
+			ex = EX_ERR;
+			break;
+		}
+		if (boss_request(url, "POST", "/v1/jobs", body.data, body.len, token, &resp,
+				 &status, err, sizeof err) < 0) {
+			cli_warn("cannot reach the boss: %s", err);
+			ex = EX_ERR;
+			break;
+		}
+		if (status != 201 && status != 200) {
+			cli_warn("the boss refused the sweep (%ld): %.300s", status, resp.data ? resp.data : "");
+			ex = status == 409 ? EX_CONFLICT : EX_ERR;
+			break;
+		}
+		if (json_parse(&j, resp.data, resp.len, JSON_TOKENS_MAX, err, sizeof err) < 0 ||
+		    (arr = json_get(&j, 0, "ids")) < 0 || j.tok[arr].type != JSMN_ARRAY) {
+			cli_warn("the boss's answer has no \"ids\": %.200s", resp.data ? resp.data : "");
+			ex = EX_ERR;
+			break;
+		}
+		for (k = 0, t = arr + 1; k < j.tok[arr].size; k++, t = json_skip(&j, t)) {
+			char id[SPOOL_ID_LEN + 1];
+
+			if (json_str(&j, t, id, sizeof id) == 0)
+				printf("%s\n", id);
+		}
+		json_release(&j);
+	}
+	for (i = 0; ex == EX_OK && requeue && i < sw->n; i++) {
+		char st[32], path[128];
+
+		if ((ex = remote_state(url, token, sw->jobs[i].id, st, sizeof st, &resp)) != EX_OK)
+			break;
+		if (strcmp(st, "failed") != 0)
+			continue;
+		snprintf(path, sizeof path, "/v1/orders/%s/requeue", sw->jobs[i].id);
+		if (boss_request(url, "POST", path, NULL, 0, token, &resp, &status, err, sizeof err) < 0 ||
+		    status != 200) {
+			cli_warn("cannot requeue '%s' at the boss (%ld): %.200s", sw->jobs[i].id, status,
+				 status ? resp.data : err);
+			ex = EX_ERR;
+			break;
+		}
+		requeued++;
+	}
+	if (ex == EX_OK)
+		cli_warn("sweep '%s': %zu jobs sent to %s, %ld requeued", sw->name, sw->n, url, requeued);
+	buf_release(&body);
+	buf_release(&resp);
+	return ex;
+}
+
 int cmd_sweep(const struct cmd *c, struct args *a)
 {
 	int dry = cli_opt(c, a, "dry-run") != NULL, requeue = cli_opt(c, a, "requeue-failed") != NULL;
@@ -520,6 +627,11 @@ int cmd_sweep(const struct cmd *c, struct args *a)
 			printf("%s %.*s\n", sw.jobs[i].id, (int)sw.jobs[i].len, sw.jobs[i].json);
 		sweep_release(&sw);
 		return EX_OK;
+	}
+	if (cli_opt(c, a, "boss")) {
+		ex = sweep_remote(&sw, cli_opt(c, a, "boss"), cli_opt(c, a, "token-file"), requeue);
+		sweep_release(&sw);
+		return ex;
 	}
 	if (!(ids = calloc(SUBMIT_BATCH, sizeof *ids))) {
 		cli_warn("out of memory");
@@ -663,71 +775,122 @@ static void params_release(struct params *p, size_t nrows)
 	free(p->val);
 }
 
+/* "[#######.......]  12/24 done, 2 running, 10 queued, 0 failed" */
+static void progress(const struct board *b)
+{
+	long queued = b->counts[ST_NEW] + b->counts[ST_HELD];
+	long finished = b->counts[ST_DONE] + b->counts[ST_FAILED] + b->counts[ST_CANCELLED];
+	int width = 30, k, fill = b->total ? (int)(finished * width / b->total) : 0;
+
+	putchar('[');
+	for (k = 0; k < width; k++)
+		putchar(k < fill ? '#' : '.');
+	printf("] %ld/%ld done, %ld running, %ld queued, %ld failed", b->counts[ST_DONE],
+	       b->total, b->counts[ST_ASSIGNED], queued, b->counts[ST_FAILED]);
+	if (b->counts[ST_CANCELLED])
+		printf(", %ld cancelled", b->counts[ST_CANCELLED]);
+	putchar('\n');
+}
+
+static void board_print(const struct board *b, const char *key)
+{
+	struct params p;
+	size_t r;
+	int k;
+
+	progress(b);
+	if (!b->n)
+		return;
+	params_collect(&p, b);
+	printf("%4s  %-12s  %-24s  %s\n", "rank", key, "id", "job");
+	for (r = 0; r < b->n; r++) {
+		printf("%4zu  %-12.6g  %s ", r + 1, b->rows[r].value, b->rows[r].id);
+		for (k = 0; p.val && k < p.nkeys; k++) {
+			const char *v = p.val[r * TOP_KEYS_MAX + k];
+
+			if (p.varies[k])
+				printf(" %s=%.*s%s", p.key[k], TOP_VAL_MAX, v ? v : "-",
+				       v && strlen(v) > TOP_VAL_MAX ? "..." : "");
+		}
+		putchar('\n');
+	}
+	params_release(&p, b->n);
+}
+
 int cmd_top(const struct cmd *c, struct args *a)
 {
 	const char *key = cli_opt(c, a, "key"), *lim = cli_opt(c, a, "limit");
-	const char *sweep = cli_opt(c, a, "sweep");
+	const char *sweep = cli_opt(c, a, "sweep"), *order = cli_opt(c, a, "order");
+	const char *every = cli_opt(c, a, "every");
 	int desc = cli_opt(c, a, "desc") != NULL, json = cli_opt(c, a, "json") != NULL;
+	int watch = cli_opt(c, a, "watch") != NULL, until = cli_opt(c, a, "until-done") != NULL;
+	int tty = isatty(STDOUT_FILENO);
 	struct board b;
 	struct spool sp;
-	long limit = 10;
-	size_t r;
-	int rc, s, k;
+	long limit = 10, period = 2;
+	int rc = 0, ex = EX_OK;
 
 	if (!key)
 		key = "loss";
+	if (order) {
+		if (strcmp(order, "desc") == 0)
+			desc = 1;
+		else if (strcmp(order, "asc") != 0) {
+			cli_warn("--order takes asc or desc, not '%s'", order);
+			return EX_USAGE;
+		}
+	}
 	if (lim && cli_num(lim, 0, 1000000, "--limit", &limit) < 0)
 		return EX_USAGE;
+	if (every && cli_num(every, 1, 3600, "--every", &period) < 0)
+		return EX_USAGE;
+	if ((until || every) && !watch) {
+		cli_warn("--every and --until-done go with --watch");
+		return EX_USAGE;
+	}
 	if (cli_open(&sp, 0) < 0)
 		return EX_ERR;
-	memset(&b, 0, sizeof b);
-	sp.err[0] = 0;
-	rc = spool_board(&sp, key, desc, (size_t)limit, sweep, &b);
-	if (rc < 0) {
-		int ex = cli_failed(&sp, rc, "cannot rank outcomes");
-
-		spool_close(&sp);
-		return ex;
-	}
-	if (json) {
-		struct buf out;
-
-		buf_init(&out, 64u << 20);
-		if ((rc = board_json(&b, key, desc, &out)) < 0) {
-			cli_warn("cannot render the leaderboard: %s", strerror(-rc));
-		} else {
-			cli_print_buf(&out);
-			putchar('\n');
+	for (;;) {
+		memset(&b, 0, sizeof b);
+		sp.err[0] = 0;
+		rc = spool_board(&sp, key, desc, (size_t)limit, sweep, &b);
+		if (rc < 0) {
+			ex = cli_failed(&sp, rc, "cannot rank outcomes");
+			break;
 		}
-		buf_release(&out);
-	} else {
-		struct params p;
+		if (json) {
+			struct buf out;
 
-		printf("%ld/%ld done", b.counts[ST_DONE], b.total);
-		for (s = 0; s < ST_COUNT; s++)
-			if (s != ST_DONE && b.counts[s])
-				printf(", %ld %s", b.counts[s], spool_state_name(s));
-		putchar('\n');
-		if (b.n) {
-			params_collect(&p, &b);
-			printf("%4s  %-12s  %-24s  %s\n", "rank", key, "id", "job");
-			for (r = 0; r < b.n; r++) {
-				printf("%4zu  %-12.6g  %s ", r + 1, b.rows[r].value, b.rows[r].id);
-				for (k = 0; p.val && k < p.nkeys; k++) {
-					const char *v = p.val[r * TOP_KEYS_MAX + k];
-
-					if (p.varies[k])
-						printf(" %s=%.*s%s", p.key[k], TOP_VAL_MAX, v ? v : "-",
-						       v && strlen(v) > TOP_VAL_MAX ? "..." : "");
-				}
+			buf_init(&out, 64u << 20);
+			if ((rc = board_json(&b, key, desc, &out)) < 0) {
+				cli_warn("cannot render the leaderboard: %s", strerror(-rc));
+				ex = EX_ERR;
+			} else {
+				cli_print_buf(&out);
 				putchar('\n');
 			}
-			params_release(&p, b.n);
+			buf_release(&out);
+		} else if (watch && tty) {
+			/* redraw in place: home, clear, then the board */
+			fputs("\033[H\033[2J", stdout);
+			board_print(&b, key);
+		} else if (watch) {
+			progress(&b);	/* a log, not a screen: one line per refresh */
+		} else {
+			board_print(&b, key);
 		}
+		fflush(stdout);
+		{
+			long active = b.counts[ST_NEW] + b.counts[ST_HELD] + b.counts[ST_ASSIGNED];
+
+			board_release(&b);
+			if (!watch || ex != EX_OK || (until && active == 0))
+				break;
+		}
+		sleep((unsigned)period);
 	}
-	board_release(&b);
 	spool_close(&sp);
-	return rc < 0 ? EX_ERR : EX_OK;
+	return ex;
 }
 
 /* ---- workers ------------------------------------------------------------------------ */

@@ -7,15 +7,20 @@
 #
 #   tools/demo.sh [SWEEP-SPEC]     (default examples/wine-sweep.json)
 #   DEMO_DIR=...  where the demo's spool and logs go (default ./demo)
+#   BIN=...       the programs to run (default ./bin)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-bin=$top/bin
+bin=${BIN:-$top/bin}
 spec=${1:-$top/examples/wine-sweep.json}
 demo=${DEMO_DIR:-$top/demo}
 spool=$demo/spool
 pids=()
 
-say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+if [ -t 1 ]; then
+	say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+else
+	say() { printf '==> %s\n' "$*"; }
+fi
 stop_all() {
 	local p
 	for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
@@ -57,7 +62,7 @@ local_pid=$!
 pids+=("$remote_pid" "$local_pid")
 
 say "training (progress every second)"
-"$bin/spoolctl" --spool "$spool" top --sweep "$sweep" --watch 1 --until-done --limit 5 --boss "$url"
+"$bin/spoolctl" --spool "$spool" top --sweep "$sweep" --watch --every 1 --until-done --limit 5
 
 rc=0
 wait "$remote_pid" || rc=$?

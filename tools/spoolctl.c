@@ -119,27 +119,35 @@ static const struct cmd cmds[] = {
 	  "  --settle-ms MS  how long an unparsable file must be unchanged before it\n"
 	  "                  is rejected (default 2000, or $SPOOL_SETTLE_MS)\n",
 	  { { "settle-ms", 1 }, { NULL, 0 } }, 0, 0 },
-	{ "sweep", cmd_sweep, "SPEC [--requeue-failed] [--dry-run]",
+	{ "sweep", cmd_sweep, "SPEC [--requeue-failed] [--dry-run] [--boss URL [--token-file F]]",
 	  "Submit the jobs of a sweep spec (a grid and/or random samples).",
 	  "SPEC (a file, or -) is {\"name\", \"base\": job, \"grid\": {param: [values]},\n"
 	  "\"random\": {\"count\", \"seed\", \"params\": {param: dist}}} (tools/sweep.h).\n"
 	  "A job's id comes from its content, so a sweep submitted again adds only\n"
 	  "what is missing. Prints every job's id.\n"
 	  "  --requeue-failed  also requeue the sweep's jobs that are in failed/\n"
-	  "  --dry-run         print \"ID JOB\" per job, submit nothing\n",
-	  { { "requeue-failed", 0 }, { "dry-run", 0 }, { NULL, 0 } }, 1, 1 },
-	{ "top", cmd_top, "[--key K] [--desc] [--limit N] [--sweep NAME] [--json]",
+	  "  --dry-run         print \"ID JOB\" per job, submit nothing\n"
+	  "  --boss URL        submit over HTTP to the spoold at URL instead of\n"
+	  "                    writing the spool (e.g. http://127.0.0.1:8080)\n"
+	  "  --token-file F    the boss's bearer token, first line of F\n",
+	  { { "requeue-failed", 0 }, { "dry-run", 0 }, { "boss", 1 }, { "token-file", 1 },
+	    { NULL, 0 } }, 1, 1 },
+	{ "top", cmd_top, "[--key K] [--order asc|desc] [--limit N] [--sweep NAME] [--json] [--watch [--every S] [--until-done]]",
 	  "The leaderboard: the best outcomes of done jobs, and progress.",
 	  "The first line counts orders per state; then one row per done job, best\n"
 	  "first: rank, the outcome's value of K, the id, and the job parameters that\n"
 	  "differ between the rows.\n"
 	  "  --key K       the outcome member to rank by (default loss)\n"
-	  "  --desc        higher is better (e.g. an accuracy)\n"
+	  "  --order O     asc (default: lower is better, as a loss) or desc\n"
+	  "  --desc        the same as --order desc (e.g. for an accuracy)\n"
 	  "  --limit N     rows shown (default 10, 0: all)\n"
 	  "  --sweep NAME  only the jobs of that sweep\n"
-	  "  --json        the board as one JSON object\n",
-	  { { "key", 1 }, { "desc", 0 }, { "limit", 1 }, { "sweep", 1 }, { "json", 0 },
-	    { NULL, 0 } }, 0, 0 },
+	  "  --json        the board as one JSON object\n"
+	  "  --watch       refresh in place with a progress bar (Ctrl-C stops)\n"
+	  "  --every S     seconds between refreshes (default 2)\n"
+	  "  --until-done  with --watch: stop once nothing is queued or running\n",
+	  { { "key", 1 }, { "desc", 0 }, { "order", 1 }, { "limit", 1 }, { "sweep", 1 },
+	    { "json", 0 }, { "watch", 0 }, { "every", 1 }, { "until-done", 0 }, { NULL, 0 } }, 0, 0 },
 	{ "workers", cmd_workers, "[--json]",
 	  "List the workers that have reported: name and when last seen.",
 	  "  --json  every worker record, as stored (an array)\n",

@@ -1,0 +1,24 @@
+/*
+ * boss: spoolctl's HTTP client for a spoold (sweep --boss), over libcurl.
+ */
+#ifndef SPOOLCTL_BOSS_H
+#define SPOOLCTL_BOSS_H
+
+#include <stddef.h>
+
+#include "buf.h"
+
+/*
+ * One request to the boss at url (e.g. http://127.0.0.1:8080) for path
+ * (e.g. /v1/jobs). body may be NULL for a GET. token (may be NULL) is sent
+ * as a bearer token. The answer's body goes to resp (its ceiling applies),
+ * its status to *status. 0, or -EIO when no answer came (err says why).
+ */
+int boss_request(const char *url, const char *method, const char *path,
+		 const char *body, size_t len, const char *token,
+		 struct buf *resp, long *status, char *err, size_t errlen);
+
+/* The first line of file f (a token file), into out. 0 or -errno. */
+int boss_read_token(const char *f, char *out, size_t cap);
+
+#endif
