@@ -127,7 +127,8 @@ int spool_board(struct spool *sp, const char *key, int desc, size_t limit,
 		board_release(b);
 		return r;
 	}
-	qsort(b->rows, b->n, sizeof(*b->rows), desc ? by_value_desc : by_value_asc);
+	if (b->n)
+		qsort(b->rows, b->n, sizeof(*b->rows), desc ? by_value_desc : by_value_asc);
 	if (limit && b->n > limit) {
 		size_t i;
 

@@ -347,7 +347,8 @@ int spool_fsck(struct spool *sp, const struct fsck_opts *fo)
 	}
 	if (r < 0)
 		goto out;
-	qsort(f.e, f.n, sizeof(*f.e), cmp_entry);
+	if (f.n)
+		qsort(f.e, f.n, sizeof(*f.e), cmp_entry);
 	for (i = 0; i < f.n; i = j) {
 		struct entry *keep = &f.e[i];
 		struct order o;
