@@ -479,29 +479,21 @@ static int claim_find(struct op *op, struct spool *sp)
 {
 	int rc = spool_lookup_claim(sp, op->id, op->token, &op->o);
 	if (rc == -ESTALE) {
-		op_error(op, 409, "claim %s of order %s is no longer held "
-			 "(the order is %s)", op->token, op->id,
-			 spool_state_name(op->o.state));
+		op_error(op, 409, "claim %s is no longer held: %s", op->token,
+			 spool_error(sp));
 	} else if (rc < 0) {
 		op_errno(op, sp, rc, "find the claim");
 	}
 	return rc;
 }
 
-/* The outcome under a claim that is no longer held goes to late/: the
- * library does that when completing a claim it cannot find. */
+/* After spool_lookup_claim said -ESTALE, op->o describes the lost claim:
+ * completing or failing it files the outcome in late/ (-ESTALE), or finds
+ * this very outcome filed already (-EALREADY: a repeated request). */
 static int file_late(struct op *op, struct spool *sp, int fail)
 {
 	struct order o = op->o;
 	int retried;
-	/* the claim as its holder knew it: this order under this token */
-	o.state = ST_ASSIGNED;
-	o.n.claimed = 1;
-	memcpy(o.n.token, op->token, sizeof(o.n.token));
-	if (!o.n.worker[0])
-		strcpy(o.n.worker, "unknown");
-	if (name_format(&o.n, o.file, sizeof(o.file)) < 0)
-		return -EINVAL;
 	if (fail)
 		return spool_fail(sp, &o, op->blen ? op->body : NULL, op->blen,
 				  &retried);
@@ -545,13 +537,14 @@ static void run_complete(struct op *op, struct spool *sp)
 	int rc = spool_lookup_claim(sp, op->id, op->token, &op->o);
 
 	if (rc == -ESTALE) {
+		char why[300];
+		snprintf(why, sizeof(why), "%s", spool_error(sp));
 		if (file_late(op, sp, 0) == -EALREADY) {
 			duplicate(op, "done");
 			return;
 		}
-		op_error(op, 409, "claim %s of order %s is no longer held (the "
-			 "order is %s); the outcome is kept in late/",
-			 op->token, op->id, spool_state_name(op->o.state));
+		op_error(op, 409, "claim %s is no longer held: %s; the outcome "
+			 "is kept in late/", op->token, why);
 		return;
 	}
 	if (rc < 0) {
@@ -576,14 +569,15 @@ static void run_fail(struct op *op, struct spool *sp)
 	int rc = spool_lookup_claim(sp, op->id, op->token, &op->o);
 
 	if (rc == -ESTALE) {
+		char why[300];
+		snprintf(why, sizeof(why), "%s", spool_error(sp));
 		if (file_late(op, sp, 1) == -EALREADY) {
-			duplicate(op, op->o.state == ST_NEW ? "new" :
-				  spool_state_name(op->o.state));
+			/* this failure was filed already; the order moved on */
+			duplicate(op, strstr(why, " is new,") ? "new" : "failed");
 			return;
 		}
-		op_error(op, 409, "claim %s of order %s is no longer held (the "
-			 "order is %s)", op->token, op->id,
-			 spool_state_name(op->o.state));
+		op_error(op, 409, "claim %s is no longer held: %s; the outcome "
+			 "is kept in late/", op->token, why);
 		return;
 	}
 	if (rc < 0) {
@@ -766,22 +760,21 @@ static void h_cancel(struct conn *c)
 
 static void run_log_put(struct op *op, struct spool *sp)
 {
+	/* 0 also for a claim that finished (done, failed): its log is welcome */
 	int rc = spool_lookup_claim(sp, op->id, op->token, &op->o);
-	if (rc == -ESTALE && op->o.n.claimed &&
-	    !strcmp(op->o.n.token, op->token))
-		rc = 0;	/* the claim ended (done, failed): its log is welcome */
-	if (rc == -ESTALE && op->attempt) {
+	if (rc == -ESTALE) {
 		/* a retried or reaped attempt: the claim was real if an
-		 * outcome is on file for this attempt under this token */
+		 * outcome is on file for that attempt under this token */
 		struct order o = op->o;
 		struct buf b;
 		o.state = ST_ASSIGNED;
 		o.n.claimed = 1;
-		o.n.attempt = op->attempt;
+		if (op->attempt)
+			o.n.attempt = op->attempt;
 		memcpy(o.n.token, op->token, sizeof(o.n.token));
 		buf_init(&b, SPOOL_OUTCOME_MAX + 2);
 		if (spool_read_outcome(sp, &o, &b) == 0) {
-			op->o.n.attempt = op->attempt;
+			op->o.n.attempt = o.n.attempt;
 			rc = 0;
 		}
 		buf_release(&b);

@@ -129,6 +129,7 @@ void server_maybe_exit(struct server *srv)
 	uv_close((uv_handle_t *)&srv->reap_timer, NULL);
 	uv_close((uv_handle_t *)&srv->rescan_timer, NULL);
 	uv_close((uv_handle_t *)&srv->due_timer, NULL);
+	uv_close((uv_handle_t *)&srv->merge_timer, NULL);
 	uv_close((uv_handle_t *)&srv->sigterm, NULL);
 	uv_close((uv_handle_t *)&srv->sigint, NULL);
 	watch_stop(srv);
@@ -146,6 +147,7 @@ static void on_signal(uv_signal_t *s, int signum)
 	uv_timer_stop(&srv->reap_timer);
 	uv_timer_stop(&srv->rescan_timer);
 	uv_timer_stop(&srv->due_timer);
+	watch_abandon(srv);
 	watch_stop(srv);
 	claim_flush(srv);
 	http_stop(srv);
@@ -374,7 +376,9 @@ int main(int argc, char **argv)
 	uv_timer_init(srv.loop, &srv.reap_timer);
 	uv_timer_init(srv.loop, &srv.rescan_timer);
 	uv_timer_init(srv.loop, &srv.due_timer);
+	uv_timer_init(srv.loop, &srv.merge_timer);
 	srv.reap_timer.data = srv.rescan_timer.data = srv.due_timer.data = &srv;
+	srv.merge_timer.data = &srv;
 	uv_timer_start(&srv.reap_timer, on_reap, 0, (uint64_t)srv.cfg.reap_ms);
 	watch_schedule(&srv);
 	uv_signal_init(srv.loop, &srv.sigterm);

@@ -350,6 +350,9 @@ int watch_scan_sync(struct server *srv);
 /* Queue a rescan now (inotify overflow). */
 void watch_rescan(struct server *srv);
 
+/* Drop a merge in progress (shutdown). */
+void watch_abandon(struct server *srv);
+
 /* Arm the periodic rescan: cfg.rescan_ms, or 5x the last scan's duration
  * when listing new/ is that slow (a million orders). */
 void watch_schedule(struct server *srv);
@@ -419,6 +422,13 @@ struct server {
 	int scanning;			/* a rescan is in flight */
 	uint64_t scan_t0;		/* uv_hrtime when it began */
 	int64_t scan_ms;		/* how long the last one took */
+	size_t scan_n;			/* and how many orders it listed */
+	int64_t merge_ms;		/* loop time to merge it into the index */
+	struct op *merge;		/* a listing being merged, a slice a turn */
+	size_t merge_pos;
+	int merge_added;
+	uint64_t merge_ns;
+	uv_timer_t merge_timer;
 	int reaping;			/* a reap is in flight */
 	int all_closed;			/* shutdown closed the server's handles */
 	int rescan_again;

@@ -17,6 +17,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -242,11 +244,15 @@ static int scan_visit(void *arg, const struct order *o)
 	return 0;
 }
 
-static int scan_apply(struct server *srv, const struct scan *s)
+/* Merge up to max records of s from *pos on into the index; how many were
+ * new. *pos is left after the last record merged. */
+static int scan_apply(struct server *srv, const struct scan *s, size_t *pos,
+		      size_t max)
 {
-	const char *p = s->names.data, *end = p + s->names.len;
+	const char *p = s->names.data ? s->names.data + *pos : NULL;
+	const char *end = s->names.data ? s->names.data + s->names.len : NULL;
 	int added = 0;
-	while (p && p < end) {
+	while (p && p < end && max--) {
 		const char *name = p, *tags = p + strlen(p) + 1;
 		struct order_name n;
 		p = tags + strlen(tags) + 1;
@@ -266,6 +272,8 @@ static int scan_apply(struct server *srv, const struct scan *s)
 					   index_tagset(&srv->ix, nt, tp)) > 0;
 		}
 	}
+	if (p)
+		*pos = (size_t)(p - s->names.data);
 	return added;
 }
 
@@ -293,8 +301,10 @@ int watch_scan_sync(struct server *srv)
 	srv->m.ingested += (uint64_t)ing;
 	srv->m.rejected += (uint64_t)rej;
 	rc = scan_list(&srv->sp, &s);
-	if (rc == 0)
-		scan_apply(srv, &s);
+	if (rc == 0) {
+		size_t pos = 0;
+		scan_apply(srv, &s, &pos, SIZE_MAX);
+	}
 	buf_release(&s.names);
 	return rc;
 }
@@ -305,29 +315,86 @@ static void run_list_new(struct op *op, struct spool *sp)
 	op->rc = scan_list(sp, s);
 }
 
-static void done_list_new(struct server *srv, struct op *op)
+/* The end of a rescan, merged or not. */
+static void scan_finish(struct server *srv, struct op *op)
 {
 	struct scan *s = op->data;
-	srv->scanning = 0;
-	srv->scan_ms = (int64_t)((uv_hrtime() - srv->scan_t0) / 1000000);
-	if (op->rc == 0) {
-		size_t gone;
-		int added = scan_apply(srv, s);
-		gone = index_sweep(&srv->ix);
-		if (added || gone)
-			say(srv, "rescan: %d orders found, %zu gone", added, gone);
-		if (added)
-			claim_dispatch(srv);
-	} else {
-		say(srv, "rescan failed: %s", strerror(-op->rc));
-	}
 	buf_release(&s->names);
 	op_free(op);
-	if (srv->rescan_again && !srv->draining) {
+	srv->merge = NULL;
+	srv->scanning = 0;
+	/* the listing was made on a pool thread, in its own malloc arena:
+	 * hand those pages back rather than keep a scan's worth of memory */
+	malloc_trim(0);
+	if (srv->draining)
+		return;
+	if (srv->rescan_again) {
 		srv->rescan_again = 0;
 		watch_rescan(srv);
 	} else {
 		watch_schedule(srv);
+	}
+}
+
+/*
+ * Merge a listing into the index a slice per loop turn (MERGE_SLICE records,
+ * a few milliseconds), so that a million-order rescan never holds up the
+ * loop; requests and inotify events are served between slices. Entries
+ * added meanwhile carry the new mark, so the sweep at the end spares them.
+ */
+#define MERGE_SLICE 16384
+
+static void on_merge(uv_timer_t *t)
+{
+	struct server *srv = t->data;
+	struct op *op = srv->merge;
+	struct scan *s = op->data;
+	uint64_t t0 = uv_hrtime();
+	int added;
+
+	added = scan_apply(srv, s, &srv->merge_pos, MERGE_SLICE);
+	srv->merge_added += added;
+	if (added)
+		claim_dispatch(srv);
+	if (srv->merge_pos < s->names.len) {
+		srv->merge_ns += uv_hrtime() - t0;
+		uv_timer_start(&srv->merge_timer, on_merge, 0, 0);
+		return;
+	}
+	{
+		size_t gone = index_sweep(&srv->ix);
+		srv->merge_ns += uv_hrtime() - t0;
+		srv->merge_ms = (int64_t)(srv->merge_ns / 1000000);
+		if (srv->merge_added || gone)
+			say(srv, "rescan: %d orders found, %zu gone",
+			    srv->merge_added, gone);
+	}
+	scan_finish(srv, op);
+}
+
+static void done_list_new(struct server *srv, struct op *op)
+{
+	struct scan *s = op->data;
+	srv->scan_ms = (int64_t)((uv_hrtime() - srv->scan_t0) / 1000000);
+	srv->scan_n = s->n;
+	if (op->rc < 0 || srv->draining) {
+		if (op->rc < 0)
+			say(srv, "rescan failed: %s", strerror(-op->rc));
+		scan_finish(srv, op);
+		return;
+	}
+	srv->merge = op;
+	srv->merge_pos = 0;
+	srv->merge_added = 0;
+	srv->merge_ns = 0;
+	on_merge(&srv->merge_timer);
+}
+
+void watch_abandon(struct server *srv)
+{
+	if (srv->merge) {
+		uv_timer_stop(&srv->merge_timer);
+		scan_finish(srv, srv->merge);
 	}
 }
 
