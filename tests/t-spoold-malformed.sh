@@ -96,6 +96,13 @@ raw pipeline > piped.out
 assert_eq "200 201 404 200" "$(grep -a '^HTTP/1.1' piped.out | awk '{print $2}' | tr '\n' ' ' | sed 's/ $//')" "pipelined answers in order"
 grep -aq '"orders"' piped.out || fail "stats answer missing from the pipeline"
 
+# a big body within the cap, sent after "Expect: 100-continue", is taken
+python3 -c 'import json; print(json.dumps([{"scriptName": "big.py", "pad": "x" * 500000, "i": i} for i in range(3)]))' > bulk.json
+out=$(curl -sS -v -o bulk.out -w '%{http_code}' -X POST --data-binary @bulk.json -H 'Expect: 100-continue' "$URL/v1/jobs" 2> bulk.err)
+assert_eq 201 "$out" "1.5 MB bulk after 100-continue"
+grep -q '< HTTP/1.1 100 Continue' bulk.err || fail "no 100 Continue: $(grep '^[<>]' bulk.err)"
+
+
 # a body over the cap sent by curl (Expect: 100-continue) gets 413 without being sent
 head -c $((17 * 1024 * 1024)) /dev/zero | tr '\0' ' ' > big.json
 http POST /v1/jobs --data-binary @big.json;	assert_eq 413 "$CODE" "17 MB body"
@@ -167,7 +174,7 @@ http GET /healthz;	assert_eq 200 "$CODE" "healthz after the abuse"
 for id in $IDS; do
 	curl -sS "$URL/v1/jobs/$id" | cmp -s - "before.$id" || fail "job $id changed"
 done
-http GET /v1/stats; assert_eq 3 "$(js 'd["orders"]["new"]')" "the keepers and the piped job are queued"
+http GET /v1/stats; assert_eq 6 "$(js 'd["orders"]["new"]')" "the keepers, the piped job and the big ones are queued"
 "$BIN/spoolctl" --spool "$TESTDIR/sp" fsck > fsck.out || fail "fsck found problems: $(cat fsck.out)"
 kill -TERM "$SPOOLD_PID"; wait "$SPOOLD_PID" || fail "spoold did not exit 0"
 echo ok
