@@ -100,7 +100,7 @@ void say(struct runner *rn, const char *fmt, ...)
 	fprintf(stderr, "%s\n", line);
 }
 
-static void say_outbox(const char *line)
+void say_outbox(const char *line)
 {
 	say(the_runner, "outbox: %s", line);
 }

@@ -3,13 +3,15 @@
  *
  * A finished run's log and outcome are written here (maildir-style: tmp/,
  * fsync, rename, fsync the directory) before the first attempt to send
- * them, so neither a boss that is down nor a runner that dies loses them:
- * the next flush, by this runner or by the next one started on the same
- * outbox, sends them. A file goes only when the boss has answered for it:
+ * them, so neither a boss that is down nor a runner that dies loses them.
+ * The slot that wrote them sends them at once (slots send in parallel);
+ * what it could not send is left to the outbox thread's flushes, with
+ * backoff, and to the next runner started on the same outbox. A file goes only when the boss has answered for it:
  * 2xx (taken; a repeated completion under the same token is answered as a
  * duplicate, so a resend after a crash files nothing twice) or 409 (the
  * claim is stale: the boss keeps the outcome as late). Other 4xx answers
- * will never change, so those files move to dead/ for a person to read.
+ * will never change, so those files move to dead/ for a person to read;
+ * 5xx, 408, 429, 401 and 403 pass, and are tried again.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -153,6 +155,60 @@ static int cmp_names(const void *a, const void *b)
 	return c ? c : strcmp(x, y);
 }
 
+static int held_find(struct outbox *ob, const char *prefix)
+{
+	int i;
+
+	for (i = 0; i < ob->nheld; i++)
+		if (!strcmp(ob->held[i], prefix))
+			return i;
+	return -1;
+}
+
+int outbox_hold(struct outbox *ob, const char *id, int attempt, const char *token)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&ob->mu);
+	if (ob->nheld == OUTBOX_HELD_MAX)
+		r = -ENOSPC;
+	else
+		snprintf(ob->held[ob->nheld++], sizeof(ob->held[0]), "%s.%d.%s", id,
+			 attempt, token);
+	pthread_mutex_unlock(&ob->mu);
+	return r;
+}
+
+void outbox_release(struct outbox *ob, const char *id, int attempt,
+		    const char *token)
+{
+	char prefix[64];
+	int i;
+
+	snprintf(prefix, sizeof(prefix), "%s.%d.%s", id, attempt, token);
+	pthread_mutex_lock(&ob->mu);
+	if ((i = held_find(ob, prefix)) >= 0)
+		memcpy(ob->held[i], ob->held[--ob->nheld], sizeof(ob->held[0]));
+	pthread_mutex_unlock(&ob->mu);
+}
+
+/* Is file (ID.A.TOKEN.KIND) held by a slot? */
+static int held(struct outbox *ob, const char *file)
+{
+	const char *dot = strrchr(file, '.');
+	char prefix[64];
+	int r;
+
+	if (!dot || (size_t)(dot - file) >= sizeof(prefix))
+		return 0;
+	memcpy(prefix, file, (size_t)(dot - file));
+	prefix[dot - file] = '\0';
+	pthread_mutex_lock(&ob->mu);
+	r = held_find(ob, prefix) >= 0;
+	pthread_mutex_unlock(&ob->mu);
+	return r;
+}
+
 /* Send one file. 0 settled (sent, stale, or dead), 1 retry later, <0 transport. */
 static int deliver(struct outbox *ob, struct boss *b, const char *file,
 		   void (*tell)(const char *line))
@@ -264,7 +320,7 @@ int outbox_flush(struct outbox *ob, struct boss *b, int *left,
 		*left = 1;	/* maybe more: the next flush sees them */
 	qsort(names, n, sizeof(*names), cmp_names);
 	for (i = 0; i < n && !r; i++) {
-		int k = deliver(ob, b, names[i], tell);
+		int k = held(ob, names[i]) ? 0 : deliver(ob, b, names[i], tell);
 
 		if (k < 0)
 			r = k;
@@ -277,4 +333,23 @@ int outbox_flush(struct outbox *ob, struct boss *b, int *left,
 		free(names[i]);
 	free(names);
 	return r;
+}
+
+int outbox_send(struct outbox *ob, struct boss *b, const char *id, int attempt,
+		const char *token, void (*tell)(const char *line))
+{
+	static const char *const kinds[] = { "log", "complete", "fail" };
+	char file[128];
+	struct stat st;
+	size_t i;
+	int r;
+
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		snprintf(file, sizeof(file), "%s.%d.%s.%s", id, attempt, token, kinds[i]);
+		if (fstatat(ob->fd, file, &st, 0) < 0)
+			continue;
+		if ((r = deliver(ob, b, file, tell)) != 0)
+			return r;
+	}
+	return 0;
 }

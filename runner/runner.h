@@ -239,13 +239,16 @@ int boss_heartbeat(struct boss *b, struct task *t, int lease_s);
  * (a stale claim: the boss files it as late). Answers the boss will never
  * accept (other 4xx) move the file to dead/, so nothing is ever lost.
  */
+#define OUTBOX_HELD_MAX 256	/* claims being sent by their slot (one per slot) */
+
 struct outbox {
 	char *dir;
 	int fd;			/* O_DIRECTORY of dir */
-	pthread_mutex_t mu;
+	pthread_mutex_t mu;	/* guards what follows */
 	pthread_cond_t cv;
 	int kick;		/* something new to send */
-	int pending;		/* files left after the last flush */
+	int nheld;
+	char held[OUTBOX_HELD_MAX][64];	/* ID.ATTEMPT.TOKEN a slot is sending */
 };
 
 /* Open (making it when missing) the outbox at dir. 0 or errno. */
@@ -258,8 +261,26 @@ int outbox_put(struct outbox *ob, const char *id, int attempt,
 	       size_t len);
 
 /*
+ * A slot sends its own claim's files at once (in parallel with the other
+ * slots) and leaves them to outbox_flush only when that fails: between
+ * outbox_hold and outbox_release, flushes skip the claim's files.
+ * outbox_hold fails with -ENOSPC when OUTBOX_HELD_MAX are held.
+ */
+int outbox_hold(struct outbox *ob, const char *id, int attempt, const char *token);
+void outbox_release(struct outbox *ob, const char *id, int attempt,
+		    const char *token);
+
+/*
+ * Send the files of one claim: its log, then its outcome. 0 (settled, or
+ * nothing there), 1 (the boss is busy: try later), or a negative errno from
+ * the transport.
+ */
+int outbox_send(struct outbox *ob, struct boss *b, const char *id, int attempt,
+		const char *token, void (*tell)(const char *line));
+
+/*
  * Try to deliver every file of the outbox, logs before the outcome they
- * go with. Stops at the first transport error. *left gets how many files
+ * go with, except those held by a slot. Stops at the first transport error. *left gets how many files
  * remain. 0 (all delivered or settled), a negative errno from the
  * transport, or another errno. say (may be NULL) is told about settled files.
  */
@@ -318,6 +339,9 @@ void *slot_main(void *arg);
 /* Logging of the program: one line to stderr, prefixed with the worker. */
 void say(struct runner *rn, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* say() for the outbox's lines ("outbox: ..."), as its tell callback. */
+void say_outbox(const char *line);
 
 /* Milliseconds from CLOCK_MONOTONIC. */
 int64_t mono_ms(void);

@@ -126,12 +126,15 @@ static void outbox_kick(struct runner *rn)
 	pthread_mutex_unlock(&rn->outbox.mu);
 }
 
-/* Remote: the log and the outcome into the outbox; the outbox thread sends. */
+/*
+ * Remote: the log and the outcome into the outbox, durably; then this slot
+ * sends them itself, and leaves them to the outbox thread if it cannot.
+ */
 static void deliver_remote(struct ctx *c, const struct buf *log, const char *kind,
 			   const struct buf *out)
 {
 	struct task *t = c->t;
-	int r = 0;
+	int r = 0, held = outbox_hold(&c->rn->outbox, t->id, t->attempt, t->token) == 0;
 
 	if (log && log->len)
 		r = outbox_put(&c->rn->outbox, t->id, t->attempt, t->token, "log",
@@ -152,6 +155,13 @@ static void deliver_remote(struct ctx *c, const struct buf *log, const char *kin
 		    c->b->status >= 500)
 			say(c->rn, "slot %d: %s: OUTCOME LOST: the boss did not take it (%s)",
 			    c->sl->index, t->id, c->b->err[0] ? c->b->err : "HTTP error");
+	}
+	if (held) {
+		r = outbox_send(&c->rn->outbox, c->b, t->id, t->attempt, t->token,
+				say_outbox);
+		outbox_release(&c->rn->outbox, t->id, t->attempt, t->token);
+		if (r == 0)
+			return;
 	}
 	outbox_kick(c->rn);
 }
