@@ -225,17 +225,6 @@ static void h_stats(struct conn *c)
 
 /* ---- submitting ---------------------------------------------------------------- */
 
-static int64_t id_ms(const char *id)
-{
-	int64_t ms = 0;
-	int i;
-	for (i = 0; i < 12; i++) {
-		char ch = id[i];
-		ms = ms * 16 + (ch <= '9' ? ch - '0' : ch - 'a' + 10);
-	}
-	return ms;
-}
-
 static void run_submit(struct op *op, struct spool *sp)
 {
 	char id[SPOOL_ID_LEN + 1], when[32];
@@ -243,13 +232,18 @@ static void run_submit(struct op *op, struct spool *sp)
 	int rc;
 
 	if (op->seed) {
+		char given[SPOOL_ID_LEN + 1];
+		int has = job_given_id(op->body + op->el[0][0], op->el[0][1],
+				       given);
+		int64_t now = now_ms();
 		rc = spool_submit(sp, op->body + op->el[0][0], op->el[0][1],
-				  NULL, id);
+				  has ? given : NULL, id);
 		if (rc < 0) {
 			op_errno(op, sp, rc, "store the job");
 			return;
 		}
-		iso_time(id_ms(id), when);
+		/* (an id may be content-derived: it says nothing of time) */
+		iso_time(now, when);
 		buf_printf(&op->out, "{\"_id\": \"%s\", \"order\": {\"_id\": "
 			   "\"%s\", \"jobId\": \"%s\", \"createdDate\": \"%s\", "
 			   "\"status\": \"unassigned\"}}\n", id, id, id, when);

@@ -34,6 +34,14 @@ http POST /v1/jobs -d '[]';			assert_eq 400 "$CODE" "empty array"
 http POST /v1/jobs -d '{"scriptName":"x.py","spool":{"bogus":1}}'; assert_eq 400 "$CODE" "unknown option"
 http GET "/v1/orders?state=new";		assert_eq 200 "$CODE" "list new"
 assert_eq 4 "$(js 'len(d)')" "nothing of the bad submits was stored"
+# a job naming its own id keeps it; submitting it again adds nothing
+OWN=abcdef0123456789abcdef01
+http POST /v1/jobs -d "[{\"_id\":\"$OWN\",\"scriptName\":\"own.py\"},{\"_id\":\"$OWN\",\"scriptName\":\"own.py\"}]"
+assert_eq "201 $OWN $OWN" "$CODE $(js '" ".join(d["ids"])')" "own id kept"
+http POST /job/create -d "{\"_id\":\"$OWN\",\"scriptName\":\"own.py\"}"
+assert_eq "201 $OWN" "$CODE $(js 'd["_id"]')" "own id again, seed route"
+http GET "/v1/orders?state=new";	assert_eq 5 "$(js 'len(d)')" "one order for the own-id job"
+http POST "/v1/orders/$OWN/hold";	assert_eq 200 "$CODE" "hold the own-id job out of the way"
 
 # ---- reads ----
 http GET "/v1/jobs/$J1";	assert_eq 200 "$CODE" "get job"
