@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "spoold.h"
 
@@ -200,6 +201,20 @@ static void on_write(uv_write_t *req, int status)
 		conn_parse(c);
 }
 
+/* "Sun, 06 Nov 1994 08:49:37 GMT", remade once a second. */
+static const char *http_date(struct server *srv)
+{
+	time_t t = time(NULL);
+	if ((int64_t)t != srv->date_s) {
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		strftime(srv->date, sizeof(srv->date), "%a, %d %b %Y %H:%M:%S GMT",
+			 &tm);
+		srv->date_s = (int64_t)t;
+	}
+	return srv->date;
+}
+
 static int cors_ok(struct conn *c)
 {
 	const char *o = c->srv->cfg.allow_origin;
@@ -237,7 +252,8 @@ static void reply_buf(struct conn *c, int status, const char *ctype,
 	buf_init(&w->head, 8192);
 	w->body = *body;
 	buf_init(body, body->max);
-	buf_printf(&w->head, "HTTP/1.1 %d %s\r\n", status, http_reason(status));
+	buf_printf(&w->head, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status,
+		   http_reason(status), http_date(srv));
 	if (status != 204 && status != 100)
 		buf_printf(&w->head, "Content-Type: %s\r\nContent-Length: %zu\r\n",
 			   ctype ? ctype : "application/json", w->body.len);

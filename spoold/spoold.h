@@ -434,6 +434,8 @@ struct server {
 	int rescan_again;
 
 	struct metrics m;
+	char date[40];			/* the Date header, remade each second */
+	int64_t date_s;
 };
 
 /* Log one event line on stderr (unless quiet). */
