@@ -16,7 +16,6 @@ void metrics_request(struct metrics *m, int status, double seconds)
 	int i;
 	if (status < 100 || status > 599)
 		status = 500;
-	m->requests[status / 100]++;
 	m->by_status[status]++;
 	for (i = 0; i < LAT_BUCKETS && seconds > lat_le[i]; i++)
 		;

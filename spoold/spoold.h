@@ -169,7 +169,6 @@ struct op {
 	int retried;
 	int64_t num;
 	void *data;			/* op-specific, freed by op_free */
-	size_t ndata;
 };
 
 /* A zeroed op with the given functions, or NULL. */
@@ -362,7 +361,6 @@ void watch_schedule(struct server *srv);
 #define LAT_BUCKETS 12
 
 struct metrics {
-	uint64_t requests[6];		/* by class 1xx..5xx, [0] unused */
 	uint64_t by_status[600];
 	uint64_t lat_bucket[LAT_BUCKETS + 1];
 	double lat_sum;
