@@ -1,6 +1,6 @@
-# spoold: 16 long-polling HTTP claimers and 2 local `spoolctl drain` claimers
-# on one spool while 1,000 jobs are submitted: every order is claimed exactly
-# once, and all end done.
+# spoold: 16 long-polling HTTP claimers, 2 local `spoolctl drain` claimers and
+# a shell loop of `spoolctl claim` on one spool while 1,000 jobs are
+# submitted: every order is claimed exactly once, and all end done.
 . "$TOP/tests/lib.sh"
 
 N=1000
@@ -45,6 +45,24 @@ for k in 1 2; do
 	eval "L$k=\$!"; PIDS+=($!)
 done
 
+# and a worker written as a shell loop of `spoolctl claim` and `complete`
+claim_loop() {
+	local idle=0 out id token attempt rc
+	while [ "$idle" -lt 3 ]; do
+		set +e; out=$("$BIN/spoolctl" --spool "$SP" claim --worker shell1); rc=$?; set -e
+		if [ "$rc" = 3 ]; then
+			[ -e "$TESTDIR/submitted" ] && idle=$((idle + 1))
+			continue
+		fi
+		[ "$rc" = 0 ] || { echo "claim exit $rc" >&2; return 1; }
+		read -r id token attempt <<<"${out%%$'\n'*}"
+		echo '{"status": 200}' | "$BIN/spoolctl" --spool "$SP" complete "$id" "$token" - >/dev/null
+		echo "claimed $id $token $attempt"
+	done
+}
+claim_loop > shell.claims 2> shell.err &
+SH=$!; PIDS+=("$SH")
+
 # submit while everyone claims: bulk arrays over HTTP, 100 at a time
 python3 - "$URL" "$N" > ids <<'EOF'
 import json, sys, urllib.request
@@ -61,10 +79,11 @@ assert_eq "$N" "$(sort -u ids | wc -l)" "distinct ids submitted"
 
 wait "$CL" || fail "HTTP claimers failed: $(tail -5 http.err)"
 wait "$L1" || true; wait "$L2" || true
-cat local1.claims local2.claims | grep '^claimed ' > local.claims || true
+wait "$SH" || fail "shell claim loop: $(cat shell.err)"
+cat local1.claims local2.claims shell.claims | grep '^claimed ' > local.claims || true
 cat http.claims local.claims | awk '{print $2}' | sort > claimed
 h=$(grep -c '^claimed ' http.claims || true); l=$(wc -l < local.claims)
-echo "claims: $h over HTTP, $l local"
+echo "claims: $h over HTTP, $l local ($(grep -c '^claimed' shell.claims || true) by the shell loop)"
 assert_eq "$N" "$(wc -l < claimed)" "claims in all"
 dups=$(uniq -d claimed | head -3)
 [ -z "$dups" ] || fail "claimed twice: $dups"
