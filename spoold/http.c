@@ -766,9 +766,9 @@ static void on_connection(uv_stream_t *ls, int status)
 	}
 	if (srv->nconns > srv->cfg.max_conns) {
 		static char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
-			"Content-Type: application/json\r\nContent-Length: 36\r\n"
+			"Content-Type: application/json\r\nContent-Length: 34\r\n"
 			"Connection: close\r\n\r\n"
-			"{\"error\": \"too many connections\"}\n\n";
+			"{\"error\": \"too many connections\"}\n";
 		uv_buf_t b = uv_buf_init(busy, sizeof(busy) - 1);
 		uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
 		metrics_request(&srv->m, 503, 0);

@@ -161,7 +161,12 @@ end = time.time() + 20
 while socks and time.time() < end:
     ready = select.select(socks, [], [], max(0, end - time.time()))[0]
     for s in ready:
-        if b"503" in s.recv(200): refused += 1
+        d = s.recv(400)
+        if b" 503 " in d:
+            head, _, body = d.partition(b"\r\n\r\n")
+            n = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+            assert n == len(body), (n, body)	# the canned answer is framed right
+            refused += 1
         socks.remove(s)
 print(refused, len(socks))
 EOF
