@@ -15,6 +15,8 @@
 int sys_write_all(int fd, const void *p, size_t n);
 /* fdatasync/fsync. 0 or -errno. */
 int sys_fsync(int fd);
+/* syncfs: everything of the file system fd is on, to disk. 0 or -errno. */
+int sys_syncfs(int fd);
 /* renameat / linkat relative to one directory fd. 0 or -errno. */
 int sys_rename(int dirfd, const char *from, const char *to);
 int sys_link(int dirfd, const char *from, const char *to);

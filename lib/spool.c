@@ -47,6 +47,7 @@ struct spool_pending {
 	char (*dirs)[SP_PATH_MAX];
 	size_t ndirs, dcap;
 	int open_fds;
+	int unsynced;		/* files closed before the commit without an fsync */
 	int next_group;
 };
 
@@ -263,6 +264,12 @@ int spool_open(struct spool *sp, const char *path, int create)
 		sp->reap_grace_ms = atoll(getenv("SPOOL_REAP_GRACE_MS"));
 	if (getenv("SPOOL_NOSYNC") && strcmp(getenv("SPOOL_NOSYNC"), "1") == 0)
 		sp->nosync = 1;
+	if (getenv("SPOOL_SYNC")) {
+		const char *m = getenv("SPOOL_SYNC");
+
+		sp->sync_mode = strcmp(m, "fsync") == 0 ? SYNC_FILES :
+				strcmp(m, "syncfs") == 0 ? SYNC_FS : SYNC_AUTO;
+	}
 	if (!(sp->path = strdup(path)))
 		return -ENOMEM;
 	if (!(sp->pend = calloc(1, sizeof(*sp->pend)))) {
@@ -320,6 +327,7 @@ static void pend_forget(struct spool *sp)
 	sp->pend->n = 0;
 	sp->pend->ndirs = 0;
 	sp->pend->open_fds = 0;
+	sp->pend->unsynced = 0;
 }
 
 void spool_close(struct spool *sp)
@@ -403,13 +411,14 @@ int sp_group(struct spool *sp)
 	return ++sp->pend->next_group;
 }
 
-static int sync_and_close(struct spool *sp, struct pend_file *f)
+/* Close a staged file, with an fsync first unless a syncfs will cover it. */
+static int sync_and_close(struct spool *sp, struct pend_file *f, int fsync_it)
 {
 	int r = 0;
 
 	if (f->fd < 0)
 		return 0;
-	if (!sp->nosync)
+	if (!sp->nosync && fsync_it)
 		r = sys_fsync(f->fd);
 	if (close(f->fd) < 0 && r == 0)
 		r = -errno;
@@ -450,8 +459,13 @@ int sp_stage(struct spool *sp, const char *tmpname, const void *data,
 	p->open_fds++;
 	p->n++;
 	if (p->open_fds > PEND_FDS_MAX) {
-		/* keep the number of open files bounded in a large batch */
-		if ((r = sync_and_close(sp, f)) < 0) {
+		/* keep the number of open files bounded in a large batch: such a
+		 * batch is synced with syncfs, unless told to fsync each file */
+		int each = sp->sync_mode == SYNC_FILES;
+
+		if (!each)
+			p->unsynced = 1;
+		if ((r = sync_and_close(sp, f, each)) < 0) {
 			unlinkat(sp->root, tmp, 0);
 			p->n--;
 			return sp_fail(sp, r, "cannot sync '%s/%s': %s", sp->path, tmp, strerror(-r));
@@ -501,12 +515,18 @@ static int group_failed(const int *failed, size_t nfailed, int g)
 	return 0;
 }
 
-static int sync_dirs(struct spool *sp)
+static int sync_dirs(struct spool *sp, int use_fs)
 {
 	struct spool_pending *p = sp->pend;
 	size_t i;
 	int r = 0;
 
+	if (use_fs && p->ndirs) {
+		p->ndirs = 0;
+		if ((r = sys_syncfs(sp->root)) < 0)
+			return sp_fail(sp, r, "cannot sync '%s': %s", sp->path, strerror(-r));
+		return 0;
+	}
 	for (i = 0; i < p->ndirs; i++) {
 		int fd = openat(sp->root, p->dirs[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		int e;
@@ -535,28 +555,43 @@ int spool_commit(struct spool *sp)
 	struct spool_pending *p = sp->pend;
 	int *failed = NULL;
 	size_t nfailed = 0, i;
-	int tier, r = 0;
+	int tier, r = 0, use_fs;
 
 	if (sp->batch > 0)
 		sp->batch--;
 	if (sp->batch > 0)
 		return 0;	/* an outer batch commits */
+	use_fs = !sp->nosync && (sp->sync_mode == SYNC_FS || p->unsynced ||
+				 (sp->sync_mode == SYNC_AUTO && p->n >= SPOOL_SYNCFS_MIN));
 	if (p->n) {
-		failed = calloc(p->n, sizeof(*failed));
+		/* an item fails at most once in each of three steps */
+		failed = calloc(3 * p->n, sizeof(*failed));
 		if (!failed) {
 			r = -ENOMEM;
 			goto out;
 		}
 	}
-	/* 1. file contents to disk */
+	/* 1. file contents to disk: each file, or one syncfs for them all */
 	for (i = 0; i < p->n; i++) {
-		int e = sync_and_close(sp, &p->f[i]);
+		int e = sync_and_close(sp, &p->f[i], !use_fs);
 
 		if (e < 0) {
 			if (!r)
 				r = sp_fail(sp, e, "cannot sync '%s/%s': %s", sp->path, p->f[i].tmp, strerror(-e));
 			failed[nfailed++] = p->f[i].group ? p->f[i].group : -1;
 			p->f[i].how = -1;	/* not to be published */
+		}
+	}
+	if (use_fs && p->n) {
+		int e = sys_syncfs(sp->root);
+
+		if (e < 0) {
+			r = sp_fail(sp, e, "cannot sync '%s': %s", sp->path, strerror(-e));
+			for (i = 0; i < p->n; i++) {
+				failed[nfailed++] = p->f[i].group ? p->f[i].group : -1;
+				if (p->f[i].how != PUB_UNLINK)
+					p->f[i].how = -1;
+			}
 		}
 	}
 	/* 2. publish tier by tier; a tier's directories are synced before the
@@ -603,7 +638,7 @@ int spool_commit(struct spool *sp)
 			new_changed(sp, f->dest);
 		}
 		if (tier == 0) {
-			int e = sync_dirs(sp);
+			int e = sync_dirs(sp, use_fs);
 
 			if (e < 0 && !r)
 				r = e;
@@ -615,7 +650,7 @@ int spool_commit(struct spool *sp)
 			unlinkat(sp->root, p->f[i].tmp, 0);
 out:
 	{
-		int e = sync_dirs(sp);
+		int e = sync_dirs(sp, use_fs);
 
 		if (e < 0 && !r)
 			r = e;

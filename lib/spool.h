@@ -151,10 +151,21 @@ int job_given_id(const char *json, size_t len, char out[SPOOL_ID_LEN + 1]);
 
 struct spool_pending;		/* group-commit queue, private to spool.c */
 
+/*
+ * How a commit makes things durable: an fsync per file and per directory,
+ * or syncfs(2) once per round (one device flush for the whole batch; it
+ * also flushes whatever else is dirty on that file system). AUTO takes
+ * syncfs for batches of SPOOL_SYNCFS_MIN files or more. $SPOOL_SYNC
+ * ("auto", "fsync", "syncfs") sets it at spool_open.
+ */
+enum spool_sync { SYNC_AUTO, SYNC_FILES, SYNC_FS };
+#define SPOOL_SYNCFS_MIN 3
+
 struct spool {
 	int root;			/* O_DIRECTORY fd of the spool */
 	char *path;
 	int nosync;			/* skip every fsync (benchmarks, tests) */
+	enum spool_sync sync_mode;	/* SYNC_AUTO */
 	int64_t reap_grace_ms;		/* SPOOL_DEF_REAP_GRACE_MS */
 	int64_t settle_ms;		/* SPOOL_DEF_SETTLE_MS */
 	int made_dirs;			/* layout directories spool_open had to create */

@@ -101,6 +101,15 @@ int sys_fsync(int fd)
 	return fsync(fd) < 0 ? -errno : 0;
 }
 
+int sys_syncfs(int fd)
+{
+	int f = fault(F_FSYNC);	/* the same seam: it is the durability call */
+
+	if (f)
+		return -f;
+	return syncfs(fd) < 0 ? -errno : 0;
+}
+
 int sys_rename(int dirfd, const char *from, const char *to)
 {
 	int f = fault(F_RENAME);

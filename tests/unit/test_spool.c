@@ -621,3 +621,26 @@ TEST(fsck_reports_missing_directories_and_converges)
 	CHECK_INT(0, spool_open(&sp, "s", 0));
 	CHECK_INT(0, spool_fsck(&sp, &fo));
 }
+
+TEST(group_commit_with_syncfs_and_its_faults)
+{
+	char ids[300][25];
+	int i;
+
+	open_spool();
+	sp.sync_mode = SYNC_FS;
+	spool_begin(&sp);
+	for (i = 0; i < 300; i++)	/* more than the files kept open */
+		CHECK_INT(0, spool_submit(&sp, JOB, strlen(JOB), NULL, ids[i]));
+	CHECK_INT(0, spool_commit(&sp));
+	CHECK_INT(300, count(ST_NEW));
+	/* a failing syncfs: the batch is refused and nothing of it shows */
+	sys_fault_set("fsync", 1, EIO);
+	spool_begin(&sp);
+	for (i = 0; i < 5; i++)
+		CHECK_INT(0, spool_submit(&sp, JOB, strlen(JOB), NULL, ids[i]));
+	CHECK_INT(-EIO, spool_commit(&sp));
+	sys_fault_clear();
+	CHECK_INT(300, count(ST_NEW));
+	CHECK_INT(0, system("test -z \"$(ls s/tmp)\""));
+}
