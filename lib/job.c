@@ -139,11 +139,11 @@ int job_check(const char *json, size_t len, int64_t now, struct job_opts *o,
 
 	if (len > SPOOL_JOB_MAX) {
 		snprintf(err, errlen, "job is %zu bytes, more than the %d allowed", len, SPOOL_JOB_MAX);
-		return -EINVAL;
+		return -E2BIG;
 	}
 	r = json_parse(&j, json, len, JSON_TOKENS_MAX, err, errlen);
 	if (r < 0)
-		return -EINVAL;
+		return r == -E2BIG ? -E2BIG : -EINVAL;
 	if (j.tok[0].type != JSMN_OBJECT) {
 		snprintf(err, errlen, "a job must be a JSON object");
 		r = -EINVAL;

@@ -105,8 +105,8 @@ int spool_submit(struct spool *sp, const char *json, size_t len,
 	int64_t now = now_ms();
 	int r, g;
 
-	if (job_check(json, len, now, &opts, sp->err, sizeof(sp->err)) < 0)
-		return -EINVAL;
+	if ((r = job_check(json, len, now, &opts, sp->err, sizeof(sp->err))) < 0)
+		return r;
 	id_new(stamp);
 	if (want_id) {
 		if (!id_valid(want_id))

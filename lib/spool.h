@@ -135,7 +135,8 @@ struct job_opts {
  * Check a job document and read its options. The job must be a JSON object
  * of at most SPOOL_JOB_MAX bytes with a string "scriptName"; "spool", when
  * present, must be an object of known keys with valid values. now is used to
- * resolve "delay". 0, or -EINVAL with the reason in err.
+ * resolve "delay". 0, -E2BIG (over a ceiling: bytes or JSON tokens), or
+ * -EINVAL, with the reason in err.
  */
 int job_check(const char *json, size_t len, int64_t now, struct job_opts *o,
 	      char *err, size_t errlen);
@@ -217,7 +218,8 @@ struct order {
  * and queue its order, durably before returning (or at spool_commit).
  * want_id NULL generates an id; else that id is used and a job already
  * stored under it makes this return 1 (a duplicate: nothing is added).
- * id_out gets the id. 0, 1, -EINVAL (bad job: spool_error says why), errno.
+ * id_out gets the id. 0, 1, -EINVAL or -E2BIG (bad job: spool_error says
+ * why, as job_check), errno.
  */
 int spool_submit(struct spool *sp, const char *json, size_t len,
 		 const char *want_id, char id_out[SPOOL_ID_LEN + 1]);

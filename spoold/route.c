@@ -291,20 +291,6 @@ static void done_submit(struct server *srv, struct op *op)
 	op_answer(srv, op);
 }
 
-/* The status for a job job_check refused: 413 when it is over a ceiling
- * (bytes or JSON tokens), else 400. Runs only on the failure path. */
-static int job_refusal(const char *s, size_t len)
-{
-	struct json j;
-	int rc;
-	if (len > SPOOL_JOB_MAX)
-		return 413;
-	rc = json_parse(&j, s, len, JSON_TOKENS_MAX, NULL, 0);
-	if (rc == 0)
-		json_release(&j);
-	return rc == -E2BIG ? 413 : 400;
-}
-
 /* Check every job of the body; one bad job answers 400 naming it. */
 static int jobs_check(struct conn *c, struct op *op, int seed)
 {
@@ -340,8 +326,10 @@ static int jobs_check(struct conn *c, struct op *op, int seed)
 		}
 		op->nel = (size_t)n;
 		for (i = 0; i < op->nel; i++) {
-			if (job_check(b + op->el[i][0], op->el[i][1], now, &o,
-				      err, sizeof(err)) < 0) {
+			int rc = job_check(b + op->el[i][0], op->el[i][1], now, &o,
+					   err, sizeof(err));
+
+			if (rc < 0) {
 				struct buf e;
 				buf_init(&e, 1024);
 				buf_printf(&e, "{\"error\": ");
@@ -353,9 +341,8 @@ static int jobs_check(struct conn *c, struct op *op, int seed)
 					add_str(&e, msg);
 				}
 				buf_printf(&e, ", \"index\": %zu}\n", i);
-				http_reply_take(c, job_refusal(b + op->el[i][0],
-							       op->el[i][1]),
-						NULL, &e, NULL);
+				/* over a ceiling (bytes, JSON tokens) is 413 */
+				http_reply_take(c, rc == -E2BIG ? 413 : 400, NULL, &e, NULL);
 				buf_release(&e);
 				return -1;
 			}
@@ -375,9 +362,13 @@ static int jobs_check(struct conn *c, struct op *op, int seed)
 	op->el[0][0] = i;
 	op->el[0][1] = len - i;
 	op->nel = 1;
-	if (job_check(b + i, len - i, now, &o, err, sizeof(err)) < 0) {
-		http_error(c, job_refusal(b + i, len - i), "bad job: %s", err);
-		return -1;
+	{
+		int rc = job_check(b + i, len - i, now, &o, err, sizeof(err));
+
+		if (rc < 0) {
+			http_error(c, rc == -E2BIG ? 413 : 400, "bad job: %s", err);
+			return -1;
+		}
 	}
 	return 0;
 }
