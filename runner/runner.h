@@ -42,10 +42,12 @@ struct exec_spec {
 	int64_t grace_ms;	/* SIGTERM to SIGKILL after a timeout or a stop */
 	size_t log_max;		/* bytes of log kept (head and tail) */
 	/*
-	 * beat is called every beat_ms while the script runs (the heartbeat);
-	 * a negative return means the claim is lost: the script is stopped.
-	 * stop is polled a few times a second; non-zero stops the script
-	 * (shutdown). Either may be NULL.
+	 * beat is called beat_ms after the start, then after whatever it sets
+	 * *next_ms to (the heartbeat); a negative return means the claim is
+	 * lost: the script is stopped. stop is polled a few times a second;
+	 * non-zero stops the script (shutdown). Either may be NULL. A stop,
+	 * a lost claim or a timeout is SIGTERM to the group, then SIGKILL
+	 * grace_ms later.
 	 */
 	int64_t beat_ms;
 	int (*beat)(void *arg, int64_t *next_ms);
@@ -65,7 +67,7 @@ enum exec_end {
 struct exec_result {
 	enum exec_end end;
 	int code;		/* exit status, END_EXITED */
-	int sig;		/* the signal that ended it, or 0 */
+	int sig;		/* the signal that ended it (ours or not), or 0 */
 	int err;		/* errno of the spawn failure, END_SPAWN */
 	int64_t started_ms;	/* wall clock at start */
 	int64_t wall_ms, cpu_ms;
