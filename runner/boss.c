@@ -195,7 +195,7 @@ int boss_claim(struct boss *b, const char *worker, const char *tags,
 		return -EPROTO;
 	}
 	r = -EPROTO;
-	t->id[0] = t->token[0] = '\0';
+	t->id[0] = t->token[0] = t->job_err[0] = '\0';
 	if ((o = json_get(&j, 0, "order")) >= 0 && j.tok[o].type == JSMN_OBJECT &&
 	    (i = json_get(&j, o, "_id")) >= 0)
 		json_str(&j, i, t->id, sizeof(t->id));

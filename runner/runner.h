@@ -214,6 +214,7 @@ struct task {
 	int64_t deadline_ms;	/* lease deadline (the claimer's clock) */
 	int timeout_s;		/* the job's own, 0: none */
 	struct buf job;		/* the job document */
+	char job_err[256];	/* why there is none, when the spool could not read it */
 	struct order o;		/* local mode: the claim */
 };
 

@@ -350,7 +350,7 @@ static void run_task(struct ctx *c)
 
 	if (script_job_arg(t->job.data ? t->job.data : "", t->job.len, t->id, &arg,
 			   sname, sizeof(sname)) < 0) {
-		refuse(c, &ri, "the job is not a JSON object");
+		refuse(c, &ri, t->job_err[0] ? t->job_err : "the job is not a JSON object");
 		goto done;
 	}
 	if (script_resolve(rn->scripts, sname, &path, &py, err, sizeof(err)) < 0) {
@@ -457,8 +457,12 @@ static int claim_local(struct ctx *c)
 	if (spool_read_opts(c->sp, &t->o, &opts, &created) == 0)
 		t->timeout_s = opts.timeout_s;
 	buf_reset(&t->job);
-	if ((r = spool_read_job(c->sp, t->id, &t->job)) < 0)
-		buf_reset(&t->job);	/* refused as "not a JSON object" */
+	t->job_err[0] = '\0';
+	if ((r = spool_read_job(c->sp, t->id, &t->job)) < 0) {
+		buf_reset(&t->job);
+		snprintf(t->job_err, sizeof(t->job_err), "cannot read the job: %s",
+			 spool_error(c->sp)[0] ? spool_error(c->sp) : strerror(-r));
+	}
 	return 0;
 }
 
