@@ -251,7 +251,7 @@ static int exec_once(struct runner *rn, const char *file)
 	struct exec_spec s;
 	struct run_info ri = { 0 };
 	struct run_env re;
-	int py = 0, ok = 0;
+	int py = 0, ok = 0, r;
 
 	buf_init(&job, SPOOL_JOB_MAX);
 	buf_init(&arg, SPOOL_JOB_MAX + 256);
@@ -265,8 +265,10 @@ static int exec_once(struct runner *rn, const char *file)
 	ri.attempt = 1;
 	ri.worker = rn->name;
 	ri.timeout_ms = (int64_t)rn->timeout_s * 1000;
-	if (script_job_arg(job.data, job.len, id, &arg, sname, sizeof(sname)) < 0) {
-		outcome_refused(&ri, "the job is not a JSON object", &out);
+	if ((r = script_job_arg(job.data, job.len, id, &arg, sname, sizeof(sname))) < 0) {
+		outcome_refused(&ri, r == -EILSEQ
+				? "script name refused: it contains NUL or is too long"
+				: "the job is not a JSON object", &out);
 	} else if (script_resolve(rn->scripts, sname, &path, &py, err, sizeof(err)) < 0) {
 		outcome_refused(&ri, err, &out);
 	} else if (py && !rn->python) {

@@ -113,7 +113,8 @@ int script_resolve(const char *dir, const char *name, char **path, int *py,
  * The job as the script gets it: the job document with "_id" and
  * "assignmentId" set to id (first), everything else as it was, into b.
  * scriptName (cap bytes) gets the job's scriptName ("" when it has none).
- * 0, -EINVAL (not a JSON object), -E2BIG.
+ * 0, -EINVAL (not a JSON object), -EILSEQ (scriptName holds a NUL or is
+ * longer than cap), -E2BIG.
  */
 int script_job_arg(const char *job, size_t len, const char *id,
 		   struct buf *b, char *script_name, size_t cap);

@@ -89,8 +89,12 @@ int script_job_arg(const char *job, size_t len, const char *id,
 		return -EINVAL;
 	}
 	i = json_get(&j, 0, "scriptName");
-	if (i >= 0 && json_str(&j, i, script_name, cap) < 0)
+	if (i >= 0 && json_str(&j, i, script_name, cap) < 0) {
+		/* \u0000 inside, or too long for a file name */
 		script_name[0] = '\0';
+		json_release(&j);
+		return -EILSEQ;
+	}
 	buf_reset(b);
 	if ((r = buf_puts(b, "{\"_id\":")) < 0 ||
 	    (r = buf_json_str(b, id, strlen(id))) < 0 ||

@@ -348,9 +348,11 @@ static void run_task(struct ctx *c)
 	buf_init(&arg, SPOOL_JOB_MAX + 256);
 	buf_init(&out, SPOOL_OUTCOME_MAX);
 
-	if (script_job_arg(t->job.data ? t->job.data : "", t->job.len, t->id, &arg,
-			   sname, sizeof(sname)) < 0) {
-		refuse(c, &ri, t->job_err[0] ? t->job_err : "the job is not a JSON object");
+	if ((r = script_job_arg(t->job.data ? t->job.data : "", t->job.len, t->id,
+				&arg, sname, sizeof(sname))) < 0) {
+		refuse(c, &ri, t->job_err[0] ? t->job_err : r == -EILSEQ
+		       ? "script name refused: it contains NUL or is too long"
+		       : "the job is not a JSON object");
 		goto done;
 	}
 	if (script_resolve(rn->scripts, sname, &path, &py, err, sizeof(err)) < 0) {

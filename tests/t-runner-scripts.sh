@@ -163,3 +163,19 @@ assert_exit 2 "$BIN/runner" --spool spool --scripts scripts --tag 'bad tag'
 assert_exit 2 "$BIN/runner" --spool spool --scripts nowhere
 assert_exit 1 "$BIN/runner" --spool nospool --scripts scripts
 echo "ok: $(( $(date +%s) - start )) s"
+
+# scriptName rules, through --exec (one job, no queue)
+refused() {
+	printf '%s' "$1" >job.json
+	set +e; out=$("$BIN/runner" --scripts scripts --exec job.json 2>/dev/null); rc=$?; set -e
+	assert_eq 1 "$rc" "--exec exit for $1"
+	assert_match "$2" "$out" "refusal of $1"
+}
+refused '{"scriptName":"ok\u0000.sh"}' 'contains NUL'
+refused '{"scriptName":".hidden"}' "starts with '.'"
+refused '{"scriptName":"a..b"}' "contains '..'"
+refused '{"scriptName":"/bin/sh"}' "contains '/'"
+refused '{"scriptName":""}' "is empty"
+refused '{"scriptName":"nope.sh"}' "not found in the scripts directory"
+printf '{"scriptName":"ok.sh"}' >job.json
+"$BIN/runner" --scripts scripts --exec job.json 2>/dev/null | grep -q '"loss":1.5' || fail "--exec ok.sh"
