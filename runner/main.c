@@ -55,7 +55,7 @@ static const char usage_text[] =
 "  --name NAME         worker name (default: host name and process id)\n"
 "  --slots N           run N scripts at once (default 1, or one per --gpus)\n"
 "  --tag T             a capability this runner has (repeat, or a,b,c)\n"
-"  --gpus LIST         e.g. 0,1: slot i gets CUDA_VISIBLE_DEVICES=LIST[i %% n]\n"
+"  --gpus LIST         e.g. 0,1: slot i gets CUDA_VISIBLE_DEVICES=LIST[i % n]\n"
 "  --timeout S         timeout of a job that sets none (default: none)\n"
 "  --grace S           after a timeout's SIGTERM, SIGKILL this much later (5)\n"
 "  --lease S           lease asked for each claim (default: the job's or the boss's)\n"
