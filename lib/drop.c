@@ -129,7 +129,8 @@ out:
 	return r;
 }
 
-int spool_ingest_all(struct spool *sp, int *ingested, int *rejected, int *waiting)
+int spool_ingest_each(struct spool *sp, spool_ingest_fn fn, void *arg,
+		      int *ingested, int *rejected, int *waiting)
 {
 	char **names;
 	size_t n, i;
@@ -138,12 +139,12 @@ int spool_ingest_all(struct spool *sp, int *ingested, int *rejected, int *waitin
 	r = sp_dir_names(sp, "new", sp_is_drop_name, &names, &n);
 	if (r < 0)
 		return sp_fail(sp, r, "cannot read '%s/new': %s", sp->path, strerror(-r));
-	for (i = 0; i < n; i++) {
-		char id[SPOOL_ID_LEN + 1];
-		int k = r < 0 ? 0 : spool_ingest(sp, names[i], id);
+	for (i = 0; i < n && r == 0; i++) {
+		char id[SPOOL_ID_LEN + 1] = "";
+		int k;
 
-		if (r < 0)
-			break;
+		sp->err[0] = '\0';
+		k = spool_ingest(sp, names[i], id);
 		if (k == 0)
 			ni++;
 		else if (k == 1)
@@ -152,6 +153,8 @@ int spool_ingest_all(struct spool *sp, int *ingested, int *rejected, int *waitin
 			nr++;
 		else if (k != -ENOENT)
 			r = k;
+		if (fn && k != -ENOENT)
+			fn(arg, names[i], k, id, sp->err);
 	}
 	sp_names_free(names, n);
 	if (ingested)
@@ -161,4 +164,9 @@ int spool_ingest_all(struct spool *sp, int *ingested, int *rejected, int *waitin
 	if (waiting)
 		*waiting = nw;
 	return r;
+}
+
+int spool_ingest_all(struct spool *sp, int *ingested, int *rejected, int *waiting)
+{
+	return spool_ingest_each(sp, NULL, NULL, ingested, rejected, waiting);
 }

@@ -80,6 +80,15 @@ int sp_end(struct spool *sp, int r);
 int sp_reserve(void *arr, size_t *cap, size_t need, size_t elem);
 
 /*
+ * Call fn(arg, name) for each name in directory dir (relative to the spool)
+ * but "." and "..", as readdir gives them, storing nothing; a non-zero
+ * return stops the walk and is returned. fn must not change dir. 0 or
+ * -errno (-ENOENT: no such directory).
+ */
+int sp_dir_walk(struct spool *sp, const char *dir, int (*fn)(void *arg, const char *name),
+		void *arg);
+
+/*
  * The names in directory dir (relative to the spool) that keep accepts
  * (keep NULL: all but "." and ".."), unsorted, into *out (*n of them).
  * 0, or -errno (-ENOENT: no such directory). Free with sp_names_free.

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,11 +170,14 @@ static struct {
 	int64_t last_ms;
 	uint64_t counter;
 } idgen;
+static pthread_mutex_t idgen_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void id_new(char out[SPOOL_ID_LEN + 1])
 {
 	int64_t ms = now_ms();
 
+	/* spoold's writer and readers may make ids at once */
+	pthread_mutex_lock(&idgen_lock);
 	if (idgen.pid != getpid()) {
 		idgen.pid = getpid();
 		random_bytes(&idgen.counter, sizeof(idgen.counter));
@@ -185,6 +189,7 @@ void id_new(char out[SPOOL_ID_LEN + 1])
 	idgen.counter = (idgen.counter + 1) & UINT64_C(0xffffffffffff);
 	snprintf(out, SPOOL_ID_LEN + 1, "%012" PRIx64 "%012" PRIx64,
 		 (uint64_t)ms & UINT64_C(0xffffffffffff), idgen.counter);
+	pthread_mutex_unlock(&idgen_lock);
 }
 
 void token_new(char out[SPOOL_TOKEN_LEN + 1])

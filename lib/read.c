@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -59,16 +60,57 @@ int spool_list(struct spool *sp, enum spool_state st, spool_visit_fn fn,
 	return 0;
 }
 
-/* Count names in one directory that parse as orders. */
+static int count_one(void *arg, const char *name)
+{
+	if (sp_is_order_name(name))
+		++*(long *)arg;
+	return 0;
+}
+
+/* Count names in one directory that parse as orders, storing none. */
 static long count_dir(struct spool *sp, const char *dir)
 {
-	char **names;
-	size_t n;
+	long n = 0;
 
-	if (sp_dir_names(sp, dir, sp_is_order_name, &names, &n) < 0)
+	sp_dir_walk(sp, dir, count_one, &n);
+	return n;
+}
+
+struct scan {
+	enum spool_state st;
+	spool_visit_fn fn;
+	void *arg;
+};
+
+static int scan_one(void *arg, const char *name)
+{
+	struct scan *sc = arg;
+	struct order o;
+
+	if (name[0] == '.' || sp_order_from(&o, sc->st, name) < 0)
 		return 0;
-	sp_names_free(names, n);
-	return (long)n;
+	return sc->fn(sc->arg, &o);
+}
+
+int spool_scan(struct spool *sp, enum spool_state st, spool_visit_fn fn, void *arg)
+{
+	struct scan sc = { st, fn, arg };
+	char dir[32];
+	int f, r;
+
+	if ((unsigned)st >= ST_COUNT)
+		return -EINVAL;
+	if (st == ST_NEW || st == ST_ASSIGNED || st == ST_HELD) {
+		r = sp_dir_walk(sp, spool_state_name(st), scan_one, &sc);
+		return r == -ENOENT ? 0 : r;
+	}
+	for (f = 0; f < 256; f++) {
+		snprintf(dir, sizeof(dir), "%s/%02x", spool_state_name(st), f);
+		r = sp_dir_walk(sp, dir, scan_one, &sc);
+		if (r != 0 && r != -ENOENT)
+			return r;
+	}
+	return 0;
 }
 
 int spool_count(struct spool *sp, long counts[ST_COUNT])
@@ -188,4 +230,68 @@ int spool_order_json(struct spool *sp, const struct order *o, int with_token,
 	if (r == 0)
 		r = buf_puts(b, "}");
 	return r;
+}
+
+struct last {
+	struct spool *sp;
+	const char *id;
+	const char *dir;
+	char best[SPOOL_NAME_MAX];
+	int attempt;
+	int64_t mtime;
+};
+
+/* outcomes/FF/ID.AAA.TOKEN.json: the highest attempt, the newest of equals. */
+static int last_one(void *arg, const char *name)
+{
+	struct last *l = arg;
+	char path[SP_PATH_MAX];
+	struct stat st;
+	int64_t mt;
+	int a;
+
+	if (strlen(name) != SPOOL_ID_LEN + 1 + 3 + 1 + SPOOL_TOKEN_LEN + 5 ||
+	    memcmp(name, l->id, SPOOL_ID_LEN) != 0 || name[SPOOL_ID_LEN] != '.')
+		return 0;
+	a = atoi(name + SPOOL_ID_LEN + 1);
+	snprintf(path, sizeof(path), "%s/%s", l->dir, name);
+	if (fstatat(l->sp->root, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return 0;
+	mt = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	if (a > l->attempt || (a == l->attempt && mt > l->mtime)) {
+		l->attempt = a;
+		l->mtime = mt;
+		snprintf(l->best, sizeof(l->best), "%s", name);
+	}
+	return 0;
+}
+
+int spool_read_last_outcome(struct spool *sp, const char *id, struct buf *b,
+			    int *attempt)
+{
+	char dir[32], fan[3], path[SP_PATH_MAX];
+	struct last l;
+	int r;
+
+	if (!id_valid(id))
+		return sp_fail(sp, -EINVAL, "bad order id '%.40s'", id);
+	sp_fan(id, fan);
+	snprintf(dir, sizeof(dir), "outcomes/%s", fan);
+	memset(&l, 0, sizeof(l));
+	l.sp = sp;
+	l.id = id;
+	l.dir = dir;
+	l.attempt = -1;
+	if ((r = sp_dir_walk(sp, dir, last_one, &l)) < 0 && r != -ENOENT)
+		return sp_fail(sp, r, "cannot read '%s': %s", dir, strerror(-r));
+	if (l.attempt < 0)
+		return sp_fail(sp, -ENOENT, "no outcome for order '%s'", id);
+	snprintf(path, sizeof(path), "%s/%s", dir, l.best);
+	if ((r = buf_read_file(b, sp->root, path)) < 0)
+		return sp_fail(sp, r, "cannot read outcome of '%s': %s", id, strerror(-r));
+	while (b->len && b->data[b->len - 1] == '\n')
+		b->data[--b->len] = '\0';
+	if (attempt)
+		*attempt = l.attempt;
+	return 0;
 }

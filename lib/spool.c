@@ -133,17 +133,13 @@ int sp_reserve(void *arr, size_t *cap, size_t need, size_t elem)
 	return 0;
 }
 
-int sp_dir_names(struct spool *sp, const char *dir, int (*keep)(const char *),
-		 char ***out, size_t *n)
+int sp_dir_walk(struct spool *sp, const char *dir, int (*fn)(void *arg, const char *name),
+		void *arg)
 {
 	DIR *d;
 	struct dirent *e;
-	char **v = NULL;
-	size_t cap = 0;
 	int fd, r = 0;
 
-	*out = NULL;
-	*n = 0;
 	fd = openat(sp->root, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 || !(d = fdopendir(fd))) {
 		r = -errno;
@@ -151,26 +147,49 @@ int sp_dir_names(struct spool *sp, const char *dir, int (*keep)(const char *),
 			close(fd);
 		return r;
 	}
-	while ((e = readdir(d))) {
+	while (r == 0 && (e = readdir(d))) {
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
-		if (keep && !keep(e->d_name))
-			continue;
-		if ((r = sp_reserve(&v, &cap, *n + 1, sizeof(*v))) < 0)
-			break;
-		if (!(v[*n] = strdup(e->d_name))) {
-			r = -ENOMEM;
-			break;
-		}
-		(*n)++;
+		r = fn(arg, e->d_name);
 	}
 	closedir(d);
+	return r;
+}
+
+struct collect {
+	int (*keep)(const char *);
+	char **v;
+	size_t n, cap;
+};
+
+static int collect_name(void *arg, const char *name)
+{
+	struct collect *c = arg;
+
+	if (c->keep && !c->keep(name))
+		return 0;
+	if (sp_reserve(&c->v, &c->cap, c->n + 1, sizeof(*c->v)) < 0)
+		return -ENOMEM;
+	if (!(c->v[c->n] = strdup(name)))
+		return -ENOMEM;
+	c->n++;
+	return 0;
+}
+
+int sp_dir_names(struct spool *sp, const char *dir, int (*keep)(const char *),
+		 char ***out, size_t *n)
+{
+	struct collect c = { keep, NULL, 0, 0 };
+	int r = sp_dir_walk(sp, dir, collect_name, &c);
+
 	if (r < 0) {
-		sp_names_free(v, *n);
+		sp_names_free(c.v, c.n);
+		*out = NULL;
 		*n = 0;
 		return r;
 	}
-	*out = v;
+	*out = c.v;
+	*n = c.n;
 	return 0;
 }
 

@@ -333,7 +333,15 @@ typedef int (*spool_visit_fn)(void *arg, const struct order *o);
 int spool_list(struct spool *sp, enum spool_state st, spool_visit_fn fn,
 	       void *arg);
 
-/* Count orders per state into counts[ST_COUNT]. 0 or errno. */
+/*
+ * As spool_list, but in directory order, storing nothing (a million-order
+ * new/ costs no memory): fn must not change the state directory it is
+ * visiting. 0, fn's non-zero return, or errno.
+ */
+int spool_scan(struct spool *sp, enum spool_state st, spool_visit_fn fn,
+	       void *arg);
+
+/* Count orders per state into counts[ST_COUNT], storing no names. 0 or errno. */
 int spool_count(struct spool *sp, long counts[ST_COUNT]);
 
 /* Path (relative to the spool) of order o's file. */
@@ -351,6 +359,14 @@ int spool_read_opts(struct spool *sp, const struct order *o,
  * or a failed attempt). 0, -ENOENT (none filed), errno.
  */
 int spool_read_outcome(struct spool *sp, const struct order *o, struct buf *b);
+
+/*
+ * The outcome filed last for order id, whatever its state (a retried order
+ * in new/ shows its failed attempt's): the highest attempt, the newest of
+ * equals. *attempt (may be NULL) gets its attempt. 0, -ENOENT, errno.
+ */
+int spool_read_last_outcome(struct spool *sp, const char *id, struct buf *b,
+			    int *attempt);
 
 /*
  * Append order o as a JSON object to b: the seed's shape ("_id", "jobId",
@@ -380,6 +396,15 @@ int spool_ingest(struct spool *sp, const char *name,
  */
 int spool_ingest_all(struct spool *sp, int *ingested, int *rejected,
 		     int *waiting);
+
+/* Told of each drop spool_ingest_each tried: rc as spool_ingest's, the id
+ * when ingested, why (the library's words) when not. */
+typedef void (*spool_ingest_fn)(void *arg, const char *name, int rc,
+				const char *id, const char *why);
+
+/* spool_ingest_all, telling fn (may be NULL) of each file. */
+int spool_ingest_each(struct spool *sp, spool_ingest_fn fn, void *arg,
+		      int *ingested, int *rejected, int *waiting);
 
 /* ---- run logs ---------------------------------------------------------------- */
 

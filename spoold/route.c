@@ -865,6 +865,8 @@ static void run_outcome(struct op *op, struct spool *sp)
 	}
 	if (rc == 0)
 		rc = spool_read_outcome(sp, &op->o, &op->out);
+	if (rc == -ENOENT)	/* e.g. back in new/ after a failed attempt */
+		rc = spool_read_last_outcome(sp, op->id, &op->out, NULL);
 	if (rc == -ENOENT) {
 		buf_reset(&op->out);
 		op_error(op, 404, "no outcome filed for order %s (it is %s)",

@@ -282,10 +282,22 @@ static int scan_list(struct spool *sp, struct scan *s)
 	int rc;
 	s->sp = sp;
 	buf_init(&s->names, SCAN_MAX);
-	rc = spool_list(sp, ST_NEW, scan_visit, s);
+	rc = spool_scan(sp, ST_NEW, scan_visit, s);	/* unsorted: the index sorts */
 	if (rc < 0)
 		return rc;
 	return s->err;
+}
+
+/* One log line per dropped file ingested at start. */
+static void said_ingest(void *arg, const char *name, int rc, const char *id,
+			const char *why)
+{
+	struct server *srv = arg;
+
+	if (rc == 0)
+		say(srv, "ingest '%.100s' as %s", name, id);
+	else if (rc == 2)
+		say(srv, "reject '%.100s': %s", name, why);
 }
 
 int watch_scan_sync(struct server *srv)
@@ -293,7 +305,7 @@ int watch_scan_sync(struct server *srv)
 	struct scan s = { 0 };
 	int ing = 0, rej = 0, wait = 0, rc;
 
-	rc = spool_ingest_all(&srv->sp, &ing, &rej, &wait);
+	rc = spool_ingest_each(&srv->sp, said_ingest, srv, &ing, &rej, &wait);
 	if (rc < 0)
 		return rc;
 	if (ing || rej)

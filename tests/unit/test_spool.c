@@ -644,3 +644,40 @@ TEST(group_commit_with_syncfs_and_its_faults)
 	CHECK_INT(300, count(ST_NEW));
 	CHECK_INT(0, system("test -z \"$(ls s/tmp)\""));
 }
+
+static int count_visit(void *arg, const struct order *o)
+{
+	(void)o;
+	++*(int *)arg;
+	return 0;
+}
+
+TEST(scan_streams_and_last_outcome_follows_retries)
+{
+	char id[25];
+	struct order o;
+	struct buf b;
+	int n = 0, att = 0, retried;
+
+	open_spool();
+	submit(JOB, id);
+	submit(JOB, id);
+	CHECK_INT(0, spool_scan(&sp, ST_NEW, count_visit, &n));
+	CHECK_INT(2, n);
+	buf_init(&b, 1 << 20);
+	CHECK_INT(-ENOENT, spool_read_last_outcome(&sp, id, &b, &att));
+	CHECK_INT(0, spool_claim(&sp, &W, &o));
+	CHECK_INT(0, spool_claim(&sp, &W, &o));
+	CHECK_STR(id, o.n.id);
+	CHECK_INT(0, spool_fail(&sp, &o, "{\"try\":1}", 9, &retried));
+	CHECK_INT(1, retried);
+	CHECK_INT(0, spool_read_last_outcome(&sp, id, &b, &att));
+	CHECK_STR("{\"try\":1}", b.data);
+	CHECK_INT(1, att);
+	CHECK_INT(0, spool_claim(&sp, &W, &o));
+	CHECK_INT(0, spool_complete(&sp, &o, "{\"try\":2}", 9));
+	CHECK_INT(0, spool_read_last_outcome(&sp, id, &b, &att));
+	CHECK_STR("{\"try\":2}", b.data);
+	CHECK_INT(2, att);
+	buf_release(&b);
+}
