@@ -406,13 +406,18 @@ int spool_lookup_claim(struct spool *sp, const char *id, const char *token,
 
 /* ---- finishing a claim ---------------------------------------------------- */
 
-/* Check an outcome is a JSON object within its cap. */
-static int outcome_check(struct spool *sp, const char *s, size_t len)
+/*
+ * Check an outcome is a JSON object within its cap. *status (may be NULL)
+ * gets its numeric "status" member, 0 if it has none.
+ */
+static int outcome_check(struct spool *sp, const char *s, size_t len, int64_t *status)
 {
 	char err[200];
 	struct json j;
 	int r;
 
+	if (status)
+		*status = 0;
 	if (len > SPOOL_OUTCOME_MAX)
 		return sp_fail(sp, -EINVAL, "outcome is %zu bytes, more than the %d allowed", len, SPOOL_OUTCOME_MAX);
 	r = json_parse(&j, s, len, JSON_TOKENS_MAX, err, sizeof(err));
@@ -420,6 +425,8 @@ static int outcome_check(struct spool *sp, const char *s, size_t len)
 		return sp_fail(sp, -EINVAL, "outcome: %s", err);
 	if (j.tok[0].type != JSMN_OBJECT)
 		r = sp_fail(sp, -EINVAL, "an outcome must be a JSON object");
+	else if (status && json_int(&j, json_get(&j, 0, "status"), status) < 0)
+		*status = 0;
 	json_release(&j);
 	return r;
 }
@@ -529,7 +536,7 @@ int spool_complete(struct spool *sp, struct order *o, const char *s, size_t len)
 
 	if (!o->n.claimed)
 		return sp_fail(sp, -EINVAL, "not a claim");
-	if ((r = outcome_check(sp, s, len)) < 0)
+	if ((r = outcome_check(sp, s, len, NULL)) < 0)
 		return r;
 	q = *o;
 	r = finish_claim(sp, o, ST_DONE, q.file, s, len);
@@ -556,6 +563,7 @@ int spool_fail(struct spool *sp, struct order *o, const char *s, size_t len,
 	struct buf syn;
 	char name[SPOOL_NAME_MAX];
 	enum spool_state st;
+	int64_t status;
 	int r, again;
 
 	*retried = 0;
@@ -568,7 +576,7 @@ int spool_fail(struct spool *sp, struct order *o, const char *s, size_t len,
 		s = syn.data;
 		len = syn.len;
 	}
-	if ((r = outcome_check(sp, s, len)) < 0)
+	if ((r = outcome_check(sp, s, len, &status)) < 0)
 		goto out;
 	r = spool_read_opts(sp, o, &opts, NULL);
 	if (r == -ENOENT) {
@@ -577,7 +585,8 @@ int spool_fail(struct spool *sp, struct order *o, const char *s, size_t len,
 	}
 	if (r < 0)
 		goto out;
-	again = o->n.attempt < opts.max_attempts;
+	/* a 4xx status says the job itself is wrong: no attempt can help */
+	again = o->n.attempt < opts.max_attempts && !(status >= 400 && status <= 499);
 	if (again) {
 		st = ST_NEW;
 		queued_name(o, o->n.attempt, now_ms() + (int64_t)opts.retry_delay_s * 1000, name, sizeof(name));

@@ -286,8 +286,9 @@ int spool_complete(struct spool *sp, struct order *o, const char *outcome,
 /*
  * Fail the claim o. outcome (may be NULL) is filed as this attempt's outcome.
  * The order goes back to new/ (due after the job's retry delay) when
- * attempts remain, else to failed/. *retried says which. Returns as
- * spool_complete.
+ * attempts remain, else to failed/; an outcome whose "status" is a number
+ * from 400 to 499 says the job itself is wrong, and goes to failed/ at once.
+ * *retried says which. Returns as spool_complete.
  */
 int spool_fail(struct spool *sp, struct order *o, const char *outcome,
 	       size_t len, int *retried);

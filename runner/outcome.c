@@ -80,6 +80,26 @@ static int run_record(struct buf *b, const struct exec_result *r,
 			  r->end == END_TIMEOUT ? "true" : "false");
 }
 
+/*
+ * The status of a failed run: the script's own when its JSON outcome says
+ * the job is wrong (4xx, as nn.py's 400), so that the spool does not retry
+ * it (spool-layout.md); 500 otherwise.
+ */
+static int script_status(const struct exec_result *r)
+{
+	struct json j;
+	char err[8];
+	int64_t v = 500;
+
+	if (!r->outcome.len ||
+	    json_parse(&j, r->outcome.data, r->outcome.len, 4096, err, sizeof(err)) < 0)
+		return 500;
+	if (json_int(&j, json_get(&j, 0, "status"), &v) < 0 || v < 400 || v > 499)
+		v = 500;
+	json_release(&j);
+	return (int)v;
+}
+
 static int success(const struct exec_result *r, const struct run_info *ri,
 		   struct buf *b)
 {
@@ -163,7 +183,8 @@ int outcome_build(const struct exec_result *r, const struct run_info *ri,
 	}
 	if (whylen)
 		snprintf(why_out, whylen, "%s", why);
-	if ((e = buf_printf(b, "{\"jobId\":\"%s\",\"error\":", ri->job_id)) < 0 ||
+	if ((e = buf_printf(b, "{\"jobId\":\"%s\",\"status\":%d,\"error\":", ri->job_id,
+			    script_status(r))) < 0 ||
 	    (e = buf_json_str(b, why, strlen(why))) < 0 ||
 	    (e = buf_puts(b, ",\"stderrTail\":")) < 0 ||
 	    (e = json_text(b, r->errtail, strlen(r->errtail))) < 0)
@@ -183,7 +204,8 @@ int outcome_refused(const struct run_info *ri, const char *why, struct buf *b)
 	int e;
 
 	buf_reset(b);
-	if ((e = buf_printf(b, "{\"jobId\":\"%s\",\"error\":", ri->job_id)) < 0 ||
+	/* 400: the job itself is wrong, another attempt cannot help */
+	if ((e = buf_printf(b, "{\"jobId\":\"%s\",\"status\":400,\"error\":", ri->job_id)) < 0 ||
 	    (e = json_text(b, why, strlen(why))) < 0 ||
 	    (e = buf_puts(b, ",\"_run\":{\"worker\":")) < 0 ||
 	    (e = buf_json_str(b, ri->worker, strlen(ri->worker))) < 0 ||

@@ -77,6 +77,7 @@ nj=$(sub '{"scriptName":"nojson.sh","spool":{"maxAttempts":1}}')
 bg=$(sub '{"scriptName":"big.sh","spool":{"maxAttempts":1}}')
 si=$(sub '{"scriptName":"stdin.py","lr":0.125,"spool":{"maxAttempts":1}}')
 dx=$(sub '{"scriptName":"../x","spool":{"maxAttempts":1}}')
+dy=$(sub '{"scriptName":"../y"}')	# three attempts allowed: a refused name needs one
 mm=$(sub '{"scriptName":"mem.py","spool":{"maxAttempts":1}}')
 ok2=$(sub '{"scriptName":"ok.sh","spool":{"maxAttempts":1}}')
 
@@ -146,13 +147,15 @@ assert_eq failed "$(field "$dx" order.state)" "../x state"
 assert_match "refused: it contains '/'" "$(field "$dx" outcome.error)" "../x error"
 assert_match "refused" "$(log "$dx")" "../x log"
 assert_eq null "$(field "$dx" outcome.escaped)" "../x did not run"
+assert_eq "failed 1 400" "$(field "$dy" order.state) $(field "$dy" order.attempt) $(field "$dy" outcome.status)" \
+	"a refused script name fails at once (status 400), without using up its attempts"
 
 assert_eq done "$(field "$mm" order.state)" "mem.py state"
 [ "$(field "$mm" outcome._run.maxRssKb)" -gt 55000 ] || fail "peak memory: $(field "$mm" outcome._run.maxRssKb) KiB"
 [ "$(field "$mm" outcome._run.cpuMs)" -ge 250 ] || fail "cpu time: $(field "$mm" outcome._run.cpuMs) ms"
 [ "$(field "$mm" outcome._run.wallMs)" -ge 250 ] || fail "wall time: $(field "$mm" outcome._run.wallMs) ms"
 
-assert_match "exiting: 5 done, 5 failed" "$(cat runner.log)" "runner summary"
+assert_match "exiting: 5 done, 6 failed" "$(cat runner.log)" "runner summary"
 
 # usage
 "$BIN/runner" --help | grep -q -- "--boss URL" || fail "--help"

@@ -681,3 +681,22 @@ TEST(scan_streams_and_last_outcome_follows_retries)
 	CHECK_INT(2, att);
 	buf_release(&b);
 }
+
+TEST(a_4xx_outcome_fails_at_once)
+{
+	char id[25];
+	struct order o;
+	int retried;
+
+	open_spool();
+	submit(JOB, id);	/* three attempts by default */
+	CHECK_INT(0, spool_claim(&sp, &W, &o));
+	{
+		const char *bad = "{\"status\":400,\"error\":\"no column x\"}";
+
+		CHECK_INT(0, spool_fail(&sp, &o, bad, strlen(bad), &retried));
+	}
+	CHECK_INT(0, retried);
+	CHECK_INT(ST_FAILED, o.state);
+	CHECK_INT(1, count(ST_FAILED));
+}
