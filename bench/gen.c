@@ -30,7 +30,10 @@
  *	first      retry a claim until one succeeds; the time since --t0 (ns of
  *	           CLOCK_REALTIME) is the server's start-to-serving time
  *
- * Every loop is bounded: --timeout seconds for the whole run (exit 2).
+ * Every loop is bounded: --timeout seconds for the whole run (exit 2). With
+ * --budget S, lifecycle and mixed stop submitting after S seconds (and
+ * draining after S more): rates are over what was done, "cut=1" says so, and
+ * jobs still queued then are not counted as lost.
  * Loopback only: the address must be 127.0.0.1.
  */
 #include <arpa/inet.h>
