@@ -20,6 +20,12 @@ int sys_syncfs(int fd);
 /* renameat / linkat relative to one directory fd. 0 or -errno. */
 int sys_rename(int dirfd, const char *from, const char *to);
 int sys_link(int dirfd, const char *from, const char *to);
+/*
+ * Move from to to unless to exists (-EEXIST: from stays): one
+ * renameat2(RENAME_NOREPLACE), or link + unlink where the file system has
+ * no such rename. Behind the "link" fault. 0 or -errno.
+ */
+int sys_publish_once(int dirfd, const char *from, const char *to);
 /* Load SPOOL_FAULT from the environment (once). */
 void sys_fault_env(void);
 

@@ -249,7 +249,8 @@ int spool_claim(struct spool *sp, const struct claimant *c, struct order *o)
 			if ((r = cache_fill(sp)) < 0)
 				return sp_fail(sp, r, "cannot read '%s/new': %s", sp->path, strerror(-r));
 			now = now_ms();
-			sp->cache_ms = now - 1000 + 2 * (now - t0);
+			/* stale after max(1 s, twice what this scan cost) */
+			sp->cache_ms = now + (2 * (now - t0) > 1000 ? 2 * (now - t0) - 1000 : 0);
 			if (pass == 0)
 				pass = 1;	/* this listing is fresh: no second pass */
 		}

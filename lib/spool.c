@@ -274,6 +274,7 @@ int spool_open(struct spool *sp, const char *path, int create)
 
 	memset(sp, 0, sizeof(*sp));
 	sp->root = -1;
+	memset(sp->topfd, -1, sizeof(sp->topfd));
 	sp->reap_grace_ms = SPOOL_DEF_REAP_GRACE_MS;
 	sp->settle_ms = SPOOL_DEF_SETTLE_MS;
 	sys_fault_env();
@@ -328,6 +329,13 @@ int spool_open(struct spool *sp, const char *path, int create)
 		goto fail;
 	if (fresh)
 		sp->made_dirs = 0;	/* a new spool was missing nothing */
+	/* held open: syncing a directory is then one call, not three */
+	{
+		size_t i;
+
+		for (i = 0; i < NELEM(top_dirs); i++)
+			sp->topfd[i] = openat(sp->root, top_dirs[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
 	if ((r = spool_commit(sp)) < 0)
 		goto fail;
 	return 0;
@@ -369,6 +377,11 @@ void spool_close(struct spool *sp)
 	free(sp->cache);
 	sp->cache = NULL;
 	sp->ncache = sp->icache = 0;
+	for (i = 0; i < NELEM(top_dirs); i++)
+		if (sp->topfd[i] >= 0) {
+			close(sp->topfd[i]);
+			sp->topfd[i] = -1;
+		}
 	if (sp->root >= 0)
 		close(sp->root);
 	sp->root = -1;
@@ -547,9 +560,21 @@ static int sync_dirs(struct spool *sp, int use_fs)
 		return 0;
 	}
 	for (i = 0; i < p->ndirs; i++) {
-		int fd = openat(sp->root, p->dirs[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		int e;
+		int fd = -1, e;
+		size_t t;
 
+		for (t = 0; t < NELEM(top_dirs); t++)
+			if (sp->topfd[t] >= 0 && strcmp(p->dirs[i], top_dirs[t]) == 0) {
+				fd = sp->topfd[t];
+				break;
+			}
+		if (fd >= 0) {
+			e = sys_fsync(fd);
+			if (e < 0 && !r)
+				r = sp_fail(sp, e, "cannot sync directory '%s/%s': %s", sp->path, p->dirs[i], strerror(-e));
+			continue;
+		}
+		fd = openat(sp->root, p->dirs[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (fd < 0) {
 			if (!r)
 				r = sp_fail(sp, -errno, "cannot open '%s/%s': %s", sp->path, p->dirs[i], strerror(errno));
@@ -630,7 +655,7 @@ int spool_commit(struct spool *sp)
 				continue;
 			}
 			if (f->how == PUB_LINK) {
-				e = sys_link(sp->root, f->tmp, f->dest);
+				e = sys_publish_once(sp->root, f->tmp, f->dest);
 				if (e == -EEXIST) {
 					/* already there: written once, never replaced */
 					unlinkat(sp->root, f->tmp, 0);
@@ -638,8 +663,6 @@ int spool_commit(struct spool *sp)
 						failed[nfailed++] = f->group;
 					continue;
 				}
-				if (e == 0)
-					unlinkat(sp->root, f->tmp, 0);
 			} else {
 				e = sys_rename(sp->root, f->tmp, f->dest);
 			}

@@ -164,6 +164,7 @@ enum spool_sync { SYNC_AUTO, SYNC_FILES, SYNC_FS };
 
 struct spool {
 	int root;			/* O_DIRECTORY fd of the spool */
+	int topfd[16];			/* fds of the top-level directories, for fsync */
 	char *path;
 	int nosync;			/* skip every fsync (benchmarks, tests) */
 	enum spool_sync sync_mode;	/* SYNC_AUTO */

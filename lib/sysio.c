@@ -119,6 +119,23 @@ int sys_rename(int dirfd, const char *from, const char *to)
 	return renameat(dirfd, from, dirfd, to) < 0 ? -errno : 0;
 }
 
+int sys_publish_once(int dirfd, const char *from, const char *to)
+{
+	int f = fault(F_LINK);
+
+	if (f)
+		return -f;
+	if (renameat2(dirfd, from, dirfd, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
+		return -errno;
+	/* a file system without RENAME_NOREPLACE (NFS): link, then unlink */
+	if (linkat(dirfd, from, dirfd, to, 0) < 0)
+		return -errno;
+	unlinkat(dirfd, from, 0);
+	return 0;
+}
+
 int sys_link(int dirfd, const char *from, const char *to)
 {
 	int f = fault(F_LINK);
