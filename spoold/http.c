@@ -72,6 +72,7 @@ const char *http_reason(int status)
 static void req_reset(struct request *r)
 {
 	struct buf url = r->url;
+	free(r->path);
 	buf_reset(&url);
 	buf_release(&r->body);
 	memset(r, 0, sizeof(*r));
@@ -109,6 +110,8 @@ static void on_close(uv_handle_t *h)
 	srv->nconns--;
 	buf_release(&c->req.url);
 	buf_release(&c->req.body);
+	free(c->req.path);
+	free(c->rbuf);
 	free(c);
 	server_maybe_exit(srv);
 }
@@ -477,10 +480,16 @@ static int parse_target(struct conn *c)
 		return -1;
 	}
 	plen = u.field_data[UF_PATH].len;
+	if (u.field_set & (1 << UF_QUERY))
+		qlen = u.field_data[UF_QUERY].len;
+	free(r->path);
+	if (!(r->path = malloc(plen + qlen + 2))) {
+		req_fail(c, 503, "out of memory");
+		return -1;
+	}
 	memcpy(r->path, r->url.data + u.field_data[UF_PATH].off, plen);
 	r->path[plen] = 0;
 	if (u.field_set & (1 << UF_QUERY)) {
-		qlen = u.field_data[UF_QUERY].len;
 		memcpy(r->path + plen + 1, r->url.data + u.field_data[UF_QUERY].off,
 		       qlen);
 	}
@@ -675,6 +684,8 @@ static void conn_parse(struct conn *c)
 	}
 	if (c->roff == c->rlen) {
 		c->roff = c->rlen = 0;
+		free(c->rbuf);	/* nothing waits: give the memory back */
+		c->rbuf = NULL;
 	} else if (c->roff) {
 		memmove(c->rbuf, c->rbuf + c->roff, c->rlen - c->roff);
 		c->rlen -= c->roff;
@@ -691,6 +702,11 @@ static void on_alloc(uv_handle_t *h, size_t want, uv_buf_t *b)
 	struct conn *c = h->data;
 	if (c->lingering || c->close_after)
 		c->rlen = c->roff = 0;	/* discard */
+	if (!c->rbuf && !(c->rbuf = malloc(HTTP_RBUF))) {
+		b->base = NULL;	/* libuv reads this as UV_ENOBUFS */
+		b->len = 0;
+		return;
+	}
 	b->base = c->rbuf + c->rlen;
 	b->len = HTTP_RBUF - c->rlen;
 }

@@ -216,7 +216,7 @@ struct request {
 	char allow[64];			/* methods of a path, for 405 */
 	uint64_t t0;			/* uv_hrtime at the first byte */
 	/* decoded target */
-	char path[HTTP_URL_MAX];
+	char *path;			/* owned; NUL-separated path and query */
 	char *seg[8];
 	int nseg;
 	char *query;
@@ -257,7 +257,8 @@ struct conn {
 	struct request req;
 	struct waiter w;
 	struct op *op;			/* disk work in flight for this request */
-	char rbuf[HTTP_RBUF];
+	char *rbuf;			/* HTTP_RBUF bytes, only while bytes wait in it:
+					 * an idle or long-polling connection holds none */
 };
 
 /* Start listening on cfg host:port; prints "listening on HOST:PORT". */
