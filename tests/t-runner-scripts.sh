@@ -147,6 +147,11 @@ assert_eq failed "$(field "$dx" order.state)" "../x state"
 assert_match "refused: it contains '/'" "$(field "$dx" outcome.error)" "../x error"
 assert_match "refused" "$(log "$dx")" "../x log"
 assert_eq null "$(field "$dx" outcome.escaped)" "../x did not run"
+# spoolctl log: every attempt's output, headed by its number
+l=$($SC log "$ok")
+assert_match "^=== attempt 1 ===" "$l" "spoolctl log header"
+assert_match "to stderr" "$l" "spoolctl log keeps stderr"
+assert_exit 3 $SC log 000000000000000000000000
 assert_eq "failed 1 400" "$(field "$dy" order.state) $(field "$dy" order.attempt) $(field "$dy" outcome.status)" \
 	"a refused script name fails at once (status 400), without using up its attempts"
 

@@ -120,6 +120,7 @@ int cmd_show(const struct cmd *c, struct args *a);
 int cmd_sweep(const struct cmd *c, struct args *a);
 int cmd_top(const struct cmd *c, struct args *a);
 int cmd_workers(const struct cmd *c, struct args *a);
+int cmd_log(const struct cmd *c, struct args *a);
 int cmd_claim(const struct cmd *c, struct args *a);
 int cmd_drain(const struct cmd *c, struct args *a);
 int cmd_complete(const struct cmd *c, struct args *a);

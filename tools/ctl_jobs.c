@@ -893,6 +893,32 @@ int cmd_top(const struct cmd *c, struct args *a)
 	return ex;
 }
 
+/* ---- log ---------------------------------------------------------------------------- */
+
+int cmd_log(const struct cmd *c, struct args *a)
+{
+	const char *id = a->pos[0];
+	struct spool sp;
+	struct buf b;
+	int rc, ex = EX_OK;
+
+	(void)c;
+	if (cli_check_id(id) < 0)
+		return EX_USAGE;
+	if (cli_open(&sp, 0) < 0)
+		return EX_ERR;
+	buf_init(&b, (SPOOL_LOG_MAX + 256) * 8);
+	sp.err[0] = 0;
+	rc = spool_log_read(&sp, id, &b);
+	if (rc < 0)
+		ex = cli_failed(&sp, rc, "cannot read the logs of '%s'", id);
+	else
+		cli_print_buf(&b);
+	buf_release(&b);
+	spool_close(&sp);
+	return ex;
+}
+
 /* ---- workers ------------------------------------------------------------------------ */
 
 int cmd_workers(const struct cmd *c, struct args *a)

@@ -148,6 +148,11 @@ static const struct cmd cmds[] = {
 	  "  --until-done  with --watch: stop once nothing is queued or running\n",
 	  { { "key", 1 }, { "desc", 0 }, { "order", 1 }, { "limit", 1 }, { "sweep", 1 },
 	    { "json", 0 }, { "watch", 0 }, { "every", 1 }, { "until-done", 0 }, { NULL, 0 } }, 0, 0 },
+	{ "log", cmd_log, "ID",
+	  "Print the stdout and stderr kept of each attempt of an order.",
+	  "Each attempt's log (capped by the runner; a cut is marked) follows a line\n"
+	  "\"=== attempt N ===\". Exit 3 when the order has no logs.\n",
+	  { { NULL, 0 } }, 1, 1 },
 	{ "workers", cmd_workers, "[--json]",
 	  "List the workers that have reported: name and when last seen.",
 	  "  --json  every worker record, as stored (an array)\n",
