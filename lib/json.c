@@ -31,7 +31,7 @@ static void ws(struct vstate *v)
 
 static int vvalue(struct vstate *v);
 
-static int hexval(char c)
+int hex_value(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -67,9 +67,9 @@ static int vstring(struct vstate *v)
 				v->p++;
 				break;
 			case 'u':
-				if (v->end - v->p < 5 || hexval(v->p[1]) < 0 ||
-				    hexval(v->p[2]) < 0 || hexval(v->p[3]) < 0 ||
-				    hexval(v->p[4]) < 0) {
+				if (v->end - v->p < 5 || hex_value(v->p[1]) < 0 ||
+				    hex_value(v->p[2]) < 0 || hex_value(v->p[3]) < 0 ||
+				    hex_value(v->p[4]) < 0) {
 					v->why = "bad \\u escape";
 					return -1;
 				}
@@ -374,8 +374,8 @@ static size_t utf8_put(unsigned cp, char *o)
 
 static unsigned hex4(const char *p)
 {
-	return (unsigned)(hexval(p[0]) << 12 | hexval(p[1]) << 8 |
-			  hexval(p[2]) << 4 | hexval(p[3]));
+	return (unsigned)(hex_value(p[0]) << 12 | hex_value(p[1]) << 8 |
+			  hex_value(p[2]) << 4 | hex_value(p[3]));
 }
 
 int json_str(const struct json *j, int i, char *out, size_t cap)

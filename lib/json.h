@@ -43,6 +43,9 @@ int json_parse(struct json *j, const char *s, size_t len, int maxtok,
 
 void json_release(struct json *j);
 
+/* The value of hex digit c (either case), or -1. */
+int hex_value(int c);
+
 /* Index of the token after the whole subtree rooted at token i. */
 int json_skip(const struct json *j, int i);
 

@@ -8,28 +8,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
 #include "spoold.h"
-
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 int url_decode(char *s, int plus)
 {
 	char *w = s;
 	for (; *s; s++) {
 		if (*s == '%') {
-			int h = hexval((unsigned char)s[1]), l;
+			int h = hex_value((unsigned char)s[1]), l;
 			if (h < 0)
 				return -EINVAL;
-			l = hexval((unsigned char)s[2]);
+			l = hex_value((unsigned char)s[2]);
 			if (l < 0)
 				return -EINVAL;
 			if (!h && !l)
