@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +23,8 @@ static struct {
 	int armed[F_COUNT];
 	long countdown[F_COUNT];	/* calls left before failing */
 	int err[F_COUNT];
-	int env_read;
 } faults;
+static pthread_once_t fault_env_once = PTHREAD_ONCE_INIT;
 
 void sys_fault_set(const char *op, int nth, int err)
 {
@@ -42,18 +43,21 @@ void sys_fault_clear(void)
 	memset(faults.armed, 0, sizeof(faults.armed));
 }
 
-void sys_fault_env(void)
+static void fault_env_read(void)
 {
 	const char *e = getenv("SPOOL_FAULT");
 	char op[16], name[16];
 	int nth;
 
-	if (faults.env_read)
-		return;
-	faults.env_read = 1;
 	if (!e || sscanf(e, "%15[a-z]:%d:%15[A-Z]", op, &nth, name) != 3)
 		return;
 	sys_fault_set(op, nth, strcmp(name, "EIO") == 0 ? EIO : ENOSPC);
+}
+
+void sys_fault_env(void)
+{
+	/* slots of a runner open their spools at once: read it once */
+	pthread_once(&fault_env_once, fault_env_read);
 }
 
 /* Should this call of op fail? Then with which errno. */

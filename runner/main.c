@@ -461,7 +461,6 @@ int main(int argc, char **argv)
 	rn.wait_s = 20;
 	rn.poll_ms = 500;
 	rn.log_max = EXEC_LOG_DEFAULT;
-	pthread_mutex_init(&rn.lib_mu, NULL);
 	the_runner = &rn;
 
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -634,9 +633,7 @@ int main(int argc, char **argv)
 		if (now >= next_register && !atomic_load(&rn.stopping)) {
 			worker_doc(&rn, &doc);
 			if (have_msp) {
-				pthread_mutex_lock(&rn.lib_mu);
 				r = spool_worker_put(&msp, rn.name, doc.data, doc.len);
-				pthread_mutex_unlock(&rn.lib_mu);
 			} else if ((r = boss_request(&mb, "POST", "/v1/workers", doc.data,
 						   doc.len, 10, 0)) == 0 && mb.status != 200)
 				r = -EPROTO;
@@ -649,9 +646,7 @@ int main(int argc, char **argv)
 		if (have_msp && now >= next_reap) {
 			int n = 0;
 
-			pthread_mutex_lock(&rn.lib_mu);
 			r = spool_reap(&msp, now_ms(), &n);
-			pthread_mutex_unlock(&rn.lib_mu);
 			if (r == 0 && n > 0)
 				say(&rn, "reaped %d expired lease%s", n, n == 1 ? "" : "s");
 			next_reap = now + REAP_EVERY_MS;
@@ -706,6 +701,5 @@ int main(int argc, char **argv)
 	free(rn.python);
 	free(gpu_copy);
 	curl_global_cleanup();
-	pthread_mutex_destroy(&rn.lib_mu);
 	return code;
 }

@@ -335,13 +335,8 @@ struct runner {
 	struct slot *slots;
 	atomic_long completed, failed;
 	atomic_int busy;	/* slots running an order (--drain waits for them) */
-	/*
-	 * Held around the library calls that make new ids (spool_log_put,
-	 * spool_complete, spool_fail, spool_reap, spool_worker_put): id_new
-	 * keeps unlocked per-process state, so two threads, even with their
-	 * own struct spool, could draw the same id and collide in tmp/.
-	 */
-	pthread_mutex_t lib_mu;
+	/* Each thread has its own struct spool; id_new is thread-safe, so
+	 * the slots' library calls need no lock and their fsyncs overlap. */
 };
 
 /* The thread of one slot: claims and runs until stopping (or drained). */

@@ -173,18 +173,14 @@ static void deliver_local(struct ctx *c, const struct buf *log, int ok,
 	struct task *t = c->t;
 	int r = 0, retried = 0, i;
 
-	pthread_mutex_lock(&c->rn->lib_mu);
 	if (log && log->len)
 		r = spool_log_put(c->sp, t->id, t->attempt, log->data, log->len);
-	pthread_mutex_unlock(&c->rn->lib_mu);
 	if (r < 0)
 		say(c->rn, "slot %d: %s: cannot store the log: %s", c->sl->index,
 		    t->id, spool_error(c->sp)[0] ? spool_error(c->sp) : strerror(-r));
 	for (i = 0; i < 5; i++) {
-		pthread_mutex_lock(&c->rn->lib_mu);
 		r = ok ? spool_complete(c->sp, &t->o, out->data, out->len)
 		       : spool_fail(c->sp, &t->o, out->data, out->len, &retried);
-		pthread_mutex_unlock(&c->rn->lib_mu);
 		if (r == -EINVAL && ok) {
 			/* The spool will not take this outcome: fail, saying why. */
 			struct run_info ri = { t->id, t->attempt, c->rn->name,
@@ -195,10 +191,8 @@ static void deliver_local(struct ctx *c, const struct buf *log, int ok,
 			snprintf(why, sizeof(why), "the spool refused the outcome: %s",
 				 spool_error(c->sp));
 			buf_init(&alt, SPOOL_OUTCOME_MAX);
-			pthread_mutex_lock(&c->rn->lib_mu);
 			if (outcome_refused(&ri, why, &alt) == 0)
 				r = spool_fail(c->sp, &t->o, alt.data, alt.len, &retried);
-			pthread_mutex_unlock(&c->rn->lib_mu);
 			buf_release(&alt);
 			ok = 0;
 		}
@@ -406,9 +400,7 @@ static void run_task(struct ctx *c)
 		if (c->b)
 			deliver_remote(c, &res.log, NULL, NULL);
 		else {
-			pthread_mutex_lock(&rn->lib_mu);
 			spool_log_put(c->sp, t->id, t->attempt, res.log.data, res.log.len);
-			pthread_mutex_unlock(&rn->lib_mu);
 		}
 		release(c);
 	} else if ((ok = outcome_build(&res, &ri, &out, err, sizeof(err))) < 0) {
