@@ -52,13 +52,15 @@ for round in 1 2 3; do
 	set +e; $SC --spool "$r/spool" fsck --repair --tmp-age 0 >"fsck.$round"; rc=$?; set -e
 	[ $rc = 0 ] || [ $rc = 5 ] || fail "round $round: fsck --repair exited $rc"
 	echo "round $round: fsck --repair found $(wc -l <"fsck.$round") things"
-	grep -v 'stale temporary file' "fsck.$round" | sed -n '1,5s/^/  /p'
+	{ grep -v 'stale temporary file' "fsck.$round" || true; } | sed -n '1,5s/^/  /p'
 	python3 "$TOP/tests/spoolcheck.py" "$r/spool" --ids "before.$round" --restored --quiet ||
 		fail "round $round: a job submitted before tar is missing from the restore"
 	$SC --spool "$r/spool" fsck --tmp-age 0 >/dev/null ||
 		fail "round $round: fsck after repair not clean: $($SC --spool "$r/spool" fsck --tmp-age 0)"
 	# the restored spool works
 	$SC --spool "$r/spool" reap --grace-ms 0 >/dev/null
-	$SC --spool "$r/spool" drain --worker after >/dev/null
+	# (exit 3: nothing left to claim, when the drainers had caught up at tar time)
+	set +e; $SC --spool "$r/spool" drain --worker after >/dev/null; rc=$?; set -e
+	[ $rc = 0 ] || [ $rc = 3 ] || fail "round $round: drain of the restored spool exited $rc"
 done
 echo ok
