@@ -92,6 +92,35 @@ static int scan_one(void *arg, const char *name)
 	return sc->fn(sc->arg, &o);
 }
 
+struct scan_new {
+	spool_visit_fn fn;
+	void (*drop)(void *arg, const char *name);
+	void *arg;
+};
+
+static int scan_new_one(void *arg, const char *name)
+{
+	struct scan_new *sc = arg;
+	struct order o;
+
+	if (name[0] == '.')
+		return 0;
+	if (sp_order_from(&o, ST_NEW, name) == 0)
+		return sc->fn(sc->arg, &o);
+	if (sc->drop)
+		sc->drop(sc->arg, name);
+	return 0;
+}
+
+int spool_scan_new(struct spool *sp, spool_visit_fn fn,
+		   void (*drop)(void *arg, const char *name), void *arg)
+{
+	struct scan_new sc = { fn, drop, arg };
+	int r = sp_dir_walk(sp, "new", scan_new_one, &sc);
+
+	return r == -ENOENT ? 0 : r;
+}
+
 int spool_scan(struct spool *sp, enum spool_state st, spool_visit_fn fn, void *arg)
 {
 	struct scan sc = { st, fn, arg };

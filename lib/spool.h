@@ -343,6 +343,14 @@ int spool_list(struct spool *sp, enum spool_state st, spool_visit_fn fn,
 int spool_scan(struct spool *sp, enum spool_state st, spool_visit_fn fn,
 	       void *arg);
 
+/*
+ * spool_scan of new/ that also names the drops it passes (files that are not
+ * order names nor start with '.') to drop (may be NULL), in the same one
+ * walk of the directory. 0, fn's non-zero return, or errno.
+ */
+int spool_scan_new(struct spool *sp, spool_visit_fn fn,
+		   void (*drop)(void *arg, const char *name), void *arg);
+
 /* Count orders per state into counts[ST_COUNT], storing no names. 0 or errno. */
 int spool_count(struct spool *sp, long counts[ST_COUNT]);
 

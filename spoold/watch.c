@@ -12,8 +12,10 @@
  * inotify does not see what other NFS clients do, and its queue can
  * overflow, so a periodic rescan lists new/ (on a reader) and merges: names
  * found are added, names indexed before the scan began and not found are
- * swept out. Drops that were not ready are retried by the rescan, which
- * starts with spool_ingest_all.
+ * swept out. The same walk notes the drops it passes, and the writer
+ * ingests just those names (drops not ready yet are retried next time): the
+ * writer never walks new/ itself, so claims never wait behind a listing.
+ * Start-up ingests with spool_ingest_each before its first scan.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -209,13 +211,25 @@ void watch_stop(struct server *srv)
 
 /* ---- scanning ----------------------------------------------------------------------- */
 
-/* A scan's findings: records "name\0tag,tag\0" (the tags empty if none). */
+/* A scan's findings: records "name\0tag,tag\0" (the tags empty if none),
+ * and the drops it saw ("name\0" each), for the writer to ingest. */
 struct scan {
 	struct spool *sp;
 	struct buf names;
+	struct buf drops;
 	int err;
 	size_t n;
 };
+
+#define SCAN_DROPS_MAX (4 << 20)	/* bytes of drop names one rescan hands on */
+
+static void scan_drop(void *arg, const char *name)
+{
+	struct scan *s = arg;
+
+	/* past the ceiling the next rescan takes the rest */
+	buf_add(&s->drops, name, strlen(name) + 1);
+}
 
 static int scan_visit(void *arg, const struct order *o)
 {
@@ -282,7 +296,9 @@ static int scan_list(struct spool *sp, struct scan *s)
 	int rc;
 	s->sp = sp;
 	buf_init(&s->names, SCAN_MAX);
-	rc = spool_scan(sp, ST_NEW, scan_visit, s);	/* unsorted: the index sorts */
+	buf_init(&s->drops, SCAN_DROPS_MAX);
+	/* one walk of new/, unsorted (the index sorts), drops noted on the way */
+	rc = spool_scan_new(sp, scan_visit, scan_drop, s);
 	if (rc < 0)
 		return rc;
 	return s->err;
@@ -318,6 +334,7 @@ int watch_scan_sync(struct server *srv)
 		scan_apply(srv, &s, &pos, SIZE_MAX);
 	}
 	buf_release(&s.names);
+	buf_release(&s.drops);	/* still being written: the first rescan retries them */
 	return rc;
 }
 
@@ -332,6 +349,7 @@ static void scan_finish(struct server *srv, struct op *op)
 {
 	struct scan *s = op->data;
 	buf_release(&s->names);
+	buf_release(&s->drops);
 	op_free(op);
 	srv->merge = NULL;
 	srv->scanning = 0;
@@ -395,6 +413,14 @@ static void done_list_new(struct server *srv, struct op *op)
 		scan_finish(srv, op);
 		return;
 	}
+	/* the writer ingests just the drops the listing saw: it never lists
+	 * new/ itself, so claims do not wait behind a directory walk */
+	{
+		const char *p = s->drops.data, *end = p ? p + s->drops.len : NULL;
+
+		for (; p && p < end; p += strlen(p) + 1)
+			ingest(srv, p);
+	}
 	srv->merge = op;
 	srv->merge_pos = 0;
 	srv->merge_added = 0;
@@ -410,49 +436,24 @@ void watch_abandon(struct server *srv)
 	}
 }
 
-static void run_ingest_all(struct op *op, struct spool *sp)
-{
-	int ing = 0, rej = 0, wait = 0;
-	op->rc = spool_ingest_all(sp, &ing, &rej, &wait);
-	op->num = ing;
-	op->attempt = rej;
-}
-
-static void done_ingest_all(struct server *srv, struct op *op)
-{
-	struct op *list;
-	if (op->num || op->attempt)
-		say(srv, "rescan: ingested %lld dropped files, rejected %d",
-		    (long long)op->num, op->attempt);
-	srv->m.ingested += (uint64_t)op->num;
-	srv->m.rejected += (uint64_t)op->attempt;
-	op_free(op);
-	list = op_new(run_list_new, done_list_new, 1);
-	if (!list || !(list->data = calloc(1, sizeof(struct scan)))) {
-		op_free(list);
-		srv->scanning = 0;
-		watch_schedule(srv);
-		return;
-	}
-	/* entries indexed from now on are not swept by this scan */
-	index_mark_begin(&srv->ix);
-	disk_submit(srv, list);
-}
-
 void watch_rescan(struct server *srv)
 {
-	struct op *op;
+	struct op *list;
 	if (srv->scanning) {
 		srv->rescan_again = 1;
 		return;
 	}
-	op = op_new(run_ingest_all, done_ingest_all, 0);
-	if (!op)
+	list = op_new(run_list_new, done_list_new, 1);
+	if (!list || !(list->data = calloc(1, sizeof(struct scan)))) {
+		op_free(list);
+		watch_schedule(srv);
 		return;
-	op->durable = 1;
+	}
 	srv->scanning = 1;
 	srv->scan_t0 = uv_hrtime();
-	disk_submit(srv, op);
+	/* entries indexed from now on are not swept by this scan */
+	index_mark_begin(&srv->ix);
+	disk_submit(srv, list);
 }
 
 static void on_rescan_timer(uv_timer_t *t)
