@@ -41,7 +41,7 @@ static const char usage[] =
 "  --reap-interval SEC    how often expired leases are reaped (1)\n"
 "  --rescan SECONDS       how often new/ is rescanned for what inotify\n"
 "                         cannot see, e.g. other NFS nodes (2; 0 = never;\n"
-"                         stretched to 5x the last scan's duration)\n"
+"                         stretched to 20x what the last one cost)\n"
 "  --idle-timeout SEC     close idle keep-alive connections after (60)\n"
 "  --request-timeout SEC  a request must arrive within this of its first\n"
 "                         byte, else 408 and close (30)\n"

@@ -463,12 +463,19 @@ static void on_rescan_timer(uv_timer_t *t)
 		watch_rescan(srv);
 }
 
+/*
+ * A rescan is for what inotify cannot see (other NFS hosts, an overflow):
+ * it may cost at most 1/RESCAN_STRETCH of the time, so a million-order
+ * queue is not listed and merged over and over while claims wait for CPU.
+ */
+#define RESCAN_STRETCH 20
+
 void watch_schedule(struct server *srv)
 {
-	int64_t ms = srv->cfg.rescan_ms;
+	int64_t ms = srv->cfg.rescan_ms, cost = srv->scan_ms + srv->merge_ms;
 	if (ms <= 0 || srv->draining)
 		return;
-	if (ms < srv->scan_ms * 5)
-		ms = srv->scan_ms * 5;
+	if (ms < cost * RESCAN_STRETCH)
+		ms = cost * RESCAN_STRETCH;
 	uv_timer_start(&srv->rescan_timer, on_rescan_timer, (uint64_t)ms, 0);
 }
