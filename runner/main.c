@@ -251,7 +251,7 @@ static int exec_once(struct runner *rn, const char *file)
 	struct exec_spec s;
 	struct run_info ri = { 0 };
 	struct run_env re;
-	int py = 0, ok = 0, r;
+	int py = 0, ok = 0;
 
 	buf_init(&job, SPOOL_JOB_MAX);
 	buf_init(&arg, SPOOL_JOB_MAX + 256);
@@ -265,14 +265,9 @@ static int exec_once(struct runner *rn, const char *file)
 	ri.attempt = 1;
 	ri.worker = rn->name;
 	ri.timeout_ms = (int64_t)rn->timeout_s * 1000;
-	if ((r = script_job_arg(job.data, job.len, id, &arg, sname, sizeof(sname))) < 0) {
-		outcome_refused(&ri, r == -EILSEQ
-				? "script name refused: it contains NUL or is too long"
-				: "the job is not a JSON object", &out);
-	} else if (script_resolve(rn->scripts, sname, &path, &py, err, sizeof(err)) < 0) {
+	if (script_prepare(rn->scripts, rn->python, job.data, job.len, id, &arg, sname,
+			   sizeof(sname), &path, &py, err, sizeof(err)) < 0) {
 		outcome_refused(&ri, err, &out);
-	} else if (py && !rn->python) {
-		outcome_refused(&ri, "python3 is not on the runner's PATH", &out);
 	} else {
 		snprintf(wd, sizeof(wd), "%s/%s.1", rn->workroot, id);
 		re = (struct run_env){ id, 1, 0, wd, rn->name, rn->gpus };

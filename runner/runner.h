@@ -119,6 +119,17 @@ int script_resolve(const char *dir, const char *name, char **path, int *py,
 int script_job_arg(const char *job, size_t len, const char *id,
 		   struct buf *b, char *script_name, size_t cap);
 
+/*
+ * What running a job needs, short of its environment: the job as the script
+ * gets it (arg, with "_id" and "assignmentId" = id), its scriptName (sname),
+ * and the script resolved in dir (*path malloc'd; *py: run under python,
+ * the runner's python3, NULL when none is on PATH). 0, or -EINVAL with why
+ * the job is refused (the order then fails with that reason).
+ */
+int script_prepare(const char *dir, const char *python, const char *job,
+		   size_t len, const char *id, struct buf *arg, char *sname,
+		   size_t sncap, char **path, int *py, char *why, size_t whylen);
+
 /* Find prog on PATH: a malloc'd absolute path, or NULL. */
 char *script_which(const char *prog);
 

@@ -236,3 +236,27 @@ int workdir_make(const char *path)
 		return -errno;
 	return 0;
 }
+
+int script_prepare(const char *dir, const char *python, const char *job,
+		   size_t len, const char *id, struct buf *arg, char *sname,
+		   size_t sncap, char **path, int *py, char *why, size_t whylen)
+{
+	int r = script_job_arg(job, len, id, arg, sname, sncap);
+
+	*path = NULL;
+	if (r < 0) {
+		snprintf(why, whylen, "%s", r == -EILSEQ
+			 ? "script name refused: it contains NUL or is too long"
+			 : "the job is not a JSON object");
+		return -EINVAL;
+	}
+	if (script_resolve(dir, sname, path, py, why, whylen) < 0)
+		return -EINVAL;
+	if (*py && !python) {
+		free(*path);
+		*path = NULL;
+		snprintf(why, whylen, "python3 is not on the runner's PATH");
+		return -EINVAL;
+	}
+	return 0;
+}

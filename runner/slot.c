@@ -342,19 +342,11 @@ static void run_task(struct ctx *c)
 	buf_init(&arg, SPOOL_JOB_MAX + 256);
 	buf_init(&out, SPOOL_OUTCOME_MAX);
 
-	if ((r = script_job_arg(t->job.data ? t->job.data : "", t->job.len, t->id,
-				&arg, sname, sizeof(sname))) < 0) {
-		refuse(c, &ri, t->job_err[0] ? t->job_err : r == -EILSEQ
-		       ? "script name refused: it contains NUL or is too long"
-		       : "the job is not a JSON object");
-		goto done;
-	}
-	if (script_resolve(rn->scripts, sname, &path, &py, err, sizeof(err)) < 0) {
-		refuse(c, &ri, err);
-		goto done;
-	}
-	if (py && !rn->python) {
-		refuse(c, &ri, "python3 is not on the runner's PATH");
+	if (script_prepare(rn->scripts, rn->python, t->job.data ? t->job.data : "",
+			   t->job.len, t->id, &arg, sname, sizeof(sname), &path, &py,
+			   err, sizeof(err)) < 0) {
+		/* a job the boss could not give us says why itself */
+		refuse(c, &ri, t->job_err[0] && !sname[0] ? t->job_err : err);
 		goto done;
 	}
 	snprintf(wd, sizeof(wd), "%s/%s.%d", rn->workroot, t->id, t->attempt);
