@@ -111,6 +111,36 @@ static int body_object(struct conn *c, const char *what)
 	return 0;
 }
 
+/*
+ * The body as a parsed JSON object, for the handlers that read members of
+ * it: one parse (which validates), errors answered (400, 413 over the token
+ * ceiling). 0 with j to release, or -1 (answered).
+ */
+static int body_json(struct conn *c, const char *what, struct json *j)
+{
+	char err[200];
+	size_t len;
+	const char *b = body_of(c, &len);
+	int rc;
+
+	if (!len) {
+		http_error(c, 400, "%s: empty body, expected a JSON object", what);
+		return -1;
+	}
+	rc = json_parse(j, b, len, JSON_TOKENS_MAX, err, sizeof(err));
+	if (rc < 0) {
+		http_error(c, rc == -E2BIG ? 413 : 400, "%s: %s", what,
+			   rc == -E2BIG ? "too many JSON tokens" : err);
+		return -1;
+	}
+	if (j->tok[0].type != JSMN_OBJECT) {
+		json_release(j);
+		http_error(c, 400, "%s: expected a JSON object", what);
+		return -1;
+	}
+	return 0;
+}
+
 static int lease_param(struct conn *c, long def, int *out)
 {
 	long v;
@@ -1104,21 +1134,14 @@ static void done_worker(struct server *srv, struct op *op)
 static void worker_put(struct conn *c, int seed)
 {
 	struct json j;
-	char err[200], name[SPOOL_WORKER_MAX + 1], pr[80];
+	char name[SPOOL_WORKER_MAX + 1], pr[80];
 	static const char *const keys[] = { "name", "nodeName", "workerName" };
-	size_t len, k;
-	const char *b = body_of(c, &len);
+	size_t k;
 	struct op *op;
 	int t = -1, rc;
 
-	if (body_object(c, "worker") < 0)
+	if (body_json(c, "worker", &j) < 0)
 		return;
-	rc = json_parse(&j, b, len, JSON_TOKENS_MAX, err, sizeof(err));
-	if (rc < 0) {
-		http_error(c, rc == -E2BIG ? 413 : 400, "worker: %s",
-			   rc == -E2BIG ? "too many JSON tokens" : err);
-		return;
-	}
 	for (k = 0; k < (seed ? 3u : 1u) && t < 0; k++)
 		t = json_get(&j, 0, keys[k]);
 	rc = t < 0 ? -ENOENT : json_str(&j, t, name, sizeof(name));
@@ -1241,21 +1264,13 @@ static void done_callback(struct server *srv, struct op *op)
 static void s_callback(struct conn *c)
 {
 	struct json j;
-	char err[200], id[64], pr[80];
-	size_t len;
-	const char *b = body_of(c, &len);
+	char id[64], pr[80];
 	struct op *op;
 	int t, rc, failed = 0;
 	int64_t status;
 
-	if (body_object(c, "callback") < 0)
+	if (body_json(c, "callback", &j) < 0)
 		return;
-	rc = json_parse(&j, b, len, JSON_TOKENS_MAX, err, sizeof(err));
-	if (rc < 0) {
-		http_error(c, rc == -E2BIG ? 413 : 400, "callback: %s",
-			   rc == -E2BIG ? "too many JSON tokens" : err);
-		return;
-	}
 	t = json_get(&j, 0, "jobId");
 	rc = t < 0 ? -ENOENT : json_str(&j, t, id, sizeof(id));
 	if (rc == 0) {
