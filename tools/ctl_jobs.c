@@ -123,6 +123,31 @@ static void job_where(const struct job_text *j, char *out, size_t cap)
 		snprintf(out, cap, "'%s' [%d]", name, j->index);
 }
 
+/*
+ * After each submit of a batched run: at SUBMIT_BATCH ids, or at the last
+ * job, commit and print the ids (only now are they durable), then begin
+ * the next batch. 0 to go on, or the exit code of a failed commit.
+ */
+static int batch_step(struct spool *sp, char (*ids)[SPOOL_ID_LEN + 1], size_t *nids,
+		      int last, const char *what)
+{
+	int rc;
+
+	if (++*nids < SUBMIT_BATCH && !last)
+		return 0;
+	sp->err[0] = 0;
+	if ((rc = spool_commit(sp)) < 0) {
+		cli_warn("cannot commit %zu %s: %s", *nids, what, cli_why(sp, rc));
+		*nids = 0;
+		return cli_exit_code(rc);
+	}
+	cli_flush_ids(ids, *nids);
+	*nids = 0;
+	if (!last)
+		spool_begin(sp);
+	return 0;
+}
+
 int cmd_submit(const struct cmd *c, struct args *a)
 {
 	static const char *stdin_only[] = { "-" };
@@ -226,21 +251,12 @@ int cmd_submit(const struct cmd *c, struct args *a)
 			ex = cli_exit_code(rc);
 			break;
 		}
-		if (++nids == SUBMIT_BATCH || i + 1 == js.n) {
-			sp.err[0] = 0;
-			if ((rc = spool_commit(&sp)) < 0) {
-				cli_warn("cannot commit %zu submitted jobs: %s", nids, cli_why(&sp, rc));
-				ex = cli_exit_code(rc);
-				nids = 0;
-				break;
-			}
-			cli_flush_ids(ids, nids);
-			nids = 0;
-			if (i + 1 < js.n)
-				spool_begin(&sp);
-			else
-				ex = EX_OK;
+		if ((rc = batch_step(&sp, ids, &nids, i + 1 == js.n, "submitted jobs")) != 0) {
+			ex = rc;
+			break;
 		}
+		if (i + 1 == js.n)
+			ex = EX_OK;
 	}
 	if (ex != EX_OK && sp.batch) {
 		/* The jobs before the one that failed stand; say which they are. */
@@ -668,22 +684,12 @@ int cmd_sweep(const struct cmd *c, struct args *a)
 		} else {
 			added++;
 		}
-		if (++nids == SUBMIT_BATCH || i + 1 == sw.n) {
-			sp.err[0] = 0;
-			if ((rc = spool_commit(&sp)) < 0) {
-				cli_warn("cannot commit %zu jobs of sweep '%s': %s", nids, sw.name,
-				      cli_why(&sp, rc));
-				ex = cli_exit_code(rc);
-				nids = 0;
-				break;
-			}
-			cli_flush_ids(ids, nids);
-			nids = 0;
-			if (i + 1 < sw.n)
-				spool_begin(&sp);
-			else
-				ex = EX_OK;
+		if ((rc = batch_step(&sp, ids, &nids, i + 1 == sw.n, "jobs of the sweep")) != 0) {
+			ex = rc;
+			break;
 		}
+		if (i + 1 == sw.n)
+			ex = EX_OK;
 	}
 	if (ex != EX_OK && sp.batch && nids && spool_commit(&sp) == 0)
 		cli_flush_ids(ids, nids);
