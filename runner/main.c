@@ -275,16 +275,7 @@ static int exec_once(struct runner *rn, const char *file)
 			fprintf(stderr, "runner: cannot prepare '%s'\n", wd);
 			return 1;
 		}
-		memset(&s, 0, sizeof(s));
-		s.path = path;
-		s.interp = py ? rn->python : NULL;
-		s.job = arg.data;
-		s.joblen = arg.len;
-		s.env = env;
-		s.workdir = wd;
-		s.timeout_ms = ri.timeout_ms;
-		s.grace_ms = (int64_t)rn->grace_s * 1000;
-		s.log_max = rn->log_max;
+		script_spec(&s, rn, path, py, &arg, env, wd, ri.timeout_ms);
 		if (exec_run(&s, &res) < 0) {
 			fprintf(stderr, "runner: cannot run the script\n");
 			return 1;

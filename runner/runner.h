@@ -130,6 +130,17 @@ int script_prepare(const char *dir, const char *python, const char *job,
 		   size_t len, const char *id, struct buf *arg, char *sname,
 		   size_t sncap, char **path, int *py, char *why, size_t whylen);
 
+struct runner;
+
+/*
+ * The exec_spec of a prepared job (script_prepare's path, py and arg): the
+ * runner's interpreter, grace and log cap, with env, workdir and timeout;
+ * no heartbeat or stop hook (the caller adds them).
+ */
+void script_spec(struct exec_spec *s, const struct runner *rn, const char *path,
+		 int py, const struct buf *arg, char **env, const char *workdir,
+		 int64_t timeout_ms);
+
 /* Find prog on PATH: a malloc'd absolute path, or NULL. */
 char *script_which(const char *prog);
 

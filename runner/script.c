@@ -260,3 +260,19 @@ int script_prepare(const char *dir, const char *python, const char *job,
 	}
 	return 0;
 }
+
+void script_spec(struct exec_spec *s, const struct runner *rn, const char *path,
+		 int py, const struct buf *arg, char **env, const char *workdir,
+		 int64_t timeout_ms)
+{
+	memset(s, 0, sizeof(*s));
+	s->path = path;
+	s->interp = py ? rn->python : NULL;
+	s->job = arg->data;
+	s->joblen = arg->len;
+	s->env = env;
+	s->workdir = workdir;
+	s->timeout_ms = timeout_ms;
+	s->grace_ms = (int64_t)rn->grace_s * 1000;
+	s->log_max = rn->log_max;
+}

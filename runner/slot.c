@@ -359,16 +359,7 @@ static void run_task(struct ctx *c)
 		trouble(c, "cannot build the environment: %s", strerror(ENOMEM));
 		goto done;
 	}
-	memset(&s, 0, sizeof(s));
-	s.path = path;
-	s.interp = py ? rn->python : NULL;
-	s.job = arg.data;
-	s.joblen = arg.len;
-	s.env = env;
-	s.workdir = wd;
-	s.timeout_ms = ri.timeout_ms;
-	s.grace_ms = (int64_t)rn->grace_s * 1000;
-	s.log_max = rn->log_max;
+	script_spec(&s, rn, path, py, &arg, env, wd, ri.timeout_ms);
 	s.beat_ms = beat_interval(rn, t->deadline_ms);
 	s.beat = on_beat;
 	s.stop = on_stop;
