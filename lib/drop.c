@@ -6,9 +6,10 @@
  * so it is ingested only once it parses as a valid job and did not change
  * while we read it; an invalid one is rejected only after it has been still
  * for settle_ms. Ingesting first renames the drop to a name of our own in
- * tmp/ (so two ingesters cannot both take it), then submits it under an id
- * derived from that name, so a crash in between is mended by fsck without
- * losing or doubling the job.
+ * tmp/ (so two ingesters cannot both take it), then submits it under the
+ * id the job names ("_id", as on every path) or else the stamp of that
+ * name, so a crash in between is mended by spool_recover without losing or
+ * doubling the job.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -48,7 +49,7 @@ static int reject(struct spool *sp, const char *name, const char *why)
 	buf_init(&b, 4096);
 	buf_printf(&b, "file: %s\nrejected: %s\nwhy: %s\n", name, to + strlen("rejected/"), why);
 	snprintf(tmp, sizeof(tmp), "%s.why", stamp);
-	r = sp_stage(sp, tmp, b.data, b.len, note, PUB_RENAME, 0, 0, NULL, NULL);
+	r = sp_stage(sp, tmp, b.data, b.len, note, PUB_RENAME, 0, 0);
 	buf_release(&b);
 	r = sp_end(sp, r);
 	if (r < 0)
@@ -115,7 +116,12 @@ int spool_ingest(struct spool *sp, const char *name, char id_out[SPOOL_ID_LEN + 
 		goto out;
 	}
 	sp_dirty(sp, "new");
-	r = spool_submit(sp, b.data, b.len, stamp, id_out);
+	{
+		char given[SPOOL_ID_LEN + 1];
+
+		r = spool_submit(sp, b.data, b.len,
+				 job_given_id(b.data, b.len, given) ? given : stamp, id_out);
+	}
 	if (r < 0) {
 		/* put it back for the next try; it was never ours to lose */
 		sys_rename(sp->root, claimed, path);
@@ -123,7 +129,7 @@ int spool_ingest(struct spool *sp, const char *name, char id_out[SPOOL_ID_LEN + 
 	}
 	/* in a batch the job is published at commit: only then may the
 	 * drop go (fsck mends a crash in between) */
-	r = sp_end(sp, sp_unlink_after(sp, claimed));
+	r = sp_end(sp, sp_unlink_after(sp, claimed, r == 0 ? sp_last_group(sp) : 0));
 out:
 	buf_release(&b);
 	return r;

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "json.h"
 
 struct entry {
 	char id[SPOOL_ID_LEN + 1];
@@ -32,6 +33,8 @@ struct fsck {
 	int problems;
 	struct entry *e;
 	size_t n, cap;
+	char **tmp;		/* names in tmp/ before recovery, for check mode */
+	size_t ntmp;
 };
 
 static void say(struct fsck *f, const char *fmt, ...)
@@ -132,91 +135,201 @@ static int job_exists(struct spool *sp, const char *id)
 	return sp_exists(sp, p) == 1;
 }
 
-/* tmp/: stale files, taken drops, unpublished outcomes. */
+static void say_line(void *arg, const char *line)
+{
+	struct fsck *f = arg;
+
+	say(f, "%s", line);
+}
+
+/* tmp/: what a crash left, mended by the rules every process uses. */
 static void check_tmp(struct fsck *f)
 {
-	struct spool *sp = f->sp;
+	struct recover_opts ro = { f->fo->repair, 1, f->fo->tmp_age_ms, say_line, f };
+	int n = spool_recover(f->sp, &ro, NULL);
+
+	if (n > 0)
+		f->problems += n;
+}
+
+/* The entry of order id, or NULL (f->e sorted by id). */
+static struct entry *find_entry(struct fsck *f, const char *id)
+{
+	size_t lo = 0, hi = f->n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(f->e[mid].id, id);
+
+		if (c == 0) {
+			while (mid > 0 && strcmp(f->e[mid - 1].id, id) == 0)
+				mid--;
+			return &f->e[mid];
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* An outcome file name ID.AAA.TOKEN.json: 0 and its parts, or -EINVAL. */
+static int outcome_name(const char *name, char id[SPOOL_ID_LEN + 1], int *att,
+			char tok[SPOOL_TOKEN_LEN + 1])
+{
+	if (strlen(name) != 24 + 1 + 3 + 1 + 16 + 5 || name[24] != '.' || name[28] != '.' ||
+	    strcmp(name + 45, ".json") != 0)
+		return -EINVAL;
+	memcpy(id, name, 24);
+	id[24] = '\0';
+	memcpy(tok, name + 29, 16);
+	tok[16] = '\0';
+	*att = atoi(name + 25);
+	return id_valid(id) && token_valid(tok) ? 0 : -EINVAL;
+}
+
+/*
+ * The newest outcome on file for job id (its highest attempt): 1 with
+ * name/att/tok set, 0 none.
+ */
+static int newest_outcome(struct spool *sp, const char *id, char *name, size_t cap,
+			  int *att, char tok[SPOOL_TOKEN_LEN + 1])
+{
+	char dir[32], fan[3];
 	size_t n, i;
-	char **v = dir_names(sp, "tmp", &n);
-	int64_t now = now_ms();
+	char **v;
+	int found = 0;
 
+	sp_fan(id, fan);
+	snprintf(dir, sizeof(dir), "outcomes/%s", fan);
+	v = dir_names(sp, dir, &n);
 	for (i = 0; i < n; i++) {
-		char path[SP_PATH_MAX], stamp[SPOOL_ID_LEN + 1];
-		const char *name = v[i];
-		struct stat st;
-		int64_t age;
+		char oid[SPOOL_ID_LEN + 1], otok[SPOOL_TOKEN_LEN + 1];
+		int a;
 
-		snprintf(path, sizeof(path), "tmp/%s", name);
-		if (fstatat(sp->root, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		if (outcome_name(v[i], oid, &a, otok) < 0 || strcmp(oid, id) != 0)
 			continue;
-		age = now - ((int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000);
-		if (strlen(name) > 30 && memcmp(name + 24, ".drop.", 6) == 0) {
-			memcpy(stamp, name, SPOOL_ID_LEN);
-			stamp[SPOOL_ID_LEN] = '\0';
-			if (age < f->fo->tmp_age_ms)
-				continue;
-			f->problems++;
-			if (job_exists(sp, stamp)) {
-				say(f, "tmp/%s: dropped file already ingested as job %s; removing it%s", name, stamp, fixing(f));
-				if (f->fo->repair)
-					unlinkat(sp->root, path, 0);
-			} else {
-				char back[SP_PATH_MAX];
-
-				snprintf(back, sizeof(back), "new/%s", name + 30);
-				say(f, "tmp/%s: dropped file taken but not ingested; back to new/%s%s", name, name + 30, fixing(f));
-				if (f->fo->repair)
-					sp_move(sp, path, back);
-			}
-			continue;
-		}
-		if (strlen(name) > 8 && strcmp(name + strlen(name) - 8, ".outcome") == 0 &&
-		    strlen(name) == 24 + 1 + 24 + 1 + 3 + 1 + 16 + 8) {
-			/* STAMP.ID.AAA.TOKEN.outcome: published after its order moved */
-			char id[SPOOL_ID_LEN + 1], tok[SPOOL_TOKEN_LEN + 1], dest[SP_PATH_MAX], fan[3];
-			int att = atoi(name + 50);
-
-			memcpy(id, name + 25, 24);
-			id[24] = '\0';
-			memcpy(tok, name + 54, 16);
-			tok[16] = '\0';
-			sp_fan(id, fan);
-			snprintf(dest, sizeof(dest), "outcomes/%s/%s.%03d.%s.json", fan, id, att, tok);
-			if (sp_exists(sp, dest) == 0) {
-				struct order o;
-
-				/* lookup_claim also finds a finished claim (done/failed) */
-				if (spool_lookup_claim(sp, id, tok, &o) == 0) {
-					char ap[SP_PATH_MAX];
-
-					sp_state_path(ST_ASSIGNED, id, o.file, ap, sizeof(ap));
-					if (sp_exists(sp, ap) == 0) {
-						/* the order moved on: its outcome must be filed */
-						f->problems++;
-						say(f, "tmp/%s: outcome of order %s attempt %d was not filed; filing it%s", name, id, att, fixing(f));
-						if (f->fo->repair && sys_link(sp->root, path, dest) == 0) {
-							sp_dirty(sp, "outcomes");
-							{
-								char dd[32];
-
-								snprintf(dd, sizeof(dd), "outcomes/%s", fan);
-								sp_dirty(sp, dd);
-							}
-							unlinkat(sp->root, path, 0);
-						}
-						continue;
-					}
-				}
-			}
-		}
-		if (age >= f->fo->tmp_age_ms) {
-			f->problems++;
-			say(f, "tmp/%s: stale temporary file (%lld s old); removing it%s", name, (long long)(age / 1000), fixing(f));
-			if (f->fo->repair)
-				unlinkat(sp->root, path, 0);
+		if (!found || a > *att) {
+			found = 1;
+			*att = a;
+			memcpy(tok, otok, sizeof(otok));
+			snprintf(name, cap, "%s/%s", dir, v[i]);
 		}
 	}
 	free_names(v, n);
+	return found;
+}
+
+/*
+ * Job id has no order, but outcomes: it ran, and a backup or a crash lost
+ * its order file. Rebuild the order where its newest outcome puts it: done,
+ * failed, or queued again with its attempts counted.
+ */
+static void restore_order(struct fsck *f, const char *id, const struct job_opts *opts,
+			  const char *opath, int att, const char *tok)
+{
+	struct spool *sp = f->sp;
+	struct order o;
+	struct buf out, doc;
+	struct stat st;
+	char path[SP_PATH_MAX], tmp[SPOOL_NAME_MAX + 16], w[SPOOL_WORKER_MAX + 1] = "unknown";
+	int64_t status = 0, ms;
+	int has = 0;
+	enum spool_state to;
+
+	memset(&o, 0, sizeof(o));
+	ms = fstatat(sp->root, opath, &st, 0) == 0 ? (int64_t)st.st_mtim.tv_sec * 1000 : now_ms();
+	buf_init(&out, SPOOL_OUTCOME_MAX + 2);
+	if (buf_read_file(&out, sp->root, opath) == 0) {
+		struct json j;
+		char err[8];
+
+		if (json_parse(&j, out.data, out.len, JSON_TOKENS_MAX, err, sizeof(err)) == 0) {
+			has = json_int(&j, json_get(&j, 0, "status"), &status) == 0;
+			if (json_str(&j, json_get(&j, 0, "worker"), w, sizeof(w)) < 0 || !worker_valid(w))
+				strcpy(w, "unknown");
+			json_release(&j);
+		}
+	}
+	buf_release(&out);
+	o.n.priority = opts->priority;
+	o.n.due = ms;
+	strcpy(o.n.stamp, id);
+	strcpy(o.n.id, id);
+	o.n.attempt = att;
+	o.n.tagged = opts->ntags > 0;
+	o.n.claimed = 1;
+	o.n.deadline = ms;
+	snprintf(o.n.token, sizeof(o.n.token), "%s", tok);
+	snprintf(o.n.worker, sizeof(o.n.worker), "%s", w);
+	to = sp_ending(&o, opts, has, status, 0);
+	if (to == ST_NEW) {
+		o.n.claimed = 0;
+		o.n.due = now_ms();
+	}
+	name_format(&o.n, o.file, sizeof(o.file));
+	sp_state_path(to, id, o.file, path, sizeof(path));
+	say(f, "jobs/%s.json: job has no order but ran (outcome %s); restoring its order as %s%s",
+	    id, opath, spool_state_name(to), fixing(f));
+	if (!f->fo->repair)
+		return;
+	buf_init(&doc, 8192);
+	if (sp_order_doc(&doc, id, ms, opts) == 0) {
+		snprintf(tmp, sizeof(tmp), "%s.restore", o.file);
+		sp_stage(sp, tmp, doc.data, doc.len, path, PUB_RENAME, 1, 0);
+	}
+	buf_release(&doc);
+}
+
+/* Every outcome belongs to a job and an order, and to a claim the order had. */
+static void check_outcomes(struct fsck *f)
+{
+	struct spool *sp = f->sp;
+	int fan;
+
+	for (fan = 0; fan < 256; fan++) {
+		char dir[32];
+		size_t n, i;
+		char **v;
+
+		snprintf(dir, sizeof(dir), "outcomes/%02x", fan);
+		v = dir_names(sp, dir, &n);
+		for (i = 0; i < n; i++) {
+			char id[SPOOL_ID_LEN + 1], tok[SPOOL_TOKEN_LEN + 1], from[SP_PATH_MAX], to[SP_PATH_MAX];
+			struct entry *e;
+			int att;
+
+			if (v[i][0] == '.')
+				continue;
+			snprintf(from, sizeof(from), "%s/%s", dir, v[i]);
+			if (outcome_name(v[i], id, &att, tok) < 0) {
+				f->problems++;
+				say(f, "%s: not an outcome name; left alone", from);
+				continue;
+			}
+			if (job_exists(sp, id)) {
+				e = find_entry(f, id);
+				if (!e)
+					continue;	/* check_jobs restores its order */
+				{
+					struct order_name nm;
+
+					if (name_parse(e->file, &nm) == 0 && nm.attempt < att)
+						say(f, "note: %s: outcome of attempt %d, but order %s has used %d attempts (requeued since, or not written by a claim)",
+						    from, att, id, nm.attempt);
+				}
+				continue;
+			}
+			f->problems++;
+			snprintf(to, sizeof(to), "late/%s", v[i]);
+			say(f, "%s: outcome of job %s, which does not exist%s; moving it to %s%s", from, id,
+			    find_entry(f, id) ? "" : " (nor its order)", to, fixing(f));
+			if (f->fo->repair)
+				sp_move(sp, from, to);
+		}
+		free_names(v, n);
+	}
 }
 
 /* Rebuild an order file from its job when it does not parse. */
@@ -250,7 +363,7 @@ static void check_order_file(struct fsck *f, struct entry *e)
 		if (sp_order_doc(&doc, e->id, created, &opts) == 0) {
 			id_new(stamp);
 			snprintf(tmp, sizeof(tmp), "%s.order", stamp);
-			sp_stage(sp, tmp, doc.data, doc.len, path, PUB_RENAME, 1, 0, NULL, NULL);
+			sp_stage(sp, tmp, doc.data, doc.len, path, PUB_RENAME, 1, 0);
 		}
 	}
 	buf_release(&job);
@@ -271,7 +384,6 @@ static void check_jobs(struct fsck *f)
 		snprintf(dir, sizeof(dir), "jobs/%02x", fan);
 		v = dir_names(sp, dir, &n);
 		for (i = 0; i < n; i++) {
-			struct entry key;
 			struct job_opts opts;
 			struct buf job;
 			char stamp[SPOOL_ID_LEN + 1], id[SPOOL_ID_LEN + 1];
@@ -280,39 +392,26 @@ static void check_jobs(struct fsck *f)
 				continue;
 			memcpy(id, v[i], SPOOL_ID_LEN);
 			id[SPOOL_ID_LEN] = '\0';
-			memcpy(key.id, id, sizeof(key.id));
-			key.state = ST_DONE;	/* rank max: bsearch by id alone below */
-			{
-				size_t lo = 0, hi = f->n;
-				int found = 0;
-
-				while (lo < hi) {
-					size_t mid = (lo + hi) / 2;
-					int c = strcmp(f->e[mid].id, id);
-
-					if (c == 0) {
-						found = 1;
-						break;
-					}
-					if (c < 0)
-						lo = mid + 1;
-					else
-						hi = mid;
-				}
-				if (found)
-					continue;
-			}
-			f->problems++;
-			say(f, "%s/%s: job has no order; queueing it%s", dir, v[i], fixing(f));
-			if (!f->fo->repair)
+			if (find_entry(f, id))
 				continue;
+			f->problems++;
 			buf_init(&job, SPOOL_JOB_MAX + 64);
-			if (spool_read_job(sp, id, &job) == 0 &&
-			    job_check(job.data, job.len, now_ms(), &opts, sp->err, sizeof(sp->err)) == 0) {
-				id_new(stamp);
-				sp_queue_order(sp, id, stamp, &opts, now_ms(), 0);
+			if (spool_read_job(sp, id, &job) < 0 ||
+			    job_check(job.data, job.len, now_ms(), &opts, sp->err, sizeof(sp->err)) < 0) {
+				say(f, "%s/%s: job has no order and does not parse; cannot queue it", dir, v[i]);
 			} else {
-				say(f, "%s/%s: job does not parse; cannot queue it", dir, v[i]);
+				char on[SP_PATH_MAX], tok[SPOOL_TOKEN_LEN + 1];
+				int att;
+
+				if (newest_outcome(sp, id, on, sizeof(on), &att, tok)) {
+					restore_order(f, id, &opts, on, att, tok);
+				} else {
+					say(f, "%s/%s: job has no order; queueing it%s", dir, v[i], fixing(f));
+					if (f->fo->repair) {
+						id_new(stamp);
+						sp_queue_order(sp, id, stamp, &opts, now_ms(), 0);
+					}
+				}
 			}
 			buf_release(&job);
 		}
@@ -320,9 +419,29 @@ static void check_jobs(struct fsck *f)
 	}
 }
 
+/*
+ * 1 if tmp/ held the unpublished outcome of claim o when fsck began: the
+ * recovery (or, in check mode, the report of it) deals with it.
+ */
+static int tmp_outcome_of(struct fsck *f, const struct order *o)
+{
+	char tail[64];
+	size_t i, tl;
+
+	snprintf(tail, sizeof(tail), ".%s.%03d.%s.outcome", o->n.id, o->n.attempt, o->n.token);
+	tl = strlen(tail);
+	for (i = 0; i < f->ntmp; i++) {
+		size_t l = strlen(f->tmp[i]);
+
+		if (l > tl && strcmp(f->tmp[i] + l - tl, tail) == 0)
+			return !f->fo->repair;
+	}
+	return 0;
+}
+
 int spool_fsck(struct spool *sp, const struct fsck_opts *fo)
 {
-	struct fsck f = { sp, fo, 0, NULL, 0, 0 };
+	struct fsck f = { sp, fo, 0, NULL, 0, 0, NULL, 0 };
 	size_t i, j;
 	int st, fan, r = 0;
 
@@ -332,6 +451,7 @@ int spool_fsck(struct spool *sp, const struct fsck_opts *fo)
 		f.problems++;
 		say(&f, "%d directories of the layout were missing; created them", sp->made_dirs);
 	}
+	f.tmp = dir_names(sp, "tmp", &f.ntmp);
 	check_tmp(&f);
 	for (st = 0; st < ST_COUNT && r == 0; st++) {
 		if (st == ST_NEW || st == ST_ASSIGNED || st == ST_HELD) {
@@ -389,9 +509,19 @@ int spool_fsck(struct spool *sp, const struct fsck_opts *fo)
 			struct buf b;
 
 			buf_init(&b, SPOOL_OUTCOME_MAX + 2);
-			if (spool_read_outcome(sp, &o, &b) == -ENOENT) {
+			if (spool_read_outcome(sp, &o, &b) == -ENOENT && !tmp_outcome_of(&f, &o)) {
+				char to[SP_PATH_MAX];
+				struct order q = o;
+
+				/* nothing says how it ended: run it again */
 				f.problems++;
-				say(&f, "%s: done, but its outcome is missing (not repairable)", path);
+				q.n.claimed = 0;
+				q.n.due = now_ms();
+				name_format(&q.n, q.file, sizeof(q.file));
+				sp_state_path(ST_NEW, q.n.id, q.file, to, sizeof(to));
+				say(&f, "%s: done, but its outcome is missing; queueing it to run again as %s%s", path, to, fixing(&f));
+				if (fo->repair)
+					sp_move(sp, path, to);
 			}
 			buf_release(&b);
 		}
@@ -399,6 +529,7 @@ int spool_fsck(struct spool *sp, const struct fsck_opts *fo)
 			say(&f, "%s: lease expired; 'spoolctl reap' or a running spoold puts it back", path);
 	}
 	check_jobs(&f);
+	check_outcomes(&f);
 	{
 		int ni = 0, nr = 0, nw = 0;
 
@@ -413,6 +544,7 @@ out:
 	for (i = 0; i < f.n; i++)
 		free(f.e[i].file);
 	free(f.e);
+	free_names(f.tmp, f.ntmp);
 	{
 		int c = spool_commit(sp);
 

@@ -53,25 +53,52 @@ int sp_dirty(struct spool *sp, const char *dir);
 /* Rename inside the spool and mark both directories dirty. 0 or -errno. */
 int sp_move(struct spool *sp, const char *from, const char *to);
 
-enum { PUB_LINK, PUB_RENAME, PUB_UNLINK };
+/*
+ * How a staged item is published at commit:
+ * PUB_LINK	publish-once (never replaces; EEXIST: it is there, fine)
+ * PUB_RENAME	rename (replaces: logs, worker records, notes)
+ * PUB_JOB	publish-once; EEXIST: a duplicate, the rest of its change is skipped
+ * PUB_OUTCOME	publish-once; EEXIST with the same content: a repeated request;
+ *		with other content: the claim was ended by another outcome, ours
+ *		goes to late/ and the change fails with -ESTALE
+ * PUB_SYNTH	publish-once of a synthetic outcome (the reaper's); EEXIST: the
+ *		claimant's is there, the rest of the change is skipped
+ * PUB_MOVE	rename of an order file (tier 1), the end of a claim
+ * PUB_UNLINK	unlink once the change is durable (tier 2)
+ */
+enum { PUB_LINK, PUB_RENAME, PUB_UNLINK, PUB_JOB, PUB_OUTCOME, PUB_SYNTH, PUB_MOVE };
 
 /*
  * Write data to a new file tmp/tmpname and queue it for publishing at dest
- * (by link: never replaces, or rename) at commit. tier 0 is published, and
- * its directories synced, before tier 1. Items of one group are skipped
- * when an earlier item of the group hit EEXIST. undo_from/undo_to (may be
- * NULL) is a rename to make if this item cannot be published.
+ * at commit, as how says. tier 0 is published, and its directories synced,
+ * before tier 1. group (0: a change of its own) ties the items of one state
+ * change together: when one fails or is skipped, so are the later ones.
  * 0 or -errno (nothing is left behind on error).
  */
 int sp_stage(struct spool *sp, const char *tmpname, const void *data,
-	     size_t len, const char *dest, int how, int tier, int group,
-	     const char *undo_from, const char *undo_to);
+	     size_t len, const char *dest, int how, int tier, int group);
 
-/* Take back the last sp_stage of this call (its file is removed). */
-void sp_unstage_last(struct spool *sp);
+/* Queue the rename of order file from to to (tier 1) in group. 0 or -ENOMEM. */
+int sp_stage_move(struct spool *sp, const char *from, const char *to, int group);
 
-/* Unlink path once the commit succeeded (queued after every publish). */
-int sp_unlink_after(struct spool *sp, const char *path);
+/* Take back every staged item of group (its tmp files are removed). */
+void sp_unstage_group(struct spool *sp, int group);
+
+/* Unlink path once group's change is durable (tier 2). 0 or -ENOMEM. */
+int sp_unlink_after(struct spool *sp, const char *path, int group);
+
+/* The group of the last change staged (0: none yet). */
+int sp_last_group(struct spool *sp);
+
+/*
+ * Group's rename ends a claim: when it is made, o (if it is the caller's
+ * to update: outside a batch, or the tracked order) becomes (st, name).
+ */
+void sp_group_claim(struct spool *sp, int group, struct order *o,
+		    enum spool_state st, const char *name);
+
+/* 1 if the file at path holds exactly s[0..len) (trailing newlines aside). */
+int sp_same_content(struct spool *sp, const char *path, const char *s, size_t len);
 
 /* A fresh group number for sp_stage. */
 int sp_group(struct spool *sp);
@@ -111,10 +138,25 @@ int sp_is_drop_name(const char *name);
 /* 1 if path exists (lstat), 0 if not, -errno on other errors. */
 int sp_exists(struct spool *sp, const char *path);
 
+/* ---- recover.c ---- */
+
+/* Queue the order of job id that a cut commit left staged in tmp/, if any.
+ * 1 queued, 0 none staged, or -errno. */
+int sp_recover_order(struct spool *sp, const char *id);
+
 /* ---- order.c ---- */
 
 /* Fill o from state + file name. 0 or -EINVAL. */
 int sp_order_from(struct order *o, enum spool_state st, const char *file);
+
+/*
+ * Where claim o goes when it ends with an outcome (has_status: its numeric
+ * "status"; failure: the claimant said it failed): done, unless it failed
+ * or its status is outside 200-299; then failed/ when the status is 4xx or
+ * the attempts are used up, else new/ (retried).
+ */
+enum spool_state sp_ending(const struct order *o, const struct job_opts *opts,
+			   int has_status, int64_t status, int failure);
 
 /* Write the order file for a new job and queue it in new/ (tier 1). */
 int sp_queue_order(struct spool *sp, const char *id, const char *stamp,

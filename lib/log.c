@@ -27,14 +27,14 @@ int spool_log_put(struct spool *sp, const char *id, int attempt,
 	id_new(stamp);
 	snprintf(tmp, sizeof(tmp), "%s.log", stamp);
 	if (len <= SPOOL_LOG_MAX)
-		return sp_end(sp, sp_stage(sp, tmp, data, len, dest, PUB_RENAME, 0, 0, NULL, NULL));
+		return sp_end(sp, sp_stage(sp, tmp, data, len, dest, PUB_RENAME, 0, 0));
 	buf_init(&b, SPOOL_LOG_MAX + sizeof(mark));
 	snprintf(mark, sizeof(mark), "\n[spool: log truncated at %d bytes]\n", SPOOL_LOG_MAX);
 	r = buf_add(&b, data, SPOOL_LOG_MAX);
 	if (r == 0)
 		r = buf_puts(&b, mark);
 	if (r == 0)
-		r = sp_stage(sp, tmp, b.data, b.len, dest, PUB_RENAME, 0, 0, NULL, NULL);
+		r = sp_stage(sp, tmp, b.data, b.len, dest, PUB_RENAME, 0, 0);
 	buf_release(&b);
 	return sp_end(sp, r);
 }

@@ -196,8 +196,39 @@ void token_new(char out[SPOOL_TOKEN_LEN + 1])
 {
 	uint64_t x;
 
+	do {
+		random_bytes(&x, sizeof(x));
+		snprintf(out, SPOOL_TOKEN_LEN + 1, "%016" PRIx64, x);
+	} while (token_is_seed(out));	/* that prefix marks seed claims */
+}
+
+void token_new_seed(char out[SPOOL_TOKEN_LEN + 1])
+{
+	uint64_t x;
+
 	random_bytes(&x, sizeof(x));
-	snprintf(out, SPOOL_TOKEN_LEN + 1, "%016" PRIx64, x);
+	snprintf(out, SPOOL_TOKEN_LEN + 1, "%s%012" PRIx64, SPOOL_SEED_TOKEN_PREFIX,
+		 (uint64_t)(x & 0xffffffffffffULL));
+}
+
+void assignment_id(const struct order *o, char out[SPOOL_ID_LEN + 1])
+{
+	snprintf(out, SPOOL_ID_LEN + 1, "%.16s%08x", o->n.token, (unsigned)o->n.attempt);
+}
+
+int assignment_parse(const char *aid, char token[SPOOL_TOKEN_LEN + 1], int *attempt)
+{
+	if (!id_valid(aid))
+		return -EINVAL;
+	memcpy(token, aid, SPOOL_TOKEN_LEN);
+	token[SPOOL_TOKEN_LEN] = '\0';
+	*attempt = (int)strtol(aid + SPOOL_TOKEN_LEN, NULL, 16);
+	return 0;
+}
+
+int token_is_seed(const char *t)
+{
+	return strncmp(t, SPOOL_SEED_TOKEN_PREFIX, strlen(SPOOL_SEED_TOKEN_PREFIX)) == 0;
 }
 
 /* Parse exactly n decimal digits. */

@@ -47,7 +47,7 @@ int sp_queue_order(struct spool *sp, const char *id, const char *stamp,
 {
 	struct order_name n;
 	struct buf doc;
-	char name[SPOOL_NAME_MAX], dest[SP_PATH_MAX], tmp[64];
+	char name[SPOOL_NAME_MAX], dest[SP_PATH_MAX], tmp[SPOOL_NAME_MAX + 8];
 	int r;
 
 	memset(&n, 0, sizeof(n));
@@ -63,9 +63,10 @@ int sp_queue_order(struct spool *sp, const char *id, const char *stamp,
 		buf_release(&doc);
 		return r;
 	}
+	/* tmp/NAME.order: recovery can tell whose order it is and where it goes */
 	snprintf(dest, sizeof(dest), "new/%s", name);
-	snprintf(tmp, sizeof(tmp), "%s.order", stamp);
-	r = sp_stage(sp, tmp, doc.data, doc.len, dest, PUB_RENAME, 1, group, NULL, NULL);
+	snprintf(tmp, sizeof(tmp), "%s.order", name);
+	r = sp_stage(sp, tmp, doc.data, doc.len, dest, PUB_RENAME, 1, group);
 	buf_release(&doc);
 	return r;
 }
@@ -95,6 +96,35 @@ static int job_doc(struct buf *out, const char *json, size_t len, const char *id
 	return r;
 }
 
+/*
+ * The job id is stored already. It is accepted only if its order exists:
+ * a crash between publishing a job and its order leaves the order staged
+ * in tmp/ (recovered here), and a lost order file gets a fresh one.
+ * 1 (it was there, or its staged order is now queued), 0 (queued anew), errno.
+ */
+static int resubmit(struct spool *sp, const char *id, const char *stamp, int64_t now)
+{
+	struct order o;
+	struct job_opts opts;
+	struct buf job;
+	int r;
+
+	if ((r = spool_lookup(sp, id, &o)) == 0)
+		return 1;
+	if (r != -ENOENT)
+		return r;
+	if ((r = sp_recover_order(sp, id)) != 0)
+		return r < 0 ? r : 1;
+	buf_init(&job, SPOOL_JOB_MAX + 64);
+	r = spool_read_job(sp, id, &job);
+	if (r == 0 && (r = job_check(job.data, job.len, now, &opts, sp->err, sizeof(sp->err))) < 0)
+		r = sp_fail(sp, r, "stored job '%s' is not valid: %s", id, sp->err);
+	buf_release(&job);
+	if (r < 0)
+		return r;
+	return sp_end(sp, sp_queue_order(sp, id, stamp, &opts, now, 0));
+}
+
 int spool_submit(struct spool *sp, const char *json, size_t len,
 		 const char *want_id, char id_out[SPOOL_ID_LEN + 1])
 {
@@ -103,34 +133,42 @@ int spool_submit(struct spool *sp, const char *json, size_t len,
 	char id[SPOOL_ID_LEN + 1], stamp[SPOOL_ID_LEN + 1];
 	char dest[SP_PATH_MAX], tmp[64], fan[3];
 	int64_t now = now_ms();
-	int r, g;
+	int r, g, named;
 
 	if ((r = job_check(json, len, now, &opts, sp->err, sizeof(sp->err))) < 0)
 		return r;
 	id_new(stamp);
+	/* one rule on every path: a job that names a valid "_id" keeps it, so
+	 * that submitting or dropping it again adds nothing */
 	if (want_id) {
 		if (!id_valid(want_id))
 			return sp_fail(sp, -EINVAL, "bad job id '%.40s': want %d hex digits", want_id, SPOOL_ID_LEN);
 		strcpy(id, want_id);
+		named = 1;
 	} else {
-		strcpy(id, stamp);
+		named = job_given_id(json, len, id);
+		if (!named)
+			strcpy(id, stamp);
 	}
 	strcpy(id_out, id);
 	sp_fan(id, fan);
 	snprintf(dest, sizeof(dest), "jobs/%s/%s.json", fan, id);
-	if (want_id && (r = sp_exists(sp, dest)) != 0)
-		return r < 0 ? r : 1;
+	if (named && (r = sp_exists(sp, dest)) != 0)
+		return r < 0 ? r : resubmit(sp, id, stamp, now);
 	buf_init(&doc, SPOOL_JOB_MAX + 64);
 	if ((r = job_doc(&doc, json, len, id)) < 0) {
 		buf_release(&doc);
 		return sp_fail(sp, r, "cannot store job: %s", strerror(-r));
 	}
-	g = sp_group(sp);
+	if ((g = sp_group(sp)) < 0) {
+		buf_release(&doc);
+		return g;
+	}
 	snprintf(tmp, sizeof(tmp), "%s.job", stamp);
-	r = sp_stage(sp, tmp, doc.data, doc.len, dest, PUB_LINK, 0, g, NULL, NULL);
+	r = sp_stage(sp, tmp, doc.data, doc.len, dest, PUB_JOB, 0, g);
 	buf_release(&doc);
-	if (r == 0)
-		r = sp_queue_order(sp, id, stamp, &opts, now, g);
+	if (r == 0 && (r = sp_queue_order(sp, id, stamp, &opts, now, g)) < 0)
+		sp_unstage_group(sp, g);	/* no job without its order */
 	return sp_end(sp, r);
 }
 
@@ -153,6 +191,13 @@ int spool_read_opts(struct spool *sp, const struct order *o,
 	if (created_ms)
 		*created_ms = created;
 	return r;
+}
+
+/* A claim's lease, at the claim and at every renewal: the job's own, else
+ * the claimant's default, else the library's. */
+static int lease_of(const struct job_opts *opts, int claimant_s)
+{
+	return opts->lease_s ? opts->lease_s : claimant_s > 0 ? claimant_s : SPOOL_DEF_LEASE_S;
 }
 
 static int has_tags(const struct job_opts *opts, const struct claimant *c)
@@ -184,13 +229,16 @@ int spool_claim_file(struct spool *sp, const char *file,
 		return sp_fail(sp, -EINVAL, "'%.80s' is not a queued order name", file);
 	if ((r = spool_read_opts(sp, &q, &opts, NULL)) < 0)
 		return r == -ENOENT ? -ENOENT : r;
-	lease = opts.lease_s ? opts.lease_s : c->lease_s ? c->lease_s : SPOOL_DEF_LEASE_S;
+	lease = lease_of(&opts, c->lease_s);
 	q.n.attempt++;
 	if (q.n.attempt > SPOOL_ATTEMPTS_MAX)
 		q.n.attempt = SPOOL_ATTEMPTS_MAX;
 	q.n.claimed = 1;
 	q.n.deadline = now + (int64_t)lease * 1000;
-	token_new(q.n.token);
+	if (c->seed)
+		token_new_seed(q.n.token);
+	else
+		token_new(q.n.token);
 	snprintf(q.n.worker, sizeof(q.n.worker), "%s", c->worker);
 	if ((r = name_format(&q.n, name, sizeof(name))) < 0)
 		return sp_fail(sp, r, "cannot name claim");
@@ -432,10 +480,9 @@ static int outcome_check(struct spool *sp, const char *s, size_t len, int64_t *s
 	return r;
 }
 
-/* File outcome for claim o at dest (outcomes/ or late/), to publish at commit. */
+/* Stage outcome for claim o, to publish at dest as how says, in group. */
 static int stage_outcome(struct spool *sp, const struct order *o, const char *dest,
-			 const char *s, size_t len, const char *undo_from,
-			 const char *undo_to)
+			 const char *s, size_t len, int how, int group)
 {
 	char tmp[128], stamp[SPOOL_ID_LEN + 1];
 	struct buf b;
@@ -444,32 +491,15 @@ static int stage_outcome(struct spool *sp, const struct order *o, const char *de
 	id_new(stamp);
 	snprintf(tmp, sizeof(tmp), "%s.%s.%03d.%s.outcome", stamp, o->n.id, o->n.attempt, o->n.token);
 	if (len && s[len - 1] == '\n')
-		return sp_stage(sp, tmp, s, len, dest, PUB_LINK, 0, 0, undo_from, undo_to);
+		return sp_stage(sp, tmp, s, len, dest, how, 0, group);
 	buf_init(&b, SPOOL_OUTCOME_MAX + 2);
 	r = buf_add(&b, s, len);
 	if (r == 0)
 		r = buf_add(&b, "\n", 1);
 	if (r == 0)
-		r = sp_stage(sp, tmp, b.data, b.len, dest, PUB_LINK, 0, 0, undo_from, undo_to);
+		r = sp_stage(sp, tmp, b.data, b.len, dest, how, 0, group);
 	buf_release(&b);
 	return r;
-}
-
-/* 1 if the file at path holds exactly s[0..len) (a trailing newline aside). */
-static int same_content(struct spool *sp, const char *path, const char *s, size_t len)
-{
-	struct buf b;
-	int same;
-
-	buf_init(&b, SPOOL_OUTCOME_MAX + 2);
-	same = buf_read_file(&b, sp->root, path) == 0;
-	while (same && b.len && b.data[b.len - 1] == '\n')
-		b.len--;
-	while (len && s[len - 1] == '\n')
-		len--;
-	same = same && b.len == len && memcmp(b.data, s, len) == 0;
-	buf_release(&b);
-	return same;
 }
 
 /*
@@ -487,47 +517,60 @@ static int claim_gone(struct spool *sp, const struct order *o, enum spool_state 
 	outcome_path(o, out, sizeof(out));
 	sp_state_path(final, o->n.id, o->file, fin, sizeof(fin));
 	have = sp_exists(sp, out) == 1;
-	if (sp_exists(sp, fin) == 1 || (have && same_content(sp, out, s, len))) {
+	if (sp_exists(sp, fin) == 1 || (have && sp_same_content(sp, out, s, len))) {
 		r = 0;
 		if (!have) {
-			/* finished, but a crash lost the outcome: file it now */
-			r = sp_end(sp, stage_outcome(sp, o, out, s, len, NULL, NULL));
+			/* finished by an older version that filed the outcome
+			 * after the rename, and a crash lost it: file it now */
+			r = sp_end(sp, stage_outcome(sp, o, out, s, len, PUB_LINK, 0));
 		}
 		return r < 0 ? r : sp_fail(sp, -EALREADY, "order '%s' attempt %d was already finished by this claim", o->n.id, o->n.attempt);
 	}
 	snprintf(late, sizeof(late), "late/%s.%03d.%s.json", o->n.id, o->n.attempt, o->n.token);
-	r = sp_end(sp, stage_outcome(sp, o, late, s, len, NULL, NULL));
+	r = sp_end(sp, stage_outcome(sp, o, late, s, len, PUB_LINK, 0));
 	if (r < 0)
 		return r;
 	return sp_fail(sp, -ESTALE, "the claim on order '%s' attempt %d is no longer held (lease expired, cancelled or requeued); outcome kept in late/", o->n.id, o->n.attempt);
 }
 
 /*
- * The one way a claim ends: the outcome is written to tmp/ first, so that a
- * crash right after the fencing rename leaves it for fsck to file; then the
- * rename into state st under name; the outcome is published at commit.
- * -ENOENT: the claim is gone (nothing was changed).
+ * The one way a claim ends. The outcome is filed first, written once under
+ * the claim's name (outcomes/FF/ID.AAA.TOKEN.json), and is durable before
+ * the rename of the order into state st under name: no reader ever sees a
+ * finished order without its outcome. Whoever files a claim's outcome first
+ * decides how it ended: a worker's outcome that finds the reaper's there
+ * goes to late/, and so does one whose claim is gone by the time of the
+ * rename (then the rename fails with -ESTALE). In a batch all of it happens
+ * at commit (spool_track tells the result). how is PUB_OUTCOME for a
+ * worker's outcome, PUB_SYNTH for the reaper's. -ENOENT: the claim is not
+ * in assigned/ now (nothing was changed).
  */
 static int finish_claim(struct spool *sp, struct order *o, enum spool_state st,
-			const char *name, const char *s, size_t len)
+			const char *name, const char *s, size_t len, int how)
 {
 	char from[SP_PATH_MAX], to[SP_PATH_MAX], out[SP_PATH_MAX];
-	int r;
+	int r, g;
 
 	sp_state_path(ST_ASSIGNED, o->n.id, o->file, from, sizeof(from));
 	sp_state_path(st, o->n.id, name, to, sizeof(to));
 	outcome_path(o, out, sizeof(out));
-	if ((r = stage_outcome(sp, o, out, s, len, to, from)) < 0)
+	if ((r = sp_exists(sp, from)) <= 0)
+		return r < 0 ? r : -ENOENT;
+	if ((g = sp_group(sp)) < 0)
+		return g;
+	if (s && (r = stage_outcome(sp, o, out, s, len, how, g)) < 0) {
+		sp_unstage_group(sp, g);
 		return sp_end(sp, r);
-	r = sp_move(sp, from, to);
-	if (r < 0) {
-		sp_unstage_last(sp);
-		if (r != -ENOENT)
-			sp_fail(sp, r, "cannot move order '%s' to %s: %s", o->n.id, spool_state_name(st), strerror(-r));
-		return r;
 	}
-	sp_order_from(o, st, name);
-	return sp_end(sp, 0);
+	if ((r = sp_stage_move(sp, from, to, g)) < 0) {
+		sp_unstage_group(sp, g);
+		return sp_end(sp, r);
+	}
+	sp_group_claim(sp, g, o, st, name);
+	r = sp_end(sp, 0);
+	if (r < 0 && r != -ESTALE && r != -EALREADY)
+		sp_fail(sp, r, "cannot finish order '%s': %s", o->n.id, spool_error(sp));
+	return r;
 }
 
 int spool_complete(struct spool *sp, struct order *o, const char *s, size_t len)
@@ -540,7 +583,7 @@ int spool_complete(struct spool *sp, struct order *o, const char *s, size_t len)
 	if ((r = outcome_check(sp, s, len, NULL)) < 0)
 		return r;
 	q = *o;
-	r = finish_claim(sp, o, ST_DONE, q.file, s, len);
+	r = finish_claim(sp, o, ST_DONE, q.file, s, len, PUB_OUTCOME);
 	if (r == -ENOENT)
 		return claim_gone(sp, &q, ST_DONE, s, len);
 	return r;
@@ -555,6 +598,31 @@ static void queued_name(const struct order *o, int attempt, int64_t due, char *o
 	n.attempt = attempt;
 	n.due = due;
 	name_format(&n, out, cap);
+}
+
+/*
+ * Where a claim that ended with outcome status goes: done, unless the status
+ * is a number outside 200-299 (the rule of the seed's callback); then a 4xx
+ * (the job itself is wrong) or used-up attempts fail it, else it is retried.
+ */
+enum spool_state sp_ending(const struct order *o, const struct job_opts *opts,
+			   int has_status, int64_t status, int failure)
+{
+	if (!failure && !(has_status && (status < 200 || status > 299)))
+		return ST_DONE;
+	if (o->n.attempt >= opts->max_attempts || (status >= 400 && status <= 499))
+		return ST_FAILED;
+	return ST_NEW;
+}
+
+/* The name order o gets in state st when its claim ends there. */
+static void ended_name(const struct order *o, const struct job_opts *opts,
+		       enum spool_state st, char *out, size_t cap)
+{
+	if (st == ST_NEW)
+		queued_name(o, o->n.attempt, now_ms() + (int64_t)opts->retry_delay_s * 1000, out, cap);
+	else
+		snprintf(out, cap, "%s", o->file);
 }
 
 int spool_fail(struct spool *sp, struct order *o, const char *s, size_t len,
@@ -587,18 +655,13 @@ int spool_fail(struct spool *sp, struct order *o, const char *s, size_t len,
 	if (r < 0)
 		goto out;
 	/* a 4xx status says the job itself is wrong: no attempt can help */
-	again = o->n.attempt < opts.max_attempts && !(status >= 400 && status <= 499);
-	if (again) {
-		st = ST_NEW;
-		queued_name(o, o->n.attempt, now_ms() + (int64_t)opts.retry_delay_s * 1000, name, sizeof(name));
-	} else {
-		st = ST_FAILED;
-		strcpy(name, o->file);
-	}
+	st = sp_ending(o, &opts, 1, status, 1);
+	again = st == ST_NEW;
+	ended_name(o, &opts, st, name, sizeof(name));
 	{
 		struct order q = *o;
 
-		r = finish_claim(sp, o, st, name, s, len);
+		r = finish_claim(sp, o, st, name, s, len, PUB_OUTCOME);
 		if (r == -ENOENT)
 			r = claim_gone(sp, &q, ST_FAILED, s, len);
 		else if (r == 0)
@@ -645,7 +708,7 @@ int spool_renew(struct spool *sp, struct order *o, int lease_s)
 
 	if (!o->n.claimed)
 		return sp_fail(sp, -EINVAL, "not a claim");
-	if (lease_s <= 0) {
+	{
 		struct job_opts opts;
 
 		r = spool_read_opts(sp, o, &opts, NULL);
@@ -653,7 +716,7 @@ int spool_renew(struct spool *sp, struct order *o, int lease_s)
 			return sp_fail(sp, -ESTALE, "the claim on order '%s' is no longer held", o->n.id);
 		if (r < 0)
 			return r;
-		lease_s = opts.lease_s ? opts.lease_s : SPOOL_DEF_LEASE_S;
+		lease_s = lease_of(&opts, lease_s);
 	}
 	n.deadline = now_ms() + (int64_t)lease_s * 1000;
 	if ((r = name_format(&n, name, sizeof(name))) < 0)
@@ -667,10 +730,10 @@ int spool_reap_one(struct spool *sp, struct order *o, int64_t now)
 {
 	struct job_opts opts;
 	struct buf syn;
-	char name[SPOOL_NAME_MAX];
+	char name[SPOOL_NAME_MAX], out[SP_PATH_MAX];
 	char iso[32];
 	enum spool_state st;
-	int r, again;
+	int r;
 
 	if (!o->n.claimed || o->n.deadline + sp->reap_grace_ms >= now)
 		return 0;
@@ -679,23 +742,31 @@ int spool_reap_one(struct spool *sp, struct order *o, int64_t now)
 		return 0;	/* finished meanwhile */
 	if (r < 0)
 		return r;
-	again = o->n.attempt < opts.max_attempts;
-	if (again) {
-		st = ST_NEW;
-		queued_name(o, o->n.attempt, now_ms() + (int64_t)opts.retry_delay_s * 1000, name, sizeof(name));
-	} else {
-		st = ST_FAILED;
-		strcpy(name, o->file);
+	outcome_path(o, out, sizeof(out));
+	buf_init(&syn, SPOOL_OUTCOME_MAX + 2);
+	if (buf_read_file(&syn, sp->root, out) == 0) {
+		/* the claimant filed its outcome and died before the rename:
+		 * end the claim as that outcome says, without running it again */
+		int64_t status = 0;
+		int has = outcome_check(sp, syn.data, syn.len, &status) == 0 && status != 0;
+
+		st = sp_ending(o, &opts, has, status, 0);
+		ended_name(o, &opts, st, name, sizeof(name));
+		r = finish_claim(sp, o, st, name, NULL, 0, PUB_SYNTH);
+		buf_release(&syn);
+		return r == -ENOENT || r == -ESTALE ? 0 : r < 0 ? r : 1;
 	}
+	st = sp_ending(o, &opts, 0, 0, 1);
+	ended_name(o, &opts, st, name, sizeof(name));
 	/* the expired attempt's outcome says why; the worker's own, if it ever
 	 * comes, goes to late/ */
-	buf_init(&syn, 1024);
+	buf_reset(&syn);
 	iso_time(o->n.deadline, iso);
 	buf_printf(&syn, "{\"status\":504,\"jobId\":\"%s\",\"error\":\"lease expired\",\"attempt\":%d,\"worker\":\"%s\",\"leaseDeadline\":\"%s\"}",
 		   o->n.id, o->n.attempt, o->n.worker, iso);
-	r = finish_claim(sp, o, st, name, syn.data, syn.len);
+	r = finish_claim(sp, o, st, name, syn.data, syn.len, PUB_SYNTH);
 	buf_release(&syn);
-	if (r == -ENOENT)
+	if (r == -ENOENT || r == -ESTALE)
 		return 0;	/* finished or reaped by somebody else meanwhile */
 	return r < 0 ? r : 1;
 }

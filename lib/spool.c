@@ -33,22 +33,48 @@ static const char *const fan_dirs[] = {
 #define FORMAT_TEXT "spool-layout 1\n"
 #define PEND_FDS_MAX 128	/* files kept open for a grouped fsync */
 
+/*
+ * A staged item: a file written to tmp/ to publish at commit, a rename of an
+ * order to make at commit, or a file to unlink once everything is durable.
+ */
 struct pend_file {
-	char tmp[SP_PATH_MAX];
+	char tmp[SP_PATH_MAX];		/* PUB_MOVE: the order's current path */
 	char dest[SP_PATH_MAX];
-	char undo_from[SP_PATH_MAX], undo_to[SP_PATH_MAX];
-	int fd;			/* -1 once synced and closed */
+	char alt[SP_PATH_MAX];		/* PUB_OUTCOME: where it goes when the claim is lost */
+	int fd;				/* -1 once synced and closed */
 	int how, tier, group;
+};
+
+/*
+ * A change: the items one state change staged (a job and its order; an
+ * outcome and the rename that ends its claim). Its result is known only at
+ * commit; the caller that asked (spool_track) gets it there.
+ */
+struct pend_group {
+	int id;
+	int rc;				/* 0, or the change's error */
+	int skip;			/* a duplicate: the rest of the change is not needed */
+	int outcome;			/* 1: published by this commit, 2: already on file */
+	char outcome_path[SP_PATH_MAX], late_path[SP_PATH_MAX];
+	char job_path[SP_PATH_MAX];	/* the job this change published, for undo */
+	int *rc_out;			/* spool_track */
+	struct order *o;		/* updated when its rename is made */
+	enum spool_state st;
+	char name[SPOOL_NAME_MAX];
 };
 
 struct spool_pending {
 	struct pend_file *f;
 	size_t n, cap;
+	struct pend_group *g;
+	size_t ng, gcap;
 	char (*dirs)[SP_PATH_MAX];
 	size_t ndirs, dcap;
 	int open_fds;
 	int unsynced;		/* files closed before the commit without an fsync */
 	int next_group;
+	int *track_rc;		/* spool_track: the next changes' result goes here */
+	struct order *track_o;
 };
 
 int sp_fail(struct spool *sp, int r, const char *fmt, ...)
@@ -277,7 +303,10 @@ int spool_open(struct spool *sp, const char *path, int create)
 	memset(sp->topfd, -1, sizeof(sp->topfd));
 	sp->reap_grace_ms = SPOOL_DEF_REAP_GRACE_MS;
 	sp->settle_ms = SPOOL_DEF_SETTLE_MS;
+	sp->stale_ms = SPOOL_DEF_STALE_MS;
 	sys_fault_env();
+	if (getenv("SPOOL_TMP_STALE_MS"))
+		sp->stale_ms = atoll(getenv("SPOOL_TMP_STALE_MS"));
 	if (getenv("SPOOL_SETTLE_MS"))
 		sp->settle_ms = atoll(getenv("SPOOL_SETTLE_MS"));
 	if (getenv("SPOOL_REAP_GRACE_MS"))
@@ -352,6 +381,7 @@ static void pend_forget(struct spool *sp)
 		if (sp->pend->f[i].fd >= 0)
 			close(sp->pend->f[i].fd);
 	sp->pend->n = 0;
+	sp->pend->ng = 0;
 	sp->pend->ndirs = 0;
 	sp->pend->open_fds = 0;
 	sp->pend->unsynced = 0;
@@ -364,10 +394,12 @@ void spool_close(struct spool *sp)
 	if (sp->pend) {
 		/* files staged but never committed are not delivered */
 		for (i = 0; i < sp->pend->n; i++)
-			if (sp->root >= 0 && sp->pend->f[i].how != PUB_UNLINK)
+			if (sp->root >= 0 && sp->pend->f[i].how != PUB_UNLINK &&
+			    sp->pend->f[i].how != PUB_MOVE)
 				unlinkat(sp->root, sp->pend->f[i].tmp, 0);
 		pend_forget(sp);
 		free(sp->pend->f);
+		free(sp->pend->g);
 		free(sp->pend->dirs);
 		free(sp->pend);
 		sp->pend = NULL;
@@ -438,9 +470,56 @@ int sp_move(struct spool *sp, const char *from, const char *to)
 	return 0;
 }
 
+void spool_track(struct spool *sp, int *rc, struct order *o)
+{
+	sp->pend->track_rc = rc;
+	sp->pend->track_o = o;
+	if (rc)
+		*rc = 0;
+}
+
+static struct pend_group *group_of(struct spool *sp, int id)
+{
+	struct spool_pending *p = sp->pend;
+	size_t i;
+
+	for (i = p->ng; i > 0; i--)
+		if (p->g[i - 1].id == id)
+			return &p->g[i - 1];
+	return NULL;
+}
+
 int sp_group(struct spool *sp)
 {
-	return ++sp->pend->next_group;
+	struct spool_pending *p = sp->pend;
+	struct pend_group *g;
+
+	if (sp_reserve(&p->g, &p->gcap, p->ng + 1, sizeof(*p->g)) < 0)
+		return -ENOMEM;
+	g = &p->g[p->ng++];
+	memset(g, 0, sizeof(*g));
+	g->id = ++p->next_group;
+	g->rc_out = p->track_rc;
+	return g->id;
+}
+
+int sp_last_group(struct spool *sp)
+{
+	return sp->pend->ng ? sp->pend->g[sp->pend->ng - 1].id : 0;
+}
+
+void sp_group_claim(struct spool *sp, int group, struct order *o,
+		    enum spool_state st, const char *name)
+{
+	struct pend_group *g = group_of(sp, group);
+
+	if (!g)
+		return;
+	/* in a batch only the tracked order is the caller's to update: others
+	 * (the reaper's) live on the caller's stack */
+	g->o = !sp->batch || o == sp->pend->track_o ? o : NULL;
+	g->st = st;
+	snprintf(g->name, sizeof(g->name), "%s", name);
 }
 
 /* Close a staged file, with an fsync first unless a syncfs will cover it. */
@@ -459,9 +538,24 @@ static int sync_and_close(struct spool *sp, struct pend_file *f, int fsync_it)
 	return r;
 }
 
+static struct pend_file *new_item(struct spool *sp, int *group)
+{
+	struct spool_pending *p = sp->pend;
+	struct pend_file *f;
+
+	if (sp_reserve(&p->f, &p->cap, p->n + 1, sizeof(*p->f)) < 0)
+		return NULL;
+	if (!*group && (*group = sp_group(sp)) < 0)
+		return NULL;
+	f = &p->f[p->n];
+	memset(f, 0, sizeof(*f));
+	f->fd = -1;
+	f->group = *group;
+	return f;
+}
+
 int sp_stage(struct spool *sp, const char *tmpname, const void *data,
-	     size_t len, const char *dest, int how, int tier, int group,
-	     const char *undo_from, const char *undo_to)
+	     size_t len, const char *dest, int how, int tier, int group)
 {
 	struct spool_pending *p = sp->pend;
 	struct pend_file *f;
@@ -469,7 +563,7 @@ int sp_stage(struct spool *sp, const char *tmpname, const void *data,
 	int fd, r;
 
 	snprintf(tmp, sizeof(tmp), "tmp/%s", tmpname);
-	if (sp_reserve(&p->f, &p->cap, p->n + 1, sizeof(*p->f)) < 0)
+	if (!(f = new_item(sp, &group)))
 		return -ENOMEM;
 	fd = openat(sp->root, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0)
@@ -479,17 +573,19 @@ int sp_stage(struct spool *sp, const char *tmpname, const void *data,
 		unlinkat(sp->root, tmp, 0);
 		return sp_fail(sp, r, "cannot write '%s/%s': %s", sp->path, tmp, strerror(-r));
 	}
-	f = &p->f[p->n];
 	snprintf(f->tmp, sizeof(f->tmp), "%s", tmp);
 	snprintf(f->dest, sizeof(f->dest), "%s", dest);
-	snprintf(f->undo_from, sizeof(f->undo_from), "%s", undo_from ? undo_from : "");
-	snprintf(f->undo_to, sizeof(f->undo_to), "%s", undo_to ? undo_to : "");
 	f->fd = fd;
 	f->how = how;
 	f->tier = tier;
-	f->group = group;
 	p->open_fds++;
 	p->n++;
+	if (how == PUB_OUTCOME) {
+		/* ID.AAA.TOKEN.json: the same name in late/ */
+		const char *base = strrchr(dest, '/');
+
+		snprintf(f->alt, sizeof(f->alt), "late/%s", base ? base + 1 : dest);
+	}
 	if (p->open_fds > PEND_FDS_MAX) {
 		/* keep the number of open files bounded in a large batch: such a
 		 * batch is synced with syncfs, unless told to fsync each file */
@@ -506,44 +602,58 @@ int sp_stage(struct spool *sp, const char *tmpname, const void *data,
 	return 0;
 }
 
-void sp_unstage_last(struct spool *sp)
+int sp_stage_move(struct spool *sp, const char *from, const char *to, int group)
 {
-	struct spool_pending *p = sp->pend;
-	struct pend_file *f;
+	struct pend_file *f = new_item(sp, &group);
 
-	if (!p->n)
-		return;
-	f = &p->f[--p->n];
-	if (f->fd >= 0) {
-		close(f->fd);
-		p->open_fds--;
-	}
-	unlinkat(sp->root, f->tmp, 0);
-}
-
-int sp_unlink_after(struct spool *sp, const char *path)
-{
-	struct spool_pending *p = sp->pend;
-	struct pend_file *f;
-
-	if (sp_reserve(&p->f, &p->cap, p->n + 1, sizeof(*p->f)) < 0)
+	if (!f)
 		return -ENOMEM;
-	f = &p->f[p->n++];
-	memset(f, 0, sizeof(*f));
-	snprintf(f->tmp, sizeof(f->tmp), "%s", path);
-	f->fd = -1;
-	f->how = PUB_UNLINK;
-	f->tier = 2;
+	snprintf(f->tmp, sizeof(f->tmp), "%s", from);
+	snprintf(f->dest, sizeof(f->dest), "%s", to);
+	f->how = PUB_MOVE;
+	f->tier = 1;
+	sp->pend->n++;
 	return 0;
 }
 
-static int group_failed(const int *failed, size_t nfailed, int g)
+void sp_unstage_group(struct spool *sp, int group)
 {
-	size_t i;
+	struct spool_pending *p = sp->pend;
+	size_t i, k = 0;
 
-	for (i = 0; g && i < nfailed; i++)
-		if (failed[i] == g)
-			return 1;
+	for (i = 0; i < p->n; i++) {
+		struct pend_file *f = &p->f[i];
+
+		if (f->group != group) {
+			p->f[k++] = *f;
+			continue;
+		}
+		if (f->fd >= 0) {
+			close(f->fd);
+			p->open_fds--;
+		}
+		if (f->how != PUB_MOVE && f->how != PUB_UNLINK)
+			unlinkat(sp->root, f->tmp, 0);
+	}
+	p->n = k;
+	{
+		struct pend_group *g = group_of(sp, group);
+
+		if (g)
+			g->skip = 1;	/* nothing of it is left to do */
+	}
+}
+
+int sp_unlink_after(struct spool *sp, const char *path, int group)
+{
+	struct pend_file *f = new_item(sp, &group);
+
+	if (!f)
+		return -ENOMEM;
+	snprintf(f->tmp, sizeof(f->tmp), "%s", path);
+	f->how = PUB_UNLINK;
+	f->tier = 2;
+	sp->pend->n++;
 	return 0;
 }
 
@@ -594,12 +704,188 @@ void spool_begin(struct spool *sp)
 	sp->batch++;
 }
 
+/* A change failed with e (the first error is kept). */
+static void group_fail(struct pend_group *g, int e)
+{
+	if (g && !g->rc)
+		g->rc = e;
+}
+
+/* Every change that is still good fails with e (its durability is unknown). */
+static void all_fail(struct spool *sp, int e)
+{
+	size_t i;
+
+	if (!sp->sync_rc)
+		sp->sync_rc = e;
+	for (i = 0; i < sp->pend->ng; i++)
+		if (!sp->pend->g[i].skip)
+			group_fail(&sp->pend->g[i], e);
+}
+
+int sp_same_content(struct spool *sp, const char *path, const char *s, size_t len)
+{
+	struct buf b;
+	int same;
+
+	buf_init(&b, SPOOL_OUTCOME_MAX + 2);
+	same = buf_read_file(&b, sp->root, path) == 0;
+	while (same && b.len && b.data[b.len - 1] == '\n')
+		b.len--;
+	while (len && s[len - 1] == '\n')
+		len--;
+	same = same && b.len == len && memcmp(b.data, s, len) == 0;
+	buf_release(&b);
+	return same;
+}
+
+/* 1 if the files at a and b hold the same document. */
+static int same_files(struct spool *sp, const char *a, const char *b)
+{
+	struct buf x;
+	int same;
+
+	buf_init(&x, SPOOL_OUTCOME_MAX + 2);
+	same = buf_read_file(&x, sp->root, a) == 0 &&
+	       sp_same_content(sp, b, x.data, x.len);
+	buf_release(&x);
+	return same;
+}
+
+/* Publish one tier-0 item (a job, an outcome, a document). */
+static void publish(struct spool *sp, struct pend_file *f, struct pend_group *g)
+{
+	int e;
+
+	if (f->how == PUB_RENAME) {
+		e = sys_rename(sp->root, f->tmp, f->dest);
+	} else {
+		e = sys_publish_once(sp->root, f->tmp, f->dest);
+		if (e == -EEXIST) {
+			/* written once, never replaced */
+			if (f->how == PUB_OUTCOME && same_files(sp, f->tmp, f->dest)) {
+				g->outcome = 2;	/* a repeated request */
+				unlinkat(sp->root, f->tmp, 0);
+				return;
+			}
+			if (f->how == PUB_OUTCOME) {
+				/* another outcome ended this claim first (the
+				 * reaper's): ours is kept aside */
+				if (sys_publish_once(sp->root, f->tmp, f->alt) == 0)
+					dirty_parent(sp, f->alt);
+				else
+					unlinkat(sp->root, f->tmp, 0);
+				group_fail(g, sp_fail(sp, -ESTALE, "the claim was ended by another outcome first; outcome kept in late/"));
+				g->skip = 1;
+				return;
+			}
+			unlinkat(sp->root, f->tmp, 0);
+			if (f->how == PUB_JOB || f->how == PUB_SYNTH)
+				g->skip = 1;	/* there already: nothing more to do */
+			return;
+		}
+	}
+	if (e < 0) {
+		unlinkat(sp->root, f->tmp, 0);
+		group_fail(g, sp_fail(sp, e, "cannot publish '%s/%s': %s", sp->path, f->dest, strerror(-e)));
+		return;
+	}
+	if (f->how == PUB_OUTCOME) {
+		g->outcome = 1;
+		snprintf(g->outcome_path, sizeof(g->outcome_path), "%s", f->dest);
+		snprintf(g->late_path, sizeof(g->late_path), "%s", f->alt);
+	} else if (f->how == PUB_JOB) {
+		snprintf(g->job_path, sizeof(g->job_path), "%s", f->dest);
+	}
+	dirty_parent(sp, f->dest);
+	new_changed(sp, f->dest);
+}
+
+/* 1 if an order for the id in new/NAME (dest) exists in any state. */
+static int order_exists(struct spool *sp, const char *dest)
+{
+	struct order_name n;
+	struct order o;
+	const char *base = strrchr(dest, '/');
+	char keep[sizeof(sp->err)];
+	int found;
+
+	if (sp_exists(sp, dest) == 1)
+		return 1;
+	if (name_parse(base ? base + 1 : dest, &n) < 0)
+		return 0;
+	memcpy(keep, sp->err, sizeof(keep));
+	found = spool_lookup(sp, n.id, &o) == 0;
+	memcpy(sp->err, keep, sizeof(keep));
+	return found;
+}
+
+/* Make one tier-1 item: an order entering new/, or the rename ending a claim. */
+static void apply(struct spool *sp, struct pend_file *f, struct pend_group *g)
+{
+	int e = sys_rename(sp->root, f->tmp, f->dest);
+
+	if (e == 0) {
+		dirty_parent(sp, f->dest);
+		new_changed(sp, f->dest);
+		if (f->how == PUB_MOVE) {
+			dirty_parent(sp, f->tmp);
+			if (g->o)
+				sp_order_from(g->o, g->st, g->name);
+		}
+		return;
+	}
+	if (f->how == PUB_MOVE) {
+		/* On NFS a retransmitted rename can say ENOENT after it
+		 * succeeded: the destination names the token, so it says. */
+		if (e == -ENOENT && sp_exists(sp, f->dest) == 1) {
+			if (g->outcome == 2)
+				group_fail(g, sp_fail(sp, -EALREADY, "this claim was already finished"));
+			else if (g->o)
+				sp_order_from(g->o, g->st, g->name);
+			return;
+		}
+		if (e == -ENOENT && g->outcome == 2) {
+			/* our outcome was on file already and ended the claim */
+			group_fail(g, sp_fail(sp, -EALREADY, "this claim was already finished"));
+			return;
+		}
+		if (e == -ENOENT) {
+			/* the claim was lost (cancelled, requeued, reaped) after
+			 * its outcome was filed: the outcome is kept aside */
+			if (g->outcome == 1 &&
+			    sys_publish_once(sp->root, g->outcome_path, g->late_path) == 0) {
+				dirty_parent(sp, g->outcome_path);
+				dirty_parent(sp, g->late_path);
+			}
+			group_fail(g, sp_fail(sp, -ESTALE, "the claim is no longer held (lease expired, cancelled or requeued); outcome kept in late/"));
+			return;
+		}
+		/* the claim stands with its outcome filed: a retry finishes it,
+		 * or the reaper does once the lease is over */
+		group_fail(g, sp_fail(sp, e, "cannot move order '%s': %s", f->tmp, strerror(-e)));
+		return;
+	}
+	/* an order into new/: a recovering process may have moved it there
+	 * already (spool_recover), and it may have moved on since */
+	if (e == -ENOENT && order_exists(sp, f->dest)) {
+		sp_dirty(sp, "new");
+		return;
+	}
+	unlinkat(sp->root, f->tmp, 0);
+	if (g->job_path[0]) {
+		/* a job without its order was never accepted: take it back */
+		unlinkat(sp->root, g->job_path, 0);
+		dirty_parent(sp, g->job_path);
+	}
+	group_fail(g, sp_fail(sp, e, "cannot publish '%s/%s': %s", sp->path, f->dest, strerror(-e)));
+}
+
 int spool_commit(struct spool *sp)
 {
 	struct spool_pending *p = sp->pend;
-	int *failed = NULL;
-	size_t nfailed = 0, i;
-	int tier, r = 0, use_fs;
+	size_t i;
+	int tier, r = 0, e, use_fs;
 
 	if (sp->batch > 0)
 		sp->batch--;
@@ -607,97 +893,58 @@ int spool_commit(struct spool *sp)
 		return 0;	/* an outer batch commits */
 	use_fs = !sp->nosync && (sp->sync_mode == SYNC_FS || p->unsynced ||
 				 (sp->sync_mode == SYNC_AUTO && p->n >= SPOOL_SYNCFS_MIN));
-	if (p->n) {
-		/* an item fails at most once in each of three steps */
-		failed = calloc(3 * p->n, sizeof(*failed));
-		if (!failed) {
-			r = -ENOMEM;
-			goto out;
-		}
-	}
+	sp->sync_rc = 0;
 	/* 1. file contents to disk: each file, or one syncfs for them all */
 	for (i = 0; i < p->n; i++) {
-		int e = sync_and_close(sp, &p->f[i], !use_fs);
-
-		if (e < 0) {
-			if (!r)
-				r = sp_fail(sp, e, "cannot sync '%s/%s': %s", sp->path, p->f[i].tmp, strerror(-e));
-			failed[nfailed++] = p->f[i].group ? p->f[i].group : -1;
-			p->f[i].how = -1;	/* not to be published */
-		}
+		e = sync_and_close(sp, &p->f[i], !use_fs);
+		if (e < 0)
+			group_fail(group_of(sp, p->f[i].group),
+				   sp_fail(sp, e, "cannot sync '%s/%s': %s", sp->path, p->f[i].tmp, strerror(-e)));
 	}
-	if (use_fs && p->n) {
-		int e = sys_syncfs(sp->root);
-
-		if (e < 0) {
-			r = sp_fail(sp, e, "cannot sync '%s': %s", sp->path, strerror(-e));
-			for (i = 0; i < p->n; i++) {
-				failed[nfailed++] = p->f[i].group ? p->f[i].group : -1;
-				if (p->f[i].how != PUB_UNLINK)
-					p->f[i].how = -1;
-			}
-		}
-	}
-	/* 2. publish tier by tier; a tier's directories are synced before the
-	 * next tier refers to its files (a job before its order) */
+	if (use_fs && p->n && (e = sys_syncfs(sp->root)) < 0)
+		all_fail(sp, sp_fail(sp, e, "cannot sync '%s': %s", sp->path, strerror(-e)));
+	/* 2. tier 0 (jobs, outcomes, documents), its directories synced, then
+	 * tier 1 (orders into new/, the renames that end claims): a job is on
+	 * disk before its order, an outcome before the state that names it */
 	for (tier = 0; tier <= 1; tier++) {
 		for (i = 0; i < p->n; i++) {
 			struct pend_file *f = &p->f[i];
-			int e;
+			struct pend_group *g = group_of(sp, f->group);
 
 			if (f->tier != tier || f->how == PUB_UNLINK)
 				continue;
-			if (f->how < 0 || group_failed(failed, nfailed, f->group)) {
-				unlinkat(sp->root, f->tmp, 0);
-				if (f->undo_from[0])
-					sp_move(sp, f->undo_from, f->undo_to);
-				f->how = -1;
-				continue;
-			}
-			if (f->how == PUB_LINK) {
-				e = sys_publish_once(sp->root, f->tmp, f->dest);
-				if (e == -EEXIST) {
-					/* already there: written once, never replaced */
+			if (g->rc || g->skip) {
+				if (f->how != PUB_MOVE)
 					unlinkat(sp->root, f->tmp, 0);
-					if (f->group)
-						failed[nfailed++] = f->group;
-					continue;
-				}
-			} else {
-				e = sys_rename(sp->root, f->tmp, f->dest);
-			}
-			if (e < 0) {
-				if (!r)
-					r = sp_fail(sp, e, "cannot publish '%s/%s': %s", sp->path, f->dest, strerror(-e));
-				unlinkat(sp->root, f->tmp, 0);
-				if (f->undo_from[0])
-					sp_move(sp, f->undo_from, f->undo_to);
-				if (f->group)
-					failed[nfailed++] = f->group;
 				continue;
 			}
-			dirty_parent(sp, f->dest);
-			new_changed(sp, f->dest);
+			if (tier == 0)
+				publish(sp, f, g);
+			else
+				apply(sp, f, g);
 		}
-		if (tier == 0) {
-			int e = sync_dirs(sp, use_fs);
-
-			if (e < 0 && !r)
-				r = e;
-		}
+		if ((e = sync_dirs(sp, use_fs)) < 0)
+			all_fail(sp, e);
 	}
-	/* 3. what may go once everything is durable */
-	for (i = 0; r == 0 && i < p->n; i++)
-		if (p->f[i].how == PUB_UNLINK)
+	if ((e = sync_dirs(sp, use_fs)) < 0)	/* renames made before the commit */
+		all_fail(sp, e);
+	/* 3. what may go once its change is durable */
+	for (i = 0; i < p->n; i++) {
+		struct pend_group *g = group_of(sp, p->f[i].group);
+
+		if (p->f[i].how == PUB_UNLINK && !g->rc)
 			unlinkat(sp->root, p->f[i].tmp, 0);
-out:
-	{
-		int e = sync_dirs(sp, use_fs);
-
-		if (e < 0 && !r)
-			r = e;
 	}
-	free(failed);
+	for (i = 0; i < p->ng; i++) {
+		struct pend_group *g = &p->g[i];
+
+		if (g->rc_out && g->rc && !*g->rc_out)
+			*g->rc_out = g->rc;
+		if (g->rc && !r)
+			r = g->rc;
+	}
+	if (sp->sync_rc)
+		r = sp->sync_rc;	/* renames of this round may not be durable */
 	pend_forget(sp);
 	return r;
 }

@@ -87,8 +87,28 @@ void sha256(const void *data, size_t len, unsigned char out[32]);
  */
 void id_from_content(const void *data, size_t len, char out[SPOOL_ID_LEN + 1]);
 
-/* A new random claim token. */
+/* A new random claim token (never one of the seed's, below). */
 void token_new(char out[SPOOL_TOKEN_LEN + 1]);
+
+/*
+ * Claims made for a seed worker (spoold's POST /bored) carry tokens that
+ * start with SPOOL_SEED_TOKEN_PREFIX, and no other claim does: a seed
+ * worker never sees its token, and a callback naming only its jobId may
+ * end a seed claim, never a claim held with a token.
+ */
+#define SPOOL_SEED_TOKEN_PREFIX "5eed"
+void token_new_seed(char out[SPOOL_TOKEN_LEN + 1]);
+int token_is_seed(const char *token);
+
+/*
+ * The seed's "assignment id" of claim o: the 24-hex "_id" POST /bored
+ * answers, which a seed worker sends back as "assignmentId": the claim's
+ * token, then its attempt in 8 hex digits. assignment_parse takes it
+ * apart: 0, or -EINVAL when aid is not 24 hex digits.
+ */
+struct order;
+void assignment_id(const struct order *o, char out[SPOOL_ID_LEN + 1]);
+int assignment_parse(const char *aid, char token[SPOOL_TOKEN_LEN + 1], int *attempt);
 
 /*
  * Everything an order file's name says. Queued form (new/, held/, and
@@ -151,6 +171,7 @@ int job_given_id(const char *json, size_t len, char out[SPOOL_ID_LEN + 1]);
 /* ---- the spool ------------------------------------------------------------- */
 
 struct spool_pending;		/* group-commit queue, private to spool.c */
+struct order;
 
 /*
  * How a commit makes things durable: an fsync per file and per directory,
@@ -170,8 +191,11 @@ struct spool {
 	enum spool_sync sync_mode;	/* SYNC_AUTO */
 	int64_t reap_grace_ms;		/* SPOOL_DEF_REAP_GRACE_MS */
 	int64_t settle_ms;		/* SPOOL_DEF_SETTLE_MS */
+	int64_t stale_ms;		/* SPOOL_DEF_STALE_MS ($SPOOL_TMP_STALE_MS) */
 	int made_dirs;			/* layout directories spool_open had to create */
 	int batch;			/* >0 between spool_begin and spool_commit */
+	int sync_rc;			/* the last commit's failed sync (every change may
+					 * or may not be durable), else 0 */
 	struct spool_pending *pend;
 	/* local claimers: sorted names of new/ from the last scan */
 	char **cache;
@@ -205,6 +229,18 @@ const char *spool_error(const struct spool *sp);
 void spool_begin(struct spool *sp);
 int spool_commit(struct spool *sp);
 
+/*
+ * In a batch, the result of a change is known only at spool_commit (an
+ * outcome is filed before the rename that ends its claim, so that rename
+ * waits for the commit). After spool_track(sp, rc, o), every change staged
+ * until the next spool_track writes its result to *rc at commit (0, or the
+ * first error: -ESTALE, -EALREADY, -ENOSPC, ... as the call would have
+ * returned outside a batch; *rc is set to 0 now), and a complete, fail or
+ * reap of the order o updates o to where the order went. o (may be NULL)
+ * and rc must stay valid until the commit.
+ */
+void spool_track(struct spool *sp, int *rc, struct order *o);
+
 /* ---- orders -------------------------------------------------------------- */
 
 /* An order as found on disk: its state, its file name, and what the name says. */
@@ -231,6 +267,7 @@ struct claimant {
 	int ntags;
 	const char *const *tags;
 	int lease_s;			/* lease when the job sets none; 0 = SPOOL_DEF_LEASE_S */
+	int seed;			/* a seed worker's claim: its token is token_new_seed's */
 };
 
 /*
@@ -268,8 +305,10 @@ int spool_lookup_claim(struct spool *sp, const char *id, const char *token,
 
 /*
  * Renew the lease of the claim o (as returned by a claim or a previous renew):
- * one rename to a name with deadline now + lease_s (0: the order's lease).
- * o is updated. 0, -ESTALE (the claim is no longer held), errno.
+ * one rename to a name with deadline now + the claim's lease, found as at the
+ * claim: the job's own lease, else lease_s (the claimant's default, as
+ * claimant.lease_s), else SPOOL_DEF_LEASE_S. o is updated. 0, -ESTALE (the
+ * claim is no longer held), errno.
  */
 int spool_renew(struct spool *sp, struct order *o, int lease_s);
 
@@ -496,6 +535,37 @@ struct fsck_opts {
  * run.
  */
 int spool_fsck(struct spool *sp, const struct fsck_opts *fo);
+
+/* ---- recovery (recover.c) ------------------------------------------------ */
+
+#define SPOOL_DEF_STALE_MS (3600 * 1000)	/* a tmp/ file this old is no commit's */
+
+struct recover_opts {
+	int repair;		/* 0: only say what would be done */
+	int notes;		/* also say which young files are left alone */
+	int64_t stale_ms;	/* tmp/ files older than this belong to no live commit */
+	void (*say)(void *arg, const char *line);	/* may be NULL */
+	void *arg;
+};
+
+struct recover_stats {
+	int orders;		/* staged orders of stored jobs, queued */
+	int drops;		/* taken drops put back into new/ */
+	int outcomes;		/* outcomes of ended claims filed (older spools) */
+	int removed;		/* files of changes never made, removed */
+	int young;		/* left alone: a commit may be under way */
+};
+
+/*
+ * Mend what a crash left in tmp/ (spool-layout.md, "What a crash at any
+ * instant leaves"): a staged order whose job is stored is queued (at any
+ * age), a taken drop whose job exists is removed; older than stale_ms, the
+ * files of changes never made are removed and taken drops go back to new/.
+ * Safe while other processes commit. Returns how many files it mended (or,
+ * without repair, would mend), or a negative errno.
+ */
+int spool_recover(struct spool *sp, const struct recover_opts *ro,
+		  struct recover_stats *rs);
 
 /* ---- the fault seam (sysio.c) ---------------------------------------------- */
 

@@ -48,7 +48,7 @@ int spool_worker_put(struct spool *sp, const char *name, const char *doc,
 		id_new(stamp);
 		snprintf(tmp, sizeof(tmp), "%s.worker", stamp);
 		snprintf(dest, sizeof(dest), "workers/%s.json", name);
-		r = sp_stage(sp, tmp, b.data, b.len, dest, PUB_RENAME, 0, 0, NULL, NULL);
+		r = sp_stage(sp, tmp, b.data, b.len, dest, PUB_RENAME, 0, 0);
 	}
 	buf_release(&b);
 	return sp_end(sp, r);

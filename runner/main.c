@@ -630,8 +630,15 @@ int main(int argc, char **argv)
 			next_register = now + REGISTER_EVERY_MS;
 		}
 		if (have_msp && now >= next_reap) {
+			struct recover_opts ro = { 1, 0, msp.stale_ms, NULL, NULL };
+			struct recover_stats rs;
 			int n = 0;
 
+			/* a local claimer mends what crashes left, as spoold does:
+			 * at start (the first round) and with every reap */
+			if (spool_recover(&msp, &ro, &rs) > 0 && rs.orders + rs.drops > 0)
+				say(&rn, "recovered %d order%s a crash left staged, %d dropped file%s",
+				    rs.orders, rs.orders == 1 ? "" : "s", rs.drops, rs.drops == 1 ? "" : "s");
 			r = spool_reap(&msp, now_ms(), &n);
 			if (r == 0 && n > 0)
 				say(&rn, "reaped %d expired lease%s", n, n == 1 ? "" : "s");

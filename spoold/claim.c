@@ -135,7 +135,14 @@ static void run_claim(struct op *op, struct spool *sp)
 	memset(&opts, 0, sizeof(opts));
 	spool_read_opts(sp, &op->o, &opts, &created);
 	if (op->seed) {
+		char aid[SPOOL_ID_LEN + 1];
 		rc = spool_order_json(sp, &op->o, 0, &op->out);
+		/* the seed's order "_id" names this claim: the seed worker hands
+		 * it back as the callback's "assignmentId", which fences it.
+		 * spool_order_json starts {"_id":"<24 hex>": same width. */
+		assignment_id(&op->o, aid);
+		if (rc == 0 && op->out.len > 8 + SPOOL_ID_LEN)
+			memcpy(op->out.data + 8, aid, SPOOL_ID_LEN);
 	} else {
 		iso_time(op->o.n.deadline, when);
 		buf_puts(&op->out, "{\"order\": ");
@@ -244,6 +251,7 @@ static struct op *claim_op(struct server *srv, struct conn *c,
 	op->cl.ntags = w->ntags;
 	op->cl.tags = op->tags;
 	op->cl.lease_s = w->lease_s;
+	op->cl.seed = w->seed;
 	return op;
 }
 

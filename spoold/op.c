@@ -101,6 +101,40 @@ void op_answer(struct server *srv, struct op *op)
 
 /* ---- the writer ------------------------------------------------------------- */
 
+/*
+ * The batch committed: op's answer was written by its run, assuming its
+ * changes would be made; rc says otherwise (spool_track). A claim lost at
+ * the last moment is a 409 with the outcome kept in late/; a repeated
+ * request that finds its outcome filed is a duplicate; a change that did
+ * not reach the disk is a 507 (full) or 500, and is not visible.
+ */
+void op_committed(struct op *op, int rc, const char *why)
+{
+	switch (rc) {
+	case 0:
+		return;
+	case -EALREADY:
+		buf_reset(&op->out);
+		buf_printf(&op->out, "{\"id\": \"%s\", \"state\": \"%s\", "
+			   "\"duplicate\": true}\n", op->id,
+			   spool_state_name(op->state >= 0 ? op->state : (int)op->o.state));
+		op->status = 200;
+		op->flag = 1;
+		return;
+	case -ESTALE:
+		op_error(op, 409, "the claim on order %s is no longer held (lease "
+			 "expired, cancelled or requeued); the outcome is kept in "
+			 "late/", op->id);
+		return;
+	case -ENOSPC:
+	case -EDQUOT:
+		op_error(op, 507, "not stored (the disk is full): %s", why);
+		return;
+	default:
+		op_error(op, 500, "not stored durably: %s", why[0] ? why : strerror(-rc));
+	}
+}
+
 static void batch_kick(struct server *srv);
 
 static void batch_work(uv_work_t *w)
@@ -108,9 +142,17 @@ static void batch_work(uv_work_t *w)
 	struct server *srv = w->data;
 	struct op *op;
 	spool_begin(&srv->sp);
-	for (op = srv->batch; op; op = op->next)
+	for (op = srv->batch; op; op = op->next) {
+		/* each op learns its own changes' fate at the commit */
+		spool_track(&srv->sp, &op->commit_rc, &op->o);
 		op->run(op, &srv->sp);
+	}
+	spool_track(&srv->sp, NULL, NULL);
 	srv->commit_rc = spool_commit(&srv->sp);
+	if (srv->sp.sync_rc < 0)
+		srv->commit_rc = srv->sp.sync_rc;
+	else if (srv->commit_rc == -ESTALE || srv->commit_rc == -EALREADY)
+		srv->commit_rc = 0;	/* one op's answer, not the batch's */
 	if (srv->commit_rc < 0)
 		snprintf(srv->commit_err, sizeof(srv->commit_err), "%s",
 			 spool_error(&srv->sp)[0] ? spool_error(&srv->sp)
@@ -133,9 +175,9 @@ static void batch_after(uv_work_t *w, int status)
 		next = op->next;
 		op->next = NULL;
 		n++;
-		if (srv->commit_rc < 0 && op->durable && op->status < 300)
-			op_error(op, srv->commit_rc == -ENOSPC ? 507 : 500,
-				 "not stored durably: %s", srv->commit_err);
+		if (op->durable && op->status < 300)
+			op_committed(op, op->commit_rc ? op->commit_rc : srv->commit_rc,
+				     srv->commit_err);
 		op->done(srv, op);
 	}
 	srv->m.batches++;

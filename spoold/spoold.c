@@ -86,6 +86,9 @@ static void die(const char *fmt, ...)
 static void run_reap(struct op *op, struct spool *sp)
 {
 	int n = 0;
+	/* the reaper also mends what a crash of another process left in tmp/
+	 * (its messages go to the log from this thread: say is thread-safe) */
+	watch_recover(NULL, sp);
 	op->rc = spool_reap(sp, now_ms(), &n);
 	op->num = n;
 	if (op->rc < 0)

@@ -148,6 +148,7 @@ struct op {
 	const char *ctype;		/* answer content type, NULL = JSON */
 	struct buf out;			/* the answer body */
 	int rc;				/* what run found, for done */
+	int commit_rc;			/* its changes' result at commit (spool_track) */
 
 	/* request fields, filled by the handler */
 	char id[SPOOL_ID_LEN + 1];
@@ -187,6 +188,9 @@ void op_error(struct op *op, int status, const char *fmt, ...)
 
 /* Map a negative errno from the library to a status and error answer. */
 void op_errno(struct op *op, struct spool *sp, int rc, const char *what);
+
+/* Correct op's answer after its batch committed with result rc for it. */
+void op_committed(struct op *op, int rc, const char *why);
 
 /* Send op's answer to its connection (if still there) and free op. */
 void op_answer(struct server *srv, struct op *op);
@@ -346,6 +350,13 @@ void watch_order(struct server *srv, const struct order *o);
 
 /* The initial scan, on the loop thread before serving. */
 int watch_scan_sync(struct server *srv);
+
+/*
+ * Mend what a crash left in sp's tmp/ (spool_recover), logging each repair
+ * through srv (may be NULL). On the writer: at start and with every reap.
+ * 0 or a negative errno.
+ */
+int watch_recover(struct server *srv, struct spool *sp);
 
 /* Queue a rescan now (inotify overflow). */
 void watch_rescan(struct server *srv);

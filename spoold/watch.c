@@ -304,6 +304,19 @@ static int scan_list(struct spool *sp, struct scan *s)
 	return s->err;
 }
 
+static void said_recover(void *arg, const char *line)
+{
+	say(arg, "recover: %s", line);
+}
+
+int watch_recover(struct server *srv, struct spool *sp)
+{
+	struct recover_opts ro = { 1, 0, sp->stale_ms, said_recover, srv };
+	int rc = spool_recover(sp, &ro, NULL);
+
+	return rc < 0 ? rc : 0;
+}
+
 /* One log line per dropped file ingested at start. */
 static void said_ingest(void *arg, const char *name, int rc, const char *id,
 			const char *why)
@@ -321,6 +334,9 @@ int watch_scan_sync(struct server *srv)
 	struct scan s = { 0 };
 	int ing = 0, rej = 0, wait = 0, rc;
 
+	/* what a crash left in tmp/ first: a cut commit's orders are queued */
+	if ((rc = watch_recover(srv, &srv->sp)) < 0)
+		return rc;
 	rc = spool_ingest_each(&srv->sp, said_ingest, srv, &ing, &rej, &wait);
 	if (rc < 0)
 		return rc;

@@ -35,7 +35,9 @@ assert_eq 200 "$CODE" "retrieve orders"; assert_eq "$J1 unassigned" "$(js 'd[0][
 # bored claims the oldest, with the seed lease, in the seed's shape
 http POST /job/create -d '{"scriptName":"train.py","learningRate":0.1}'; J2=$(js 'd["_id"]')
 http POST /bored/node-1
-assert_eq 200 "$CODE" bored; assert_eq "$J1 $J1 assigned" "$(js 'd["_id"]+" "+d["jobId"]+" "+d["status"]')" "bored gives the oldest"
+assert_eq 200 "$CODE" bored; assert_eq "$J1 assigned" "$(js 'd["jobId"]+" "+d["status"]')" "bored gives the oldest"
+# its "_id" names this claim (the seed worker sends it back as assignmentId)
+assert_match '^5eed[0-9a-f]{12}00000001$' "$(js 'd["_id"]')" "bored _id is the assignment id"
 http GET "/v1/orders/$J1"; D=$(js 'd["leaseDeadlineMs"]')
 [ "$D" -gt "$(( $(date +%s) + 7000 ))000" ] || fail "seed lease not applied: deadline $D"
 http POST /bored/../x --path-as-is;				assert_eq 404 "$CODE" "bored path with .."

@@ -14,7 +14,7 @@
 static const char *JOB = "{\"scriptName\":\"nn.py\",\"epochs\":3}";
 
 static struct spool sp;
-static const struct claimant W = { "w1", 0, NULL, 60 };
+static const struct claimant W = { "w1", 0, NULL, 60, 0 };
 
 static void open_spool(void)
 {
@@ -253,7 +253,7 @@ TEST(claims_respect_tags)
 	char a[25], b[25];
 	struct order o;
 	const char *gpu[] = { "gpu" };
-	struct claimant g = { "g1", 1, gpu, 60 };
+	struct claimant g = { "g1", 1, gpu, 60, 0 };
 
 	open_spool();
 	submit("{\"scriptName\":\"x\",\"spool\":{\"tags\":[\"gpu\"]}}", a);
