@@ -255,6 +255,46 @@ static void h_stats(struct conn *c)
 
 /* ---- submitting ---------------------------------------------------------------- */
 
+/* One job of a bulk submit: its id and its result at commit. */
+struct bulk_job {
+	char id[SPOOL_ID_LEN + 1];
+	int rc;
+};
+
+/*
+ * Some jobs of a bulk submit did not reach the disk (full, or an I/O
+ * error at commit): say exactly which were stored, so that retrying the
+ * others is harmless.
+ */
+static void bulk_committed(struct op *op)
+{
+	struct bulk_job *bj = op->data;
+	size_t i, n = (size_t)op->num, bad = 0;
+	int rc = 0;
+
+	for (i = 0; bj && i < n; i++)
+		if (bj[i].rc < 0) {
+			bad++;
+			if (!rc)
+				rc = bj[i].rc;
+		}
+	if (!bad)
+		return;
+	buf_reset(&op->out);
+	buf_printf(&op->out, "{\"error\": \"%zu of %zu jobs not stored: %s\", "
+		   "\"ids\": [", bad, n, strerror(-rc));
+	for (i = 0, bad = 0; i < n; i++)
+		if (bj[i].rc == 0)
+			buf_printf(&op->out, "%s\"%s\"", bad++ ? ", " : "", bj[i].id);
+	buf_puts(&op->out, "], \"notStored\": [");
+	for (i = 0, bad = 0; i < n; i++)
+		if (bj[i].rc < 0)
+			buf_printf(&op->out, "%s\"%s\"", bad++ ? ", " : "", bj[i].id);
+	buf_puts(&op->out, "]}\n");
+	op->status = rc == -ENOSPC || rc == -EDQUOT ? 507 : 500;
+	op->num -= (int64_t)bad;
+}
+
 static void run_submit(struct op *op, struct spool *sp)
 {
 	char id[SPOOL_ID_LEN + 1], when[32];
@@ -282,15 +322,22 @@ static void run_submit(struct op *op, struct spool *sp)
 		op->status = 201;
 		return;
 	}
+	/* each job's own fate at the commit, and its id, for done_submit */
+	op->data = calloc(op->nel ? op->nel : 1, sizeof(struct bulk_job));
+	if (!op->data) {
+		op_error(op, 500, "out of memory");
+		return;
+	}
 	buf_puts(&op->out, "{\"ids\": [");
 	for (i = 0; i < op->nel; i++) {
-		char given[SPOOL_ID_LEN + 1];
-		/* a job that names its own id (a sweep's content id) keeps it:
-		 * submitting it again adds nothing */
-		int has = job_given_id(op->body + op->el[i][0], op->el[i][1], given);
+		struct bulk_job *bj = (struct bulk_job *)op->data + i;
 
+		/* a job that names its own id (a sweep's content id) keeps it:
+		 * spool_submit applies that rule on every path */
+		spool_track(sp, &bj->rc, NULL);
 		rc = spool_submit(sp, op->body + op->el[i][0], op->el[i][1],
-				  has ? given : NULL, id);
+				  NULL, id);
+		memcpy(bj->id, id, sizeof(id));
 		if (rc < 0) {
 			char what[128];
 			snprintf(what, sizeof(what), "store job %zu (%zu of %zu "
@@ -310,6 +357,8 @@ static void run_submit(struct op *op, struct spool *sp)
 
 static void done_submit(struct server *srv, struct op *op)
 {
+	if (op->status == 201 && !op->seed)
+		bulk_committed(op);
 	if (op->status == 201) {
 		srv->m.submits += (uint64_t)op->num;
 		if (op->num == 1)
@@ -566,6 +615,7 @@ static void run_complete(struct op *op, struct spool *sp)
 		op_errno(op, sp, rc, "find the claim");
 		return;
 	}
+	op->state = ST_DONE;	/* what a duplicate found at commit says */
 	rc = spool_complete(sp, &op->o, op->body, op->blen);
 	if (rc == -EALREADY) {
 		duplicate(op, "done");
@@ -599,6 +649,7 @@ static void run_fail(struct op *op, struct spool *sp)
 		op_errno(op, sp, rc, "find the claim");
 		return;
 	}
+	op->state = ST_FAILED;
 	rc = spool_fail(sp, &op->o, op->blen ? op->body : NULL, op->blen,
 			&op->retried);
 	if (rc == -EALREADY) {
@@ -681,7 +732,9 @@ static void token_route(struct conn *c, op_run_fn run, int need_token,
 	if (!op)
 		return;
 	op->durable = 1;
-	op->lease_s = run == run_heartbeat && lease ? lease : 0;
+	/* a heartbeat without lease= renews for the claim's lease: the job's,
+	 * else this daemon's --lease, as at the claim */
+	op->lease_s = run == run_heartbeat && lease ? lease : c->srv->cfg.lease_s;
 	memcpy(op->id, id, sizeof(id));
 	memcpy(op->token, token, sizeof(token));
 	submit(c, op);
@@ -1195,31 +1248,81 @@ static void h_workers(struct conn *c)
 
 /* ---- the seed's callback ------------------------------------------------------------- */
 
+/*
+ * A seed callback is fenced like a /v1 completion (issue 9): with an
+ * "assignmentId" it ends only the claim that id names; with a bare jobId
+ * only a seed claim (made by /bored), never a claim held with a token.
+ * Anything else is kept in late/ and answered 409.
+ */
 static void run_callback(struct op *op, struct spool *sp)
 {
-	int rc = spool_lookup(sp, op->id, &op->o);
+	int rc;
+
+	if (op->token[0]) {
+		rc = spool_lookup_claim(sp, op->id, op->token, &op->o);
+		if (rc == 0 && op->o.n.attempt != op->attempt)
+			rc = -ESTALE;
+	} else {
+		rc = spool_lookup(sp, op->id, &op->o);
+		if (rc == 0 && op->o.state == ST_DONE) {
+			buf_printf(&op->out, "{\"_id\": \"%s\", \"jobId\": \"%s\", "
+				   "\"state\": \"done\", \"duplicate\": true, "
+				   "\"message\": \"outcome already filed\"}\n",
+				   op->id, op->id);
+			op->status = 200;
+			op->flag = 1;
+			return;
+		}
+		if (rc == 0 && (op->o.state != ST_ASSIGNED || !token_is_seed(op->o.n.token)))
+			rc = -ESTALE;
+	}
 	if (rc == -ENOENT) {
 		op_error(op, 404, "no job %s", op->id);
+		return;
+	}
+	if (rc == -ESTALE) {
+		/* not this caller's claim: keep its outcome aside, under a
+		 * token of its own when it named none */
+		struct order o = op->o;
+		int retried;
+		char why[160];
+
+		snprintf(why, sizeof(why), "order %s is %s", op->id,
+			 op->o.state == ST_ASSIGNED ? "claimed by another worker"
+						    : spool_state_name(op->o.state));
+		if (o.state != ST_ASSIGNED || o.n.claimed == 0 || !op->token[0]) {
+			o.n.claimed = 1;
+			if (!op->token[0])
+				token_new(o.n.token);
+			else
+				memcpy(o.n.token, op->token, sizeof(o.n.token));
+			if (o.n.attempt < 1)
+				o.n.attempt = 1;
+			if (!worker_valid(o.n.worker))
+				strcpy(o.n.worker, "seed");
+			o.state = ST_ASSIGNED;
+			name_format(&o.n, o.file, sizeof(o.file));
+		}
+		rc = op->failed ? spool_fail(sp, &o, op->body, op->blen, &retried)
+				: spool_complete(sp, &o, op->body, op->blen);
+		if (rc == -EALREADY) {
+			buf_printf(&op->out, "{\"_id\": \"%s\", \"jobId\": \"%s\", "
+				   "\"state\": \"%s\", \"duplicate\": true, "
+				   "\"message\": \"outcome already filed\"}\n", op->id,
+				   op->id, op->failed ? "failed" : "done");
+			op->status = 200;
+			op->flag = 1;
+			return;
+		}
+		op_error(op, 409, "%s; the outcome is not filed for it and is kept "
+			 "in late/", why);
 		return;
 	}
 	if (rc < 0) {
 		op_errno(op, sp, rc, "find the order");
 		return;
 	}
-	if (op->o.state == ST_DONE) {
-		buf_printf(&op->out, "{\"_id\": \"%s\", \"jobId\": \"%s\", "
-			   "\"state\": \"done\", \"duplicate\": true, "
-			   "\"message\": \"outcome already filed\"}\n",
-			   op->id, op->id);
-		op->status = 200;
-		op->flag = 1;
-		return;
-	}
-	if (op->o.state != ST_ASSIGNED) {
-		op_error(op, 409, "order %s is not assigned (it is %s)", op->id,
-			 spool_state_name(op->o.state));
-		return;
-	}
+	op->state = op->failed ? ST_FAILED : ST_DONE;
 	if (op->failed) {	/* the outcome reports a failure */
 		rc = spool_fail(sp, &op->o, op->body, op->blen, &op->retried);
 	} else {
@@ -1264,9 +1367,9 @@ static void done_callback(struct server *srv, struct op *op)
 static void s_callback(struct conn *c)
 {
 	struct json j;
-	char id[64], pr[80];
+	char id[64], pr[80], aid[64], tok[SPOOL_TOKEN_LEN + 1] = "";
 	struct op *op;
-	int t, rc, failed = 0;
+	int t, rc, failed = 0, att = 0;
 	int64_t status;
 
 	if (body_json(c, "callback", &j) < 0)
@@ -1278,6 +1381,17 @@ static void s_callback(struct conn *c)
 		if (s >= 0 && json_int(&j, s, &status) == 0 &&
 		    (status < 200 || status > 299))
 			failed = 1;
+		/* the seed worker's copy of the /bored "_id": names the claim */
+		s = json_get(&j, 0, "assignmentId");
+		if (s >= 0 && (json_str(&j, s, aid, sizeof(aid)) < 0 ||
+			       assignment_parse(aid, tok, &att) < 0)) {
+			json_release(&j);
+			http_error(c, 400, "\"assignmentId\" must be the 24-hex "
+				   "\"_id\" that POST /bored answered");
+			return;
+		}
+		if (s < 0)
+			tok[0] = '\0';
 	}
 	json_release(&j);
 	if (rc == -ENOENT) {
@@ -1295,6 +1409,8 @@ static void s_callback(struct conn *c)
 	op->durable = 1;
 	op->failed = failed;
 	memcpy(op->id, id, SPOOL_ID_LEN + 1);
+	memcpy(op->token, tok, sizeof(tok));
+	op->attempt = att;
 	submit(c, op);
 }
 
