@@ -240,6 +240,8 @@ int cmd_submit(const struct cmd *c, struct args *a)
 
 		sp.err[0] = 0;
 		rc = spool_submit(&sp, js.v[i].s, js.v[i].len, want, ids[nids]);
+		if (rc == 1 && !want)
+			rc = 0;	/* it names its own "_id" and is stored: nothing to add */
 		if (rc == 1) {
 			cli_warn("a job with id '%s' already exists", want);
 			ex = EX_CONFLICT;
