@@ -16,6 +16,11 @@
  * then lingers, discarding input, until the peer closes or 2 s pass, so the
  * peer reads the answer instead of a reset.
  *
+ * The peer's FIN is taken as a half-close: what it sent whole is answered,
+ * then the connection closes (a claim is cancelled instead, see peer_eof).
+ * All parsing goes through http_feed, which needs no socket: the fuzzer
+ * (tests/fuzz/fuzz_http.c) feeds it the bytes the read callback would.
+ *
  * A connection owns two handles (the socket and its timer) and is freed in
  * the close callback of the last one; while disk work for it is in flight
  * (c->op) it is not closed, only marked, and op_answer closes it.
@@ -33,6 +38,17 @@
 #define LINGER_MS 2000
 
 enum { H_OTHER, H_AUTH, H_XTOKEN, H_ORIGIN, H_EXPECT };
+
+/*
+ * Headers that must come once (API.md): a repeat of one we keep would be
+ * joined to the first with no separator, so two halves could make a token
+ * or an allowed origin; a repeat of a framing header is an ambiguity
+ * between us and any proxy in front (RFC 9112 sections 3.2 and 6.3).
+ */
+static const char *const single[] = {
+	"authorization", "origin", "content-length", "content-type", "host",
+	"transfer-encoding", "x-spool-token",
+};
 
 struct wreq {
 	uv_write_t req;
@@ -108,12 +124,20 @@ static void on_close(uv_handle_t *h)
 	if (c->next)
 		c->next->prev = c->prev;
 	srv->nconns--;
+	http_conn_release(c);
+	free(c);
+	server_maybe_exit(srv);
+}
+
+void http_conn_release(struct conn *c)
+{
 	buf_release(&c->req.url);
 	buf_release(&c->req.body);
 	free(c->req.path);
+	c->req.path = NULL;
 	free(c->rbuf);
-	free(c);
-	server_maybe_exit(srv);
+	c->rbuf = NULL;
+	c->rlen = c->roff = 0;
 }
 
 void conn_close(struct conn *c)
@@ -188,7 +212,7 @@ static void on_write(uv_write_t *req, int status)
 	}
 	if (c->close_after &&
 	    !uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp)) {
-		if (!c->lingering) {
+		if (!c->lingering || c->rd_eof) {
 			conn_close(c);
 			return;
 		}
@@ -402,7 +426,13 @@ static int on_header_field(http_parser *p, const char *at, size_t len)
 		}
 		r->in_value = 0;
 		r->flen = 0;
+		r->field_ws = 0;
 	}
+	/* http_parser takes "Name : value" as "Name " (RFC 9112 section 5.1:
+	 * no whitespace before the colon, answer 400); only the last byte
+	 * of the name can tell, whatever the chunks */
+	if (len)
+		r->field_ws = at[len - 1] == ' ' || at[len - 1] == '\t';
 	if (r->flen + len < sizeof(r->field)) {
 		memcpy(r->field + r->flen, at, len);
 		r->flen += len;
@@ -434,7 +464,22 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
 	if (header_bytes(c, len) < 0)
 		return -1;
 	if (!r->in_value) {
+		size_t i;
 		r->in_value = 1;
+		if (r->field_ws) {
+			req_fail(c, 400, "whitespace between a header name and "
+				 "its colon");
+			return -1;
+		}
+		for (i = 0; i < sizeof(single) / sizeof(single[0]); i++) {
+			if (strcasecmp(r->field, single[i]))
+				continue;
+			if (r->seen & 1u << i) {
+				req_fail(c, 400, "header '%s' repeated", single[i]);
+				return -1;
+			}
+			r->seen |= 1u << i;
+		}
 		if (!strcasecmp(r->field, "authorization"))
 			r->target = H_AUTH;
 		else if (!strcasecmp(r->field, "x-spool-token"))
@@ -496,7 +541,8 @@ static int parse_target(struct conn *c)
 	r->path[plen + 1 + qlen] = 0;
 	r->query = r->path + plen + 1;
 
-	/* "/a/b/" -> segments a, b; each percent-decoded, NUL refused */
+	/* "/a/b/" -> segments a, b; each percent-decoded, NUL refused; an
+	 * empty one ("/a//b") names nothing (no route has one) */
 	r->nseg = 0;
 	s = r->path;
 	if (*s != '/') {
@@ -504,20 +550,16 @@ static int parse_target(struct conn *c)
 		return -1;
 	}
 	while (*s == '/') {
-		char *end;
 		*s++ = 0;
 		if (!*s)
 			break;
-		if (r->nseg == (int)(sizeof(r->seg) / sizeof(r->seg[0]))) {
+		if (*s == '/' ||
+		    r->nseg == (int)(sizeof(r->seg) / sizeof(r->seg[0]))) {
 			req_fail(c, 404, "no such path");
 			return -1;
 		}
 		r->seg[r->nseg++] = s;
-		end = strchr(s, '/');
-		if (end)
-			s = end;
-		else
-			s += strlen(s);
+		s += strcspn(s, "/");
 	}
 	/* decode after splitting, so %2F cannot make a new segment */
 	{
@@ -564,14 +606,17 @@ static int on_headers_complete(http_parser *p)
 		req_fail(c, 503, "shutting down");
 		return -1;
 	}
-	if (parse_target(c) < 0)
-		return soft_fail(c, p);
-	/* before the routes, so that without the token nothing is told, not
-	 * even which paths exist (a CORS preflight carries no credentials) */
+	r->bad_target = parse_target(c) < 0;
+	/* before the routes and before the target's errors, so that without
+	 * the token nothing is told, not even which paths exist or how many
+	 * segments one may have (a CORS preflight carries no credentials) */
 	if (r->method != HTTP_OPTIONS && (status = route_auth(srv, r))) {
+		r->err = 0;
 		req_fail(c, status, "missing or wrong bearer token");
 		return soft_fail(c, p);
 	}
+	if (r->bad_target)
+		return soft_fail(c, p);
 	if (r->method == HTTP_OPTIONS) {
 		r->route = &preflight;
 	} else {
@@ -655,6 +700,53 @@ static void request_handle(struct conn *c)
 		c->req.route->fn(c);
 }
 
+size_t http_feed(struct conn *c, const char *buf, size_t len,
+		 enum http_feed *out)
+{
+	size_t n = http_parser_execute(&c->parser, &settings, buf, len);
+	enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+
+	*out = HTTP_FEED_MORE;
+	if (e == HPE_PAUSED) {
+		http_parser_pause(&c->parser, 0);
+		*out = HTTP_FEED_REQUEST;
+	} else if (e != HPE_OK) {
+		if (!c->req.err)
+			req_fail(c, 400, "bad request: %s",
+				 http_errno_description(e));
+		*out = HTTP_FEED_ERROR;
+	}
+	return n;
+}
+
+/* 1 when nothing of c is in progress: no request being answered or held,
+ * no answer that closes, no bytes waiting to be parsed. */
+static int conn_idle(const struct conn *c)
+{
+	return !c->busy && !c->op && !c->w.queued && !c->closing &&
+	       !c->lingering && !c->close_after && c->roff == c->rlen;
+}
+
+/*
+ * The peer half-closed and everything it sent is answered: a request it
+ * cut short is a 400; then close, once the answers are out.
+ */
+static void conn_input_end(struct conn *c)
+{
+	enum http_feed st;
+
+	http_feed(c, NULL, 0, &st);
+	if (st == HTTP_FEED_ERROR) {
+		if (!c->req.t0)
+			c->req.t0 = uv_hrtime();
+		reply_early(c, 0);
+	} else if (!uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp)) {
+		conn_close(c);
+	} else {
+		c->close_after = 1;	/* on_write closes */
+	}
+}
+
 static void conn_parse(struct conn *c)
 {
 	if (c->in_parse || c->closing)
@@ -662,25 +754,15 @@ static void conn_parse(struct conn *c)
 	c->in_parse = 1;
 	while (c->roff < c->rlen && !c->busy && !c->closing && !c->lingering &&
 	       !c->close_after) {
-		size_t n = http_parser_execute(&c->parser, &settings,
-					       c->rbuf + c->roff,
-					       c->rlen - c->roff);
-		enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
-		c->roff += n;
-		if (e == HPE_PAUSED) {
-			http_parser_pause(&c->parser, 0);
+		enum http_feed st;
+		c->roff += http_feed(c, c->rbuf + c->roff, c->rlen - c->roff, &st);
+		if (st == HTTP_FEED_REQUEST) {
 			request_handle(c);
 			continue;
 		}
-		if (e != HPE_OK) {
-			if (!c->req.err)
-				req_fail(c, 400, "bad request: %s",
-					 http_errno_description(e));
+		if (st == HTTP_FEED_ERROR)
 			reply_early(c, 0);
-			break;
-		}
-		if (n == 0)
-			break;
+		break;
 	}
 	if (c->roff == c->rlen) {
 		c->roff = c->rlen = 0;
@@ -691,6 +773,8 @@ static void conn_parse(struct conn *c)
 		c->rlen -= c->roff;
 		c->roff = 0;
 	}
+	if (c->rd_eof && conn_idle(c))
+		conn_input_end(c);
 	c->in_parse = 0;
 	reading_resume(c);
 }
@@ -711,6 +795,38 @@ static void on_alloc(uv_handle_t *h, size_t want, uv_buf_t *b)
 	b->len = HTTP_RBUF - c->rlen;
 }
 
+/*
+ * The peer sent its FIN. It may only have half-closed (HTTP/1.0 style:
+ * send, shutdown, read), so what it sent is answered before we close; a
+ * peer that is really gone makes the write fail, which closes too. The
+ * two cannot be told apart, so a route whose answer must be heard (a
+ * claim) is cancelled instead: a long-poll still waiting is answered at
+ * once (nothing was claimed for it), one being made is dropped (its op
+ * gives the order back), and no order goes to a claimer that may have left.
+ */
+static void peer_eof(struct conn *c)
+{
+	c->rd_eof = 1;
+	uv_read_stop((uv_stream_t *)&c->tcp);
+	c->reading = 0;
+	if (c->lingering || c->close_after) {
+		/* the end we waited for; close once the answer is out */
+		if (!uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp))
+			conn_close(c);
+		return;
+	}
+	if (c->w.queued) {
+		claim_expire(c->srv, c);
+		return;
+	}
+	if (c->busy && c->req.route && route_cancel_on_fin(c->req.route)) {
+		conn_close(c);
+		return;
+	}
+	if (!c->busy)
+		conn_parse(c);
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 {
 	struct conn *c = s->data;
@@ -719,6 +835,10 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 			uv_read_stop(s);
 			c->reading = 0;
 		}
+		return;
+	}
+	if (nread == UV_EOF) {
+		peer_eof(c);
 		return;
 	}
 	if (nread < 0) {
@@ -736,7 +856,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 
 static void reading_resume(struct conn *c)
 {
-	if (c->closing || c->reading)
+	if (c->closing || c->reading || c->rd_eof)
 		return;
 	if (c->rlen >= HTTP_RBUF)
 		return;
@@ -755,6 +875,17 @@ static const http_parser_settings settings = {
 };
 
 /* ---- accepting ---------------------------------------------------------------- */
+
+void http_conn_init(struct conn *c)
+{
+	/* process-wide in http_parser; our own ceilings (414, 431) come
+	 * first, this is the parser's backstop */
+	http_parser_set_max_header_size(HTTP_HEADERS_MAX + HTTP_URL_MAX + 1024);
+	http_parser_init(&c->parser, HTTP_REQUEST);
+	c->parser.data = c;
+	buf_init(&c->req.url, HTTP_URL_MAX);
+	req_reset(&c->req);
+}
 
 static void on_connection(uv_stream_t *ls, int status)
 {
@@ -792,10 +923,7 @@ static void on_connection(uv_stream_t *ls, int status)
 		return;
 	}
 	uv_tcp_nodelay(&c->tcp, 1);
-	http_parser_init(&c->parser, HTTP_REQUEST);
-	c->parser.data = c;
-	buf_init(&c->req.url, HTTP_URL_MAX);
-	req_reset(&c->req);
+	http_conn_init(c);
 	timer_set(c, srv->cfg.idle_ms);
 	reading_resume(c);
 }
@@ -806,8 +934,6 @@ int http_listen(struct server *srv)
 	int rc, namelen = sizeof(ss);
 	char host[64];
 	int port;
-
-	http_parser_set_max_header_size(HTTP_HEADERS_MAX + HTTP_URL_MAX + 1024);
 
 	if (strchr(srv->cfg.host, ':'))
 		rc = uv_ip6_addr(srv->cfg.host, srv->cfg.port,

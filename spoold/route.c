@@ -1491,13 +1491,21 @@ const struct route *route_find(struct request *req, int *status,
 	return NULL;
 }
 
+int route_cancel_on_fin(const struct route *r)
+{
+	return r->fn == h_claim || r->fn == s_bored;
+}
+
 int route_auth(struct server *srv, struct request *req)
 {
 	const char *a = req->auth;
 	/* /healthz, and the page at /, which holds no data (it asks for the
-	 * token when the API answers 401) */
-	if (!srv->cfg.token || req->nseg == 0 ||
-	    (req->nseg == 1 && !strcmp(req->seg[0], "healthz")))
+	 * token when the API answers 401); a target that did not parse is
+	 * neither, whatever its segments so far */
+	if (!srv->cfg.token)
+		return 0;
+	if (!req->bad_target && (req->nseg == 0 ||
+	    (req->nseg == 1 && !strcmp(req->seg[0], "healthz"))))
 		return 0;
 	if (strncasecmp(a, "Bearer ", 7))
 		return 401;

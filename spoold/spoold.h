@@ -212,6 +212,9 @@ struct request {
 	size_t flen;
 	int in_value;
 	int target;			/* which header the value goes to */
+	unsigned seen;			/* headers that must be single, seen (bits) */
+	int field_ws;			/* the field name ends in a blank */
+	int bad_target;			/* the target did not parse: no path is exempt */
 	const struct route *route;
 	int err;			/* status of an error found while parsing */
 	int soft;			/* err leaves the framing intact: answer in turn */
@@ -250,6 +253,8 @@ struct conn {
 	int handles;			/* open libuv handles; freed at 0 */
 	int closing;			/* uv_close called */
 	int eof;			/* the peer is gone */
+	int rd_eof;			/* the peer half-closed: it sends no more, but
+					 * reads the answers to what it sent */
 	int busy;			/* a complete request is being answered */
 	int in_parse;
 	int reading;
@@ -264,6 +269,31 @@ struct conn {
 	char *rbuf;			/* HTTP_RBUF bytes, only while bytes wait in it:
 					 * an idle or long-polling connection holds none */
 };
+
+/* What http_feed made of the bytes it was given. */
+enum http_feed {
+	HTTP_FEED_MORE,		/* all taken; no request complete yet */
+	HTTP_FEED_REQUEST,	/* a request is complete: c->req holds its route,
+				 * or a soft error (req.err) to answer in turn */
+	HTTP_FEED_ERROR,	/* the framing is broken (req.err says how):
+				 * answer and close */
+};
+
+/*
+ * The path every byte of a request takes: the parser and its callbacks,
+ * the header and target checks, the auth and routing decision (no socket
+ * is needed; the fuzzer calls it directly). Feeds len bytes of buf to c's
+ * parser (len 0: the peer sent its last byte) and returns how many were
+ * taken; the rest wait for the next call once a request was answered.
+ */
+size_t http_feed(struct conn *c, const char *buf, size_t len,
+		 enum http_feed *out);
+
+/* Prepare c (srv set, handles initialised) to parse its first request. */
+void http_conn_init(struct conn *c);
+
+/* Free what c's requests hold (its handles are the caller's). */
+void http_conn_release(struct conn *c);
 
 /* Start listening on cfg host:port; prints "listening on HOST:PORT". */
 int http_listen(struct server *srv);
@@ -315,6 +345,10 @@ const struct route *route_find(struct request *req, int *status,
 
 /* The bearer-token check (all paths but /healthz). 0 or 401. */
 int route_auth(struct server *srv, struct request *req);
+
+/* 1 if the client's FIN before the answer of route r cancels the request
+ * (the claims: no order is handed to a peer that may have left). */
+int route_cancel_on_fin(const struct route *r);
 
 /* The web page (page.c): GET /. */
 void page_answer(struct conn *c);
