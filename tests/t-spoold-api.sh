@@ -10,7 +10,7 @@ http() {
 # js EXPR: EXPR evaluated in python with d = the JSON of BODY.
 js() { python3 -c 'import json,sys; d=json.loads(sys.argv[2]); print(eval(sys.argv[1]))' "$1" "$BODY"; }
 
-"$BIN/spoold" --help | grep -q -- '--spool DIR' || fail "--help does not describe --spool"
+grep -q -- '--spool DIR' <<<"$("$BIN/spoold" --help)" || fail "--help does not describe --spool"
 assert_exit 1 "$BIN/spoold" --listen 127.0.0.1:0 2>/dev/null
 
 start_spoold "$TESTDIR/sp" --lease 60
@@ -80,10 +80,10 @@ http POST "/v1/orders/$JB/complete?token=$T" -d '{"status":200,"loss":0.25}'
 assert_eq 200 "$CODE" "repeat complete"; assert_eq True "$(js 'd["duplicate"]')" "duplicate flag"
 http POST "/v1/orders/$JB/complete?token=0123456789abcdef" -d '{"status":200,"loss":9}'
 assert_eq 409 "$CODE" "complete with a wrong token"
-ls "$TESTDIR/sp/late/" | grep -q "^$JB\..*\.0123456789abcdef\.json$" || fail "stale outcome not kept in late/"
+grep -q "^$JB\..*\.0123456789abcdef\.json$" <<<"$(ls "$TESTDIR/sp/late/")" || fail "stale outcome not kept in late/"
 http GET "/v1/outcomes/$JB";	assert_eq 200 "$CODE" outcome; assert_eq 0.25 "$(js 'd["loss"]')" "the real outcome stands"
 http GET "/v1/orders/$JB/log";	assert_eq 200 "$CODE" "log get"
-printf '%s' "$BODY" | grep -q 'line two' || fail "log content: $BODY"
+grep -q 'line two' <<<"$BODY" || fail "log content: $BODY"
 
 # ---- fail: retried, then failed for good ----
 http POST "/v1/jobs" -d '{"scriptName":"f.py","spool":{"maxAttempts":2,"priority":9}}'; JF=$(js 'd["ids"][0]')
@@ -98,7 +98,7 @@ done
 http POST "/v1/orders/$JF/log?token=fedcba9876543210&attempt=1" -d 'forged'
 assert_eq 409 "$CODE" "log under a token that never held the order"
 http GET "/v1/orders/$JF/log"
-printf '%s' "$BODY" | grep -q 'log of attempt 2' || fail "logs of both attempts: $BODY"
+grep -q 'log of attempt 2' <<<"$BODY" || fail "logs of both attempts: $BODY"
 http POST "/v1/orders/$JF/fail?token=$T" -d '{"status":500,"error":"exit 3"}'
 assert_eq 200 "$CODE" "repeat fail"; assert_eq True "$(js 'd["duplicate"]')" "repeat fail is a duplicate"
 http GET "/v1/orders/$JF"; assert_eq failed "$(js 'd["state"]')" "failed order"
@@ -142,7 +142,7 @@ http GET /metrics; assert_eq 200 "$CODE" metrics
 for m in 'spool_orders{state="done"} 1' 'spool_claims_total' 'spool_completions_total 1' \
 	 'spool_failures_total 2' 'spool_expired_leases_total' 'spool_http_requests_total{code="409"}' \
 	 'spool_http_request_duration_seconds_bucket{le="+Inf"}'; do
-	printf '%s\n' "$BODY" | grep -qF "$m" || fail "metrics lack '$m'"
+	grep -qF -- "$m" <<<"$BODY" || fail "metrics lack '$m'"
 done
 
 # ---- the web page ----
