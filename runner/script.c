@@ -1,6 +1,7 @@
 /*
  * script: what a run executes and with what: the scriptName rule (a plain
- * file name inside --scripts, nothing else), the job argument in the
+ * file name inside --scripts, nothing else; a symbolic link there only
+ * when it ends inside the directory too), the job argument in the
  * seed's shape, the environment, and the per-run work directory.
  */
 #include <dirent.h>
@@ -43,6 +44,26 @@ int script_name_check(const char *name, char *err, size_t errlen)
 	return -EINVAL;
 }
 
+/*
+ * 0 when path, a symbolic link in dir, ends (through any chain of links)
+ * at a file inside dir or below it; -EPERM when it ends outside, or the
+ * negative errno of resolving it. The name rule keeps a scriptName to one
+ * component, but a link placed in the directory could still reach any file
+ * of the host; one that stays inside is as safe as the file it names.
+ */
+static int link_inside(const char *dir, const char *path)
+{
+	char rd[PATH_MAX], rp[PATH_MAX];
+	size_t n;
+
+	if (!realpath(dir, rd) || !realpath(path, rp))
+		return -errno;
+	n = strlen(rd);
+	if (n == 1)
+		return 0;	/* --scripts / holds everything */
+	return !strncmp(rp, rd, n) && rp[n] == '/' ? 0 : -EPERM;
+}
+
 int script_resolve(const char *dir, const char *name, char **path, int *py,
 		   char *err, size_t errlen)
 {
@@ -59,7 +80,22 @@ int script_resolve(const char *dir, const char *name, char **path, int *py,
 		*path = NULL;
 		return -ENOMEM;
 	}
-	if (stat(*path, &st) < 0 || !S_ISREG(st.st_mode)) {
+	/* a link is followed only when it stays inside: resolving fails
+	 * closed (a dangling one is "not found", as before) */
+	if (lstat(*path, &st) == 0 && S_ISLNK(st.st_mode) &&
+	    (r = link_inside(dir, *path)) < 0) {
+		if (r == -ENOENT) {
+			snprintf(err, errlen, "script '%s' not found in the scripts "
+				 "directory", name);
+		} else if (r == -EPERM) {
+			snprintf(err, errlen, "script '%s' refused: it is a symbolic "
+				 "link to a file outside the scripts directory", name);
+			r = -EACCES;
+		} else {
+			snprintf(err, errlen, "script '%s' refused: cannot resolve "
+				 "its symbolic link: %s", name, strerror(-r));
+		}
+	} else if (stat(*path, &st) < 0 || !S_ISREG(st.st_mode)) {
 		snprintf(err, errlen, "script '%s' not found in the scripts directory",
 			 name);
 		r = -ENOENT;
