@@ -5,6 +5,7 @@
 #   make test       the whole suite, on the normal build and under ASan+UBSan
 #   make test-asan  the suite under AddressSanitizer + UndefinedBehaviorSanitizer only
 #   make demo       set up, start a boss and runners, run a sweep, print the leaderboard
+#   make fuzz       build the libFuzzer targets and run each for FUZZ_SECONDS (60)
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -14,7 +15,8 @@ ASANFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sa
 
 # Debian packages: build dependencies and the tools the tests and demo use.
 DEB_PKGS := gcc make libc6-dev libuv1-dev libcurl4-openssl-dev libjsmn-dev \
-            libhttp-parser-dev pkg-config curl python3 procps tar
+            libhttp-parser-dev pkg-config curl python3 procps tar \
+            clang libclang-rt-dev
 
 LIB_SRC   := $(sort $(wildcard lib/*.c))
 LIB_HDR   := $(wildcard lib/*.h)
@@ -154,3 +156,79 @@ bench-quick: deps bench-deps build
 	BENCH_QUICK=1 bench/run.sh
 
 .PHONY: bench-deps
+
+# --- fuzzing (issue 9) ----------------------------------------------------------
+#   make fuzz          build every tests/fuzz/fuzz_*.c and run each for FUZZ_SECONDS
+#                      (default 60) on its seeds, its regression cases and what it
+#                      found before; fails when libFuzzer finds a crash, which it
+#                      leaves in $(FUZZ_WORK)/crash/TARGET/ (keep it: copy it into
+#                      tests/fuzz/regress/TARGET/, a case every run replays)
+#   make fuzz-build    only build them, into fuzz/bin/
+#   make fuzz-regress  run every regression case through its target, once
+# Each target is built by clang with -fsanitize=fuzzer,address,undefined against
+# the library compiled by clang under fuzz/obj/ (never mixed with obj/ or asan/obj/).
+# Per target TARGET (the file's name without .c), all optional:
+#   FUZZ_EXTRA_TARGET   more objects to link, named fuzz/obj/<source>.o so the rule
+#                       below compiles them the same way, e.g. for fuzz_http:
+#                         FUZZ_EXTRA_fuzz_http := fuzz/obj/spoold/http.o
+#   FUZZ_LIBS_TARGET    more libraries, e.g. FUZZ_LIBS_fuzz_http := -lhttp_parser
+#   FUZZ_MAXLEN_TARGET  libFuzzer's -max_len (default 4096)
+#   tests/fuzz/TARGET.dict            a dictionary, used when present
+#   tests/fuzz/corpus/TARGET/         seeds (read only)
+#   tests/fuzz/regress/TARGET/        every crashing input found (read only)
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_WORK    ?= fuzz
+FUZZ_CFLAGS  := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+                -fno-sanitize-recover=undefined
+FUZZ_SRC     := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(FUZZ_SRC))
+FUZZ_BINS    := $(patsubst %,fuzz/bin/%,$(FUZZ_TARGETS))
+FUZZ_MAXLEN_fuzz_json := 4096
+FUZZ_MAXLEN_fuzz_job  := 4096
+# the flags of one run of target $*
+fuzz_args = -max_len=$(or $(FUZZ_MAXLEN_$*),4096) -timeout=10 -rss_limit_mb=2048 \
+            -print_final_stats=1 $(if $(wildcard tests/fuzz/$*.dict),-dict=tests/fuzz/$*.dict)
+
+.PHONY: fuzz fuzz-build fuzz-regress clean-fuzz
+
+fuzz/obj/%.o: %.c $(LIB_HDR) $(wildcard spoold/*.h runner/*.h) | deps
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(WARN) -c $< -o $@
+fuzz/obj/libspool.a: $(patsubst %.c,fuzz/obj/%.o,$(LIB_SRC))
+	@rm -f $@; ar rcs $@ $^
+.SECONDEXPANSION:
+fuzz/bin/%: fuzz/obj/tests/fuzz/%.o $$(FUZZ_EXTRA_$$*) fuzz/obj/libspool.a
+	@mkdir -p fuzz/bin
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(FUZZ_LIBS_$*) -lm -lpthread
+
+fuzz-build: $(FUZZ_BINS)
+.SECONDARY: $(patsubst tests/fuzz/%.c,fuzz/obj/tests/fuzz/%.o,$(FUZZ_SRC))
+
+fuzz-regress: $(patsubst %,fuzz-regress-%,$(FUZZ_TARGETS))
+fuzz-regress-%: fuzz/bin/%
+	@cases=$$(find tests/fuzz/regress/$* -type f 2>/dev/null | sort); \
+	if [ -z "$$cases" ]; then echo "fuzz-regress: $*: no cases"; exit 0; fi; \
+	echo "fuzz-regress: $*: $$(echo "$$cases" | wc -l) cases"; \
+	fuzz/bin/$* $(fuzz_args) $$cases >$(FUZZ_WORK)/$*.regress.log 2>&1 || \
+	  { tail -n 40 $(FUZZ_WORK)/$*.regress.log; echo "fuzz-regress: $*: a regression case fails" >&2; exit 1; }
+$(patsubst %,fuzz-regress-%,$(FUZZ_TARGETS)) $(patsubst %,fuzz-run-%,$(FUZZ_TARGETS)): | $(FUZZ_WORK)/
+
+fuzz: $(patsubst %,fuzz-run-%,$(FUZZ_TARGETS))
+fuzz-run-%: fuzz/bin/%
+	@mkdir -p $(FUZZ_WORK)/corpus/$* $(FUZZ_WORK)/crash/$*
+	@echo "fuzz: $* for $(FUZZ_SECONDS)s"
+	@fuzz/bin/$* $(fuzz_args) -max_total_time=$(FUZZ_SECONDS) \
+	  -artifact_prefix=$(FUZZ_WORK)/crash/$*/ $(FUZZ_WORK)/corpus/$* \
+	  $(wildcard tests/fuzz/corpus/$* tests/fuzz/regress/$*) >$(FUZZ_WORK)/$*.log 2>&1 || \
+	  { tail -n 60 $(FUZZ_WORK)/$*.log; \
+	    echo "fuzz: $* found a crash: $$(ls $(FUZZ_WORK)/crash/$*/) in $(FUZZ_WORK)/crash/$*/" >&2; exit 1; }
+	@grep -E '^stat::(number_of_executed_units|new_units_added|peak_rss_mb)' $(FUZZ_WORK)/$*.log | \
+	  sed 's/^stat::/fuzz: $*: /'
+
+$(FUZZ_WORK)/:
+	@mkdir -p $@
+
+clean: clean-fuzz
+clean-fuzz:
+	rm -rf fuzz

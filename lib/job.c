@@ -101,7 +101,9 @@ int job_opts_parse(const struct json *j, int64_t now, struct job_opts *o,
 		} else if (strcmp(key, "tags") == 0) {
 			int t, m, q;
 
-			if (j->tok[val].type != JSMN_ARRAY || (m = j->tok[val].size) > SPOOL_TAGS_MAX) {
+			/* in total, not per array: o->tags has SPOOL_TAGS_MAX rows */
+			if (j->tok[val].type != JSMN_ARRAY ||
+			    (m = j->tok[val].size) > SPOOL_TAGS_MAX - o->ntags) {
 				snprintf(err, errlen, "\"spool\".\"tags\" must be an array of at most %d tags", SPOOL_TAGS_MAX);
 				return -EINVAL;
 			}
@@ -121,11 +123,10 @@ int job_opts_parse(const struct json *j, int64_t now, struct job_opts *o,
 	return 0;
 unknown:
 	{
-		size_t kl;
-		const char *kp = json_raw(j, i, &kl);
+		char q[48];
 
-		snprintf(err, errlen, "unknown job option \"spool\".\"%.*s\" (known: priority, delay, notBefore, maxAttempts, timeout, lease, retryDelay, tags)",
-			 (int)(kl > 40 ? 40 : kl), kp);
+		snprintf(err, errlen, "unknown job option \"spool\".\"%s\" (known: priority, delay, notBefore, maxAttempts, timeout, lease, retryDelay, tags)",
+			 json_quote(j, i, q, sizeof(q)));
 	}
 	return -EINVAL;
 }

@@ -4,6 +4,11 @@
  * jsmn alone would take the seed article's sample job (a trailing comma) as
  * valid, so every document is validated first; jsmn then only has to
  * tokenize text we know is well formed.
+ *
+ * Strict means one reading for every reader (issue 9): UTF-8 exactly as
+ * RFC 3629 has it, an escaped surrogate only as half of a pair, and no key
+ * twice in an object, compared by what the keys decode to ("\u005fid" is
+ * "_id"), since Python and JavaScript take the last of two and we the first.
  */
 #include <errno.h>
 #include <math.h>
@@ -16,10 +21,27 @@
 #include "buf.h"
 #include "json.h"
 
+/*
+ * A string's text between its quotes, as written. Keys are compared by what
+ * they decode to, never as written: "\u005fid" is "_id" to every other reader.
+ */
+struct span {
+	const char *p;
+	size_t n;
+};
+
+#define VKEYS_SMALL 64
+
 struct vstate {
 	const char *s, *end, *p;
 	int depth;
+	int nomem;
 	const char *why;
+	char whybuf[96];
+	/* the keys of every object still open, innermost last (duplicates) */
+	struct span *keys;
+	size_t nkeys, capkeys;
+	struct span small[VKEYS_SMALL];
 };
 
 static void ws(struct vstate *v)
@@ -42,12 +64,68 @@ int hex_value(int c)
 	return -1;
 }
 
+/* The four hex digits at p (before e) as a number, or -1. */
+static long hex4(const char *p, const char *e)
+{
+	long v = 0;
+	int i, d;
+
+	if (e - p < 4)
+		return -1;
+	for (i = 0; i < 4; i++) {
+		if ((d = hex_value((unsigned char)p[i])) < 0)
+			return -1;
+		v = v << 4 | d;
+	}
+	return v;
+}
+
+#define HI_SURROGATE(c) ((c) >= 0xd800 && (c) <= 0xdbff)
+#define LO_SURROGATE(c) ((c) >= 0xdc00 && (c) <= 0xdfff)
+
+/*
+ * The length (1-4) of the UTF-8 character at p (before e), or 0 if it is not
+ * one: exactly the table of RFC 3629 section 4, so no overlong form, no
+ * surrogate (U+D800-DFFF) and nothing above U+10FFFF.
+ */
+static int utf8_len(const unsigned char *p, const unsigned char *e)
+{
+	unsigned lo = 0x80, hi = 0xbf;	/* range of the second byte */
+	int n, i;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	if (p[0] == 0xe0)
+		lo = 0xa0;
+	else if (p[0] == 0xed)
+		hi = 0x9f;
+	else if (p[0] == 0xf0)
+		lo = 0x90;
+	else if (p[0] == 0xf4)
+		hi = 0x8f;
+	if (e - p < n || p[1] < lo || p[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
 /* A string, including UTF-8 checks: stored jobs are served as JSON text. */
 static int vstring(struct vstate *v)
 {
 	v->p++;	/* opening quote */
 	while (v->p < v->end) {
 		unsigned char c = (unsigned char)*v->p;
+		int n;
 
 		if (c == '"') {
 			v->p++;
@@ -58,7 +136,9 @@ static int vstring(struct vstate *v)
 			return -1;
 		}
 		if (c == '\\') {
-			v->p++;
+			const char *esc = v->p++;
+			long cp;
+
 			if (v->p >= v->end)
 				break;
 			switch (*v->p) {
@@ -67,13 +147,26 @@ static int vstring(struct vstate *v)
 				v->p++;
 				break;
 			case 'u':
-				if (v->end - v->p < 5 || hex_value(v->p[1]) < 0 ||
-				    hex_value(v->p[2]) < 0 || hex_value(v->p[3]) < 0 ||
-				    hex_value(v->p[4]) < 0) {
+				if ((cp = hex4(v->p + 1, v->end)) < 0) {
 					v->why = "bad \\u escape";
 					return -1;
 				}
 				v->p += 5;
+				/* one reading for all: a surrogate only as half of a pair */
+				if (HI_SURROGATE(cp)) {
+					long lo = v->end - v->p >= 6 && v->p[0] == '\\' &&
+						  v->p[1] == 'u' ? hex4(v->p + 2, v->end) : -1;
+
+					if (LO_SURROGATE(lo)) {
+						v->p += 6;
+						break;
+					}
+				}
+				if (HI_SURROGATE(cp) || LO_SURROGATE(cp)) {
+					v->p = esc;
+					v->why = "lone surrogate in \\u escape";
+					return -1;
+				}
 				break;
 			default:
 				v->why = "bad escape in string";
@@ -81,30 +174,220 @@ static int vstring(struct vstate *v)
 			}
 			continue;
 		}
-		if (c < 0x80) {
-			v->p++;
-			continue;
+		if (!(n = utf8_len((const unsigned char *)v->p, (const unsigned char *)v->end))) {
+			v->why = "invalid UTF-8 in string";
+			return -1;
 		}
-		/* UTF-8 sequence */
-		{
-			int n = c >= 0xf0 && c <= 0xf4 ? 3 : c >= 0xe0 ? 2 : c >= 0xc2 && c < 0xe0 ? 1 : -1;
-			int i;
-
-			if (c >= 0xf5)
-				n = -1;
-			if (n < 0 || v->end - v->p <= n) {
-				v->why = "invalid UTF-8 in string";
-				return -1;
-			}
-			for (i = 1; i <= n; i++)
-				if (((unsigned char)v->p[i] & 0xc0) != 0x80) {
-					v->why = "invalid UTF-8 in string";
-					return -1;
-				}
-			v->p += n + 1;
-		}
+		v->p += n;
 	}
 	v->why = "unterminated string";
+	return -1;
+}
+
+/* Append a code point as UTF-8. */
+static size_t utf8_put(unsigned long cp, unsigned char *o)
+{
+	if (cp < 0x80) {
+		o[0] = (unsigned char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		o[0] = (unsigned char)(0xc0 | (cp >> 6));
+		o[1] = (unsigned char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		o[0] = (unsigned char)(0xe0 | (cp >> 12));
+		o[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+		o[2] = (unsigned char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	o[0] = (unsigned char)(0xf0 | (cp >> 18));
+	o[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
+	o[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+	o[3] = (unsigned char)(0x80 | (cp & 0x3f));
+	return 4;
+}
+
+/*
+ * The one decoder of string text: the bytes a string stands for, one at a
+ * time, without allocating. It expects validated text but stays inside
+ * [p, e) whatever it is given.
+ */
+struct unesc {
+	const char *p, *e;
+	unsigned char pend[4];	/* the rest of an escaped character's UTF-8 */
+	int npend, ipend;
+};
+
+static void unesc_init(struct unesc *u, const struct span *t)
+{
+	u->p = t->p;
+	u->e = t->p + t->n;
+	u->npend = u->ipend = 0;
+}
+
+/* The next decoded byte, or -1 at the end. */
+static int unesc_byte(struct unesc *u)
+{
+	long cp, lo;
+
+	if (u->ipend < u->npend)
+		return u->pend[u->ipend++];
+	if (u->p >= u->e)
+		return -1;
+	if (*u->p != '\\' || u->e - u->p < 2)
+		return (unsigned char)*u->p++;
+	u->p += 2;
+	switch (u->p[-1]) {
+	case 'b': return '\b';
+	case 'f': return '\f';
+	case 'n': return '\n';
+	case 'r': return '\r';
+	case 't': return '\t';
+	case 'u':
+		if ((cp = hex4(u->p, u->e)) < 0)
+			return 'u';
+		u->p += 4;
+		if (HI_SURROGATE(cp) && u->e - u->p >= 6 && u->p[0] == '\\' &&
+		    u->p[1] == 'u' && LO_SURROGATE(lo = hex4(u->p + 2, u->e))) {
+			cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+			u->p += 6;
+		}
+		u->npend = (int)utf8_put((unsigned long)cp, u->pend);
+		u->ipend = 1;
+		return u->pend[0];
+	default:
+		return (unsigned char)u->p[-1];
+	}
+}
+
+/* Compare two string texts by the bytes they stand for, as memcmp would. */
+static int span_cmp(const struct span *a, const struct span *b)
+{
+	struct unesc x, y;
+	int c, d;
+
+	if (!memchr(a->p, '\\', a->n) && !memchr(b->p, '\\', b->n)) {
+		c = memcmp(a->p, b->p, a->n < b->n ? a->n : b->n);
+		return c ? c : (a->n > b->n) - (a->n < b->n);
+	}
+	unesc_init(&x, a);
+	unesc_init(&y, b);
+	do {
+		c = unesc_byte(&x);
+		d = unesc_byte(&y);
+	} while (c == d && c >= 0);
+	return c - d;
+}
+
+/* Equal spans in text order, so the second of a pair is a repeat. */
+static int span_qcmp(const void *a, const void *b)
+{
+	const struct span *x = a, *y = b;
+	int c = span_cmp(x, y);
+
+	return c ? c : (x->p > y->p) - (x->p < y->p);
+}
+
+/*
+ * The decoded text of t for a message, without quotes: '"', '\' and control
+ * characters escaped, cut on a character boundary (with "...") to fit cap
+ * bytes, so the message stays UTF-8 and prints safely.
+ */
+static const char *span_quote(const struct span *t, char *out, size_t cap)
+{
+	struct unesc u;
+	size_t o = 0;
+	int c;
+
+	if (cap == 0)
+		return out;
+	unesc_init(&u, t);
+	while ((c = unesc_byte(&u)) >= 0) {
+		char ch[8];
+		size_t n = 1, k;
+
+		ch[0] = (char)c;
+		if (c == '"' || c == '\\') {
+			ch[0] = '\\';
+			ch[1] = (char)c;
+			n = 2;
+		} else if (c == '\n' || c == '\t' || c == '\r') {
+			ch[0] = '\\';
+			ch[1] = c == '\n' ? 'n' : c == '\t' ? 't' : 'r';
+			n = 2;
+		} else if (c < 0x20 || c == 0x7f) {
+			n = (size_t)snprintf(ch, sizeof(ch), "\\u%04x", (unsigned)c);
+		} else if (c >= 0xc0) {
+			int want = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2, d;
+
+			for (; (int)n < want && (d = unesc_byte(&u)) >= 0; n++)
+				ch[n] = (char)d;
+		}
+		if (o + n + 4 > cap) {	/* room for "..." and the NUL */
+			for (k = 0; k < 3 && o + 1 < cap; k++)
+				out[o++] = '.';
+			break;
+		}
+		memcpy(out + o, ch, n);
+		o += n;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* Note the key just read (its text between quotes) for the duplicate check. */
+static int push_key(struct vstate *v, const char *p, size_t n)
+{
+	if (v->nkeys == v->capkeys) {
+		size_t cap = v->capkeys * 2;
+		struct span *k = v->keys == v->small ? malloc(cap * sizeof(*k))
+						     : realloc(v->keys, cap * sizeof(*k));
+
+		if (!k) {
+			v->nomem = 1;
+			v->why = "out of memory";
+			return -1;
+		}
+		if (v->keys == v->small)
+			memcpy(k, v->small, sizeof(v->small));
+		v->keys = k;
+		v->capkeys = cap;
+	}
+	v->keys[v->nkeys].p = p;
+	v->keys[v->nkeys++].n = n;
+	return 0;
+}
+
+/*
+ * The object whose keys start at keys[base] is closed: refuse it if two
+ * keys decode the same (readers disagree on which one counts), naming the
+ * key at its second occurrence; then forget its keys.
+ */
+static int check_keys(struct vstate *v, size_t base)
+{
+	struct span *k = v->keys + base, *dup = NULL;
+	size_t n = v->nkeys - base, i;
+
+	v->nkeys = base;
+	if (n < 2)
+		return 0;
+	qsort(k, n, sizeof(*k), span_qcmp);
+	for (i = 1; i < n; i++)
+		if (span_cmp(&k[i - 1], &k[i]) == 0 && (!dup || k[i].p < dup->p) &&
+		    (i < 2 || span_cmp(&k[i - 2], &k[i]) != 0))
+			dup = &k[i];
+	if (!dup)
+		return 0;
+	{
+		char q[48];
+
+		snprintf(v->whybuf, sizeof(v->whybuf), "duplicate key \"%s\"",
+			 span_quote(dup, q, sizeof(q)));
+	}
+	v->why = v->whybuf;
+	v->p = dup->p - 1;
 	return -1;
 }
 
@@ -157,6 +440,7 @@ static int vword(struct vstate *v, const char *w)
 
 static int vcontainer(struct vstate *v, char close)
 {
+	size_t base = v->nkeys;
 	int first = 1;
 
 	if (++v->depth > JSON_DEPTH_MAX) {
@@ -175,14 +459,17 @@ static int vcontainer(struct vstate *v, char close)
 			}
 			v->p++;
 			v->depth--;
-			return 0;
+			return close == '}' ? check_keys(v, base) : 0;
 		}
 		if (close == '}') {
+			const char *key = v->p;
+
 			if (*v->p != '"') {
 				v->why = "expected a string key";
 				return -1;
 			}
-			if (vstring(v) < 0)
+			if (vstring(v) < 0 ||
+			    push_key(v, key + 1, (size_t)(v->p - key - 2)) < 0)
 				return -1;
 			ws(v);
 			if (v->p >= v->end || *v->p != ':') {
@@ -210,7 +497,7 @@ static int vcontainer(struct vstate *v, char close)
 		if (*v->p == close) {
 			v->p++;
 			v->depth--;
-			return 0;
+			return close == '}' ? check_keys(v, base) : 0;
 		}
 		v->why = close == '}' ? "expected ',' or '}'" : "expected ',' or ']'";
 		return -1;
@@ -243,18 +530,33 @@ static int vvalue(struct vstate *v)
 
 int json_validate(const char *s, size_t len, char *err, size_t errlen)
 {
-	struct vstate v = { s, s + len, s, 0, NULL };
+	struct vstate v;
+	int r;
 
-	if (vvalue(&v) == 0) {
+	v.s = v.p = s;
+	v.end = s + len;
+	v.depth = 0;
+	v.nomem = 0;
+	v.why = NULL;
+	v.keys = v.small;
+	v.nkeys = 0;
+	v.capkeys = VKEYS_SMALL;
+	r = vvalue(&v);
+	if (r == 0) {
 		ws(&v);
-		if (v.p == v.end)
-			return 0;
-		v.why = "text after the JSON value";
+		if (v.p != v.end) {
+			v.why = "text after the JSON value";
+			r = -1;
+		}
 	}
+	if (v.keys != v.small)
+		free(v.keys);
+	if (r == 0)
+		return 0;
 	if (err && errlen)
 		snprintf(err, errlen, "invalid JSON at byte %zu: %s",
 			 (size_t)(v.p - s), v.why ? v.why : "error");
-	return -EINVAL;
+	return v.nomem ? -ENOMEM : -EINVAL;
 }
 
 int json_parse(struct json *j, const char *s, size_t len, int maxtok,
@@ -319,16 +621,29 @@ int json_skip(const struct json *j, int i)
 	return i;
 }
 
+/* Token i's text as a span, if it is a string. */
+static int tok_span(const struct json *j, int i, struct span *t)
+{
+	if (i < 0 || i >= j->ntok || j->tok[i].type != JSMN_STRING)
+		return -1;
+	t->p = j->s + j->tok[i].start;
+	t->n = (size_t)(j->tok[i].end - j->tok[i].start);
+	return 0;
+}
+
 int json_eq(const struct json *j, int i, const char *s)
 {
-	const jsmntok_t *t;
-	size_t n = strlen(s);
+	struct span t;
+	struct unesc u;
+	const unsigned char *w = (const unsigned char *)s;
+	int c;
 
-	if (i < 0 || i >= j->ntok)
+	if (tok_span(j, i, &t) < 0)
 		return 0;
-	t = &j->tok[i];
-	return t->type == JSMN_STRING && (size_t)(t->end - t->start) == n &&
-	       memcmp(j->s + t->start, s, n) == 0;
+	unesc_init(&u, &t);
+	while ((c = unesc_byte(&u)) >= 0 && *w && c == *w)
+		w++;
+	return c < 0 && !*w;
 }
 
 int json_get(const struct json *j, int obj, const char *key)
@@ -347,91 +662,37 @@ int json_get(const struct json *j, int obj, const char *key)
 	return -1;
 }
 
-/* Append a code point as UTF-8. */
-static size_t utf8_put(unsigned cp, char *o)
-{
-	if (cp < 0x80) {
-		o[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		o[0] = (char)(0xc0 | (cp >> 6));
-		o[1] = (char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		o[0] = (char)(0xe0 | (cp >> 12));
-		o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		o[2] = (char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	o[0] = (char)(0xf0 | (cp >> 18));
-	o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-	o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-	o[3] = (char)(0x80 | (cp & 0x3f));
-	return 4;
-}
-
-static unsigned hex4(const char *p)
-{
-	return (unsigned)(hex_value(p[0]) << 12 | hex_value(p[1]) << 8 |
-			  hex_value(p[2]) << 4 | hex_value(p[3]));
-}
-
 int json_str(const struct json *j, int i, char *out, size_t cap)
 {
-	const jsmntok_t *t;
-	const char *p, *e;
+	struct span t;
+	struct unesc u;
 	size_t o = 0;
+	int c;
 
-	if (i < 0 || i >= j->ntok || j->tok[i].type != JSMN_STRING || cap == 0)
+	if (tok_span(j, i, &t) < 0 || cap == 0)
 		return -EINVAL;
-	t = &j->tok[i];
-	p = j->s + t->start;
-	e = j->s + t->end;
-	while (p < e) {
-		char tmp[4];
-		size_t n = 1;
-
-		if (*p != '\\') {
-			tmp[0] = *p++;
-		} else {
-			p++;
-			switch (*p) {
-			case 'b': tmp[0] = '\b'; break;
-			case 'f': tmp[0] = '\f'; break;
-			case 'n': tmp[0] = '\n'; break;
-			case 'r': tmp[0] = '\r'; break;
-			case 't': tmp[0] = '\t'; break;
-			case 'u': {
-				unsigned cp = hex4(p + 1);
-
-				p += 4;
-				if (cp >= 0xd800 && cp < 0xdc00 && e - p >= 7 &&
-				    p[1] == '\\' && p[2] == 'u') {
-					unsigned lo = hex4(p + 3);
-
-					if (lo >= 0xdc00 && lo < 0xe000) {
-						cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-						p += 6;
-					}
-				}
-				if (cp == 0)
-					return -EINVAL;
-				n = utf8_put(cp, tmp);
-				break;
-			}
-			default: tmp[0] = *p; break;
-			}
-			p++;
-		}
-		if (o + n >= cap)
+	unesc_init(&u, &t);
+	while ((c = unesc_byte(&u)) >= 0) {
+		if (c == 0)
+			return -EINVAL;
+		if (o + 1 >= cap)
 			return -E2BIG;
-		memcpy(out + o, tmp, n);
-		o += n;
+		out[o++] = (char)c;
 	}
 	out[o] = '\0';
 	return 0;
+}
+
+const char *json_quote(const struct json *j, int i, char *out, size_t cap)
+{
+	struct span t;
+
+	if (tok_span(j, i, &t) < 0) {
+		if (cap)
+			out[0] = '\0';
+		return out;
+	}
+	return span_quote(&t, out, cap);
 }
 
 const char *json_raw(const struct json *j, int i, size_t *len)
@@ -508,18 +769,17 @@ int json_append_raw(const struct json *j, int i, struct buf *b)
 }
 
 struct member {
-	const char *k;
-	size_t klen;
+	struct span k;
 	int key;	/* token index of the key */
 };
 
+/* By decoded key, as the duplicate check compares them. */
 static int cmp_member(const void *a, const void *b)
 {
 	const struct member *x = a, *y = b;
-	size_t n = x->klen < y->klen ? x->klen : y->klen;
-	int c = memcmp(x->k, y->k, n);
+	int c = span_cmp(&x->k, &y->k);
 
-	return c ? c : (x->klen > y->klen) - (x->klen < y->klen);
+	return c ? c : (x->key > y->key) - (x->key < y->key);
 }
 
 int json_canon(const struct json *j, int i, struct buf *b)
@@ -547,7 +807,7 @@ int json_canon(const struct json *j, int i, struct buf *b)
 			return -ENOMEM;
 		for (k = 0, c = i + 1; k < n; k++, c = json_skip(j, c + 1)) {
 			m[k].key = c;
-			m[k].k = json_raw(j, c, &m[k].klen);
+			m[k].k.p = json_raw(j, c, &m[k].k.n);
 		}
 		qsort(m, (size_t)n, sizeof(*m), cmp_member);
 		r = buf_puts(b, "{");
