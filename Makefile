@@ -16,7 +16,7 @@ ASANFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sa
 # Debian packages: build dependencies and the tools the tests and demo use.
 DEB_PKGS := gcc make libc6-dev libuv1-dev libcurl4-openssl-dev libjsmn-dev \
             libhttp-parser-dev pkg-config curl python3 procps tar \
-            clang libclang-rt-dev
+            clang libclang-rt-dev strace
 
 LIB_SRC   := $(sort $(wildcard lib/*.c))
 LIB_HDR   := $(wildcard lib/*.h)
@@ -186,6 +186,12 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(FUZZ_SRC))
 FUZZ_BINS    := $(patsubst %,fuzz/bin/%,$(FUZZ_TARGETS))
 FUZZ_MAXLEN_fuzz_json := 4096
 FUZZ_MAXLEN_fuzz_job  := 4096
+# fuzz_http: spoold's request path (http_feed) with the routing table and all
+# it links, that is every file of spoold/ but spoold.c (main; the target has
+# its own say and server_maybe_exit); inputs long enough for 414 and 431
+FUZZ_EXTRA_fuzz_http  := $(patsubst %.c,fuzz/obj/%.o,$(filter-out spoold/spoold.c,$(SPOOLD_SRC)))
+FUZZ_LIBS_fuzz_http   := -luv -lhttp_parser
+FUZZ_MAXLEN_fuzz_http := 24576
 # the flags of one run of target $*
 fuzz_args = -max_len=$(or $(FUZZ_MAXLEN_$*),4096) -timeout=10 -rss_limit_mb=2048 \
             -print_final_stats=1 $(if $(wildcard tests/fuzz/$*.dict),-dict=tests/fuzz/$*.dict)
