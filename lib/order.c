@@ -605,10 +605,15 @@ static void queued_name(const struct order *o, int attempt, int64_t due, char *o
  * is a number outside 200-299 (the rule of the seed's callback); then a 4xx
  * (the job itself is wrong) or used-up attempts fail it, else it is retried.
  */
+int spool_status_failed(int has_status, int64_t status)
+{
+	return has_status && (status < 200 || status > 299);
+}
+
 enum spool_state sp_ending(const struct order *o, const struct job_opts *opts,
 			   int has_status, int64_t status, int failure)
 {
-	if (!failure && !(has_status && (status < 200 || status > 299)))
+	if (!failure && !spool_status_failed(has_status, status))
 		return ST_DONE;
 	if (o->n.attempt >= opts->max_attempts || (status >= 400 && status <= 499))
 		return ST_FAILED;

@@ -261,6 +261,13 @@ struct order {
 int spool_submit(struct spool *sp, const char *json, size_t len,
 		 const char *want_id, char id_out[SPOOL_ID_LEN + 1]);
 
+/*
+ * 1 if an outcome's numeric "status" (has_status: it has one) says the run
+ * failed: a number outside 200-299, the rule of the seed's callback. An
+ * outcome without one says nothing of failure.
+ */
+int spool_status_failed(int has_status, int64_t status);
+
 /* Who is claiming. */
 struct claimant {
 	const char *worker;		/* worker_valid */

@@ -1379,7 +1379,7 @@ static void s_callback(struct conn *c)
 	if (rc == 0) {
 		int s = json_get(&j, 0, "status");
 		if (s >= 0 && json_int(&j, s, &status) == 0 &&
-		    (status < 200 || status > 299))
+		    spool_status_failed(1, status))
 			failed = 1;
 		/* the seed worker's copy of the /bored "_id": names the claim */
 		s = json_get(&j, 0, "assignmentId");

@@ -114,6 +114,8 @@ for i in $(seq 1 100); do
 done
 [ -z "$(ls "$G/assigned")" ] || fail "claims stranded in assigned/: $(ls "$G/assigned")"
 SPOOL_DIR=$G done_have_outcomes || fail "done orders without outcomes after the reaper"
+# killed after filing its outcome (renameat@1 is the order's rename): done, not run again
+assert_match '^state +done' "$($GSC show d00000000000000000000002)" "a claim whose outcome was filed, after the reaper"
 
 fi
 if want 5; then
