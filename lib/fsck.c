@@ -282,10 +282,10 @@ static void restore_order(struct fsck *f, const char *id, const struct job_opts 
 	buf_release(&doc);
 }
 
-/* Every outcome belongs to a job and an order, and to a claim the order had. */
-static void check_outcomes(struct fsck *f)
+/* Call fn(f, dir, name) for every file of the 256 fan-outs of top. */
+static void each_fanned(struct fsck *f, const char *top,
+			void (*fn)(struct fsck *f, const char *dir, const char *name))
 {
-	struct spool *sp = f->sp;
 	int fan;
 
 	for (fan = 0; fan < 256; fan++) {
@@ -293,43 +293,44 @@ static void check_outcomes(struct fsck *f)
 		size_t n, i;
 		char **v;
 
-		snprintf(dir, sizeof(dir), "outcomes/%02x", fan);
-		v = dir_names(sp, dir, &n);
-		for (i = 0; i < n; i++) {
-			char id[SPOOL_ID_LEN + 1], tok[SPOOL_TOKEN_LEN + 1], from[SP_PATH_MAX], to[SP_PATH_MAX];
-			struct entry *e;
-			int att;
-
-			if (v[i][0] == '.')
-				continue;
-			snprintf(from, sizeof(from), "%s/%s", dir, v[i]);
-			if (outcome_name(v[i], id, &att, tok) < 0) {
-				f->problems++;
-				say(f, "%s: not an outcome name; left alone", from);
-				continue;
-			}
-			if (job_exists(sp, id)) {
-				e = find_entry(f, id);
-				if (!e)
-					continue;	/* check_jobs restores its order */
-				{
-					struct order_name nm;
-
-					if (name_parse(e->file, &nm) == 0 && nm.attempt < att)
-						say(f, "note: %s: outcome of attempt %d, but order %s has used %d attempts (requeued since, or not written by a claim)",
-						    from, att, id, nm.attempt);
-				}
-				continue;
-			}
-			f->problems++;
-			snprintf(to, sizeof(to), "late/%s", v[i]);
-			say(f, "%s: outcome of job %s, which does not exist%s; moving it to %s%s", from, id,
-			    find_entry(f, id) ? "" : " (nor its order)", to, fixing(f));
-			if (f->fo->repair)
-				sp_move(sp, from, to);
-		}
+		snprintf(dir, sizeof(dir), "%s/%02x", top, fan);
+		v = dir_names(f->sp, dir, &n);
+		for (i = 0; i < n; i++)
+			if (v[i][0] != '.')
+				fn(f, dir, v[i]);
 		free_names(v, n);
 	}
+}
+
+/* Every outcome belongs to a job and an order, and to a claim the order had. */
+static void outcome_one(struct fsck *f, const char *dir, const char *name)
+{
+	char id[SPOOL_ID_LEN + 1], tok[SPOOL_TOKEN_LEN + 1], from[SP_PATH_MAX], to[SP_PATH_MAX];
+	struct entry *e;
+	int att;
+
+	snprintf(from, sizeof(from), "%s/%s", dir, name);
+	if (outcome_name(name, id, &att, tok) < 0) {
+		f->problems++;
+		say(f, "%s: not an outcome name; left alone", from);
+		return;
+	}
+	if (job_exists(f->sp, id)) {
+		struct order_name nm;
+
+		if (!(e = find_entry(f, id)))
+			return;		/* check_jobs restores its order */
+		if (name_parse(e->file, &nm) == 0 && nm.attempt < att)
+			say(f, "note: %s: outcome of attempt %d, but order %s has used %d attempts (requeued since, or not written by a claim)",
+			    from, att, id, nm.attempt);
+		return;
+	}
+	f->problems++;
+	snprintf(to, sizeof(to), "late/%s", name);
+	say(f, "%s: outcome of job %s, which does not exist%s; moving it to %s%s", from, id,
+	    find_entry(f, id) ? "" : " (nor its order)", to, fixing(f));
+	if (f->fo->repair)
+		sp_move(f->sp, from, to);
 }
 
 /* Rebuild an order file from its job when it does not parse. */
@@ -371,52 +372,39 @@ static void check_order_file(struct fsck *f, struct entry *e)
 }
 
 /* Every job needs an order: a tar of a live spool may miss one in flight. */
-static void check_jobs(struct fsck *f)
+static void job_one(struct fsck *f, const char *dir, const char *name)
 {
 	struct spool *sp = f->sp;
-	int fan;
+	struct job_opts opts;
+	struct buf job;
+	char stamp[SPOOL_ID_LEN + 1], id[SPOOL_ID_LEN + 1];
 
-	for (fan = 0; fan < 256; fan++) {
-		char dir[32];
-		size_t n, i;
-		char **v;
+	if (strlen(name) != SPOOL_ID_LEN + 5 || strcmp(name + SPOOL_ID_LEN, ".json") != 0)
+		return;
+	memcpy(id, name, SPOOL_ID_LEN);
+	id[SPOOL_ID_LEN] = '\0';
+	if (find_entry(f, id))
+		return;
+	f->problems++;
+	buf_init(&job, SPOOL_JOB_MAX + 64);
+	if (spool_read_job(sp, id, &job) < 0 ||
+	    job_check(job.data, job.len, now_ms(), &opts, sp->err, sizeof(sp->err)) < 0) {
+		say(f, "%s/%s: job has no order and does not parse; cannot queue it", dir, name);
+	} else {
+		char on[SP_PATH_MAX], tok[SPOOL_TOKEN_LEN + 1];
+		int att;
 
-		snprintf(dir, sizeof(dir), "jobs/%02x", fan);
-		v = dir_names(sp, dir, &n);
-		for (i = 0; i < n; i++) {
-			struct job_opts opts;
-			struct buf job;
-			char stamp[SPOOL_ID_LEN + 1], id[SPOOL_ID_LEN + 1];
-
-			if (strlen(v[i]) != SPOOL_ID_LEN + 5 || strcmp(v[i] + SPOOL_ID_LEN, ".json") != 0)
-				continue;
-			memcpy(id, v[i], SPOOL_ID_LEN);
-			id[SPOOL_ID_LEN] = '\0';
-			if (find_entry(f, id))
-				continue;
-			f->problems++;
-			buf_init(&job, SPOOL_JOB_MAX + 64);
-			if (spool_read_job(sp, id, &job) < 0 ||
-			    job_check(job.data, job.len, now_ms(), &opts, sp->err, sizeof(sp->err)) < 0) {
-				say(f, "%s/%s: job has no order and does not parse; cannot queue it", dir, v[i]);
-			} else {
-				char on[SP_PATH_MAX], tok[SPOOL_TOKEN_LEN + 1];
-				int att;
-
-				if (newest_outcome(sp, id, on, sizeof(on), &att, tok)) {
-					restore_order(f, id, &opts, on, att, tok);
-				} else {
-					say(f, "%s/%s: job has no order; queueing it%s", dir, v[i], fixing(f));
-					if (f->fo->repair) {
-						id_new(stamp);
-						sp_queue_order(sp, id, stamp, &opts, now_ms(), 0);
-					}
-				}
+		if (newest_outcome(sp, id, on, sizeof(on), &att, tok)) {
+			restore_order(f, id, &opts, on, att, tok);
+		} else {
+			say(f, "%s/%s: job has no order; queueing it%s", dir, name, fixing(f));
+			if (f->fo->repair) {
+				id_new(stamp);
+				sp_queue_order(sp, id, stamp, &opts, now_ms(), 0);
 			}
-			buf_release(&job);
 		}
-		free_names(v, n);
 	}
+	buf_release(&job);
 }
 
 /*
@@ -528,8 +516,8 @@ int spool_fsck(struct spool *sp, const struct fsck_opts *fo)
 		if (keep->state == ST_ASSIGNED && o.n.deadline + sp->reap_grace_ms < now_ms())
 			say(&f, "%s: lease expired; 'spoolctl reap' or a running spoold puts it back", path);
 	}
-	check_jobs(&f);
-	check_outcomes(&f);
+	each_fanned(&f, "jobs", job_one);
+	each_fanned(&f, "outcomes", outcome_one);
 	{
 		int ni = 0, nr = 0, nw = 0;
 
