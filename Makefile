@@ -6,6 +6,7 @@
 #   make test-asan  the suite under AddressSanitizer + UndefinedBehaviorSanitizer only
 #   make demo       set up, start a boss and runners, run a sweep, print the leaderboard
 #   make fuzz       build the libFuzzer targets and run each for FUZZ_SECONDS (60)
+#   make soak       the long soak: spoold and runners SIGKILLed under a 5000-job sweep (minutes)
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -238,3 +239,19 @@ $(FUZZ_WORK)/:
 clean: clean-fuzz
 clean-fuzz:
 	rm -rf fuzz
+
+# --- soak (issue 9) -------------------------------------------------------------
+#   make soak   tests/t-soak.sh at length: SOAK_JOBS (5000) jobs submitted over
+#               SOAK_SUBMIT_S (150) s while spoold and the runners are SIGKILLed
+#               at random and restarted; prints its figures (`make test` runs a
+#               short one). Its directory is kept when it fails.
+SOAK_JOBS ?= 5000
+SOAK_SUBMIT_S ?= 150
+soak: all
+	@d=$$(mktemp -d /tmp/spool-soak.XXXXXX); \
+	( cd $$d && BIN=$(CURDIR)/bin TOP=$(CURDIR) TESTDIR=$$d TMPDIR=$$d \
+	  SOAK_JOBS=$(SOAK_JOBS) SOAK_SUBMIT_S=$(SOAK_SUBMIT_S) bash $(CURDIR)/tests/t-soak.sh ); \
+	rc=$$?; if [ $$rc = 0 ]; then rm -rf $$d; else echo "soak: failed (exit $$rc), kept $$d" >&2; fi; \
+	exit $$rc
+
+.PHONY: soak
