@@ -100,6 +100,22 @@ static int script_status(const struct exec_result *r)
 	return (int)v;
 }
 
+/* 1 if the script's JSON outcome has a numeric "status" that says failure. */
+static int status_failed(const struct exec_result *r)
+{
+	struct json j;
+	char err[8];
+	int64_t v = 0;
+	int failed;
+
+	if (json_parse(&j, r->outcome.data, r->outcome.len, JSON_TOKENS_MAX, err, sizeof(err)) < 0)
+		return 0;
+	failed = json_int(&j, json_get(&j, 0, "status"), &v) == 0;
+	failed = spool_status_failed(failed, v);
+	json_release(&j);
+	return failed;
+}
+
 static int success(const struct exec_result *r, const struct run_info *ri,
 		   struct buf *b)
 {
@@ -147,6 +163,12 @@ int outcome_build(const struct exec_result *r, const struct run_info *ri,
 	case END_EXITED:
 		if (r->code == 0 && r->outcome.len) {
 			e = success(r, ri, b);
+			if (e == 1 && status_failed(r)) {
+				/* the script says it failed, exit 0 or not */
+				if (whylen)
+					snprintf(why_out, whylen, "the script reported a failure status");
+				return 0;
+			}
 			if (e != -E2BIG && e != -EINVAL)
 				return e;
 			buf_reset(b);	/* valid, but too big for us to rebuild */

@@ -185,7 +185,9 @@ struct run_info {
 /*
  * The outcome document of run r into b (replacing its contents). A run
  * that exited 0 and printed a JSON object succeeds: the outcome is that
- * object with a "_run" record (times, memory, exit) added. Anything else
+ * object with a "_run" record (times, memory, exit) added, unless its
+ * numeric "status" says failure (spool_status_failed: the same object then
+ * fails the attempt, and a 4xx the job). Anything else
  * fails: {"jobId", "error": what happened, "stderrTail", "output": the
  * object it printed if any, "_run"}; why (whylen bytes) gets that
  * "error" ("" on success). An outcome that would pass SPOOL_OUTCOME_MAX

@@ -64,6 +64,10 @@ cat >scripts/x <<'S'
 #!/bin/sh
 echo '{"escaped": true}'
 S
+cat >scripts/s422.sh <<'S'
+#!/bin/sh
+echo '{"status":422,"error":"no such column","loss":null}'
+S
 cp scripts/x ./x			# what ../x would reach from scripts/
 chmod +x scripts/*.sh scripts/x ./x
 
@@ -80,6 +84,7 @@ dx=$(sub '{"scriptName":"../x","spool":{"maxAttempts":1}}')
 dy=$(sub '{"scriptName":"../y"}')	# three attempts allowed: a refused name needs one
 mm=$(sub '{"scriptName":"mem.py","spool":{"maxAttempts":1}}')
 ok2=$(sub '{"scriptName":"ok.sh","spool":{"maxAttempts":1}}')
+s4=$(sub '{"scriptName":"s422.sh"}')	# three attempts allowed: a 4xx needs one
 
 start=$(date +%s)
 "$BIN/runner" --spool spool --scripts scripts --drain --name t1 --grace 1 \
@@ -105,6 +110,11 @@ assert_match "to stderr" "$(log "$ok")" "ok.sh log has stderr"
 assert_match '\[runner: exit code 0' "$(log "$ok")" "ok.sh log trailer"
 assert_eq done "$(field "$ok2" order.state)" "second ok.sh state"
 [ ! -e "$TESTDIR/work/$ok.1" ] || fail "work dir of ok.sh left behind"
+
+# a script that exits 0 but reports a 4xx status: the job itself is wrong
+assert_eq failed "$(field "$s4" order.state)" "exit 0 with status 422: state"
+assert_eq 1 "$(field "$s4" order.attempt)" "exit 0 with status 422: attempts"
+assert_eq "no such column" "$(field "$s4" outcome.error)" "exit 0 with status 422: the script's outcome"
 
 assert_eq failed "$(field "$e3" order.state)" "exit3 state"
 assert_eq "exit code 3" "$(field "$e3" outcome.error)" "exit3 error"
@@ -160,7 +170,7 @@ assert_eq done "$(field "$mm" order.state)" "mem.py state"
 [ "$(field "$mm" outcome._run.cpuMs)" -ge 250 ] || fail "cpu time: $(field "$mm" outcome._run.cpuMs) ms"
 [ "$(field "$mm" outcome._run.wallMs)" -ge 250 ] || fail "wall time: $(field "$mm" outcome._run.wallMs) ms"
 
-assert_match "exiting: 5 done, 6 failed" "$(cat runner.log)" "runner summary"
+assert_match "exiting: 5 done, 7 failed" "$(cat runner.log)" "runner summary"
 
 # usage
 "$BIN/runner" --help | grep -q -- "--boss URL" || fail "--help"
