@@ -261,38 +261,57 @@ struct bulk_job {
 	int rc;
 };
 
+/* A bulk submit's jobs (op->data): those tried, and why one failed. */
+struct bulk {
+	char why[300];
+	size_t ntried;
+	struct bulk_job j[];
+};
+
 /*
- * Some jobs of a bulk submit did not reach the disk (full, or an I/O
- * error at commit): say exactly which were stored, so that retrying the
- * others is harmless.
+ * Some jobs of a bulk submit were not stored (a write failed as they were
+ * staged, or the commit did not make them durable): say exactly which
+ * were, so that retrying the others is harmless.
  */
 static void bulk_committed(struct op *op)
 {
-	struct bulk_job *bj = op->data;
-	size_t i, n = (size_t)op->num, bad = 0;
+	struct bulk *bk = op->data;
+	size_t i, n, bad = 0, k;
 	int rc = 0;
 
-	for (i = 0; bj && i < n; i++)
-		if (bj[i].rc < 0) {
+	if (!bk || op->seed)
+		return;
+	n = bk->ntried;
+	for (i = 0; i < n; i++)
+		if (bk->j[i].rc < 0) {
 			bad++;
 			if (!rc)
-				rc = bj[i].rc;
+				rc = bk->j[i].rc;
 		}
 	if (!bad)
 		return;
 	buf_reset(&op->out);
-	buf_printf(&op->out, "{\"error\": \"%zu of %zu jobs not stored: %s\", "
-		   "\"ids\": [", bad, n, strerror(-rc));
-	for (i = 0, bad = 0; i < n; i++)
-		if (bj[i].rc == 0)
-			buf_printf(&op->out, "%s\"%s\"", bad++ ? ", " : "", bj[i].id);
+	buf_printf(&op->out, "{\"error\": ");
+	{
+		char msg[600];
+
+		snprintf(msg, sizeof(msg), "%zu of %zu jobs not stored: %s", bad + op->nel - n,
+			 op->nel, bk->why[0] ? bk->why : strerror(-rc));
+		buf_json_str(&op->out, msg, strlen(msg));
+	}
+	buf_puts(&op->out, ", \"ids\": [");
+	for (i = 0, k = 0; i < n; i++)
+		if (bk->j[i].rc == 0)
+			buf_printf(&op->out, "%s\"%s\"", k++ ? ", " : "", bk->j[i].id);
 	buf_puts(&op->out, "], \"notStored\": [");
-	for (i = 0, bad = 0; i < n; i++)
-		if (bj[i].rc < 0)
-			buf_printf(&op->out, "%s\"%s\"", bad++ ? ", " : "", bj[i].id);
-	buf_puts(&op->out, "]}\n");
-	op->status = rc == -ENOSPC || rc == -EDQUOT ? 507 : 500;
-	op->num -= (int64_t)bad;
+	for (i = 0, k = 0; i < n; i++)
+		if (bk->j[i].rc < 0 && bk->j[i].id[0])
+			buf_printf(&op->out, "%s\"%s\"", k++ ? ", " : "", bk->j[i].id);
+	/* the jobs after one that failed as it was written were not tried */
+	buf_printf(&op->out, "], \"notTried\": %zu}\n", op->nel - n);
+	op->status = rc == -ENOSPC || rc == -EDQUOT ? 507 : rc == -E2BIG ? 413 : 500;
+	op->ctype = NULL;
+	op->num = (int64_t)(n - bad);
 }
 
 static void run_submit(struct op *op, struct spool *sp)
@@ -323,27 +342,28 @@ static void run_submit(struct op *op, struct spool *sp)
 		return;
 	}
 	/* each job's own fate at the commit, and its id, for done_submit */
-	op->data = calloc(op->nel ? op->nel : 1, sizeof(struct bulk_job));
-	if (!op->data) {
+	struct bulk *bk = calloc(1, sizeof(*bk) + (op->nel ? op->nel : 1) * sizeof(bk->j[0]));
+	if (!(op->data = bk)) {
 		op_error(op, 500, "out of memory");
 		return;
 	}
 	buf_puts(&op->out, "{\"ids\": [");
 	for (i = 0; i < op->nel; i++) {
-		struct bulk_job *bj = (struct bulk_job *)op->data + i;
+		struct bulk_job *bj = &bk->j[i];
 
 		/* a job that names its own id (a sweep's content id) keeps it:
 		 * spool_submit applies that rule on every path */
 		spool_track(sp, &bj->rc, NULL);
+		id[0] = '\0';
 		rc = spool_submit(sp, op->body + op->el[i][0], op->el[i][1],
 				  NULL, id);
 		memcpy(bj->id, id, sizeof(id));
+		bk->ntried = i + 1;
 		if (rc < 0) {
-			char what[128];
-			snprintf(what, sizeof(what), "store job %zu (%zu of %zu "
-				 "stored before it)", i, i, op->nel);
-			op_errno(op, sp, rc, what);
-			op->num = (int64_t)i;
+			/* nothing of this job was kept; those before it commit */
+			bj->rc = rc;
+			snprintf(bk->why, sizeof(bk->why), "%s", spool_error(sp)[0] ? spool_error(sp) : strerror(-rc));
+			op_errno(op, sp, rc, "store the jobs");
 			return;
 		}
 		if (!i)
@@ -357,8 +377,7 @@ static void run_submit(struct op *op, struct spool *sp)
 
 static void done_submit(struct server *srv, struct op *op)
 {
-	if (op->status == 201 && !op->seed)
-		bulk_committed(op);
+	bulk_committed(op);
 	if (op->status == 201) {
 		srv->m.submits += (uint64_t)op->num;
 		if (op->num == 1)
