@@ -27,6 +27,18 @@ port, mode = int(sys.argv[1]), sys.argv[2]
 s = socket.create_connection(("127.0.0.1", port))
 s.settimeout(10)
 def send(b): s.sendall(b)
+def read_all(s):
+    """Everything the server sends until it closes."""
+    out = b""
+    while True:
+        try:
+            d = s.recv(65536)
+        except (ConnectionResetError, socket.timeout):
+            break
+        if not d:
+            break
+        out += d
+    return out
 if mode == "garbage":
     send(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n")
 elif mode == "nul":
@@ -62,30 +74,14 @@ elif mode == "slow":
                 break	# the server answered: stop sending
     except OSError:
         pass
-    data = b""	# the whole answer: the server closes after it
-    while True:
-        try:
-            d = s.recv(65536)
-        except (ConnectionResetError, socket.timeout):
-            break
-        if not d:
-            break
-        data += d
+    data = read_all(s)	# the whole answer: the server closes after it
     print("after %.1f s" % (time.time() - t0))
     sys.stdout.write(data.decode("latin-1")); sys.exit(0)
 elif mode == "idle":
     t0 = time.time()
     data = s.recv(100)
     print("closed after %.1f s, %d bytes" % (time.time() - t0, len(data))); sys.exit(0)
-out = b""
-while True:
-    try:
-        d = s.recv(65536)
-    except (ConnectionResetError, socket.timeout):
-        break
-    if not d:
-        break
-    out += d
+out = read_all(s)
 sys.stdout.write(out.decode("latin-1"))
 EOF
 raw() { python3 raw.py "$PORT" "$1"; }
