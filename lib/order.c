@@ -117,8 +117,12 @@ static int resubmit(struct spool *sp, const char *id, const char *stamp, int64_t
 		return r < 0 ? r : 1;
 	buf_init(&job, SPOOL_JOB_MAX + 64);
 	r = spool_read_job(sp, id, &job);
-	if (r == 0 && (r = job_check(job.data, job.len, now, &opts, sp->err, sizeof(sp->err))) < 0)
-		r = sp_fail(sp, r, "stored job '%s' is not valid: %s", id, sp->err);
+	if (r == 0) {
+		char why[200];
+
+		if ((r = job_check(job.data, job.len, now, &opts, why, sizeof(why))) < 0)
+			r = sp_fail(sp, r, "stored job '%s' is not valid: %s", id, why);
+	}
 	buf_release(&job);
 	if (r < 0)
 		return r;
@@ -568,8 +572,12 @@ static int finish_claim(struct spool *sp, struct order *o, enum spool_state st,
 	}
 	sp_group_claim(sp, g, o, st, name);
 	r = sp_end(sp, 0);
-	if (r < 0 && r != -ESTALE && r != -EALREADY)
-		sp_fail(sp, r, "cannot finish order '%s': %s", o->n.id, spool_error(sp));
+	if (r < 0 && r != -ESTALE && r != -EALREADY) {
+		char why[sizeof(sp->err)];
+
+		snprintf(why, sizeof(why), "%s", spool_error(sp));	/* not in place */
+		sp_fail(sp, r, "cannot finish order '%s': %s", o->n.id, why);
+	}
 	return r;
 }
 

@@ -903,7 +903,8 @@ int spool_commit(struct spool *sp)
 	}
 	if (use_fs && p->n && (e = sys_syncfs(sp->root)) < 0)
 		all_fail(sp, sp_fail(sp, e, "cannot sync '%s': %s", sp->path, strerror(-e)));
-	/* 2. tier 0 (jobs, outcomes, documents), its directories synced, then
+	/* 2. tier 0 (jobs, outcomes, documents), its directories (and those of
+	 * the renames made before the commit: claims, holds) synced, then
 	 * tier 1 (orders into new/, the renames that end claims): a job is on
 	 * disk before its order, an outcome before the state that names it */
 	for (tier = 0; tier <= 1; tier++) {
@@ -926,8 +927,6 @@ int spool_commit(struct spool *sp)
 		if ((e = sync_dirs(sp, use_fs)) < 0)
 			all_fail(sp, e);
 	}
-	if ((e = sync_dirs(sp, use_fs)) < 0)	/* renames made before the commit */
-		all_fail(sp, e);
 	/* 3. what may go once its change is durable */
 	for (i = 0; i < p->n; i++) {
 		struct pend_group *g = group_of(sp, p->f[i].group);
