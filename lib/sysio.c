@@ -3,12 +3,15 @@
  *
  * Tests make write, fsync, rename or link fail (ENOSPC, EIO) to run the error
  * paths for real: sys_fault_set() from C, or SPOOL_FAULT="op:nth:ERR" in the
- * environment of any program linked with the library. This process-wide
+ * environment of any program linked with the library. ERR KILL makes the
+ * process SIGKILL itself at that call instead: the state a crash leaves at
+ * exactly that instant, for the crash tests. This process-wide
  * fault plan is the only mutable global of the library, and exists for tests.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +20,7 @@
 #include "internal.h"
 
 enum { F_WRITE, F_FSYNC, F_RENAME, F_LINK, F_COUNT };
+#define FAULT_KILL (-1)	/* not an errno: die at this call */
 static const char *const fault_ops[F_COUNT] = { "write", "fsync", "rename", "link" };
 
 static struct {
@@ -51,7 +55,8 @@ static void fault_env_read(void)
 
 	if (!e || sscanf(e, "%15[a-z]:%d:%15[A-Z]", op, &nth, name) != 3)
 		return;
-	sys_fault_set(op, nth, strcmp(name, "EIO") == 0 ? EIO : ENOSPC);
+	sys_fault_set(op, nth, strcmp(name, "EIO") == 0 ? EIO :
+			       strcmp(name, "KILL") == 0 ? FAULT_KILL : ENOSPC);
 }
 
 void sys_fault_env(void)
@@ -69,6 +74,8 @@ static int fault(int op)
 		faults.countdown[op]--;
 		return 0;
 	}
+	if (faults.err[op] == FAULT_KILL)
+		kill(getpid(), SIGKILL);
 	return faults.err[op];
 }
 
