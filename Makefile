@@ -122,7 +122,7 @@ clean:
 #                     writes it to BENCHMARKS.md (spool and beanstalkd, same run)
 #   make bench-quick  smaller N and no 1M-order parts, under a minute; prints only
 #   make bench-deps   the Debian packages the benchmark needs, when missing
-BENCH_PKGS := beanstalkd iproute2 linux-perf
+BENCH_PKGS := beanstalkd redis-server iproute2 linux-perf
 BENCH_PROGS := bin/bench-gen bin/bench-local
 
 build: $(BENCH_PROGS)
