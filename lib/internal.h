@@ -15,6 +15,11 @@
 int sys_write_all(int fd, const void *p, size_t n);
 /* fdatasync/fsync. 0 or -errno. */
 int sys_fsync(int fd);
+/*
+ * fsync each of fds[0..n) (fsyncall.c): issued at once by a small pool of
+ * threads, each result in rc[i] (0 or -errno). Safe from any thread.
+ */
+void sys_fsync_all(const int *fds, size_t n, int *rc);
 /* syncfs: everything of the file system fd is on, to disk. 0 or -errno. */
 int sys_syncfs(int fd);
 /* renameat / linkat relative to one directory fd. 0 or -errno. */

@@ -68,15 +68,21 @@ void sys_fault_env(void)
 /* Should this call of op fail? Then with which errno. */
 static int fault(int op)
 {
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	int e = 0;
+
 	if (!faults.armed[op])
 		return 0;
-	if (faults.countdown[op] > 0) {
+	/* fsyncs run on several threads at once (sys_fsync_all) */
+	pthread_mutex_lock(&mu);
+	if (faults.countdown[op] > 0)
 		faults.countdown[op]--;
-		return 0;
-	}
-	if (faults.err[op] == FAULT_KILL)
+	else
+		e = faults.err[op];
+	pthread_mutex_unlock(&mu);
+	if (e == FAULT_KILL)
 		kill(getpid(), SIGKILL);
-	return faults.err[op];
+	return e;
 }
 
 int sys_write_all(int fd, const void *p, size_t n)
