@@ -113,6 +113,14 @@ int sp_same_content(struct spool *sp, const char *path, const char *s, size_t le
  */
 int sp_torn(struct spool *sp, const char *path);
 
+/*
+ * Make a document someone else published durable before a change of ours
+ * names it: fsync it now, and mark its directory for the commit's first
+ * round (the reaper ending a claim by the outcome its claimant filed). 0 or
+ * a negative errno.
+ */
+int sp_sync_file(struct spool *sp, const char *path);
+
 /* A fresh group number for sp_stage. */
 int sp_group(struct spool *sp);
 

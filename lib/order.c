@@ -777,7 +777,11 @@ int spool_reap_one(struct spool *sp, struct order *o, int64_t now)
 
 		st = sp_ending(o, &opts, has, status, 0);
 		ended_name(o, &opts, st, name, sizeof(name));
-		r = finish_claim(sp, o, st, name, NULL, 0, PUB_SYNTH);
+		/* its claimant may have stopped inside its commit, before the
+		 * sync round: the outcome is durable before our rename names it */
+		r = sp_sync_file(sp, out);
+		if (r == 0)
+			r = finish_claim(sp, o, st, name, NULL, 0, PUB_SYNTH);
 		buf_release(&syn);
 		return r == -ENOENT || r == -ESTALE ? 0 : r < 0 ? r : 1;
 	}

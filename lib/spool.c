@@ -817,6 +817,22 @@ int sp_same_content(struct spool *sp, const char *path, const char *s, size_t le
 	return same;
 }
 
+int sp_sync_file(struct spool *sp, const char *path)
+{
+	int fd, r;
+
+	if (sp->nosync)
+		return 0;
+	fd = openat(sp->root, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return sp_fail(sp, -errno, "cannot open '%s/%s': %s", sp->path, path, strerror(errno));
+	r = sys_fsync(fd);
+	close(fd);
+	if (r < 0)
+		return sp_fail(sp, r, "cannot sync '%s/%s': %s", sp->path, path, strerror(-r));
+	return dirty_parent(sp, path);
+}
+
 int sp_torn(struct spool *sp, const char *path)
 {
 	struct buf b;

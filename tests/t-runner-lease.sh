@@ -14,11 +14,12 @@ cat >scripts/hang1.sh <<'S'
 [ "$SPOOL_ATTEMPT" = 1 ] && echo $$ >"$SPOOL_WORKDIR/../../pid-$SPOOL_WORKER" && exec sleep 30
 echo "{\"by\":\"$SPOOL_WORKER\",\"attempt\":$SPOOL_ATTEMPT}"
 S
-# First attempt: takes 2 s; a retry is quick.
-cat >scripts/slow1.sh <<'S'
+# First attempt: runs until the test says go (after its runner is frozen,
+# however slow the machine); a retry is quick.
+cat >scripts/slow1.sh <<S
 #!/bin/sh
-[ "$SPOOL_ATTEMPT" = 1 ] && sleep 2
-echo "{\"by\":\"$SPOOL_WORKER\",\"attempt\":$SPOOL_ATTEMPT}"
+[ "\$SPOOL_ATTEMPT" = 1 ] && while [ ! -e "$TESTDIR/go" ]; do sleep 0.05; done
+echo "{\\"by\\":\\"\$SPOOL_WORKER\\",\\"attempt\\":\$SPOOL_ATTEMPT}"
 S
 chmod +x scripts/*.sh
 $SC init
@@ -51,7 +52,8 @@ kill -STOP $C
 runner d; D=$!; PIDS+=($D)
 until_ 20 is_state "$j2" done
 assert_eq "d 2" "$(outcome "$j2")" "outcome comes from runner d, attempt 2"
-sleep 2.5	# let c's first attempt finish while c is frozen
+touch go	# let c's first attempt finish while c is frozen
+sleep 1
 kill -CONT $C
 until_ 10 grep -Eq "$j2 attempt 1: (claim lost|the claim was lost)" c.log
 assert_eq "d 2" "$(outcome "$j2")" "c's late result did not overwrite d's"
