@@ -14,7 +14,8 @@
 # after which an HTTP phase stops submitting, and draining: the rate is over
 # what was done, so a slow server cannot make the run endless), BENCH_REPS
 # (repeats of the local and scale phases, median kept), BENCH_HTTP_REPS,
-# BENCH_SCALE (orders of the scale part),
+# BENCH_SCALE (orders of the scale part), LIFECYCLE_W ("8": the consumer
+# counts of the lifecycle phase; "2 8" adds drain/s at W=2),
 # BENCH_DIR (where the spools go: must be on the file system measured),
 # BENCH_WRITE=0 (do not touch BENCHMARKS.md), BIN (the build: bin/).
 #
@@ -36,7 +37,7 @@ if [ "$QUICK" = 1 ]; then
 	IDLE=${BENCH_IDLE:-1000}; RUNNER_N=${BENCH_RUNNER_N:-20}
 	WRITE=${BENCH_WRITE:-0}
 else
-	N=${BENCH_N:-20000}; BUDGET=${BENCH_BUDGET:-8}; NLAT=${BENCH_NLAT:-2000}; NF0=${BENCH_NF0:-5000}
+	N=${BENCH_N:-20000}; BUDGET=${BENCH_BUDGET:-6}; NLAT=${BENCH_NLAT:-2000}; NF0=${BENCH_NF0:-5000}
 	LOCAL_N=${BENCH_LOCAL_N:-4000}; NOSYNC_N=${BENCH_NOSYNC_N:-12000}
 	REPS=${BENCH_REPS:-3}; HTTP_REPS=${BENCH_HTTP_REPS:-3}; SCALE=${BENCH_SCALE:-1000000}
 	IDLE=${BENCH_IDLE:-10000}; RUNNER_N=${BENCH_RUNNER_N:-200}
@@ -190,7 +191,8 @@ declare -A DONE	# jobs each HTTP phase got through, per server
 http_phase() {
 	local kind=$1 rep=$2 n=$N line cpu
 	[ "$kind" = f0 ] && n=$NF0
-	for w in 2 8; do
+	# lifecycle at W=8 only (submit/s and drain/s); the mixed load at both
+	for w in ${LIFECYCLE_W:-8}; do
 		drop
 		serve "$kind" "lc$w"
 		line=$(run "$kind lifecycle W=$w" "$GEN" lifecycle --proto "$SPROTO" --port "$SP" -n "$n" -p 4 -w "$w" --budget "$BUDGET" --timeout 600)
@@ -434,7 +436,7 @@ TABLE=$WORK/table
 	echo "| measure | spoold (default: acked = on disk) | beanstalkd -f 0 | redis always | vs beanstalkd -f 0 | vs redis | beanstalkd -b (fsync ≤50 ms) | spoold --sync interval=50 | interval vs beanstalkd -b | spoold --no-sync |"
 	echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	trow "HTTP submit/s, 1 producer (4 conns)" submit
-	trow "drain/s (claim+complete), W=2" drain2
+	[ -n "${M[spool.drain2]:-}" ] && [ "${M[spool.drain2]}" != - ] && trow "drain/s (claim+complete), W=2" drain2
 	trow "drain/s (claim+complete), W=8" drain8
 	trow "mixed/s (1 producer + W=2)" mixed2
 	trow "mixed/s (1 producer + W=8)" mixed8
@@ -476,7 +478,7 @@ MACHINE="$(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo
 	[ "$SCALE" -gt 0 ] && echo "Scale: a spool of $SCALE queued orders written in ${R[scale.fill_s]} s by \`bench-local bigfill\` (the files spool_submit leaves, written in place by 2 processes, no fsync), on a scratch ext4 without a journal on a loop device (the 1,000-order figures too), unmounted and deleted in ${R[scale.release_s]} s." && echo
 	echo "Load average (1, 5, 15 min) at the start: $LOAD0; at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
 	echo
-	echo "HTTP: N = $N jobs of about 610 bytes per phase (beanstalkd -f 0: $NF0), each phase cut after $BUDGET s of submitting (and $BUDGET s of draining); $HTTP_REPS rounds, the servers interleaved within each round, medians over the rounds; jobs done in round 1 — spoold: ${DONE[spool]:-}; redis: ${DONE[redis]:-}; beanstalkd -f 0: ${DONE[f0]:-}; beanstalkd -b: ${DONE[def]:-}. Submit/s is the median of the lifecycle phases (W=2 and W=8). CPU per job: the server's user + system time over the phase (it is started for each phase) over the jobs completed. Latency over $NLAT jobs. Local: $LOCAL_N orders with fsync, $NOSYNC_N without, medians of $REPS rounds$([ "$SCALE" -gt 0 ] && echo "; scale: medians of $REPS runs of 1,000 claims")."
+	echo "HTTP: N = $N jobs of about 610 bytes per phase (beanstalkd -f 0: $NF0), each phase cut after $BUDGET s of submitting (and $BUDGET s of draining); $HTTP_REPS rounds, the servers interleaved within each round, medians over the rounds; jobs done in round 1 — spoold: ${DONE[spool]:-}; redis: ${DONE[redis]:-}; beanstalkd -f 0: ${DONE[f0]:-}; beanstalkd -b: ${DONE[def]:-}. Submit/s is that of the lifecycle phase (W=8). CPU per job: the server's user + system time over the phase (it is started for each phase) over the jobs completed. Latency over $NLAT jobs. Local: $LOCAL_N orders with fsync, $NOSYNC_N without, medians of $REPS rounds$([ "$SCALE" -gt 0 ] && echo "; scale: medians of $REPS runs of 1,000 claims")."
 	echo
 	cat "$TABLE"
 } >"$WORK/report"
