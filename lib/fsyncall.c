@@ -11,12 +11,16 @@
  *
  * The pool is started on first use, shared by every spool of the process
  * and by every thread that commits (runner slots, spoold's writer), and
- * never stopped. If its threads cannot be made, the fsyncs run one after
- * another in the caller: slower, never wrong.
+ * never stopped. Its threads block every signal, so a program's signals
+ * still reach the threads it expects. If its threads cannot be made, or in
+ * a child forked after they were (it has none of them), the fsyncs run one
+ * after another in the caller: slower, never wrong.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stddef.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -37,7 +41,8 @@ static struct {
 	pthread_cond_t work;
 	struct fsync_batch *head, **tail;
 	int threads;
-} pool = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, &pool.head, 0 };
+	pid_t pid;		/* the process the threads belong to */
+} pool = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, &pool.head, 0, 0 };
 static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
 
 /* Take the next fd of b (pool.mu held); b leaves the queue with its last. */
@@ -89,12 +94,16 @@ static void *worker(void *arg)
 static void pool_start(void)
 {
 	pthread_attr_t a;
+	sigset_t all, old;
 	int i;
 
 	if (pthread_attr_init(&a) != 0)
 		return;
 	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&a, 64 << 10);
+	/* a new thread starts with its creator's mask: all blocked */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	for (i = 0; i < POOL_THREADS; i++) {
 		pthread_t t;
 
@@ -102,7 +111,9 @@ static void pool_start(void)
 			break;
 		pool.threads++;
 	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&a);
+	pool.pid = getpid();
 }
 
 void sys_fsync_all(const int *fds, size_t n, int *rc)
@@ -112,7 +123,7 @@ void sys_fsync_all(const int *fds, size_t n, int *rc)
 
 	if (n > 1)
 		pthread_once(&pool_once, pool_start);
-	if (n <= 1 || pool.threads == 0) {
+	if (n <= 1 || pool.threads == 0 || pool.pid != getpid()) {
 		for (i = 0; i < n; i++)
 			rc[i] = sys_fsync(fds[i]);
 		return;
