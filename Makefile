@@ -18,6 +18,8 @@ ASANFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sa
 DEB_PKGS := gcc make libc6-dev libuv1-dev libcurl4-openssl-dev libjsmn-dev \
             libhttp-parser-dev pkg-config curl python3 procps tar \
             clang libclang-rt-dev strace
+# tests/powerfs (the power-cut test): FUSE through Debian's fusepy
+DEB_PKGS += python3-fusepy
 
 LIB_SRC   := $(sort $(wildcard lib/*.c))
 LIB_HDR   := $(wildcard lib/*.h)
