@@ -40,6 +40,22 @@ kill9() {
 	for p in "$@"; do wait "$p" 2>/dev/null || true; done
 }
 
+# local_worker OUT: claim and complete with spoolctl straight on the mount,
+# writing down each acknowledged complete as the HTTP workers do
+local_worker() {
+	local out=$1 line id tok att
+	while :; do
+		line=$(SPOOL_SYNC=fsync $SC --spool "$MNT/spool" claim --worker local --lease 600 2>/dev/null | head -1) || { sleep 0.05; continue; }
+		read -r id tok att <<<"$line"
+		[ -n "${tok:-}" ] || { sleep 0.05; continue; }
+		echo "$id $tok" >>"$out/claimed.local"
+		printf '{"status":200,"by":"local","token":"%s"}' "$tok" >"$out/outcome.local"
+		if SPOOL_SYNC=fsync $SC --spool "$MNT/spool" complete "$id" "$tok" "$out/outcome.local" 2>/dev/null; then
+			echo "$id $tok local" >>"$out/done.local"
+		fi
+	done
+}
+
 total_acked=0 total_done=0 total_lost_claims=0 total_torn=0
 for cycle in $(seq 1 "$CYCLES"); do
 	prev=$img
@@ -59,9 +75,13 @@ for cycle in $(seq 1 "$CYCLES"); do
 	SP=$SPOOLD_PID
 	python3 "$TOP/tests/powercut_load.py" "$URL" "$out" "$cycle" --producers 3 --workers 2 &
 	LOAD=$!
+	# and a local claimer on the same spool, through the library
+	local_worker "$out" &
+	LOCAL=$!
 	# the cut: after 1.5-3.5 s of work
 	sleep "$(python3 -c "import random; random.seed($cycle); print(round(random.uniform(1.5, 3.5), 2))")"
-	kill9 "$LOAD" "$SP"
+	kill9 "$LOAD" "$LOCAL" "$SP"
+	pkill -9 -f "spoolctl --spool $MNT/spool" 2>/dev/null || true
 	unmount
 	cat "$out"/acked.* >"$out/acked" 2>/dev/null || : >"$out/acked"
 	cat "$out"/done.* >"$out/done" 2>/dev/null || : >"$out/done"
