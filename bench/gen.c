@@ -393,20 +393,26 @@ static int parse_http(const char *s, size_t len, struct answer *a)
 	return 1;
 }
 
-static int parse_beanstalk(const char *s, size_t len, struct answer *a)
+/* The length of the first line of s with its CRLF, or 0 if it is not whole. */
+static size_t line_len(const char *s, size_t len)
 {
-	const char *nl = NULL;
-	size_t i, ll;
-	long bytes;
+	size_t i;
 
 	for (i = 1; i < len; i++)
-		if (s[i] == '\n' && s[i - 1] == '\r') {
-			nl = s + i + 1;
-			break;
-		}
-	if (!nl)
+		if (s[i] == '\n' && s[i - 1] == '\r')
+			return i + 1;
+	return 0;
+}
+
+static int parse_beanstalk(const char *s, size_t len, struct answer *a)
+{
+	const char *nl;
+	size_t ll;
+	long bytes;
+
+	if (!(ll = line_len(s, len)))
 		return len > 256 ? -1 : 0;
-	ll = (size_t)(nl - s);
+	nl = s + ll;
 	a->word[0] = a->arg[0] = '\0';
 	bytes = -1;
 	{
@@ -446,18 +452,13 @@ static int parse_beanstalk(const char *s, size_t len, struct answer *a)
  * the body), a nil (204: the queue is empty), an error (0). */
 static int parse_redis(const char *s, size_t len, struct answer *a)
 {
-	const char *nl = NULL;
-	size_t i, ll;
+	const char *nl;
+	size_t ll;
 	long v;
 
-	for (i = 1; i < len; i++)
-		if (s[i] == '\n' && s[i - 1] == '\r') {
-			nl = s + i + 1;
-			break;
-		}
-	if (!nl)
+	if (!(ll = line_len(s, len)))
 		return len > 256 ? -1 : 0;
-	ll = (size_t)(nl - s);
+	nl = s + ll;
 	a->body = NULL;
 	a->blen = 0;
 	a->total = ll;
