@@ -44,13 +44,21 @@
 static const struct cmd cmds[] = {
 	{ "init", cmd_init, "", "Create the spool (its directories) if missing.",
 	  "", { { NULL, 0 } }, 0, 0 },
-	{ "submit", cmd_submit, "[--id ID] [FILE...|-]",
-	  "Submit jobs; print one id per line.",
+	{ "submit", cmd_submit, "[--id ID] [FILE...|-]  or  [--set K=V]... -- PROGRAM [ARG...]",
+	  "Submit jobs, or one command job; print one id per line.",
 	  "Each FILE (- or none: standard input) holds one job object or an array of\n"
 	  "jobs. Everything is checked before anything is submitted. Ids are printed\n"
 	  "once the jobs are durable.\n"
-	  "  --id ID   submit the one job under this id (exit 4 if it exists)\n",
-	  { { "id", 1 }, { NULL, 0 } }, 0, -1 },
+	  "After --, the job is {\"command\": [PROGRAM, ARG...]}: run by the runner with\n"
+	  "execve (no shell), PROGRAM found in its --scripts directory. An ARG may hold\n"
+	  "{KEY} placeholders, filled from the job's fields ({{ and }} for braces).\n"
+	  "  --id ID          submit the one job under this id (exit 4 if it exists)\n"
+	  "  --set K=V        with --: the job's field K is V (JSON if V parses as\n"
+	  "                   JSON, else a string; repeatable), e.g. --set lr=0.1\n"
+	  "  --boss URL       submit to the spoold at URL (default $SPOOL_BOSS when no\n"
+	  "                   --spool is given)\n"
+	  "  --token-file F   the boss's bearer token (default $SPOOL_TOKEN_FILE)\n",
+	  { { "id", 1 }, { "set", 1 }, { "boss", 1 }, { "token-file", 1 }, { NULL, 0 } }, 0, -1 },
 	{ "ls", cmd_ls, "[STATE|all] [--json] [--limit N]",
 	  "Count orders per state, or list the orders of a state.",
 	  "Without STATE: one line per state with its count, and the total.\n"
@@ -128,8 +136,11 @@ static const struct cmd cmds[] = {
 	  "  --requeue-failed  also requeue the sweep's jobs that are in failed/\n"
 	  "  --dry-run         print \"ID JOB\" per job, submit nothing\n"
 	  "  --boss URL        submit over HTTP to the spoold at URL instead of\n"
-	  "                    writing the spool (e.g. http://127.0.0.1:8080)\n"
-	  "  --token-file F    the boss's bearer token, first line of F\n",
+	  "                    writing the spool (e.g. http://127.0.0.1:8080; default\n"
+	  "                    $SPOOL_BOSS when no --spool is given)\n"
+	  "  --token-file F    the boss's bearer token (default $SPOOL_TOKEN_FILE;\n"
+	  "                    trailing white space is not part of it)\n"
+	  "Without --boss the spool is created if missing (as spoold does).\n",
 	  { { "requeue-failed", 0 }, { "dry-run", 0 }, { "boss", 1 }, { "token-file", 1 },
 	    { NULL, 0 } }, 1, 1 },
 	{ "top", cmd_top, "[--key K] [--order asc|desc] [--limit N] [--sweep NAME] [--json] [--watch [--every S] [--until-done]]",
