@@ -260,6 +260,10 @@ int cli_open(struct spool *sp, int create)
 		else
 			cli_warn("cannot %s spool '%s': %s", create ? "create" : "open", path,
 				 strerror(-rc));
+		/* the usual first stumble: run from a directory with no ./spool */
+		if (!create && (rc == -ENOENT || strstr(spool_error(sp), "is not a spool")))
+			fprintf(stderr, "Give the spool with --spool DIR or $SPOOL_DIR (now '%s'), "
+				"or make one with 'spoolctl --spool DIR init'.\n", path);
 		spool_close(sp);
 		return -1;
 	}

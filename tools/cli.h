@@ -146,5 +146,14 @@ int cmd_requeue(const struct cmd *c, struct args *a);
 int cmd_reap(const struct cmd *c, struct args *a);
 int cmd_fsck(const struct cmd *c, struct args *a);
 int cmd_ingest(const struct cmd *c, struct args *a);
+int cmd_export(const struct cmd *c, struct args *a);
+
+/*
+ * Hints when a board or an export comes out empty (ctl_export.c), to
+ * standard error: that no job is in sweep, and which sweeps exist; that no
+ * done outcome has key, and which numeric keys they have.
+ */
+void cli_hint_sweeps(struct spool *sp, const char *sweep);
+void cli_hint_keys(struct spool *sp, const char *key, const char *sweep);
 
 #endif

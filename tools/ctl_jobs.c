@@ -852,6 +852,9 @@ static void params_collect(struct params *p, const struct board *b)
 		}
 		json_release(&j);
 	}
+	/* a lone row: all of its parameters (but the script's name) say what ran */
+	for (k = 0; b->n == 1 && k < p->nkeys; k++)
+		p->varies[k] = strcmp(p->key[k], "scriptName") != 0 && strcmp(p->key[k], "command") != 0;
 	for (k = 0; k < p->nkeys; k++)
 		for (r = 1; r < b->n; r++) {
 			const char *x = p->val[k], *y = p->val[r * TOP_KEYS_MAX + k];
@@ -891,7 +894,12 @@ static void progress(const struct board *b)
 	putchar('\n');
 }
 
-static void board_print(const struct board *b, const char *key)
+/*
+ * The board's first limit rows (0: all). b holds every done row, so that
+ * the parameters shown are those that vary over the whole board, even for
+ * --limit 1.
+ */
+static void board_print(const struct board *b, const char *key, size_t limit)
 {
 	struct params p;
 	size_t r;
@@ -902,7 +910,7 @@ static void board_print(const struct board *b, const char *key)
 		return;
 	params_collect(&p, b);
 	printf("%4s  %-12s  %-24s  %s\n", "rank", key, "id", "job");
-	for (r = 0; r < b->n; r++) {
+	for (r = 0; r < b->n && (!limit || r < limit); r++) {
 		printf("%4zu  %-12.6g  %s ", r + 1, b->rows[r].value, b->rows[r].id);
 		for (k = 0; p.val && k < p.nkeys; k++) {
 			const char *v = p.val[r * TOP_KEYS_MAX + k];
@@ -952,7 +960,8 @@ int cmd_top(const struct cmd *c, struct args *a)
 	for (;;) {
 		memset(&b, 0, sizeof b);
 		sp.err[0] = 0;
-		rc = spool_board(&sp, key, desc, (size_t)limit, sweep, &b);
+		/* the text board ranks every row to choose its columns (board_print) */
+		rc = spool_board(&sp, key, desc, json ? (size_t)limit : 0, sweep, &b);
 		if (rc < 0) {
 			ex = cli_failed(&sp, rc, "cannot rank outcomes");
 			break;
@@ -972,11 +981,21 @@ int cmd_top(const struct cmd *c, struct args *a)
 		} else if (watch && tty) {
 			/* redraw in place: home, clear, then the board */
 			fputs("\033[H\033[2J", stdout);
-			board_print(&b, key);
+			board_print(&b, key, (size_t)limit);
 		} else if (watch) {
 			progress(&b);	/* a log, not a screen: one line per refresh */
 		} else {
-			board_print(&b, key);
+			board_print(&b, key, (size_t)limit);
+		}
+		/* an empty board says why: no such sweep, or no such key */
+		if (!watch && sweep && b.total == 0) {
+			fflush(stdout);
+			cli_hint_sweeps(&sp, sweep);
+			ex = EX_NONE;
+		} else if (!watch && b.n == 0 && b.counts[ST_DONE] > 0) {
+			fflush(stdout);
+			cli_hint_keys(&sp, key, sweep);
+			ex = EX_NONE;
 		}
 		fflush(stdout);
 		{

@@ -38,6 +38,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "version.h"
 
 /* ---- the table ------------------------------------------------------------------------ */
 
@@ -159,6 +160,16 @@ static const struct cmd cmds[] = {
 	  "  --until-done  with --watch: stop once nothing is queued or running\n",
 	  { { "key", 1 }, { "desc", 0 }, { "order", 1 }, { "limit", 1 }, { "sweep", 1 },
 	    { "json", 0 }, { "watch", 0 }, { "every", 1 }, { "until-done", 0 }, { NULL, 0 } }, 0, 0 },
+	{ "export", cmd_export, "[--sweep NAME] [--format csv|jsonl]",
+	  "A sweep's results as a table: parameters and outcomes per job.",
+	  "One row per job (by id): id, state, attempt, then one column per job\n"
+	  "parameter that varies between the rows, then one per outcome member (named\n"
+	  "outcome.K where a parameter is K too). CSV as RFC 4180 (strings unquoted\n"
+	  "unless needed, other values as JSON, empty when absent); jsonl: one JSON\n"
+	  "object per row with the same members. Exit 3 when no job matches.\n"
+	  "  --sweep NAME       only the jobs of that sweep (default: every job)\n"
+	  "  --format csv|jsonl the output (default csv)\n",
+	  { { "sweep", 1 }, { "format", 1 }, { NULL, 0 } }, 0, 0 },
 	{ "log", cmd_log, "ID",
 	  "Print the stdout and stderr kept of each attempt of an order.",
 	  "Each attempt's log (capped by the runner; a cut is marked) follows a line\n"
@@ -185,9 +196,13 @@ static void main_help(FILE *f)
 {
 	size_t i;
 
-	fputs("usage: spoolctl [--spool DIR] [--nosync] COMMAND [ARGS...]\n\n"
-	      "The spool is DIR, else $SPOOL_DIR, else ./spool.\n"
-	      "  --nosync  skip every fsync (benchmarks; not crash-safe)\n\n"
+	fputs("usage: spoolctl [--spool DIR] [--nosync] COMMAND [ARGS...]\n"
+	      "       spoolctl --version\n\n"
+	      "The spool is DIR, else $SPOOL_DIR, else ./spool. submit and sweep go to\n"
+	      "the boss at $SPOOL_BOSS instead when it is set and --spool is not given\n"
+	      "(with the bearer token in the file $SPOOL_TOKEN_FILE).\n"
+	      "  --nosync   skip every fsync (benchmarks; not crash-safe)\n"
+	      "  --version  print the version\n\n"
 	      "Commands:\n", f);
 	for (i = 0; i < NCMDS; i++)
 		fprintf(f, "  %-9s %s\n", cmds[i].name, cmds[i].summary);
@@ -223,6 +238,9 @@ int main(int argc, char **argv)
 			cli_nosync = 1;
 		} else if (strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0) {
 			main_help(stdout);
+			return EX_OK;
+		} else if (strcmp(s, "--version") == 0) {
+			printf("spoolctl (spool) %s\n", SPOOL_VERSION);
 			return EX_OK;
 		} else if (s[0] == '-') {
 			cli_warn("unknown option '%s'", s);
