@@ -115,45 +115,75 @@ token_rule() {
 	assert_match "token file 'empty' is empty" "$out" "empty token file"
 }
 
-top_hints() {
-	local T="$SC --spool $TESTDIR/top"
+# top_spool DIR: a sweep of three, run with losses 3, 1, 2 (lr 0.1, 0.2, 0.3)
+top_spool() {
+	local T="$SC --spool $1"
+	$T init
 	printf '{"name":"tp","base":{"scriptName":"nn.py","epochs":5},"grid":{"lr":[0.1,0.2,0.3]}}' >tp.json
 	$T sweep tp.json >/dev/null 2>&1
 	for n in 3 1 2; do
 		read -r cid tok _ < <($T claim --worker w | head -1)
 		echo "{\"loss\": $n, \"acc\": 0.$n}" | $T complete "$cid" "$tok" -
 	done
-	line=$($T top --limit 1 | sed -n 3p)
+}
+
+top_limit_one() {
+	top_spool "$TESTDIR/top1"
+	line=$($SC --spool "$TESTDIR/top1" top --limit 1 | sed -n 3p)
 	assert_match "^ +1 +1 +[0-9a-f]{24} +lr=0\.2$" "$line" "top --limit 1 shows the best run's parameters"
+}
+
+top_hints() {
+	top_spool "$TESTDIR/top2"
+	local T="$SC --spool $TESTDIR/top2"
 	set +e; out=$($T top --key accuracy 2>&1); rc=$?; set -e
 	assert_eq 3 "$rc" "top --key with no such outcome key"
 	assert_match "no done job has a numeric outcome member 'accuracy'" "$out" "says so"
 	assert_match "keys there are.*: loss, acc" "$out" "and names the keys"
+}
+
+top_sweep_hint() {
+	top_spool "$TESTDIR/top3"
+	local T="$SC --spool $TESTDIR/top3"
 	set +e; out=$($T top --sweep nosuch 2>&1); rc=$?; set -e
 	assert_eq 3 "$rc" "top --sweep nosuch"
 	assert_match "no job is in sweep 'nosuch'" "$out" "says so"
 	assert_match "the sweeps there are: tp" "$out" "and names the sweeps"
 }
 
-small_edges() {
-	# sweep creates the spool (as spoold does); fsck says it is clean
+sweep_without_init() {
 	printf '{"name":"e","base":{"scriptName":"nn.py"},"grid":{"a":[1]}}' >e.json
 	$SC --spool "$TESTDIR/fresh" sweep e.json >/dev/null 2>err || fail "sweep without init: $(cat err)"
-	assert_eq "clean: no problems found" "$($SC --spool "$TESTDIR/fresh" fsck)" "fsck when clean"
-	# outside a spool: what to do
+	assert_eq 1 "$($SC --spool "$TESTDIR/fresh" ls --json | pyget 'd["new"]')" "the sweep's job"
+}
+
+fsck_clean() {
+	$SC --spool "$TESTDIR/clean" init
+	assert_eq "clean: no problems found" "$($SC --spool "$TESTDIR/clean" fsck)" "fsck when clean"
+}
+
+outside_a_spool() {
 	mkdir elsewhere
 	set +e; out=$(cd elsewhere && env -u SPOOL_DIR "$SC" ls 2>&1); rc=$?; set -e
 	assert_eq 1 "$rc" "ls outside a spool"
 	assert_match "cannot open spool 'spool'" "$out" "says what"
 	assert_match "\-\-spool DIR or \\\$SPOOL_DIR.*spoolctl --spool DIR init" "$out" "suggests --spool, \$SPOOL_DIR, init"
 	assert_eq 1 "$(grep -o 'cannot open spool' <<<"$out" | wc -l)" "'cannot open spool' once"
+}
+
+version() {
 	assert_match "^spoolctl \(spool\) [0-9]" "$($SC --version)" "--version"
 }
 
 part "command jobs" command_jobs
 part "export" export_csv
 part "one token-file rule" token_rule
-part "top hints" top_hints
-part "small edges" small_edges
+part "top --limit 1" top_limit_one
+part "top --key hint" top_hints
+part "top --sweep hint" top_sweep_hint
+part "sweep without init" sweep_without_init
+part "fsck when clean" fsck_clean
+part "outside a spool" outside_a_spool
+part "--version" version
 [ ${#FAILED[@]} = 0 ] || fail "parts that failed: ${FAILED[*]}"
 echo ok
