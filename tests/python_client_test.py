@@ -58,6 +58,8 @@ def sweep_end_to_end(c):
         want = round(abs(r["params"]["lr"] - 0.03) * 100 + r["params"]["layers"], 6)
         check(r["outcome"]["loss"] == want, "loss of %r: %r, expected %r" % (r["params"], r["outcome"], want))
         check(r["state"] == "done" and r["attempt"] == 1, "state and attempt: %r" % r)
+        check(r["run"]["exit"] == 0 and r["run"]["wallMs"] >= 0 and r["run"]["worker"].startswith("py-"),
+              "the run's figures: %r" % r["run"])
     # by the sweep's name too
     check(sorted(x["id"] for x in c.results("py-sweep")) == sorted(sw.ids), "results by name")
 

@@ -120,12 +120,15 @@ class Results(list):
     """A list of result rows (dicts), one per job::
 
         {"id", "state", "attempt", "worker", "params": {varying parameters},
-         "outcome": {what the script reported} or None, "job": {the job}}
+         "outcome": {what the script reported} or None,
+         "run": {the runner's figures: worker, wallMs, cpuMs, maxRssKb, exit,
+                 ...} or None, "job": {the job}}
     """
 
     def to_frame(self):
-        """The rows as a pandas DataFrame: one column per parameter and per
-        outcome member (``outcome.KEY`` where a parameter has that name)."""
+        """The rows as a pandas DataFrame: one column per parameter, per
+        outcome member (``outcome.KEY`` where a parameter has that name) and
+        per run figure (``run.wallMs``, ``run.maxRssKb``, ...)."""
         try:
             import pandas
         except ImportError:
@@ -137,7 +140,10 @@ class Results(list):
             row = {"id": r["id"], "state": r["state"], "attempt": r["attempt"]}
             row.update(r["params"])
             for k, v in (r["outcome"] or {}).items():
-                row["outcome." + k if k in row else k] = v
+                if k != "_run":
+                    row["outcome." + k if k in row else k] = v
+            for k, v in (r.get("run") or {}).items():
+                row["run." + k] = v
             flat.append(row)
         return pandas.DataFrame(flat)
 
@@ -285,10 +291,12 @@ class Client:
             if not o:
                 continue
             job = jobs[jid] or {}
+            out = self._b.outcome(o["_raw"])
+            run = out.get("_run") if isinstance(out, dict) else None
             rows.append({"id": jid, "state": o["state"], "attempt": o["attempt"],
                          "worker": o["worker"],
                          "params": {k: job.get(k) for k in params},
-                         "outcome": self._b.outcome(o["_raw"]),
+                         "outcome": out, "run": run if isinstance(run, dict) else None,
                          "job": job})
         return rows
 
