@@ -69,6 +69,8 @@ def sweep_end_to_end(c):
           "best run: %r" % best)
     check(len(board["rows"]) == 2 and board["counts"]["done"] >= 6, "board: %r" % board)
     check("training lr=0.03" in c.log(best["id"]), "the script's stderr is in its log")
+    check(c.leaderboard(key="nosuch")["rows"] == [] and c.leaderboard(sweep="nosuch")["rows"] == [],
+          "an empty board, not an error, for a key or sweep nothing has")
 
     try:
         import pandas  # noqa: F401

@@ -91,13 +91,13 @@ def find_spoolctl(given=None):
     return shutil.which("spoolctl") or "spoolctl"
 
 
-def _run(argv, stdin=None):
+def _run(argv, stdin=None, ok=(0,)):
     try:
         p = subprocess.run(argv, input=stdin, capture_output=True)
     except OSError as e:
         raise SpoolError("cannot run '%s': %s (set $SPOOLCTL to the spoolctl program)"
                          % (argv[0], e.strerror)) from None
-    if p.returncode != 0:
+    if p.returncode not in ok:
         msg = p.stderr.decode("utf-8", "replace").strip().replace("spoolctl: ", "")
         raise SpoolError(msg or "'%s' exited %d" % (" ".join(argv), p.returncode))
     return p.stdout.decode("utf-8", "replace")
@@ -177,11 +177,11 @@ class Client:
         ids = self._b.submit([jobs] if one else list(jobs))
         return ids[0] if one else ids
 
-    def _ctl(self, *args, stdin=None):
+    def _ctl(self, *args, stdin=None, ok=(0,)):
         argv = [self._spoolctl]
         if isinstance(self._b, SpoolDir):
             argv += ["--spool", self._b.path] + (["--nosync"] if self._nosync else [])
-        return _run(argv + list(args), stdin)
+        return _run(argv + list(args), stdin, ok)
 
     def sweep(self, spec, requeue_failed=False):
         """Submit a sweep: ``spec`` is a dict or the path of a JSON file
@@ -313,7 +313,8 @@ class Client:
         args = ["top", "--json", "--key", key, "--order", order, "--limit", str(limit)]
         if sweep:
             args += ["--sweep", sweep]
-        return json.loads(self._ctl(*args))
+        # exit 3: an empty board (no such key or sweep), as the boss answers it
+        return json.loads(self._ctl(*args, ok=(0, 3)))
 
     def log(self, jid):
         """The stdout and stderr kept of every attempt of order ``jid``, each
