@@ -19,6 +19,8 @@ J
 $SC init
 $SC sweep spec.json >ids 2>/dev/null
 assert_eq 4 "$(wc -l <ids)" "jobs submitted"
+bad=$(echo '{"scriptName": "nn.py", "dataFileName": "wine_data.csv", "dependentVariable": "alcohol",
+  "epochs": 2, "slowLearningRate": 0.001, "spool": {"maxAttempts": 3}}' | $SC submit)
 "$BIN/runner" --spool "$SPOOL_DIR" --scripts "$SCRIPTS" --name t-nn --slots 2 --drain \
 	--workdir "$TESTDIR/work" 2>runner.log || fail "runner exited $?: $(tail -n 5 runner.log)"
 $SC top --sweep nn-small --limit 0 --json >board.json
@@ -41,5 +43,14 @@ assert best["testLoss"] < best["baselineMeanTestLoss"], \
     ("the best run by validation does not beat the mean predictor on test", best)
 print("best by validation: loss %g testLoss %g; mean predictor %g, ridge %g on test"
       % (best["loss"], best["testLoss"], best["baselineMeanTestLoss"], best["baselineRidgeTestLoss"]))
+EOF
+$SC show "$bad" --json >bad.json
+python3 - <<'EOF' || fail "the refused job: $(head -c 2000 bad.json)"
+import json
+d = json.load(open("bad.json"))
+assert d["order"]["state"] == "failed", d["order"]
+assert d["outcome"]["output"]["status"] == 400, d["outcome"]
+assert d["outcome"]["output"]["error"].startswith("slowLearningRate is 0.001"), d["outcome"]
+assert d["outcome"]["_run"]["attempt"] == 1, "a 400 was retried"
 EOF
 echo ok

@@ -388,7 +388,7 @@ def refusals(job):
     message per key, each naming it. Empty when every such key is off."""
     found = []
     thr = job.get("extraTreesKeepThreshd")
-    if thr not in (None, 0):
+    if thr is not None and (isinstance(thr, bool) or thr != 0):
         found.append("extraTreesKeepThreshd is %s, but nn.py has no feature "
                      "selection by extra trees (only 0 or absent, keeping every "
                      "input; pick inputs with independentVariables, or reduce "
