@@ -8,7 +8,7 @@ A runner starts it with the job JSON as its first argument (with no argument it
 reads the job from stdin). It prints progress lines, then the outcome as its
 last line of stdout:
 
-    {"status": 200, "jobId": "...", "loss": 0.31, "metric": 0.44, "trainLoss": 0.12, ...}
+    {"status": 200, "jobId": "...", "loss": 0.06, "metric": 0.19, "testLoss": 0.18, ...}
 
 What the numbers mean (all in the original units of the dependent variable):
   loss        mean squared error on the validation rows: the figure to rank
@@ -33,6 +33,10 @@ What the numbers mean (all in the original units of the dependent variable):
               has learned nothing a straight line does not know.
 The weight penalties (l1, l2) are not part of any of them; every prediction is
 clipped to [minDependentVarValue, maxDependentVarValue] when they are given.
+The outcome also says epochs (run; the most of any fold), stoppedEarly,
+trainRows, validationRows, testRows, splitSeed, splitDigest (below),
+networkInputs, pcaExplainedVariance (with PCA: the fraction of the scaled
+inputs' variance the components keep), dependentVariable and seconds.
 
 The split. The data rows are shuffled by splitSeed alone, never by seed, so
 every job of a sweep with the same splitSeed, testSplit and data file is
