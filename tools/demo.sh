@@ -75,7 +75,7 @@ wait "$remote_pid" || rc=$?
 wait "$local_pid" || rc=$?
 [ "$rc" = 0 ] || echo "demo: a runner exited with $rc (logs in ${demo#$top/}/)" >&2
 
-say "leaderboard (lower loss is better; loss = held-out MSE of alcohol, metric = MAE)"
+say "leaderboard (lower loss is better; loss = validation MSE of flavanoids, metric = its MAE; testLoss = MSE on the held-out test rows)"
 "$bin/spoolctl" --spool "$spool" top --sweep "$sweep" --limit 10
 
 if [ "$keep" = 1 ]; then
