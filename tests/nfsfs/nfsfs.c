@@ -197,6 +197,7 @@ static void ctl_refresh_locked(void)
 			fprintf(stderr, "nfsfs: %s: bad rule: %s", g.ctl, line);
 	}
 	fclose(f);
+	write_stats_locked();	/* a test knows the rules are on */
 }
 
 static uint64_t rnd_locked(void)
@@ -397,6 +398,29 @@ static int nfs_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t 
 
 /* ---- pass-through ---------------------------------------------------- */
 
+/* An open file; a handle that went stale stays stale, as an NFS handle. */
+struct ofile {
+	int fd;
+	int stale;
+};
+#define OF(fi) ((struct ofile *)(uintptr_t)(fi)->fh)
+#define FD(fi) (OF(fi)->fd)
+/* (a directory's handle is 0: there is no opendir) */
+#define HAS_FD(fi) ((fi) && (fi)->fh)
+
+static int ofile_new(struct fuse_file_info *fi, int fd)
+{
+	struct ofile *f = calloc(1, sizeof(*f));
+
+	if (!f) {
+		close(fd);
+		return -ENOMEM;
+	}
+	f->fd = fd;
+	fi->fh = (uint64_t)(uintptr_t)f;
+	return 0;
+}
+
 static void *nfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
 	cfg->use_ino = 1;		/* the server's inode numbers, as NFS's fileid */
@@ -421,8 +445,8 @@ static int nfs_getattr(const char *path, struct stat *st, struct fuse_file_info 
 
 	if ((r = before(OP_GETATTR, NULL)) < 0)
 		return r;
-	if (fi)
-		r = fstat((int)fi->fh, st);
+	if (HAS_FD(fi))
+		r = fstat(FD(fi), st);
 	else
 		r = fstatat(g.bfd, rel(path), st, AT_SYMLINK_NOFOLLOW);
 	return r < 0 ? -errno : 0;
@@ -437,8 +461,7 @@ static int nfs_open(const char *path, struct fuse_file_info *fi)
 	fd = openat(g.bfd, rel(path), fi->flags & ~O_NOFOLLOW);
 	if (fd < 0)
 		return -errno;
-	fi->fh = (uint64_t)fd;
-	return 0;
+	return ofile_new(fi, fd);
 }
 
 static int nfs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
@@ -451,8 +474,7 @@ static int nfs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	if (fd < 0)
 		return -errno;
 	dir_changed(path);
-	fi->fh = (uint64_t)fd;
-	return 0;
+	return ofile_new(fi, fd);
 }
 
 static int nfs_read(const char *path, char *buf, size_t n, off_t off,
@@ -461,23 +483,27 @@ static int nfs_read(const char *path, char *buf, size_t n, off_t off,
 	ssize_t r;
 	int e;
 
-	if ((e = before(OP_READ, NULL)) < 0)
-		return e;
-	r = pread((int)fi->fh, buf, n, off);
+	/* the kernel retries a failed read-ahead: a stale handle stays stale */
+	if (OF(fi)->stale || (e = before(OP_READ, NULL)) < 0) {
+		OF(fi)->stale = 1;
+		return -ESTALE;
+	}
+	r = pread(FD(fi), buf, n, off);
 	return r < 0 ? -errno : (int)r;
 }
 
 static int nfs_write(const char *path, const char *buf, size_t n, off_t off,
 		     struct fuse_file_info *fi)
 {
-	ssize_t r = pwrite((int)fi->fh, buf, n, off);
+	ssize_t r = pwrite(FD(fi), buf, n, off);
 
 	return r < 0 ? -errno : (int)r;
 }
 
 static int nfs_release(const char *path, struct fuse_file_info *fi)
 {
-	close((int)fi->fh);
+	close(FD(fi));
+	free(OF(fi));
 	return 0;
 }
 
@@ -487,7 +513,7 @@ static int nfs_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 
 	if ((r = before(OP_FSYNC, NULL)) < 0)
 		return r;
-	r = datasync ? fdatasync((int)fi->fh) : fsync((int)fi->fh);
+	r = datasync ? fdatasync(FD(fi)) : fsync(FD(fi));
 	return r < 0 ? -errno : 0;
 }
 
@@ -579,14 +605,14 @@ static int nfs_readlink(const char *path, char *buf, size_t n)
 
 static int nfs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
-	int r = fi ? fchmod((int)fi->fh, mode) : fchmodat(g.bfd, rel(path), mode, 0);
+	int r = HAS_FD(fi) ? fchmod(FD(fi), mode) : fchmodat(g.bfd, rel(path), mode, 0);
 
 	return r < 0 ? -errno : 0;
 }
 
 static int nfs_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
 {
-	int r = fi ? fchown((int)fi->fh, uid, gid) :
+	int r = HAS_FD(fi) ? fchown(FD(fi), uid, gid) :
 		     fchownat(g.bfd, rel(path), uid, gid, AT_SYMLINK_NOFOLLOW);
 
 	return r < 0 ? -errno : 0;
@@ -596,8 +622,8 @@ static int nfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 {
 	int r, fd;
 
-	if (fi)
-		return ftruncate((int)fi->fh, size) < 0 ? -errno : 0;
+	if (HAS_FD(fi))
+		return ftruncate(FD(fi), size) < 0 ? -errno : 0;
 	if ((fd = openat(g.bfd, rel(path), O_WRONLY | O_CLOEXEC)) < 0)
 		return -errno;
 	r = ftruncate(fd, size) < 0 ? -errno : 0;
@@ -608,7 +634,7 @@ static int nfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 static int nfs_utimens(const char *path, const struct timespec tv[2],
 		       struct fuse_file_info *fi)
 {
-	int r = fi ? futimens((int)fi->fh, tv) :
+	int r = HAS_FD(fi) ? futimens(FD(fi), tv) :
 		     utimensat(g.bfd, rel(path), tv, AT_SYMLINK_NOFOLLOW);
 
 	return r < 0 ? -errno : 0;
