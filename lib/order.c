@@ -188,7 +188,7 @@ int spool_read_opts(struct spool *sp, const struct order *o,
 
 	spool_order_path(o, path, sizeof(path));
 	buf_init(&b, 64 << 10);
-	r = buf_read_file(&b, sp->root, path);
+	r = sys_read_file(&b, sp->root, path);
 	if (r == 0 && order_doc_parse(b.data, b.len, opts, &created) < 0)
 		r = sp_fail(sp, -EINVAL, "order file '%s' is not valid (spoolctl fsck --repair rebuilds it)", path);
 	buf_release(&b);
@@ -346,8 +346,8 @@ int spool_claim(struct spool *sp, const struct claimant *c, struct order *o)
 /* ---- finding orders ------------------------------------------------------ */
 
 /* Look in one directory for the order id (at offset 44 of every name). */
-static int find_in(struct spool *sp, enum spool_state st, const char *id,
-		   const char *token, struct order *o)
+static int find_in_once(struct spool *sp, enum spool_state st, const char *id,
+			const char *token, struct order *o)
 {
 	char dir[32];
 	DIR *d;
@@ -357,12 +357,12 @@ static int find_in(struct spool *sp, enum spool_state st, const char *id,
 	sp_state_dir(st, id, dir, sizeof(dir));
 	fd = openat(sp->root, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 || !(d = fdopendir(fd))) {
-		r = errno == ENOENT ? -ENOENT : -errno;
+		r = errno == ESTALE ? -EAGAIN : -errno;
 		if (fd >= 0)
 			close(fd);
 		return r;
 	}
-	while ((e = readdir(d))) {
+	for (errno = 0; (e = readdir(d)); errno = 0) {
 		struct order q;
 
 		if (strlen(e->d_name) < 68 || memcmp(e->d_name + 44, id, SPOOL_ID_LEN) != 0)
@@ -378,8 +378,25 @@ static int find_in(struct spool *sp, enum spool_state st, const char *id,
 		r = 0;
 		break;
 	}
+	/* a listing cut short by an error is no answer (ESTALE on NFS) */
+	if (!e && errno)
+		r = errno == ESTALE ? -EAGAIN : -errno;
 	closedir(d);
 	return r;
+}
+
+/*
+ * find_in_once, again while the directory's handle is stale: the caller's
+ * -ESTALE is "claimed under another token", never the file system's.
+ */
+static int find_in(struct spool *sp, enum spool_state st, const char *id,
+		   const char *token, struct order *o)
+{
+	int i, r = -EAGAIN;
+
+	for (i = 0; i < SYS_STALE_TRIES && r == -EAGAIN; i++)
+		r = find_in_once(sp, st, id, token, o);
+	return r == -EAGAIN ? -EIO : r;
 }
 
 int spool_lookup(struct spool *sp, const char *id, struct order *o)
@@ -559,7 +576,7 @@ static int finish_claim(struct spool *sp, struct order *o, enum spool_state st,
 	sp_state_path(st, o->n.id, name, to, sizeof(to));
 	outcome_path(o, out, sizeof(out));
 	if ((r = sp_exists(sp, from)) <= 0)
-		return r < 0 ? r : -ENOENT;
+		return r == -ESTALE ? -EIO : r < 0 ? r : -ENOENT;	/* -ESTALE is ours */
 	if ((g = sp_group(sp)) < 0)
 		return g;
 	if (s && (r = stage_outcome(sp, o, out, s, len, how, g)) < 0) {
@@ -757,7 +774,7 @@ int spool_reap_one(struct spool *sp, struct order *o, int64_t now)
 		return r;
 	outcome_path(o, out, sizeof(out));
 	buf_init(&syn, SPOOL_OUTCOME_MAX + 2);
-	if (buf_read_file(&syn, sp->root, out) == 0) {
+	if (sys_read_file(&syn, sp->root, out) == 0) {
 		/* the claimant filed its outcome and died before the rename:
 		 * end the claim as that outcome says, without running it again */
 		int64_t status = 0;

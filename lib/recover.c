@@ -121,7 +121,7 @@ static int drop_id(struct spool *sp, const char *path, const char *name,
 	int given = 0;
 
 	buf_init(&b, SPOOL_JOB_MAX);
-	if (buf_read_file(&b, sp->root, path) == 0)
+	if (sys_read_file(&b, sp->root, path) == 0)
 		given = job_given_id(b.data, b.len, id);
 	buf_release(&b);
 	if (!given) {

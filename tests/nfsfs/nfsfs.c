@@ -2,16 +2,19 @@
  * nfsfs: a pass-through FUSE file system that behaves like an NFS client
  * where it matters to a spool, for the tests (there is no NFS here).
  *
- *   nfsfs BACKING MOUNTPOINT [--attr-ms N] [--dir-ms N] [--ctl FILE]
+ *   nfsfs BACKING MOUNTPOINT [--attr-ms N] [--neg-ms N] [--dir-ms N] [--ctl FILE]
  *         [--stats FILE] [--fault RULE]... [--seed N]
  *
  * Each mount of one backing directory is one NFS client:
  * - a change made through one mount reaches the other only through the
  *   backing directory, so it raises no inotify event there;
- * - the kernel keeps attributes and names (positive and negative) for
- *   --attr-ms, and this file system serves a directory's listing from its
- *   own copy for --dir-ms, unless this mount changed that directory itself
- *   (as an NFS client drops its cache on its own changes);
+ * - the kernel keeps attributes and names for --attr-ms, and names found
+ *   missing for --neg-ms (default 0: an NFS client looks a missing name up
+ *   again once it sees that the directory changed, as it does after its
+ *   own rename, which FUSE cannot tell the kernel); this file system serves
+ *   a directory's listing from its own copy for --dir-ms, unless this mount
+ *   changed that directory itself (as an NFS client drops its cache on its
+ *   own changes);
  * - renameat2 with any flag (RENAME_NOREPLACE) fails with EINVAL, as on
  *   NFS; link(2) works;
  * - faults: a RULE is "OP KIND WHEN [MS]", from --fault or a line of the
@@ -78,7 +81,7 @@ struct listing {
 static struct {
 	int bfd;			/* the backing directory */
 	const char *backing;
-	double attr_s;
+	double attr_s, neg_s;
 	int64_t dir_ms;
 	const char *ctl, *stats;
 	pthread_mutex_t lock;		/* everything below */
@@ -427,7 +430,7 @@ static void *nfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->hard_remove = 1;
 	cfg->entry_timeout = g.attr_s;
 	cfg->attr_timeout = g.attr_s;
-	cfg->negative_timeout = g.attr_s;
+	cfg->negative_timeout = g.neg_s;
 	cfg->kernel_cache = 0;
 	return NULL;
 }
@@ -679,8 +682,8 @@ static const struct fuse_operations ops = {
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: nfsfs BACKING MOUNTPOINT [--attr-ms N] [--dir-ms N] [--ctl FILE]\n"
-		"             [--stats FILE] [--fault 'OP KIND WHEN [MS]']... [--seed N]\n");
+	fprintf(stderr, "usage: nfsfs BACKING MOUNTPOINT [--attr-ms N] [--neg-ms N] [--dir-ms N]\n"
+		"             [--ctl FILE] [--stats FILE] [--fault 'OP KIND WHEN [MS]']... [--seed N]\n");
 	exit(2);
 }
 
@@ -688,7 +691,7 @@ int main(int argc, char **argv)
 {
 	char *fargv[8];
 	int i, fargc = 0;
-	long attr_ms = 1000;
+	long attr_ms = 1000, neg_ms = 0;
 
 	g.dir_ms = 1000;
 	g.rng = 0x9e3779b97f4a7c15ULL;
@@ -703,6 +706,8 @@ int main(int argc, char **argv)
 			usage();
 		if (strcmp(argv[i], "--attr-ms") == 0)
 			attr_ms = atol(v);
+		else if (strcmp(argv[i], "--neg-ms") == 0)
+			neg_ms = atol(v);
 		else if (strcmp(argv[i], "--dir-ms") == 0)
 			g.dir_ms = atol(v);
 		else if (strcmp(argv[i], "--ctl") == 0)
@@ -723,6 +728,7 @@ int main(int argc, char **argv)
 	}
 	g.nrules = g.ncmdline;
 	g.attr_s = attr_ms / 1000.0;
+	g.neg_s = neg_ms / 1000.0;
 	g.bfd = open(g.backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (g.bfd < 0) {
 		perror(g.backing);
