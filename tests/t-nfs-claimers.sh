@@ -3,7 +3,7 @@
 # (tests/nfsfs), with faults on: spoold on one client's mount takes 1,000
 # jobs over HTTP while 5 runners (2 slots each) and 3 shell loops of
 # `spoolctl claim` on the other client's mount claim them straight from the
-# spool. One job in ten fails its first attempt and is retried. Renames that
+# spool, and 3 HTTP workers claim them through spoold. One job in ten fails its first attempt and is retried. Renames that
 # are made but answer ENOENT, links that are made but answer EEXIST, reads
 # that answer ESTALE and slow fsyncs hit both clients. Every attempt of every
 # order is run by exactly one claimant, nothing is lost, and the results are
@@ -115,6 +115,33 @@ for i in 1 2 3; do
 	loops+=($!); PIDS+=($!)
 done
 
+# an HTTP worker (one connection, long-polling claims) through spoold
+cat > claimers.py <<'PY'
+import http.client, json, os, sys
+port, k, ran = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+while True:
+    c.request("POST", "/v1/claim?worker=h%s&wait=1" % k)
+    r = c.getresponse(); body = r.read()
+    if r.status == 204:
+        if os.path.exists("stop"): break
+        continue
+    assert r.status == 200, (r.status, body)
+    d = json.loads(body); oid, tok, att = d["order"]["_id"], d["token"], d["attempt"]
+    n = d["job"]["n"] if "job" in d else None
+    with open(ran, "a") as f: f.write("%s %d h%s\n" % (oid, att, k))
+    if n is None:
+        c.request("GET", "/v1/jobs/%s" % oid); rr = c.getresponse(); n = json.loads(rr.read())["n"]
+    if n % 10 == 0 and att == 1:
+        c.request("POST", "/v1/orders/%s/fail?token=%s" % (oid, tok), json.dumps({"status": 500}))
+    else:
+        c.request("POST", "/v1/orders/%s/complete?token=%s" % (oid, tok), json.dumps({"n": n, "loss": (n * n + 7) % 97}))
+    r2 = c.getresponse(); b2 = r2.read()
+    assert r2.status == 200, (oid, r2.status, b2)
+PY
+hpids=()
+for k in 1 2 3; do python3 claimers.py "$PORT" $k "$RAN" 2>h$k.err & hpids+=($!); PIDS+=($!); done
+
 # submit while they claim: bulk arrays over HTTP, 100 at a time
 python3 - "$URL" jobs.json >ids <<'EOF'
 import json, sys, urllib.request
@@ -133,6 +160,7 @@ finished() { [ "$(find back/spool/done back/spool/failed -type f | wc -l)" = "$N
 WAIT_S=240 wait_for finished
 echo "nfsfs: $N jobs in $(ms) ms"
 touch stop
+for p in "${hpids[@]}"; do wait "$p" || fail "an HTTP worker failed: $(tail -3 h*.err)"; done
 for p in "${loops[@]}"; do wait "$p" || fail "a claim loop failed"; done
 for p in "${runners[@]}"; do kill -TERM "$p"; done
 for p in "${runners[@]}"; do wait "$p" || true; done
