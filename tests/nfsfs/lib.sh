@@ -43,11 +43,18 @@ nfs_mount() {
 # nfs_umount_all: unmount every mount and wait for its nfsfs to end (it
 # writes its --stats file last).
 nfs_umount_all() {
-	local m p
+	local m p i
 	for m in "${NFS_MNTS[@]:-}"; do
 		[ -n "$m" ] && nfs_mounted "$m" && { umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; }
 	done
-	for p in "${NFS_PIDS[@]:-}"; do [ -n "$p" ] && wait "$p" 2>/dev/null || true; done
+	# a lazily unmounted nfsfs lives while a straggler holds a file there:
+	# give it 10 s, then stop it (its mount is cut, its files are closed)
+	for p in "${NFS_PIDS[@]:-}"; do
+		[ -n "$p" ] || continue
+		for i in $(seq 1 200); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
+		kill "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
 	NFS_MNTS=()
 	NFS_PIDS=()
 }
