@@ -248,11 +248,9 @@ int spool_claim_file(struct spool *sp, const char *file,
 		return sp_fail(sp, r, "cannot name claim");
 	snprintf(from, sizeof(from), "new/%s", file);
 	snprintf(to, sizeof(to), "assigned/%s", name);
-	r = sp_move(sp, from, to);
 	/* On NFS a retransmitted rename can say ENOENT after it succeeded:
-	 * the destination is ours alone, so its existence says who won. */
-	if (r == -ENOENT && sp_exists(sp, to) == 1)
-		r = 0;
+	 * the destination is ours alone, so sys_rename asks it who won. */
+	r = sp_move(sp, from, to);
 	if (r < 0)
 		return r == -ENOENT ? -ENOENT : sp_fail(sp, r, "cannot claim '%s': %s", file, strerror(-r));
 	sp_order_from(o, ST_ASSIGNED, name);
