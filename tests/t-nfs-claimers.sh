@@ -158,8 +158,11 @@ assert_eq "$N" "$(sort -u ids | wc -l)" "distinct ids submitted"
 # mount, 20 times a second, would be most of the load)
 finished() { [ "$(find back/spool/done back/spool/failed -type f | wc -l)" = "$N" ]; }
 # (a generous deadline, well within tests/run's, so that a failure says what)
-for i in $(seq 1 3000); do finished && break; sleep 0.05; done
-finished || fail "after 150 s: $($SC --spool back/spool ls --json) of $N orders submitted"
+end=$((SECONDS + 150))
+until finished; do
+	[ $SECONDS -lt $end ] || fail "after 150 s: $($SC --spool back/spool ls --json) of $N orders submitted"
+	sleep 0.05
+done
 echo "nfsfs: $N jobs in $(ms) ms"
 touch stop
 for p in "${hpids[@]}"; do wait "$p" || fail "an HTTP worker failed: $(tail -3 h*.err)"; done
