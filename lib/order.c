@@ -397,23 +397,56 @@ static int find_in(struct spool *sp, enum spool_state st, const char *id,
 	return r == -EAGAIN ? -EIO : r;
 }
 
-int spool_lookup(struct spool *sp, const char *id, struct order *o)
+/*
+ * A listing can come from a client's cache (NFS keeps directories for
+ * seconds), so "not there" may only mean "not there a moment ago, as this
+ * host saw it". A change this host makes to a directory makes its client
+ * read it afresh (the reply shows whether somebody else changed it too):
+ * create and remove a dot file, which every tool ignores. For the slow
+ * paths only: an order or a claim not found.
+ */
+static void refresh_states(struct spool *sp, const char *id)
+{
+	char dir[32], p[SP_PATH_MAX], stamp[SPOOL_ID_LEN + 1];
+	int st, fd;
+
+	id_new(stamp);
+	for (st = 0; st < ST_COUNT; st++) {
+		sp_state_dir((enum spool_state)st, id, dir, sizeof(dir));
+		snprintf(p, sizeof(p), "%s/.refresh.%s", dir, stamp);
+		fd = openat(sp->root, p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (fd >= 0) {
+			close(fd);
+			unlinkat(sp->root, p, 0);
+		}
+	}
+}
+
+static int lookup_once(struct spool *sp, const char *id, struct order *o)
 {
 	/* the order of precedence fsck uses when an order is in two states */
 	static const enum spool_state order[] = {
 		ST_DONE, ST_FAILED, ST_CANCELLED, ST_ASSIGNED, ST_HELD, ST_NEW
 	};
 	size_t i;
+	int r = -ENOENT;
+
+	for (i = 0; i < sizeof(order) / sizeof(order[0]) && r == -ENOENT; i++)
+		r = find_in(sp, order[i], id, NULL, o);
+	return r;
+}
+
+int spool_lookup(struct spool *sp, const char *id, struct order *o)
+{
 	int r;
 
 	if (!id_valid(id))
 		return sp_fail(sp, -EINVAL, "bad order id '%.40s': want %d hex digits", id, SPOOL_ID_LEN);
-	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
-		r = find_in(sp, order[i], id, NULL, o);
-		if (r != -ENOENT)
-			return r;
+	if ((r = lookup_once(sp, id, o)) == -ENOENT) {
+		refresh_states(sp, id);		/* sure it is nowhere? */
+		r = lookup_once(sp, id, o);
 	}
-	return sp_fail(sp, -ENOENT, "no order '%s'", id);
+	return r == -ENOENT ? sp_fail(sp, -ENOENT, "no order '%s'", id) : r;
 }
 
 /*
@@ -438,16 +471,11 @@ static void lost_claim(struct order *o, const char *token)
 	name_format(&o->n, o->file, sizeof(o->file));
 }
 
-int spool_lookup_claim(struct spool *sp, const char *id, const char *token,
-		       struct order *o)
+static int lookup_claim_once(struct spool *sp, const char *id, const char *token,
+			     struct order *o)
 {
-	int r;
+	int r = find_in(sp, ST_ASSIGNED, id, token, o);
 
-	if (!id_valid(id))
-		return sp_fail(sp, -EINVAL, "bad order id '%.40s': want %d hex digits", id, SPOOL_ID_LEN);
-	if (!token_valid(token))
-		return sp_fail(sp, -EINVAL, "bad claim token '%.40s': want %d hex digits", token, SPOOL_TOKEN_LEN);
-	r = find_in(sp, ST_ASSIGNED, id, token, o);
 	if (r == -ESTALE) {
 		lost_claim(o, token);
 		return sp_fail(sp, r, "order '%s' is claimed under another token", id);
@@ -462,14 +490,33 @@ int spool_lookup_claim(struct spool *sp, const char *id, const char *token,
 		o->state = ST_ASSIGNED;
 		return 0;
 	}
-	if ((r = spool_lookup(sp, id, o)) < 0)
-		return r;
+	if ((r = lookup_once(sp, id, o)) < 0)
+		return r == -ENOENT ? sp_fail(sp, r, "no order '%s'", id) : r;
 	{
 		enum spool_state now = o->state;
 
 		lost_claim(o, token);
 		return sp_fail(sp, -ESTALE, "order '%s' is %s, not claimed under that token", id, spool_state_name(now));
 	}
+}
+
+int spool_lookup_claim(struct spool *sp, const char *id, const char *token,
+		       struct order *o)
+{
+	int r;
+
+	if (!id_valid(id))
+		return sp_fail(sp, -EINVAL, "bad order id '%.40s': want %d hex digits", id, SPOOL_ID_LEN);
+	if (!token_valid(token))
+		return sp_fail(sp, -EINVAL, "bad claim token '%.40s': want %d hex digits", token, SPOOL_TOKEN_LEN);
+	r = lookup_claim_once(sp, id, token, o);
+	if (r == -ESTALE || r == -ENOENT) {
+		/* a listing cached on this host may miss a claim made on another
+		 * a moment ago: a claim is lost only by a fresh listing's word */
+		refresh_states(sp, id);
+		r = lookup_claim_once(sp, id, token, o);
+	}
+	return r;
 }
 
 /* ---- finishing a claim ---------------------------------------------------- */

@@ -11,11 +11,15 @@
 #  4. a listing cut short by ESTALE: completing a claim still finds it, and
 #     does not take it for lost (its outcome moved to late/);
 #  5. a runner's reads answered ESTALE: the job is read again, never failed
-#     for good.
+#     for good;
+#  6. a claim made on one host and completed from another whose listing of
+#     assigned/ is older than the claim: completed, not taken for lost;
+#  7. a job resubmitted (same "_id") on a host whose listing of new/ is older
+#     than the job's order: nothing added, no second order.
 # Each case has a spool of its own; NFS_CASES="2 3" runs only those.
 . "$TOP/tests/lib.sh"
 . "$TOP/tests/nfsfs/lib.sh"
-CASES=${NFS_CASES:-1 2 3 4 5}
+CASES=${NFS_CASES:-1 2 3 4 5 6 7}
 
 mkdir back
 nfs_mount back m --ctl "$TESTDIR/ctl" --stats "$TESTDIR/stats"
@@ -129,5 +133,32 @@ assert_eq "new=0 assigned=0 done=1 failed=0" "$(counts)" "completed after a stal
 assert_eq 0 "$(find $BACK/late -type f | wc -l)" "late outcomes"
 arm
 $SC fsck >fsck.out || fail "fsck: $(cat fsck.out)"
+fi
+
+# 6, 7: two hosts whose listings are cached for 10 minutes
+case " $CASES " in *" 6 "*|*" 7 "*)
+	nfs_mount back ha --dir-ms 600000
+	nfs_mount back hb --dir-ms 600000
+	SA="$BIN/spoolctl --spool ha/s67" SB="$BIN/spoolctl --spool hb/s67"
+	$SA init
+	ls hb/s67/new hb/s67/assigned >/dev/null	# hb's listings, from before
+	;;
+esac
+if fresh 6; then
+	echo '{"scriptName":"s.sh","case":6}' >job6.json
+	id6=$($SA submit job6.json)
+	read -r cid6 tok6 _ < <($SA claim --worker on-a | head -1)
+	assert_eq "$id6" "$cid6" "claimed on host a"
+	printf '{"status":200}' | $SB complete "$cid6" "$tok6" - >complete6.out 2>&1 ||
+		fail "complete on host b: $(cat complete6.out)"
+	assert_eq 1 "$(ls back/s67/done/*/ | grep -c "$id6")" "done"
+	assert_eq 0 "$(find back/s67/late -type f | wc -l)" "late outcomes"
+fi
+if fresh 7; then
+	printf '{"_id":"%s","scriptName":"s.sh","case":7}\n' 0123456789abcdef01234567 >job7.json
+	ls hb/s67/new >/dev/null
+	$SA submit job7.json >/dev/null
+	$SB submit job7.json >/dev/null
+	assert_eq 1 "$(ls back/s67/new | grep -c 0123456789abcdef01234567)" "orders of the job resubmitted on host b"
 fi
 echo ok
