@@ -152,19 +152,19 @@ int sys_rename(int dirfd, const char *from, const char *to)
 		return -f;
 	if (renameat(dirfd, from, dirfd, to) == 0)
 		return 0;
-	if (errno == ENOENT && made_anyway(dirfd, to))
-		return 0;
-	return -errno;
+	f = errno;
+	return f == ENOENT && made_anyway(dirfd, to) ? 0 : -f;
 }
 
 /* linkat, where EEXIST for a link to the same file means it was made. */
 static int link_once(int dirfd, const char *from, const char *to)
 {
+	int e;
+
 	if (linkat(dirfd, from, dirfd, to, 0) == 0)
 		return 0;
-	if (errno == EEXIST && same_file(dirfd, from, to))
-		return 0;
-	return -errno;
+	e = errno;
+	return e == EEXIST && same_file(dirfd, from, to) ? 0 : -e;
 }
 
 int sys_publish_once(int dirfd, const char *from, const char *to)
