@@ -144,7 +144,15 @@ static int recover_one(struct spool *sp, const struct recover_opts *ro,
 	snprintf(path, sizeof(path), "tmp/%s", name);
 	if (fstatat(sp->root, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return 0;
-	age = now - ((int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000);
+	/* its age in tmp/: a rename sets ctime, not mtime, and a dropped file
+	 * taken for ingesting keeps the mtime its writer gave it, maybe hours
+	 * ago, while its ingest is under way this very moment */
+	{
+		int64_t m = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+		int64_t c = (int64_t)st.st_ctim.tv_sec * 1000 + st.st_ctim.tv_nsec / 1000000;
+
+		age = now - (c > m ? c : m);
+	}
 	stale = age >= ro->stale_ms;
 
 	if (staged_order(name, &nm, q, sizeof(q))) {
