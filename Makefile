@@ -18,8 +18,9 @@ ASANFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sa
 DEB_PKGS := gcc make libc6-dev libuv1-dev libcurl4-openssl-dev libjsmn-dev \
             libhttp-parser-dev pkg-config curl python3 procps tar \
             clang libclang-rt-dev strace
-# tests/powerfs (the power-cut test): FUSE through Debian's fusepy
-DEB_PKGS += python3-fusepy
+# tests/powerfs (the power-cut test): FUSE through Debian's fusepy;
+# tests/nfsfs (the NFS tests): libfuse3
+DEB_PKGS += python3-fusepy fuse3 libfuse3-dev
 
 LIB_SRC   := $(sort $(wildcard lib/*.c))
 LIB_HDR   := $(wildcard lib/*.h)
@@ -308,3 +309,23 @@ uninstall:
 	for p in $(INSTALL_PROGS); do rm -f $(DESTDIR)$(MANDIR)/$$p.1; done
 	rm -f $(DESTDIR)$(UNITDIR)/spoold.service $(DESTDIR)$(UNITDIR)/spool-runner@.service
 	rm -rf $(DESTDIR)$(SHAREDIR) $(DESTDIR)$(PYTHONDIR)/spool
+
+# --- nfsfs (issue 11) -------------------------------------------------------------
+# tests/nfsfs/: a pass-through FUSE file system that behaves like an NFS client
+# (no shared inotify, cached attributes and listings, no RENAME_NOREPLACE,
+# injected faults), on which tests/t-nfs*.sh run the spool.
+NFSFS_CFLAGS = -I/usr/include/fuse3 -D_FILE_OFFSET_BITS=64
+build: bin/nfsfs
+asan: asan/bin/nfsfs
+obj/tests/nfsfs/%.o: tests/nfsfs/%.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(NFSFS_CFLAGS) $(CFLAGS) $(WARN) -c $< -o $@
+asan/obj/tests/nfsfs/%.o: tests/nfsfs/%.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(NFSFS_CFLAGS) $(ASANFLAGS) $(WARN) -c $< -o $@
+bin/nfsfs: obj/tests/nfsfs/nfsfs.o
+	@mkdir -p bin
+	$(CC) $(CFLAGS) -o $@ $^ -lfuse3 -lpthread
+asan/bin/nfsfs: asan/obj/tests/nfsfs/nfsfs.o
+	@mkdir -p asan/bin
+	$(CC) $(ASANFLAGS) -o $@ $^ -lfuse3 -lpthread

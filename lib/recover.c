@@ -128,7 +128,7 @@ static int drop_id(struct spool *sp, const char *path, const char *name,
 	int given = 0;
 
 	buf_init(&b, SPOOL_JOB_MAX);
-	if (buf_read_file(&b, sp->root, path) == 0)
+	if (sys_read_file(&b, sp->root, path) == 0)
 		given = job_given_id(b.data, b.len, id);
 	buf_release(&b);
 	if (!given) {
@@ -151,7 +151,15 @@ static int recover_one(struct spool *sp, const struct recover_opts *ro,
 	snprintf(path, sizeof(path), "tmp/%s", name);
 	if (fstatat(sp->root, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return 0;
-	age = now - ((int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000);
+	/* its age in tmp/: a rename sets ctime, not mtime, and a dropped file
+	 * taken for ingesting keeps the mtime its writer gave it, maybe hours
+	 * ago, while its ingest is under way this very moment */
+	{
+		int64_t m = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+		int64_t c = (int64_t)st.st_ctim.tv_sec * 1000 + st.st_ctim.tv_nsec / 1000000;
+
+		age = now - (c > m ? c : m);
+	}
 	stale = age >= ro->stale_ms;
 
 	if (staged_order(name, &nm, q, sizeof(q))) {
