@@ -2,7 +2,7 @@
  * script: what a run executes and with what: the scriptName rule (a plain
  * file name inside --scripts, nothing else; a symbolic link there only
  * when it ends inside the directory too), the job argument in the
- * seed's shape, the environment, and the per-run work directory.
+ * seed's shape, and the environment.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -224,53 +224,6 @@ void script_env_free(char **env)
 	for (i = 0; env[i]; i++)
 		free(env[i]);
 	free(env);
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag,
-		  struct FTW *f)
-{
-	return remove(path) < 0 && errno != ENOENT ? -1 : 0;
-}
-
-int workdir_remove(const char *path)
-{
-	struct stat st;
-
-	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS) < 0)
-		return errno ? -errno : -EIO;
-	return 0;
-}
-
-int dir_make_p(const char *path)
-{
-	char tmp[PATH_MAX], *p;
-
-	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	for (p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
-int workdir_make(const char *path)
-{
-	int r;
-
-	if ((r = workdir_remove(path)) < 0)
-		return r;
-	if (mkdir(path, 0755) < 0)
-		return -errno;
-	return 0;
 }
 
 int script_prepare(const char *dir, const char *python, const char *job,

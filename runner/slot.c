@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 8000
+#define PREEMPT_WAIT_MS 2000	/* a script dead of SIGTERM: for the runner's to show */
 
 /* The context of the running order, for the heartbeat. */
 struct ctx {
@@ -319,6 +321,65 @@ static void trailer(struct buf *log, const struct exec_result *r,
 		   outcome_error ? outcome_error : "");
 }
 
+/*
+ * The line of stderr that says what went wrong: its first, or, after
+ * Python's "Traceback" header, the last (the exception).
+ */
+static void err_line(const struct exec_result *r, char out[EXEC_ERRHEAD_MAX + 1])
+{
+	const char *t = r->errtail, *end, *b;
+
+	snprintf(out, EXEC_ERRHEAD_MAX + 1, "%s", r->errhead);
+	if (strncmp(out, "Traceback (most recent call last)", 33))
+		return;
+	end = t + strlen(t);
+	while (end > t && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' '))
+		end--;
+	for (b = end; b > t && b[-1] != '\n'; b--)
+		;
+	if (end > b)
+		snprintf(out, EXEC_ERRHEAD_MAX + 1, "%.*s", (int)(end - b), b);
+}
+
+/* Did the run die of the runner's own stop (a preemption)? */
+static int stop_signal(const struct exec_result *r)
+{
+	int sig = r->end == END_SIGNALED ? r->sig
+		  : r->end == END_EXITED && r->code > 128 ? r->code - 128 : 0;
+
+	return sig == SIGTERM || sig == SIGINT || sig == SIGHUP || sig == SIGKILL;
+}
+
+/*
+ * A run that did not succeed while its runner is stopping is released, not
+ * failed: under Slurm (scancel, a time limit, a preemption) SIGTERM reaches
+ * every process of the step at once, so the script may die of it before
+ * this runner has taken the same signal. A run that ended of such a signal
+ * waits a little for the runner's stop to show (the signal is pending on the
+ * process until the main thread takes it).
+ */
+static int preempted(struct runner *rn, const struct exec_result *r)
+{
+	int64_t until = mono_ms() + PREEMPT_WAIT_MS;
+	sigset_t pend;
+
+	if (r->end == END_EXITED && r->code == 0 && r->outcome.len)
+		return 0;	/* it may have succeeded: outcome_build decides */
+	if (r->end == END_SPAWN || r->end == END_LOST)
+		return 0;
+	while (!atomic_load(&rn->stopping)) {
+		struct timespec ts = { 0, 20 * 1000000 };
+
+		if (!stop_signal(r) || mono_ms() >= until)
+			return 0;
+		if (sigpending(&pend) == 0 && (sigismember(&pend, SIGTERM) == 1 ||
+		    sigismember(&pend, SIGINT) == 1 || sigismember(&pend, SIGHUP) == 1))
+			return 1;
+		nanosleep(&ts, NULL);
+	}
+	return 1;
+}
+
 static void run_task(struct ctx *c)
 {
 	struct runner *rn = c->rn;
@@ -331,7 +392,7 @@ static void run_task(struct ctx *c)
 	struct run_env re;
 	struct buf arg, out;
 	char *path = NULL, **env = NULL;
-	int py = 0, r, ok;
+	int py = 0, r, ok, lock = -1;
 
 	memset(&ri, 0, sizeof(ri));
 	ri.job_id = t->id;
@@ -350,7 +411,7 @@ static void run_task(struct ctx *c)
 		goto done;
 	}
 	snprintf(wd, sizeof(wd), "%s/%s.%d", rn->workroot, t->id, t->attempt);
-	if ((r = workdir_make(wd)) < 0) {
+	if ((r = workdir_make(wd, &lock)) < 0) {
 		trouble(c, "cannot make the work directory '%s': %s", wd, strerror(-r));
 		goto done;
 	}
@@ -370,8 +431,14 @@ static void run_task(struct ctx *c)
 	if ((r = exec_run(&s, &res)) < 0) {
 		exec_result_release(&res);
 		trouble(c, "cannot run the script: %s", strerror(-r));
-		workdir_remove(wd);
 		goto done;
+	}
+	if (res.end != END_STOPPED && preempted(rn, &res)) {
+		say(rn, "slot %d: %s attempt %d: ended (%s) while the runner stops: "
+		    "a preemption, not a failure", sl->index, t->id, t->attempt,
+		    res.end == END_SIGNALED ? exec_signame(res.sig, err)
+		    : res.end == END_EXITED ? "exit code" : "timeout");
+		res.end = END_STOPPED;
 	}
 	if (res.end == END_LOST) {
 		trailer(&res.log, &res, NULL);
@@ -393,15 +460,29 @@ static void run_task(struct ctx *c)
 		goto done;
 	} else {
 		trailer(&res.log, &res, ok ? NULL : err);
-		say(rn, "slot %d: %s attempt %d: %s in %.2f s%s%s", sl->index, t->id,
-		    t->attempt, ok ? "done" : "failed", res.wall_ms / 1000.0,
-		    ok ? "" : ": ", ok ? "" : err);
+		if (ok) {
+			say(rn, "slot %d: %s attempt %d: done in %.2f s", sl->index, t->id,
+			    t->attempt, res.wall_ms / 1000.0);
+		} else {
+			char line[EXEC_ERRHEAD_MAX + 1], where[PATH_MAX + 64];
+
+			err_line(&res, line);
+			if (rn->boss_url)
+				snprintf(where, sizeof(where), "curl %s/v1/orders/%s/log",
+					 rn->boss_url, t->id);
+			else
+				snprintf(where, sizeof(where), "spoolctl --spool %s log %s",
+					 rn->spool_dir, t->id);
+			say(rn, "slot %d: %s attempt %d: failed in %.2f s: %s%s%s%s; the log: %s",
+			    sl->index, t->id, t->attempt, res.wall_ms / 1000.0, err,
+			    line[0] ? "; stderr: \"" : "", line, line[0] ? "\"" : "", where);
+		}
 		deliver(c, &res.log, ok, &out);
 	}
 	exec_result_release(&res);
-	if (!rn->keep_work)
-		workdir_remove(wd);
 done:
+	if (lock >= 0)
+		workdir_done(wd, lock, rn->keep_work);
 	script_env_free(env);
 	free(path);
 	buf_release(&arg);
@@ -461,7 +542,7 @@ void *slot_main(void *arg)
 	c.rn = rn;
 	c.t = &t;
 	if (rn->boss_url) {
-		if ((r = boss_init(&b, rn->boss_url, rn->bearer, &rn->stopping)) < 0) {
+		if ((r = boss_init(&b, rn->boss_url, rn->bearer, &rn->stopping, &rn->health)) < 0) {
 			say(rn, "slot %d: cannot start libcurl: %s", sl->index, strerror(-r));
 			goto out;
 		}
@@ -496,11 +577,17 @@ void *slot_main(void *arg)
 		if (r == -ECANCELED)
 			break;
 		if (r < 0) {
-			if (!failing++)
-				say(rn, "slot %d: cannot claim: %s (retrying)", sl->index,
-				    c.b ? b.err : spool_error(&sp)[0] ? spool_error(&sp)
-								       : strerror(-r));
-			nap(rn, backoff(sl, &seed));
+			int64_t wait = backoff(sl, &seed), down = atomic_load(&rn->health.down_since);
+			char left[64] = "";
+
+			failing++;
+			if (c.b && down && rn->give_up_s > 0)
+				snprintf(left, sizeof(left), "; giving up in %lld s",
+					 (long long)(rn->give_up_s - (mono_ms() - down) / 1000));
+			say(rn, "slot %d: cannot claim: %s (try %d; again in %.1f s%s)", sl->index,
+			    c.b ? b.err : spool_error(&sp)[0] ? spool_error(&sp) : strerror(-r),
+			    failing, wait / 1000.0, left);
+			nap(rn, wait);
 			continue;
 		}
 		if (failing)
