@@ -140,7 +140,68 @@ struct lines {
 	struct buf line;
 	int over;		/* the current line passed the ceiling: not an outcome */
 	struct buf *last;
+	int *nonfinite;		/* NaN/Infinity read as null in *last */
+	struct buf fixed;	/* a line with them, rewritten */
 };
+
+/*
+ * Python's json.dumps prints NaN, Infinity and -Infinity, which JSON has
+ * not (a diverged run's loss). Rewrite each, outside strings and where a
+ * value starts, as null into out. How many were rewritten, or a negative
+ * errno.
+ */
+static int nonfinite_null(const char *s, size_t n, struct buf *out)
+{
+	static const char *const words[] = { "-Infinity", "Infinity", "NaN" };
+	size_t i = 0, k, start = 0;
+	int instr = 0, count = 0, r;
+	char prev = 0;
+
+	buf_reset(out);
+	while (i < n) {
+		char ch = s[i];
+
+		if (instr) {
+			if (ch == '\\')
+				i++;
+			else if (ch == '"')
+				instr = 0;
+			i++;
+			continue;
+		}
+		if (ch == '"') {
+			instr = 1;
+			prev = ch;
+			i++;
+			continue;
+		}
+		for (k = 0; (prev == ':' || prev == ',' || prev == '[') &&
+			    k < sizeof(words) / sizeof(words[0]); k++) {
+			size_t w = strlen(words[k]);
+
+			if (n - i >= w && !memcmp(s + i, words[k], w) &&
+			    (i + w == n || strchr(" \t\r,]}", s[i + w])))
+				break;
+		}
+		if ((prev == ':' || prev == ',' || prev == '[') &&
+		    k < sizeof(words) / sizeof(words[0])) {
+			if ((r = buf_add(out, s + start, i - start)) < 0 ||
+			    (r = buf_puts(out, "null")) < 0)
+				return r;
+			i += strlen(words[k]);
+			start = i;
+			count++;
+			prev = 'l';
+			continue;
+		}
+		if (ch != ' ' && ch != '\t' && ch != '\r')
+			prev = ch;
+		i++;
+	}
+	if (count && (r = buf_add(out, s + start, n - start)) < 0)
+		return r;
+	return count;
+}
 
 static void line_end(struct lines *l)
 {
@@ -153,11 +214,22 @@ static void line_end(struct lines *l)
 		s++, n--;
 	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
 		n--;
-	if (n >= 2 && s[0] == '{' && s[n - 1] == '}' &&
-	    json_validate(s, n, NULL, 0) == 0) {
+	if (n >= 2 && s[0] == '{' && s[n - 1] == '}') {
+		int nf = 0;
+
+		if (json_validate(s, n, NULL, 0) < 0) {
+			if ((nf = nonfinite_null(s, n, &l->fixed)) <= 0 ||
+			    json_validate(l->fixed.data, l->fixed.len, NULL, 0) < 0)
+				goto out;
+			s = l->fixed.data;
+			n = l->fixed.len;
+		}
 		buf_reset(l->last);
-		if (buf_add(l->last, s, n) < 0)
+		*l->nonfinite = nf;
+		if (buf_add(l->last, s, n) < 0) {
 			buf_reset(l->last);
+			*l->nonfinite = 0;
+		}
 	}
 out:
 	buf_reset(&l->line);
@@ -458,6 +530,8 @@ int exec_run(const struct exec_spec *s, struct exec_result *r)
 	buf_init(&lines.line, SPOOL_OUTCOME_MAX);
 	lines.over = 0;
 	lines.last = &r->outcome;
+	lines.nonfinite = &r->nonfinite;
+	buf_init(&lines.fixed, SPOOL_OUTCOME_MAX);
 	memset(&tail, 0, sizeof(tail));
 	memset(&ru, 0, sizeof(ru));
 
@@ -624,6 +698,7 @@ out:
 	cap_finish(&cap, &r->log);
 	tail_finish(&tail, r->errtail);
 	buf_release(&lines.line);
+	buf_release(&lines.fixed);
 	free(chunk);
 	close_fd(&pidfd);
 	close_fd(&in[0]);

@@ -76,6 +76,9 @@ static int run_record(struct buf *b, const struct exec_result *r,
 		e = buf_printf(b, ",\"exit\":%d,\"signal\":null", r->code);
 	if (e < 0)
 		return e;
+	/* a diverged run printed NaN or Infinity: say so where its numbers are */
+	if (r->nonfinite && (e = buf_printf(b, ",\"nonFiniteAsNull\":%d", r->nonfinite)) < 0)
+		return e;
 	return buf_printf(b, ",\"timedOut\":%s}",
 			  r->end == END_TIMEOUT ? "true" : "false");
 }

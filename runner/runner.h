@@ -78,6 +78,7 @@ struct exec_result {
 	uint64_t out_bytes, err_bytes;
 	struct buf log;		/* stdout+stderr as they came, capped, marked */
 	struct buf outcome;	/* the last stdout line that is a JSON object */
+	int nonfinite;		/* NaN/Infinity in it, read as null */
 	char errtail[EXEC_ERRTAIL_MAX + 1];	/* the end of stderr, NUL-terminated */
 	char errhead[EXEC_ERRHEAD_MAX + 1];	/* its first line, NUL-terminated */
 };

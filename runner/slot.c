@@ -383,6 +383,8 @@ static void trailer(struct buf *log, const struct exec_result *r,
 		buf_printf(log, "[runner: cannot run the script: %s", strerror(r->err));
 	if (r->end != END_EXITED)
 		outcome_error = NULL;	/* it says the same */
+	if (r->nonfinite)
+		buf_printf(log, "; %d NaN or Infinity in the outcome read as null", r->nonfinite);
 	buf_printf(log, "%s%s]\n", outcome_error ? ": " : "",
 		   outcome_error ? outcome_error : "");
 }
@@ -528,8 +530,9 @@ static void run_task(struct ctx *c)
 	} else {
 		trailer(&res.log, &res, ok ? NULL : err);
 		if (ok) {
-			say(rn, "slot %d: %s attempt %d: done in %.2f s", sl->index, t->id,
-			    t->attempt, res.wall_ms / 1000.0);
+			say(rn, "slot %d: %s attempt %d: done in %.2f s%s", sl->index, t->id,
+			    t->attempt, res.wall_ms / 1000.0, res.nonfinite
+			    ? " (its outcome had NaN or Infinity, read as null)" : "");
 		} else {
 			char line[EXEC_ERRHEAD_MAX + 1], where[PATH_MAX + 64];
 
