@@ -78,10 +78,12 @@ static const char usage_text[] =
 "  --version           the version\n"
 "  --help              this text\n"
 "\n"
-"The script gets the job JSON as its first argument and on stdin, runs in a\n"
-"fresh work directory, and finds SPOOL_JOB_ID, SPOOL_ORDER_ID, SPOOL_ATTEMPT,\n"
-"SPOOL_SLOT, SPOOL_WORKDIR, SPOOL_WORKER in its environment. The last line of\n"
-"its stdout that is a JSON object is the outcome.\n"
+"The script gets the job JSON as its first argument (unless it is 128 KiB or\n"
+"more), on stdin and in the file $SPOOL_JOB_FILE; it runs in a fresh work\n"
+"directory, and finds SPOOL_JOB_ID, SPOOL_ORDER_ID, SPOOL_ATTEMPT, SPOOL_SLOT,\n"
+"SPOOL_WORKDIR, SPOOL_WORKER, SPOOL_JOB_FILE in its environment (any other\n"
+"variable, SPOOL_DATA_DIR included, passes through). The last line of its\n"
+"stdout that is a JSON object is the outcome (NaN and Infinity read as null).\n"
 "\n"
 "Exit status:\n"
 "  0      the work is finished (with --drain: nothing due is left) and every\n"
@@ -288,7 +290,8 @@ static int exec_once(struct runner *rn, const char *file)
 	} else {
 		snprintf(wd, sizeof(wd), "%s/%s.1", rn->workroot, id);
 		re = (struct run_env){ id, 1, 0, wd, rn->name, rn->gpus };
-		if (workdir_make(wd, &lock) < 0 || !(env = script_env(&re))) {
+		if (workdir_make(wd, &lock) < 0 || !(env = script_env(&re)) ||
+		    script_job_file(wd, &arg) < 0) {
 			fprintf(stderr, "runner: cannot prepare '%s'\n", wd);
 			return 2;
 		}

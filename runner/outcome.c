@@ -116,6 +116,16 @@ static int script_status(const struct exec_result *r)
 	return (int)v;
 }
 
+/*
+ * A script that cannot be started for reasons another attempt cannot change
+ * (too large an argument list, a file that is no program) fails its job at
+ * once (400), rather than three times.
+ */
+static int never_runs(const struct exec_result *r)
+{
+	return r->end == END_SPAWN && (r->err == E2BIG || r->err == ENOEXEC);
+}
+
 /* 1 if the script's JSON outcome has a numeric "status" that says failure. */
 static int status_failed(const struct exec_result *r)
 {
@@ -205,8 +215,8 @@ int outcome_build(const struct exec_result *r, const struct run_info *ri,
 	case END_SPAWN:
 	default:
 		if (r->err == E2BIG)
-			snprintf(why, sizeof(why), "cannot run the script: the job is too "
-				 "large for its command line (Linux takes 128 KiB per argument)");
+			snprintf(why, sizeof(why), "cannot run the script: its environment "
+				 "is too large (Linux takes 128 KiB per variable)");
 		else
 			snprintf(why, sizeof(why), "cannot run the script: %s",
 				 strerror(r->err));
@@ -215,7 +225,7 @@ int outcome_build(const struct exec_result *r, const struct run_info *ri,
 	if (whylen)
 		snprintf(why_out, whylen, "%s", why);
 	if ((e = buf_printf(b, "{\"jobId\":\"%s\",\"status\":%d,\"error\":", ri->job_id,
-			    script_status(r))) < 0 ||
+			    never_runs(r) ? 400 : script_status(r))) < 0 ||
 	    (e = buf_json_str(b, why, strlen(why))) < 0 ||
 	    (e = buf_puts(b, ",\"stderrTail\":")) < 0 ||
 	    (e = json_text(b, r->errtail, strlen(r->errtail))) < 0)

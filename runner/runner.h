@@ -140,11 +140,21 @@ struct runner;
 /*
  * The exec_spec of a prepared job (script_prepare's path, py and arg): the
  * runner's interpreter, grace and log cap, with env, workdir and timeout;
- * no heartbeat or stop hook (the caller adds them).
+ * no heartbeat or stop hook (the caller adds them). A job of SCRIPT_ARG_MAX
+ * bytes or more goes on stdin and in $SPOOL_JOB_FILE only, not as argv[1].
  */
 void script_spec(struct exec_spec *s, const struct runner *rn, const char *path,
 		 int py, const struct buf *arg, char **env, const char *workdir,
 		 int64_t timeout_ms);
+
+/*
+ * Write the job as the script gets it (arg) to SCRIPT_JOB_FILE in workdir,
+ * where $SPOOL_JOB_FILE names it. 0 or a negative errno.
+ */
+int script_job_file(const char *workdir, const struct buf *arg);
+
+/* A job this long or longer is not passed as argv[1] (MAX_ARG_STRLEN). */
+#define SCRIPT_ARG_MAX (128 << 10)
 
 /* Find prog on PATH: a malloc'd absolute path, or NULL. */
 char *script_which(const char *prog);
@@ -158,10 +168,14 @@ struct run_env {
 	const char *cuda;	/* CUDA_VISIBLE_DEVICES, or NULL to leave it */
 };
 
+/* The job as a file in the run's work directory, named by $SPOOL_JOB_FILE. */
+#define SCRIPT_JOB_FILE "spool-job.json"
+
 /*
- * The environment of a run: the runner's own, less any SPOOL_* and
- * (when cuda is set) CUDA_VISIBLE_DEVICES, plus SPOOL_JOB_ID,
- * SPOOL_ORDER_ID, SPOOL_ATTEMPT, SPOOL_SLOT, SPOOL_WORKDIR, SPOOL_WORKER.
+ * The environment of a run: the runner's own, less the variables it sets
+ * itself and (when cuda is set) CUDA_VISIBLE_DEVICES, plus SPOOL_JOB_ID,
+ * SPOOL_ORDER_ID, SPOOL_ATTEMPT, SPOOL_SLOT, SPOOL_WORKDIR, SPOOL_WORKER,
+ * SPOOL_JOB_FILE. Any other SPOOL_* (SPOOL_DATA_DIR) reaches the script.
  * A malloc'd vector to free with script_env_free, or NULL.
  */
 char **script_env(const struct run_env *e);

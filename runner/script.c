@@ -179,10 +179,21 @@ char *script_which(const char *prog)
 	}
 }
 
+/* The variables the runner sets for a run: any value they had is replaced. */
+static const char *const env_set[] = {
+	"SPOOL_JOB_ID=", "SPOOL_ORDER_ID=", "SPOOL_ATTEMPT=", "SPOOL_SLOT=",
+	"SPOOL_WORKDIR=", "SPOOL_WORKER=", "SPOOL_JOB_FILE=",
+};
+
+/* Only what we set is dropped: SPOOL_DATA_DIR and the like pass through. */
 static int env_ours(const char *kv, int cuda)
 {
-	return !strncmp(kv, "SPOOL_", 6) ||
-	       (cuda && !strncmp(kv, "CUDA_VISIBLE_DEVICES=", 21));
+	size_t i;
+
+	for (i = 0; i < sizeof(env_set) / sizeof(env_set[0]); i++)
+		if (!strncmp(kv, env_set[i], strlen(env_set[i])))
+			return 1;
+	return cuda && !strncmp(kv, "CUDA_VISIBLE_DEVICES=", 21);
 }
 
 char **script_env(const struct run_env *e)
@@ -192,7 +203,7 @@ char **script_env(const struct run_env *e)
 
 	while (environ[n])
 		n++;
-	if (!(env = calloc(n + 8, sizeof(*env))))
+	if (!(env = calloc(n + 9, sizeof(*env))))
 		return NULL;
 	for (i = 0; i < n; i++)
 		if (!env_ours(environ[i], e->cuda != NULL) &&
@@ -204,6 +215,7 @@ char **script_env(const struct run_env *e)
 	    asprintf(&env[k++], "SPOOL_SLOT=%d", e->slot) < 0 ||
 	    asprintf(&env[k++], "SPOOL_WORKDIR=%s", e->workdir) < 0 ||
 	    asprintf(&env[k++], "SPOOL_WORKER=%s", e->worker) < 0 ||
+	    asprintf(&env[k++], "SPOOL_JOB_FILE=%s/%s", e->workdir, SCRIPT_JOB_FILE) < 0 ||
 	    (e->cuda && asprintf(&env[k++], "CUDA_VISIBLE_DEVICES=%s", e->cuda) < 0)) {
 		env[k - 1] = NULL;
 		goto fail;
@@ -250,6 +262,30 @@ int script_prepare(const char *dir, const char *python, const char *job,
 	return 0;
 }
 
+int script_job_file(const char *workdir, const struct buf *arg)
+{
+	char path[PATH_MAX];
+	const char *p = arg->data ? arg->data : "";
+	size_t left = arg->len;
+	int fd, r = 0;
+
+	if (snprintf(path, sizeof(path), "%s/%s", workdir, SCRIPT_JOB_FILE) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
+		return -errno;
+	while (left && !r) {
+		ssize_t w = write(fd, p, left);
+
+		if (w < 0 && errno != EINTR)
+			r = -errno;
+		else if (w > 0)
+			p += w, left -= (size_t)w;
+	}
+	if (close(fd) < 0 && !r)
+		r = -errno;
+	return r;
+}
+
 void script_spec(struct exec_spec *s, const struct runner *rn, const char *path,
 		 int py, const struct buf *arg, char **env, const char *workdir,
 		 int64_t timeout_ms)
@@ -259,6 +295,8 @@ void script_spec(struct exec_spec *s, const struct runner *rn, const char *path,
 	s->interp = py ? rn->python : NULL;
 	s->job = arg->data;
 	s->joblen = arg->len;
+	/* Linux takes at most 128 KiB per argument (MAX_ARG_STRLEN) */
+	s->no_arg = arg->len >= SCRIPT_ARG_MAX;
 	s->env = env;
 	s->workdir = workdir;
 	s->timeout_ms = timeout_ms;

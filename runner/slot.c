@@ -488,6 +488,10 @@ static void run_task(struct ctx *c)
 		trouble(c, "cannot build the environment: %s", strerror(ENOMEM));
 		goto done;
 	}
+	if ((r = script_job_file(wd, &arg)) < 0) {
+		trouble(c, "cannot write the job file in '%s': %s", wd, strerror(-r));
+		goto done;
+	}
 	script_spec(&s, rn, path, py, &arg, env, wd, ri.timeout_ms);
 	c->next_renew_ms = mono_ms() + beat_interval(rn, t->deadline_ms);
 	s.beat_ms = CHECK_MS;
