@@ -128,8 +128,10 @@ int script_job_arg(const char *job, size_t len, const char *id,
  * What running a job needs, short of its environment: the job as the script
  * gets it (arg, with "_id" and "assignmentId" = id), its scriptName (sname),
  * and the script resolved in dir (*path malloc'd; *py: run under python,
- * the runner's python3, NULL when none is on PATH). 0, or -EINVAL with why
- * the job is refused (the order then fails with that reason).
+ * the runner's python3, NULL when none is on PATH). 0; -ENOENT when this
+ * runner cannot run it (no such script in dir, or no python3) but another
+ * may; -EINVAL with why the job is refused (the order then fails with that
+ * reason).
  */
 int script_prepare(const char *dir, const char *python, const char *job,
 		   size_t len, const char *id, struct buf *arg, char *sname,

@@ -251,13 +251,13 @@ int script_prepare(const char *dir, const char *python, const char *job,
 			 : "the job is not a JSON object");
 		return -EINVAL;
 	}
-	if (script_resolve(dir, sname, path, py, why, whylen) < 0)
-		return -EINVAL;
+	if ((r = script_resolve(dir, sname, path, py, why, whylen)) < 0)
+		return r == -ENOENT ? -ENOENT : -EINVAL;
 	if (*py && !python) {
 		free(*path);
 		*path = NULL;
 		snprintf(why, whylen, "python3 is not on the runner's PATH");
-		return -EINVAL;
+		return -ENOENT;
 	}
 	return 0;
 }

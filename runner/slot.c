@@ -24,6 +24,8 @@
 
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 8000
+#define SKIP_MAX 16		/* claims of jobs this runner cannot run held at once */
+#define SKIP_SAID 64		/* of those, ids logged recently */
 #define CHECK_MS 1000		/* is the claim still ours? (a cancel) */
 #define PREEMPT_WAIT_MS 2000	/* a script dead of SIGTERM: for the runner's to show */
 
@@ -296,8 +298,8 @@ static void deliver(struct ctx *c, const struct buf *log, int ok,
 		deliver_local(c, log, ok, out);
 }
 
-/* Give the claim back without counting an attempt (shutdown). */
-static void release(struct ctx *c)
+/* Give the claim back without counting an attempt. 0 or a negative errno. */
+static int give_back(struct ctx *c)
 {
 	char path[256];
 	int r;
@@ -314,9 +316,20 @@ static void release(struct ctx *c)
 	if (r < 0)
 		say(c->rn, "slot %d: %s: cannot release the claim (%s): its lease will expire",
 		    c->sl->index, c->t->id, c->b ? c->b->err : strerror(-r));
-	else
+	return r;
+}
+
+/* Give the claim back without counting an attempt (shutdown), saying so. */
+static void release(struct ctx *c)
+{
+	if (give_back(c) == 0)
 		say(c->rn, "slot %d: %s attempt %d: released", c->sl->index, c->t->id,
 		    c->t->attempt);
+}
+
+static void release_quiet(struct ctx *c)
+{
+	give_back(c);
 }
 
 /* ---- one order ------------------------------------------------------------ */
@@ -474,6 +487,7 @@ static void run_task(struct ctx *c)
 	if (script_prepare(rn->scripts, rn->python, t->job.data ? t->job.data : "",
 			   t->job.len, t->id, &arg, sname, sizeof(sname), &path, &py,
 			   err, sizeof(err)) < 0) {
+		/* (a job this runner cannot run never gets here: not_here) */
 		/* a job the boss could not give us says why itself */
 		refuse(c, &ri, t->job_err[0] && !sname[0] ? t->job_err : err);
 		goto done;
@@ -563,6 +577,72 @@ done:
 	buf_release(&out);
 }
 
+/* ---- claims this runner cannot run ------------------------------------------- */
+
+/*
+ * A job whose script this runner's --scripts lacks (or that needs a python3
+ * it has not) is not failed: another runner may have it. Its claim is held
+ * while this slot claims once more past it, at once (the boss and
+ * spool_claim hand out the first eligible order, which would be the same
+ * one again), then given back with no attempt spent.
+ */
+struct skipped {
+	int n;
+	struct task t[SKIP_MAX];	/* id, token, attempt, o: what a release needs */
+	char said[SKIP_SAID][SPOOL_ID_LEN + 1];	/* recently logged, not to repeat */
+	int nsaid;
+};
+
+/* 1 if t's job names a script this runner cannot run (why: its message). */
+static int not_here(struct runner *rn, struct task *t, char *why, size_t whylen)
+{
+	char sname[NAME_MAX + 1];
+	struct buf arg;
+	char *path = NULL;
+	int py, r;
+
+	buf_init(&arg, SPOOL_JOB_MAX + 256);
+	r = script_prepare(rn->scripts, rn->python, t->job.data ? t->job.data : "",
+			   t->job.len, t->id, &arg, sname, sizeof(sname), &path, &py,
+			   why, whylen);
+	free(path);
+	buf_release(&arg);
+	return r == -ENOENT;
+}
+
+static void skip_hold(struct ctx *c, struct skipped *k, const char *why)
+{
+	struct task *h = &k->t[k->n++];
+	int i;
+
+	memcpy(h->id, c->t->id, sizeof(h->id));
+	memcpy(h->token, c->t->token, sizeof(h->token));
+	h->attempt = c->t->attempt;
+	h->o = c->t->o;
+	for (i = 0; i < k->nsaid; i++)
+		if (!strcmp(k->said[i], h->id))
+			return;
+	say(c->rn, "slot %d: %s: %s: left for a runner that has it (no attempt spent)",
+	    c->sl->index, h->id, why);
+	memcpy(k->said[k->nsaid++ % SKIP_SAID], h->id, sizeof(h->id));
+	if (k->nsaid == 2 * SKIP_SAID)
+		k->nsaid = SKIP_SAID;
+}
+
+/* Give back every held claim. */
+static void skip_release(struct ctx *c, struct skipped *k)
+{
+	struct task *keep = c->t;
+	int i;
+
+	for (i = 0; i < k->n; i++) {
+		c->t = &k->t[i];
+		release_quiet(c);
+	}
+	c->t = keep;
+	k->n = 0;
+}
+
 /* ---- claiming --------------------------------------------------------------- */
 
 static int claim_local(struct ctx *c)
@@ -608,7 +688,9 @@ void *slot_main(void *arg)
 	struct ctx c;
 	unsigned seed = (unsigned)(getpid() ^ (sl->index * 7919) ^ now_ms());
 	int r, empty = 0, failing = 0;
+	static __thread struct skipped sk;	/* large: not on the stack */
 
+	memset(&sk, 0, sizeof(sk));
 	memset(&c, 0, sizeof(c));
 	memset(&t, 0, sizeof(t));
 	buf_init(&t.job, SPOOL_JOB_MAX + 4096);
@@ -633,9 +715,24 @@ void *slot_main(void *arg)
 	while (!atomic_load(&rn->stopping)) {
 		if (c.b)
 			r = boss_claim(&b, rn->name, rn->tagcsv,
-				       rn->drain ? 0 : rn->wait_s, rn->lease_s, &t);
+				       rn->drain || sk.n ? 0 : rn->wait_s, rn->lease_s, &t);
 		else
 			r = claim_local(&c);
+		if (r != 0 || sk.n == SKIP_MAX)
+			skip_release(&c, &sk);
+		if (r == 0 && !atomic_load(&rn->stopping)) {
+			char why[320];
+
+			if (not_here(rn, &t, why, sizeof(why))) {
+				skip_hold(&c, &sk, why);
+				if (sk.n == SKIP_MAX) {
+					skip_release(&c, &sk);
+					nap(rn, 1000);
+				}
+				continue;	/* past it, at once */
+			}
+			skip_release(&c, &sk);
+		}
 		if (r == -EAGAIN) {
 			failing = 0;
 			sl->backoff_ms = 0;
@@ -678,6 +775,7 @@ void *slot_main(void *arg)
 		run_task(&c);
 		atomic_fetch_sub(&rn->busy, 1);
 	}
+	skip_release(&c, &sk);
 	if (c.b)
 		boss_release(&b);
 	if (c.sp)
