@@ -61,6 +61,9 @@ static const char usage_text[] =
 "  --grace S           after a timeout's SIGTERM, SIGKILL this much later (5)\n"
 "  --lease S           lease asked for each claim (default: the job's or the boss's)\n"
 "  --drain             exit once nothing due is left to claim\n"
+"  --wait-delayed      with --drain: first wait for orders queued but not yet\n"
+"                      due (a delay, notBefore, a retry delay) that this runner\n"
+"                      could run\n"
 "  --give-up S         exit 2 when the boss has not answered for S seconds\n"
 "                      (default 300 with --drain, else 0: never)\n"
 "  --drain-timeout S   on SIGTERM, how long running scripts may go on (20)\n"
@@ -455,7 +458,7 @@ static char *default_outbox(const char *url)
 enum {
 	O_BOSS = 256, O_SPOOL, O_SCRIPTS, O_NAME, O_SLOTS, O_TAG, O_GPUS, O_TIMEOUT,
 	O_GRACE, O_LEASE, O_DRAIN, O_DRAIN_TIMEOUT, O_TOKEN_FILE, O_OUTBOX, O_WORKDIR,
-	O_KEEP, O_LOG_MAX, O_WAIT, O_POLL, O_EXEC, O_HELP, O_GIVE_UP, O_VERSION,
+	O_KEEP, O_LOG_MAX, O_WAIT, O_POLL, O_EXEC, O_HELP, O_GIVE_UP, O_VERSION, O_WAIT_DELAYED,
 };
 
 static const struct option longopts[] = {
@@ -482,6 +485,7 @@ static const struct option longopts[] = {
 	{ "help", no_argument, NULL, O_HELP },
 	{ "give-up", required_argument, NULL, O_GIVE_UP },
 	{ "version", no_argument, NULL, O_VERSION },
+	{ "wait-delayed", no_argument, NULL, O_WAIT_DELAYED },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -525,6 +529,7 @@ int main(int argc, char **argv)
 		case O_GRACE: rn.grace_s = parse_int(optarg, 0, 3600, "--grace"); break;
 		case O_LEASE: rn.lease_s = parse_int(optarg, 1, 1 << 24, "--lease"); break;
 		case O_DRAIN: rn.drain = 1; break;
+		case O_WAIT_DELAYED: rn.wait_delayed = 1; break;
 		case O_DRAIN_TIMEOUT:
 			rn.drain_timeout_s = parse_int(optarg, 0, 1 << 24, "--drain-timeout");
 			break;

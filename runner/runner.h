@@ -391,6 +391,7 @@ struct runner {
 	int grace_s;		/* SIGTERM to SIGKILL */
 	int drain_timeout_s;	/* on SIGTERM: how long running scripts may go on */
 	int drain;		/* exit once nothing is left to claim */
+	int wait_delayed;	/* --drain: not while orders are queued, not yet due */
 	int give_up_s;		/* the boss unreachable this long: exit 2 (0: never) */
 	const char *token_file;	/* for the message of a refused token */
 	int wait_s;		/* long-poll of a remote claim */

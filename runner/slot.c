@@ -643,6 +643,93 @@ static void skip_release(struct ctx *c, struct skipped *k)
 	k->n = 0;
 }
 
+/* ---- --drain --wait-delayed ---------------------------------------------------- */
+
+static int has_tag(const struct runner *rn, const char *tag)
+{
+	int i;
+
+	for (i = 0; i < rn->ntags; i++)
+		if (!strcmp(rn->tags[i], tag))
+			return 1;
+	return 0;
+}
+
+static int said(const struct skipped *k, const char *id)
+{
+	int i;
+
+	for (i = 0; i < k->nsaid && i < SKIP_SAID; i++)
+		if (!strcmp(k->said[i], id))
+			return 1;
+	return 0;
+}
+
+struct later {
+	struct ctx *c;
+	const struct skipped *k;
+};
+
+static int later_visit(void *arg, const struct order *o)
+{
+	struct later *l = arg;
+	struct job_opts opts;
+	int i;
+
+	if (said(l->k, o->n.id))
+		return 0;
+	if (o->n.tagged) {
+		if (spool_read_opts(l->c->sp, o, &opts, NULL) < 0)
+			return 0;
+		for (i = 0; i < opts.ntags; i++)
+			if (!has_tag(l->c->rn, opts.tags[i]))
+				return 0;
+	}
+	return 1;
+}
+
+/*
+ * Is an order queued that this runner could claim once it is due (a delay,
+ * a notBefore, a retry delay)? Not one it needs a tag for, nor one whose
+ * script it lacks. Local: a walk of new/; remote: GET /v1/orders?state=new.
+ * On an error: 1 (keep waiting; the claim loop will say what fails).
+ */
+static int due_later(struct ctx *c, const struct skipped *k)
+{
+	struct later l = { c, k };
+	struct json j;
+	int i, end, r = 0;
+
+	if (c->sp) {
+		r = spool_scan(c->sp, ST_NEW, later_visit, &l);
+		return r != 0;
+	}
+	if (boss_request(c->b, "GET", "/v1/orders?state=new&limit=10000", NULL, 0, 30, 0) < 0 ||
+	    c->b->status != 200 ||
+	    json_parse(&j, c->b->reply.data, c->b->reply.len, JSON_TOKENS_MAX, NULL, 0) < 0)
+		return 1;
+	end = j.tok[0].type == JSMN_ARRAY ? json_skip(&j, 0) : 1;
+	for (i = 1; i < end && !r; i = json_skip(&j, i)) {
+		char id[SPOOL_ID_LEN + 1] = "", tag[SPOOL_TAG_MAX + 1];
+		int f, g, gend, ok = 1;
+
+		if (j.tok[i].type != JSMN_OBJECT)
+			continue;
+		if ((f = json_get(&j, i, "_id")) >= 0)
+			json_str(&j, f, id, sizeof(id));
+		if (!id[0] || said(k, id))
+			continue;
+		if ((f = json_get(&j, i, "tags")) >= 0 && j.tok[f].type == JSMN_ARRAY) {
+			gend = json_skip(&j, f);
+			for (g = f + 1; g < gend && ok; g = json_skip(&j, g))
+				ok = json_str(&j, g, tag, sizeof(tag)) == 0 && has_tag(c->rn, tag);
+		}
+		r = ok;
+	}
+	json_release(&j);
+	return r;
+}
+
 /* ---- claiming --------------------------------------------------------------- */
 
 static int claim_local(struct ctx *c)
@@ -687,7 +774,7 @@ void *slot_main(void *arg)
 	struct task t;
 	struct ctx c;
 	unsigned seed = (unsigned)(getpid() ^ (sl->index * 7919) ^ now_ms());
-	int r, empty = 0, failing = 0;
+	int r, empty = 0, failing = 0, delayed = 0;
 	static __thread struct skipped sk;	/* large: not on the stack */
 
 	memset(&sk, 0, sizeof(sk));
@@ -715,7 +802,8 @@ void *slot_main(void *arg)
 	while (!atomic_load(&rn->stopping)) {
 		if (c.b)
 			r = boss_claim(&b, rn->name, rn->tagcsv,
-				       rn->drain || sk.n ? 0 : rn->wait_s, rn->lease_s, &t);
+				       (rn->drain && !delayed) || sk.n ? 0 : rn->wait_s,
+				       rn->lease_s, &t);
 		else
 			r = claim_local(&c);
 		if (r != 0 || sk.n == SKIP_MAX)
@@ -738,9 +826,14 @@ void *slot_main(void *arg)
 			sl->backoff_ms = 0;
 			/* Drained: nothing to claim twice running, and no order of
 			 * ours still running (a failure may come back as a retry). */
-			if (rn->drain && ++empty >= 2 && !atomic_load(&rn->busy))
-				break;
-			if (c.sp || rn->drain)
+			if (rn->drain && ++empty >= 2 && !atomic_load(&rn->busy)) {
+				if (!rn->wait_delayed || !due_later(&c, &sk))
+					break;
+				if (!delayed++)
+					say(rn, "slot %d: nothing due; waiting for delayed orders (--wait-delayed)",
+					    sl->index);
+			}
+			if (c.sp || (rn->drain && !delayed))
 				nap(rn, rn->poll_ms / 2 +
 					rand_r(&seed) % (unsigned)(rn->poll_ms / 2 + 1));
 			continue;
@@ -765,6 +858,7 @@ void *slot_main(void *arg)
 			say(rn, "slot %d: claiming works again", sl->index);
 		failing = 0;
 		empty = 0;
+		delayed = 0;
 		sl->backoff_ms = 0;
 		if (atomic_load(&rn->stopping)) {
 			release(&c);	/* got it as we were stopping */
