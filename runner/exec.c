@@ -40,14 +40,6 @@
 #define POLL_MAX_MS 200		/* how often stop() is asked */
 #define DRAIN_MS 2000		/* after exit: how long to wait for the pipes' EOF */
 
-int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 const char *exec_signame(int sig, char out[16])
 {
 	const char *d = sigabbrev_np(sig);
