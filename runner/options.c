@@ -232,7 +232,7 @@ static const struct option longopts[] = {
 
 void options_parse(struct runner *rn, struct options *o, int argc, char **argv)
 {
-	int c, r;
+	int c, r = 0;
 
 	memset(o, 0, sizeof(*o));
 	o->give_up = -1;
