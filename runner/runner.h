@@ -183,7 +183,9 @@ struct run_env {
  * The environment of a run: the runner's own, less the variables it sets
  * itself and (when cuda is set) CUDA_VISIBLE_DEVICES, plus SPOOL_JOB_ID,
  * SPOOL_ORDER_ID, SPOOL_ATTEMPT, SPOOL_SLOT, SPOOL_WORKDIR, SPOOL_WORKER,
- * SPOOL_JOB_FILE. Any other SPOOL_* (SPOOL_DATA_DIR) reaches the script.
+ * SPOOL_JOB_FILE, and SPOOL_RUN (a marker unique to the run: its watcher
+ * kills whatever carries it). Any other SPOOL_* (SPOOL_DATA_DIR) reaches
+ * the script.
  * A malloc'd vector to free with script_env_free, or NULL.
  */
 char **script_env(const struct run_env *e);
