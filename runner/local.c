@@ -231,9 +231,12 @@ int local_open(struct claimer *cl, struct runner *rn, int slot)
 	cl->rn = rn;
 	cl->slot = slot;
 	if ((r = spool_open(&cl->sp, rn->spool_dir, 0)) < 0) {
-		snprintf(cl->err, sizeof(cl->err), "cannot open the spool '%s': %s",
-			 rn->spool_dir, spool_error(&cl->sp)[0] ? spool_error(&cl->sp)
-							      : strerror(-r));
+		/* the library's message names the spool already */
+		if (spool_error(&cl->sp)[0])
+			snprintf(cl->err, sizeof(cl->err), "%s", spool_error(&cl->sp));
+		else
+			snprintf(cl->err, sizeof(cl->err), "cannot open spool '%s': %s",
+				 rn->spool_dir, strerror(-r));
 		return r;
 	}
 	cl->ops = &local_ops;

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "token.h"
 #include "runner.h"
 
 static const char usage_text[] =
@@ -142,22 +143,14 @@ static void default_name(char *out)
 	strcpy(out + n, pid);
 }
 
+/* The token of file, by the one rule of lib/token.c; dies with why. */
 static char *read_token(const char *file)
 {
-	struct buf b;
-	char *t;
-	size_t n;
+	char tok[TOKEN_FILE_MAX + 1], err[256];
 
-	buf_init(&b, 4096);
-	if (buf_read_file(&b, AT_FDCWD, file) < 0 || !b.data) {
-		buf_release(&b);
-		return NULL;
-	}
-	n = strcspn(b.data, "\r\n");
-	b.data[n] = '\0';
-	t = strdup(b.data);
-	buf_release(&b);
-	return t;
+	if (token_file_read(file, tok, sizeof(tok), err, sizeof(err)) < 0)
+		die_usage("%s", err);
+	return strdup(tok);
 }
 
 int runner_has_tag(const struct runner *rn, const char *tag)
@@ -318,7 +311,7 @@ void options_parse(struct runner *rn, struct options *o, int argc, char **argv)
 	rn->give_up_s = o->give_up >= 0 ? o->give_up : rn->drain ? 300 : 0;
 	rn->token_file = o->token_file;
 	if (o->token_file && !(rn->bearer = read_token(o->token_file)))
-		die_usage("cannot read the token file '%s'", o->token_file);
+		die_usage("out of memory");
 	rn->python = script_which("python3");
 	if (o->workdir) {
 		rn->workroot = strdup(o->workdir);

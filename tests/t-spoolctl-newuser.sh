@@ -105,6 +105,16 @@ token_rule() {
 	# the boss and the token from the environment
 	SPOOL_BOSS=$URL SPOOL_TOKEN_FILE=$TESTDIR/token $SC submit -- prog >id || fail "submit via \$SPOOL_BOSS"
 	assert_eq 3 "$(curl -s -H 'Authorization: Bearer tok-with-a-blank-1' "$URL/v1/stats" | pyget 'd["orders"]["new"]')" "jobs at the boss"
+	# and the runner, with the same file, is let in too (it was answered 401
+	# for ever: it kept the blank)
+	mkdir -p tokscripts
+	printf '#!/bin/sh\necho "{\\"status\\": 200, \\"loss\\": 1}"\n' >tokscripts/ok.sh
+	chmod +x tokscripts/ok.sh
+	okid=$(printf '{"scriptName":"ok.sh"}' | SPOOL_BOSS=$URL SPOOL_TOKEN_FILE=$TESTDIR/token $SC submit -)
+	set +e; timeout 120 "$BIN/runner" --boss "$URL" --token-file "$TESTDIR/token" --scripts tokscripts \
+		--drain --give-up 20 --workdir "$TESTDIR/tokwork" 2>runner.err; rc=$?; set -e
+	grep -q 401 runner.err && fail "runner refused with the token file spoold accepts: $(tail -3 runner.err)"
+	assert_eq done "$(curl -s -H 'Authorization: Bearer tok-with-a-blank-1' "$URL/v1/orders/$okid" | pyget 'd["state"]')" "the runner's job, run with the token file"
 	# a token file that is not a token is refused with a clear message
 	printf 'two words\n' >bad; chmod 600 bad
 	set +e; out=$($SC submit --boss "$URL" --token-file bad -- prog 2>&1); rc=$?; set -e
