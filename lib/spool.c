@@ -174,11 +174,15 @@ int sp_dir_walk(struct spool *sp, const char *dir, int (*fn)(void *arg, const ch
 			close(fd);
 		return r;
 	}
-	while (r == 0 && (e = readdir(d))) {
+	for (errno = 0; r == 0 && (e = readdir(d)); errno = 0) {
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
 		r = fn(arg, e->d_name);
 	}
+	/* a listing cut short (ESTALE on NFS) is no listing: a caller must
+	 * not take what it missed for gone */
+	if (r == 0 && !e && errno)
+		r = -errno == -ESTALE ? -EIO : -errno;
 	closedir(d);
 	return r;
 }
@@ -807,7 +811,7 @@ int sp_same_content(struct spool *sp, const char *path, const char *s, size_t le
 	int same;
 
 	buf_init(&b, SPOOL_OUTCOME_MAX + 2);
-	same = buf_read_file(&b, sp->root, path) == 0;
+	same = sys_read_file(&b, sp->root, path) == 0;
 	while (same && b.len && b.data[b.len - 1] == '\n')
 		b.len--;
 	while (len && s[len - 1] == '\n')
@@ -841,7 +845,7 @@ int sp_torn(struct spool *sp, const char *path)
 	int torn;
 
 	buf_init(&b, SPOOL_JOB_MAX + 64);
-	if (buf_read_file(&b, sp->root, path) < 0) {
+	if (sys_read_file(&b, sp->root, path) < 0) {
 		buf_release(&b);
 		return 0;
 	}
@@ -861,7 +865,7 @@ static int same_files(struct spool *sp, const char *a, const char *b)
 	int same;
 
 	buf_init(&x, SPOOL_OUTCOME_MAX + 2);
-	same = buf_read_file(&x, sp->root, a) == 0 &&
+	same = sys_read_file(&x, sp->root, a) == 0 &&
 	       sp_same_content(sp, b, x.data, x.len);
 	buf_release(&x);
 	return same;
