@@ -524,6 +524,24 @@ int spool_lookup_claim(struct spool *sp, const char *id, const char *token,
 	return r;
 }
 
+int spool_lookup_claim_hint(struct spool *sp, const char *id, const char *token,
+			    const char *hint, struct order *o)
+{
+	struct order q;
+	char path[SP_PATH_MAX];
+
+	if (hint && id_valid(id) && token_valid(token) &&
+	    sp_order_from(&q, ST_ASSIGNED, hint) == 0 && q.n.claimed &&
+	    strcmp(q.n.id, id) == 0 && strcmp(q.n.token, token) == 0) {
+		sp_state_path(ST_ASSIGNED, id, hint, path, sizeof(path));
+		if (sp_exists(sp, path) == 1) {
+			*o = q;
+			return 0;
+		}
+	}
+	return spool_lookup_claim(sp, id, token, o);
+}
+
 /* ---- finishing a claim ---------------------------------------------------- */
 
 /*

@@ -781,3 +781,31 @@ TEST(a_failed_sync_round_takes_the_published_job_back)
 	CHECK_INT(1, count(ST_NEW));
 	CHECK_INT(0, system("test \"$(find s/jobs -type f | wc -l)\" = 1"));
 }
+
+TEST(a_claim_is_found_by_its_name_hint_or_else_by_a_listing)
+{
+	struct order o, c, f;
+	char id[25], old[SPOOL_NAME_MAX], tok[SPOOL_TOKEN_LEN + 1];
+
+	open_spool();
+	submit(JOB, id);
+	CHECK_INT(0, spool_claim(&sp, &W, &c));
+	/* the right hint */
+	CHECK_INT(0, spool_lookup_claim_hint(&sp, c.n.id, c.n.token, c.file, &f));
+	CHECK_STR(c.file, f.file);
+	/* a stale one (the claim was renewed: its name changed) */
+	strcpy(old, c.file);
+	o = c;
+	CHECK_INT(0, spool_renew(&sp, &o, 120));
+	CHECK(strcmp(old, o.file) != 0);
+	CHECK_INT(0, spool_lookup_claim_hint(&sp, c.n.id, c.n.token, old, &f));
+	CHECK_STR(o.file, f.file);
+	/* none, or garbage: the listing decides */
+	CHECK_INT(0, spool_lookup_claim_hint(&sp, c.n.id, c.n.token, NULL, &f));
+	CHECK_STR(o.file, f.file);
+	CHECK_INT(0, spool_lookup_claim_hint(&sp, c.n.id, c.n.token, "../../etc/passwd", &f));
+	CHECK_STR(o.file, f.file);
+	/* a hint naming another token does not make it that claim */
+	strcpy(tok, "0123456789abcdef");
+	CHECK_INT(-ESTALE, spool_lookup_claim_hint(&sp, c.n.id, tok, o.file, &f));
+}
