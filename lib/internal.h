@@ -128,6 +128,9 @@ int sp_torn(struct spool *sp, const char *path);
  */
 int sp_sync_file(struct spool *sp, const char *path);
 
+/* The outcome of claim o: outcomes/FF/ID.AAA.TOKEN.json. */
+void sp_outcome_path(const struct order *o, char *out, size_t cap);
+
 /* A fresh group number for sp_stage. */
 int sp_group(struct spool *sp);
 

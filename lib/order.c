@@ -33,7 +33,7 @@ int sp_order_from(struct order *o, enum spool_state st, const char *file)
 	return 0;
 }
 
-static void outcome_path(const struct order *o, char *out, size_t cap)
+void sp_outcome_path(const struct order *o, char *out, size_t cap)
 {
 	char fan[3];
 
@@ -603,7 +603,7 @@ static int claim_gone(struct spool *sp, const struct order *o, enum spool_state 
 	char out[SP_PATH_MAX], late[SP_PATH_MAX], fin[SP_PATH_MAX];
 	int r, have;
 
-	outcome_path(o, out, sizeof(out));
+	sp_outcome_path(o, out, sizeof(out));
 	sp_state_path(final, o->n.id, o->file, fin, sizeof(fin));
 	have = sp_exists(sp, out) == 1;
 	if (sp_exists(sp, fin) == 1 || (have && sp_same_content(sp, out, s, len))) {
@@ -642,7 +642,7 @@ static int finish_claim(struct spool *sp, struct order *o, enum spool_state st,
 
 	sp_state_path(ST_ASSIGNED, o->n.id, o->file, from, sizeof(from));
 	sp_state_path(st, o->n.id, name, to, sizeof(to));
-	outcome_path(o, out, sizeof(out));
+	sp_outcome_path(o, out, sizeof(out));
 	if ((r = sp_exists(sp, from)) <= 0)
 		return r == -ESTALE ? -EIO : r < 0 ? r : -ENOENT;	/* -ESTALE is ours */
 	if ((g = sp_group(sp)) < 0)
@@ -845,7 +845,7 @@ int spool_reap_one(struct spool *sp, struct order *o, int64_t now)
 		return 0;	/* finished meanwhile */
 	if (r < 0)
 		return r;
-	outcome_path(o, out, sizeof(out));
+	sp_outcome_path(o, out, sizeof(out));
 	buf_init(&syn, SPOOL_OUTCOME_MAX + 2);
 	if (sp_torn(sp, out))
 		unlinkat(sp->root, out, 0);	/* a machine crash's, never acknowledged */

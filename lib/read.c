@@ -181,14 +181,12 @@ int spool_read_job(struct spool *sp, const char *id, struct buf *b)
 
 int spool_read_outcome(struct spool *sp, const struct order *o, struct buf *b)
 {
-	char path[SP_PATH_MAX], fan[3];
+	char path[SP_PATH_MAX];
 	int r;
 
 	if (!o->n.claimed)
 		return sp_fail(sp, -ENOENT, "order '%s' has no outcome: it never ran", o->n.id);
-	sp_fan(o->n.id, fan);
-	snprintf(path, sizeof(path), "outcomes/%s/%s.%03d.%s.json", fan, o->n.id,
-		 o->n.attempt, o->n.token);
+	sp_outcome_path(o, path, sizeof(path));
 	r = sys_read_file(b, sp->root, path);
 	if (r == -ENOENT)
 		return sp_fail(sp, r, "no outcome for order '%s' attempt %d", o->n.id, o->n.attempt);

@@ -78,5 +78,18 @@ $SC ls done | grep -q "$cid" && fail "a torn outcome ended the claim as done"
 $SC ls new | grep -q "$cid" || fail "the reaped order is queued again"
 python3 -c "import json,sys; assert json.load(open(sys.argv[1]))['status']==504" "$out" \
 	|| fail "the reaper's 504 is on file"
+# 5. Torn, with the claim still running: recovery (fsck --repair here; spoold
+# at start and with every reap) removes it, and nothing torn is left.
+read -r cid tok att <<<"$($SC claim --worker w3 --lease 600 | head -1)"
+killed $SC complete "$cid" "$tok" outcome.json
+out=$(ls "$SPOOL_DIR"/outcomes/*/"$cid".*."$tok".json)
+: >"$out"
+$SC fsck >fsck5.out 2>&1 && fail "fsck does not see the torn outcome"
+grep -q "torn" fsck5.out || fail "fsck names the torn outcome: $(cat fsck5.out)"
+$SC fsck --repair >/dev/null 2>&1 || true
+[ -e "$out" ] && fail "the torn outcome of a running claim is still there"
+python3 "$TOP/tests/spoolcheck.py" "$SPOOL_DIR" --quiet || fail "something torn is left"
+$SC ls assigned | grep -q "$cid" || fail "the claim still runs"
+$SC complete "$cid" "$tok" outcome.json || fail "its worker completes it"
 $SC fsck >/dev/null || fail "fsck clean at the end"
 echo "torn documents: all mended"
