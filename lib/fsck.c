@@ -128,11 +128,9 @@ static int collect(struct fsck *f, enum spool_state st, const char *dir)
 
 static int job_exists(struct spool *sp, const char *id)
 {
-	char p[SP_PATH_MAX], fan[3];
+	char p[SP_PATH_MAX];
 
-	sp_fan(id, fan);
-	snprintf(p, sizeof(p), "jobs/%s/%s.json", fan, id);
-	return sp_exists(sp, p) == 1;
+	return sp_exists(sp, sp_job_path(id, p, sizeof(p))) == 1;
 }
 
 static void say_line(void *arg, const char *line)
@@ -377,7 +375,7 @@ static void job_one(struct fsck *f, const char *dir, const char *name)
 	struct spool *sp = f->sp;
 	struct job_opts opts;
 	struct buf job;
-	char stamp[SPOOL_ID_LEN + 1], id[SPOOL_ID_LEN + 1];
+	char stamp[SPOOL_ID_LEN + 1], id[SPOOL_ID_LEN + 1], on_path[SP_PATH_MAX];
 
 	if (strlen(name) != SPOOL_ID_LEN + 5 || strcmp(name + SPOOL_ID_LEN, ".json") != 0)
 		return;
@@ -387,8 +385,17 @@ static void job_one(struct fsck *f, const char *dir, const char *name)
 		return;
 	f->problems++;
 	buf_init(&job, SPOOL_JOB_MAX + 64);
-	if (spool_read_job(sp, id, &job) < 0 ||
-	    job_check(job.data, job.len, now_ms(), &opts, sp->err, sizeof(sp->err)) < 0) {
+	if (spool_read_job(sp, id, &job) < 0) {
+		say(f, "%s/%s: job has no order and cannot be read; cannot queue it", dir, name);
+	} else if (sp_torn(sp, sp_job_path(id, on_path, sizeof(on_path)))) {
+		/* published before its sync round, torn by a machine crash whose
+		 * file system kept the job's name but not its staged order's
+		 * (POSIX lets it): never acknowledged, and nothing names it */
+		say(f, "%s/%s: job has no order and was torn by a crash before it was accepted; removing it%s",
+		    dir, name, fixing(f));
+		if (f->fo->repair)
+			unlinkat(sp->root, on_path, 0);
+	} else if (job_check(job.data, job.len, now_ms(), &opts, sp->err, sizeof(sp->err)) < 0) {
 		say(f, "%s/%s: job has no order and does not parse; cannot queue it", dir, name);
 	} else {
 		char on[SP_PATH_MAX], tok[SPOOL_TOKEN_LEN + 1];

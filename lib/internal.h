@@ -128,6 +128,9 @@ int sp_torn(struct spool *sp, const char *path);
  */
 int sp_sync_file(struct spool *sp, const char *path);
 
+/* The stored job of id: jobs/FF/ID.json (returns out). */
+const char *sp_job_path(const char *id, char *out, size_t cap);
+
 /* The outcome of claim o: outcomes/FF/ID.AAA.TOKEN.json. */
 void sp_outcome_path(const struct order *o, char *out, size_t cap);
 

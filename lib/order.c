@@ -135,7 +135,7 @@ int spool_submit(struct spool *sp, const char *json, size_t len,
 	struct job_opts opts;
 	struct buf doc;
 	char id[SPOOL_ID_LEN + 1], stamp[SPOOL_ID_LEN + 1];
-	char dest[SP_PATH_MAX], tmp[64], fan[3];
+	char dest[SP_PATH_MAX], tmp[64];
 	int64_t now = now_ms();
 	int r, g, named;
 
@@ -155,8 +155,7 @@ int spool_submit(struct spool *sp, const char *json, size_t len,
 			strcpy(id, stamp);
 	}
 	strcpy(id_out, id);
-	sp_fan(id, fan);
-	snprintf(dest, sizeof(dest), "jobs/%s/%s.json", fan, id);
+	sp_job_path(id, dest, sizeof(dest));
 	if (named && (r = sp_exists(sp, dest)) == 1 && sp_torn(sp, dest)) {
 		/* torn by a machine crash before its submit was answered */
 		unlinkat(sp->root, dest, 0);

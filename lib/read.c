@@ -164,13 +164,12 @@ int spool_count(struct spool *sp, long counts[ST_COUNT])
 
 int spool_read_job(struct spool *sp, const char *id, struct buf *b)
 {
-	char path[SP_PATH_MAX], fan[3];
+	char path[SP_PATH_MAX];
 	int r;
 
 	if (!id_valid(id))
 		return sp_fail(sp, -EINVAL, "bad job id '%.40s': want %d hex digits", id, SPOOL_ID_LEN);
-	sp_fan(id, fan);
-	snprintf(path, sizeof(path), "jobs/%s/%s.json", fan, id);
+	sp_job_path(id, path, sizeof(path));
 	r = sys_read_file(b, sp->root, path);
 	if (r == -ENOENT)
 		return sp_fail(sp, r, "no job '%s'", id);

@@ -821,6 +821,15 @@ int sp_same_content(struct spool *sp, const char *path, const char *s, size_t le
 	return same;
 }
 
+const char *sp_job_path(const char *id, char *out, size_t cap)
+{
+	char fan[3];
+
+	sp_fan(id, fan);
+	snprintf(out, cap, "jobs/%s/%s.json", fan, id);
+	return out;
+}
+
 int sp_sync_file(struct spool *sp, const char *path)
 {
 	int fd, r;

@@ -11,7 +11,9 @@
 #  - every complete answered 200 left its order done, with that worker's
 #    outcome filed under its token;
 #  - nothing outside tmp/ is torn or half-made (tests/spoolcheck.py), fsck
-#    finds nothing, and the spool goes on working.
+#    finds nothing, and the spool goes on working. (Under the POSIX model a
+#    torn job that no order names can be left: fsck --repair removes it
+#    first, spool-layout.md says why.)
 # Claims are answered before any sync: one undone by a cut is counted (the
 # job is simply queued again), never an error. Several cuts, each starting
 # from the image the last one left.
@@ -105,6 +107,14 @@ for cycle in $(seq 1 "$CYCLES"); do
 	wait_for curl -fsS "$URL/healthz"
 	kill "$SPOOLD_PID"; wait "$SPOOLD_PID" 2>/dev/null || true
 	torn=$(grep -c "torn" "$TESTDIR/spoold.log" 2>/dev/null || true)
+	orphans=0
+	if [ "$model" = posix ]; then
+		# POSIX lets a file system keep a published job's name and lose its
+		# staged order's (tmp/ is another directory): a torn job that nothing
+		# names and nobody was told of. fsck --repair removes it.
+		$SC --spool "$img/spool" fsck --repair >repair.$cycle 2>&1 || true
+		orphans=$(grep -c "torn by a crash before it was accepted; removing it" repair.$cycle || true)
+	fi
 	python3 "$TOP/tests/spoolcheck.py" "$img/spool" --ids "$out/acked" --quiet ||
 		fail "cycle $cycle: the image after the cut is not sound (above)"
 	python3 - "$img/spool" "$out" <<'PY' || fail "cycle $cycle: an acknowledged change was lost (above)"
@@ -144,7 +154,7 @@ sys.exit(1 if bad else 0)
 PY
 	$SC --spool "$img/spool" fsck >fsck.$cycle 2>&1 || fail "cycle $cycle: fsck after recovery: $(cat fsck.$cycle)"
 	lost=$(cat "$out/lost_claims")
-	echo "cycle $cycle ($model): acked $acked submits and $done_n completes before the cut; all kept; claims undone by the cut: $lost; torn documents removed: $torn"
+	echo "cycle $cycle ($model): acked $acked submits and $done_n completes before the cut; all kept; claims undone by the cut: $lost; torn documents removed: $torn (and $orphans torn jobs no order named, by fsck)"
 	total_acked=$((total_acked + acked)); total_done=$((total_done + done_n))
 	total_lost_claims=$((total_lost_claims + lost)); total_torn=$((total_torn + torn))
 	: >"$TESTDIR/spoold.log"
