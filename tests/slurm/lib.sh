@@ -1,0 +1,69 @@
+# Helpers for the Slurm tests (sourced after tests/lib.sh): a private cluster
+# (tests/slurm/start) for the test, stopped when it ends, and ways to ask
+# Slurm about jobs. The example sbatch script runs $BIN's runner.
+
+SLURM_DIR=$TESTDIR/slurm
+SBATCH_EXAMPLE=$TOP/examples/runner-array.sbatch
+export SPOOL_RUNNER=$BIN/runner
+
+# slurm_start: start the cluster, or skip the test (exit 77) when Slurm cannot
+# be had here (not installed, not root). A cluster that is installed but does
+# not start fails the test.
+slurm_start() {
+	local rc=0
+	"$TOP/tests/slurm/start" "$SLURM_DIR" >/dev/null 2>"$TESTDIR/slurm-start.err" || rc=$?
+	if [ "$rc" = 77 ]; then
+		echo "SKIP: no Slurm here: $(tail -n 1 "$TESTDIR/slurm-start.err")"
+		exit 77
+	fi
+	[ "$rc" = 0 ] || fail "the Slurm cluster did not start: $(cat "$TESTDIR/slurm-start.err")"
+	for v in $(compgen -e | grep '^SLURM_' || true); do unset "$v"; done
+	. "$SLURM_DIR/env"
+	trap slurm_cleanup EXIT
+}
+
+# slurm_logs: the end of each daemon's log (a failed test shows them)
+slurm_logs() {
+	local f
+	for f in "$SLURM_DIR"/log/slurmctld.log "$SLURM_DIR"/log/slurmd.log "$SLURM_DIR"/log/munged.out; do
+		[ -f "$f" ] || continue
+		echo "--- $f (end)"
+		tail -n 12 "$f"
+	done
+	echo "--- squeue"
+	squeue 2>&1 | tail -n 10 || true
+}
+
+# On exit: logs when the test failed; the cluster stopped by PID, and the
+# test failed if anything of it was left running; then tests/lib.sh's cleanup.
+slurm_cleanup() {
+	local rc=$?
+	trap - EXIT
+	if [ "$rc" != 0 ]; then slurm_logs >&2; fi
+	if ! "$TOP/tests/slurm/stop" "$SLURM_DIR"; then
+		echo "FAIL: stopping the Slurm cluster left something behind" >&2
+		[ "$rc" != 0 ] || rc=1
+	fi
+	cleanup
+	exit "$rc"
+}
+
+# sbatch_array ARGS...: submit the example with sbatch ARGS, print the job id
+sbatch_array() { sbatch --parsable "$@" "$SBATCH_EXAMPLE" | cut -d';' -f1; }
+
+# slurm_gone JOBID: no task of JOBID is pending, running or completing
+slurm_gone() { [ -z "$(squeue -h -j "$1" -o %i 2>/dev/null)" ]; }
+
+# slurm_wait_gone JOBID [SECONDS]: wait until every task of JOBID has ended
+slurm_wait_gone() { WAIT_S=${2:-180} wait_for slurm_gone "$1"; }
+
+# slurm_tasks JOBID: one line per array task of JOBID that has run or runs,
+# "TASK STATE EXIT:SIGNAL" (e.g. "3 COMPLETED 0:0", "1 FAILED 143:0"), by task
+slurm_tasks() {
+	scontrol -o show job "$1" | sed -n \
+		's/.*ArrayTaskId=\([0-9][0-9]*\) .*JobState=\([A-Z_]*\) .*ExitCode=\([0-9]*:[0-9]*\).*/\1 \2 \3/p' |
+		sort -n
+}
+
+# slurm_task_state JOBID TASK: the state of one array task (PENDING, RUNNING, ...)
+slurm_task_state() { scontrol -o show job "${1}_$2" | sed -n 's/.*JobState=\([A-Z_]*\) .*/\1/p'; }
