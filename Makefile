@@ -17,8 +17,9 @@ ASANFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sa
 # Debian packages: build dependencies and the tools the tests and demo use.
 DEB_PKGS := gcc make libc6-dev libuv1-dev libcurl4-openssl-dev libjsmn-dev \
             libhttp-parser-dev pkg-config curl python3 procps tar \
-            clang libclang-rt-dev strace \
-            slurm-wlm slurm-client munge
+            clang libclang-rt-dev strace
+# the Slurm tests' private cluster (tests/slurm/; issue 11)
+DEB_PKGS += slurm-wlm slurm-client munge
 
 LIB_SRC   := $(sort $(wildcard lib/*.c))
 LIB_HDR   := $(wildcard lib/*.h)
