@@ -67,3 +67,23 @@ slurm_tasks() {
 
 # slurm_task_state JOBID TASK: the state of one array task (PENDING, RUNNING, ...)
 slurm_task_state() { scontrol -o show job "${1}_$2" | sed -n 's/.*JobState=\([A-Z_]*\) .*/\1/p'; }
+
+# --- the spool the tasks work on -------------------------------------------------------
+export SPOOL_DIR=$TESTDIR/spool
+SC="$BIN/spoolctl --spool $SPOOL_DIR"
+
+# field ID KEY.KEY...: a field of `spoolctl show ID --json` ("null" if absent)
+field() { $SC show "$1" --json | python3 -c "
+import json, sys
+d = json.load(sys.stdin)
+for k in sys.argv[1].split('.'):
+    d = d.get(k) if isinstance(d, dict) else None
+print('null' if d is None else d if isinstance(d, str) else json.dumps(d))" "$2"; }
+
+# runs ID: how many times a runner of the array started a script for order ID
+# (their output files: the example's spool-runner-%A_%a.out in $TESTDIR)
+runs() { cat "$TESTDIR"/spool-runner-*.out 2>/dev/null | grep -c " $1 attempt [0-9]*: running " || true; }
+
+# task_of ID: the array task whose runner ran the last attempt of order ID
+# (the example names its runner slurm-ARRAY-TASK-rRESTARTS)
+task_of() { field "$1" outcome._run.worker | sed -n 's/^slurm-[0-9]*-\([0-9]*\)-r[0-9]*$/\1/p'; }
