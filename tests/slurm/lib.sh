@@ -87,3 +87,21 @@ runs() { cat "$TESTDIR"/spool-runner-*.out 2>/dev/null | grep -c " $1 attempt [0
 # task_of ID: the array task whose runner ran the last attempt of order ID
 # (the example names its runner slurm-ARRAY-TASK-rRESTARTS)
 task_of() { field "$1" outcome._run.worker | sed -n 's/^slurm-[0-9]*-\([0-9]*\)-r[0-9]*$/\1/p'; }
+
+# nap_script DIR: DIR/nap.sh, a job that marks its start in $T_MARKS
+# (started-ID-ATTEMPT), holds while $T_MARKS/hold exists (at most 5 minutes),
+# then reports its attempt; T_MARKS reaches it through sbatch and the runner
+nap_script() {
+	mkdir -p "$1" "$TESTDIR/marks"
+	export T_MARKS=$TESTDIR/marks
+	cat >"$1/nap.sh" <<'S'
+#!/bin/sh
+touch "$T_MARKS/started-$SPOOL_JOB_ID-$SPOOL_ATTEMPT"
+i=0
+while [ -e "$T_MARKS/hold" ] && [ $i -lt 1500 ]; do sleep 0.2; i=$((i + 1)); done
+echo "{\"loss\": 0, \"attempt\": $SPOOL_ATTEMPT}"
+S
+	chmod +x "$1/nap.sh"
+}
+# started N: N scripts have marked their start
+started() { [ "$(ls "$T_MARKS" | grep -c '^started-')" -ge "$1" ]; }
