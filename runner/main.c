@@ -10,14 +10,15 @@
  * sigtimedwait), registers the worker, and in local mode reaps expired
  * leases, since there may be no boss at all on a shared spool.
  *
- * SIGTERM/SIGINT: claim no more; running scripts may go on for
+ * SIGTERM/SIGINT/SIGHUP: claim no more; running scripts may go on for
  * --drain-timeout seconds, then they get SIGTERM, --grace seconds, SIGKILL,
- * and their orders are released without counting an attempt. A second
- * signal cuts the drain short.
+ * and their orders are released without counting an attempt. A script
+ * that dies of a signal (or fails) while its runner stops is released too:
+ * under a scheduler the same SIGTERM reaches every process of the step. A
+ * second signal cuts the drain short.
  *
- * Exit: 0; 1 on a fatal error; 2 on bad usage; 75 (EX_TEMPFAIL) when
- * outcomes are still waiting in the outbox (the next runner on the same
- * outbox sends them).
+ * Exit (the contract of usage_text): 0 all done; 1 some attempt failed;
+ * 2 could not work; 128+N stopped by signal N.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -59,9 +60,12 @@ static const char usage_text[] =
 "  --timeout S         timeout of a job that sets none (default: none)\n"
 "  --grace S           after a timeout's SIGTERM, SIGKILL this much later (5)\n"
 "  --lease S           lease asked for each claim (default: the job's or the boss's)\n"
-"  --drain             exit 0 once nothing is left to claim\n"
+"  --drain             exit once nothing due is left to claim\n"
+"  --give-up S         exit 2 when the boss has not answered for S seconds\n"
+"                      (default 300 with --drain, else 0: never)\n"
 "  --drain-timeout S   on SIGTERM, how long running scripts may go on (20)\n"
-"  --token-file F      bearer token for the boss, first line of F\n"
+"  --token-file F      bearer token for the boss, first line of F (a 401 or\n"
+"                      403 answer is fatal: exit 2)\n"
 "  --outbox DIR        durable outbox of outcomes not yet taken by the boss\n"
 "                      (default ~/.local/state/spool-runner/<boss>)\n"
 "  --workdir DIR       per-run work directories go below DIR\n"
@@ -71,12 +75,27 @@ static const char usage_text[] =
 "  --wait S            long poll of a remote claim (default 20)\n"
 "  --poll-ms MS        local mode: pause after finding nothing (default 500)\n"
 "  --exec JOBFILE      run the job in JOBFILE once, print its outcome, claim nothing\n"
+"  --version           the version\n"
 "  --help              this text\n"
 "\n"
-"The script gets the job JSON as its first argument and on stdin, runs in a\n"
-"fresh work directory, and finds SPOOL_JOB_ID, SPOOL_ORDER_ID, SPOOL_ATTEMPT,\n"
-"SPOOL_SLOT, SPOOL_WORKDIR, SPOOL_WORKER in its environment. The last line of\n"
-"its stdout that is a JSON object is the outcome.\n";
+"The script gets the job JSON as its first argument (unless it is 128 KiB or\n"
+"more), on stdin and in the file $SPOOL_JOB_FILE; it runs in a fresh work\n"
+"directory, and finds SPOOL_JOB_ID, SPOOL_ORDER_ID, SPOOL_ATTEMPT, SPOOL_SLOT,\n"
+"SPOOL_WORKDIR, SPOOL_WORKER, SPOOL_JOB_FILE in its environment (any other\n"
+"variable, SPOOL_DATA_DIR included, passes through). The last line of its\n"
+"stdout that is a JSON object is the outcome (NaN and Infinity read as null).\n"
+"\n"
+"Exit status:\n"
+"  0      the work is finished (with --drain: nothing due is left) and every\n"
+"         job this runner finished was done\n"
+"  1      it worked, but at least one job it ran failed (an attempt failed,\n"
+"         or the job failed for good)\n"
+"  2      it could not work: bad usage, the spool or outbox cannot be opened,\n"
+"         the boss refused the token (401/403), the boss did not answer for\n"
+"         --give-up seconds, or outcomes are left undelivered in the outbox\n"
+"  128+N  stopped by signal N (SIGTERM 143, SIGINT 130, SIGHUP 129) before\n"
+"         its work was done; scripts killed while it stopped are released,\n"
+"         no attempt spent\n";
 
 static struct runner *the_runner;	/* for say() from callbacks without context */
 
@@ -135,7 +154,7 @@ static void add_tags(struct runner *rn, const char *list)
 	char *copy = strdup(list), *p, *save = NULL;
 
 	if (!copy)
-		exit(1);
+		exit(2);
 	for (p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
 		if (!tag_valid(p))
 			die_usage("bad tag '%s'", p);
@@ -251,14 +270,14 @@ static int exec_once(struct runner *rn, const char *file)
 	struct exec_spec s;
 	struct run_info ri = { 0 };
 	struct run_env re;
-	int py = 0, ok = 0;
+	int py = 0, ok = 0, lock = -1;
 
 	buf_init(&job, SPOOL_JOB_MAX);
 	buf_init(&arg, SPOOL_JOB_MAX + 256);
 	buf_init(&out, SPOOL_OUTCOME_MAX);
 	if (buf_read_file(&job, AT_FDCWD, file) < 0 || !job.data) {
 		fprintf(stderr, "runner: cannot read '%s'\n", file);
-		return 1;
+		return 2;
 	}
 	id_new(id);
 	ri.job_id = id;
@@ -271,20 +290,20 @@ static int exec_once(struct runner *rn, const char *file)
 	} else {
 		snprintf(wd, sizeof(wd), "%s/%s.1", rn->workroot, id);
 		re = (struct run_env){ id, 1, 0, wd, rn->name, rn->gpus };
-		if (workdir_make(wd) < 0 || !(env = script_env(&re))) {
+		if (workdir_make(wd, &lock) < 0 || !(env = script_env(&re)) ||
+		    script_job_file(wd, &arg) < 0) {
 			fprintf(stderr, "runner: cannot prepare '%s'\n", wd);
-			return 1;
+			return 2;
 		}
 		script_spec(&s, rn, path, py, &arg, env, wd, ri.timeout_ms);
 		if (exec_run(&s, &res) < 0) {
 			fprintf(stderr, "runner: cannot run the script\n");
-			return 1;
+			return 2;
 		}
 		fwrite(res.log.data ? res.log.data : "", 1, res.log.len, stderr);
 		ok = outcome_build(&res, &ri, &out, NULL, 0);
 		exec_result_release(&res);
-		if (!rn->keep_work)
-			workdir_remove(wd);
+		workdir_done(wd, lock, rn->keep_work);
 	}
 	printf("%s\n", out.data ? out.data : "{}");
 	script_env_free(env);
@@ -315,7 +334,7 @@ static void *outbox_main(void *arg)
 	unsigned seed = (unsigned)(getpid() ^ now_ms());
 	int down = 0, r, left = 0;
 
-	if (boss_init(&b, rn->boss_url, rn->bearer, NULL) < 0) {
+	if (boss_init(&b, rn->boss_url, rn->bearer, NULL, &rn->health) < 0) {
 		say(rn, "outbox: cannot start libcurl");
 		return NULL;
 	}
@@ -366,6 +385,44 @@ static void *outbox_main(void *arg)
 	return NULL;
 }
 
+/* ---- stopping ----------------------------------------------------------------- */
+
+void runner_stop(struct runner *rn, int code, int64_t kill_at)
+{
+	int zero = 0;
+	int64_t none = 0;
+
+	atomic_compare_exchange_strong(&rn->exit_code, &zero, code);
+	if (!atomic_compare_exchange_strong(&rn->kill_at_ms, &none, kill_at) &&
+	    kill_at < atomic_load(&rn->kill_at_ms))
+		atomic_store(&rn->kill_at_ms, kill_at);
+	atomic_store(&rn->stopping, 1);
+}
+
+/* A refused token, or a boss gone longer than --give-up: exit 2 now. */
+static void fatal_checks(struct runner *rn)
+{
+	long denied = atomic_load(&rn->health.denied);
+	int64_t down = atomic_load(&rn->health.down_since);
+
+	if (atomic_load(&rn->exit_code))
+		return;
+	if (denied) {
+		if (rn->token_file)
+			say(rn, "the boss refused the token of --token-file %s (HTTP %ld): "
+			    "fix the token; exiting", rn->token_file, denied);
+		else
+			say(rn, "the boss wants a token (HTTP %ld): give one with "
+			    "--token-file FILE; exiting", denied);
+		runner_stop(rn, 2, mono_ms());
+	} else if (down && rn->give_up_s > 0 &&
+		   mono_ms() - down >= (int64_t)rn->give_up_s * 1000) {
+		say(rn, "the boss at %s has not answered for %d s (--give-up): exiting",
+		    rn->boss_url, rn->give_up_s);
+		runner_stop(rn, 2, mono_ms());
+	}
+}
+
 /* ---- main -------------------------------------------------------------------- */
 
 static char *default_outbox(const char *url)
@@ -398,7 +455,7 @@ static char *default_outbox(const char *url)
 enum {
 	O_BOSS = 256, O_SPOOL, O_SCRIPTS, O_NAME, O_SLOTS, O_TAG, O_GPUS, O_TIMEOUT,
 	O_GRACE, O_LEASE, O_DRAIN, O_DRAIN_TIMEOUT, O_TOKEN_FILE, O_OUTBOX, O_WORKDIR,
-	O_KEEP, O_LOG_MAX, O_WAIT, O_POLL, O_EXEC, O_HELP,
+	O_KEEP, O_LOG_MAX, O_WAIT, O_POLL, O_EXEC, O_HELP, O_GIVE_UP, O_VERSION,
 };
 
 static const struct option longopts[] = {
@@ -423,6 +480,8 @@ static const struct option longopts[] = {
 	{ "poll-ms", required_argument, NULL, O_POLL },
 	{ "exec", required_argument, NULL, O_EXEC },
 	{ "help", no_argument, NULL, O_HELP },
+	{ "give-up", required_argument, NULL, O_GIVE_UP },
+	{ "version", no_argument, NULL, O_VERSION },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -438,7 +497,7 @@ int main(int argc, char **argv)
 	int64_t next_register = 0, next_reap = 0;
 	struct spool msp;
 	struct boss mb;
-	int have_msp = 0, have_mb = 0, sigcount = 0;
+	int have_msp = 0, have_mb = 0, sigcount = 0, give_up = -1;
 	struct buf doc;
 
 	rn.nslots = 1;
@@ -479,6 +538,8 @@ int main(int argc, char **argv)
 		case O_WAIT: rn.wait_s = parse_int(optarg, 0, 3600, "--wait"); break;
 		case O_POLL: rn.poll_ms = parse_int(optarg, 10, 60000, "--poll-ms"); break;
 		case O_EXEC: exec_file = optarg; break;
+		case O_GIVE_UP: give_up = parse_int(optarg, 0, 1 << 30, "--give-up"); break;
+		case O_VERSION: printf("runner %s\n", RUNNER_VERSION); return 0;
 		case O_HELP: case 'h': fputs(usage_text, stdout); return 0;
 		default: die_usage("bad option"); break;
 		}
@@ -492,7 +553,7 @@ int main(int argc, char **argv)
 		size_t n = u ? strlen(u) : 0;
 
 		if (!u)
-			return 1;
+			return 2;
 		while (n && u[n - 1] == '/')
 			u[--n] = '\0';
 		if (strncmp(u, "http://", 7) && strncmp(u, "https://", 8))
@@ -509,7 +570,7 @@ int main(int argc, char **argv)
 		char *save = NULL, *p;
 
 		if (!(gpu_copy = strdup(rn.gpus)))
-			return 1;
+			return 2;
 		for (p = strtok_r(gpu_copy, ",", &save); p && ngpus < 64;
 		     p = strtok_r(NULL, ",", &save))
 			gpu[ngpus++] = p;
@@ -518,6 +579,8 @@ int main(int argc, char **argv)
 		if (!slots_set)
 			rn.nslots = ngpus;
 	}
+	rn.give_up_s = give_up >= 0 ? give_up : rn.drain ? 300 : 0;
+	rn.token_file = token_file;
 	if (token_file && !(rn.bearer = read_token(token_file)))
 		die_usage("cannot read the token file '%s'", token_file);
 	rn.python = script_which("python3");
@@ -526,14 +589,16 @@ int main(int argc, char **argv)
 	} else {
 		const char *tmp = getenv("TMPDIR");
 
-		if (asprintf(&rn.workroot, "%s/spool-runner-%s",
-			     tmp && *tmp == '/' ? tmp : "/tmp", rn.name) < 0)
+		/* one root for the runners of a host, so that each finds and
+		 * removes what dead ones left (workdir_sweep) */
+		if (asprintf(&rn.workroot, "%s/spool-runner",
+			     tmp && *tmp == '/' ? tmp : "/tmp") < 0)
 			rn.workroot = NULL;
 	}
 	if (!rn.workroot || (r = dir_make_p(rn.workroot)) < 0) {
 		fprintf(stderr, "runner: cannot make the work directory '%s': %s\n",
 			rn.workroot ? rn.workroot : "?", strerror(rn.workroot ? -r : ENOMEM));
-		return 1;
+		return 2;
 	}
 	{
 		char *abs = realpath(rn.workroot, NULL);
@@ -544,6 +609,10 @@ int main(int argc, char **argv)
 		}
 	}
 
+	if ((r = workdir_sweep(rn.workroot)) > 0)
+		say(&rn, "removed %d work director%s of dead runners in %s", r,
+		    r == 1 ? "y" : "ies", rn.workroot);
+
 	/* Writing to a script that closed its stdin must not kill us. */
 	signal(SIGPIPE, SIG_IGN);
 	if (exec_file)
@@ -551,14 +620,14 @@ int main(int argc, char **argv)
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
 		fprintf(stderr, "runner: cannot initialise libcurl\n");
-		return 1;
+		return 2;
 	}
 	if (rn.spool_dir) {
 		if ((r = spool_open(&msp, rn.spool_dir, 0)) < 0) {
 			fprintf(stderr, "runner: cannot open the spool '%s': %s\n",
 				rn.spool_dir, spool_error(&msp)[0] ? spool_error(&msp)
 								  : strerror(-r));
-			return 1;
+			return 2;
 		}
 		have_msp = 1;
 	} else {
@@ -567,12 +636,12 @@ int main(int argc, char **argv)
 		if (!d || (r = outbox_open(&rn.outbox, d)) < 0) {
 			fprintf(stderr, "runner: cannot open the outbox '%s': %s\n",
 				d ? d : "?", strerror(d ? -r : ENOMEM));
-			return 1;
+			return 2;
 		}
 		free(d);
 		rn.have_outbox = 1;
-		if (boss_init(&mb, rn.boss_url, rn.bearer, NULL) < 0)
-			return 1;
+		if (boss_init(&mb, rn.boss_url, rn.bearer, NULL, &rn.health) < 0)
+			return 2;
 		have_mb = 1;
 	}
 
@@ -580,6 +649,7 @@ int main(int argc, char **argv)
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
 	say(&rn, "%s mode, %s, %d slot%s%s%s, scripts in %s",
@@ -591,17 +661,17 @@ int main(int argc, char **argv)
 	ot.rn = &rn;
 	if (rn.have_outbox && pthread_create(&ot.thread, NULL, outbox_main, &ot)) {
 		fprintf(stderr, "runner: cannot start a thread\n");
-		return 1;
+		return 2;
 	}
 	if (!(rn.slots = calloc((size_t)rn.nslots, sizeof(*rn.slots))))
-		return 1;
+		return 2;
 	for (i = 0; i < rn.nslots; i++) {
 		rn.slots[i].rn = &rn;
 		rn.slots[i].index = i;
 		rn.slots[i].cuda = ngpus ? gpu[i % ngpus] : NULL;
 		if (pthread_create(&rn.slots[i].thread, NULL, slot_main, &rn.slots[i])) {
 			fprintf(stderr, "runner: cannot start a thread\n");
-			return 1;
+			return 2;
 		}
 	}
 
@@ -644,14 +714,15 @@ int main(int argc, char **argv)
 				say(&rn, "reaped %d expired lease%s", n, n == 1 ? "" : "s");
 			next_reap = now + REAP_EVERY_MS;
 		}
+		fatal_checks(&rn);
 		if (sigtimedwait(&sigs, &si, &tick) > 0) {
+			char nm[16];
+
 			if (!sigcount++) {
 				say(&rn, "%s: claiming no more; running scripts have %d s to finish",
-				    si.si_signo == SIGINT ? "SIGINT" : "SIGTERM",
-				    rn.drain_timeout_s);
-				atomic_store(&rn.kill_at_ms,
-					     mono_ms() + (int64_t)rn.drain_timeout_s * 1000 + 1);
-				atomic_store(&rn.stopping, 1);
+				    exec_signame(si.si_signo, nm), rn.drain_timeout_s);
+				runner_stop(&rn, 128 + si.si_signo,
+					    mono_ms() + (int64_t)rn.drain_timeout_s * 1000 + 1);
 			} else {
 				say(&rn, "second signal: stopping running scripts now");
 				atomic_store(&rn.kill_at_ms, mono_ms());
@@ -671,11 +742,18 @@ int main(int argc, char **argv)
 		if (ot.left > 0) {
 			say(&rn, "%d outcome file%s still in the outbox %s: the next runner on it delivers them",
 			    ot.left, ot.left == 1 ? "" : "s", rn.outbox.dir);
-			code = 75;
+			int zero = 0;
+
+			/* not delivered is not done: could not work (unless a
+			 * signal or a fatal error said so first) */
+			atomic_compare_exchange_strong(&rn.exit_code, &zero, 2);
 		}
 		outbox_close(&rn.outbox);
 	}
-	say(&rn, "exiting: %ld done, %ld failed", atomic_load(&rn.completed),
+	code = atomic_load(&rn.exit_code);
+	if (!code && atomic_load(&rn.failed))
+		code = 1;
+	say(&rn, "exiting (%d): %ld done, %ld failed", code, atomic_load(&rn.completed),
 	    atomic_load(&rn.failed));
 	if (!rn.keep_work)
 		rmdir(rn.workroot);

@@ -16,15 +16,56 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "runner.h"
 
 #define FLUSH_MAX 4096		/* files looked at in one flush */
+
+/* This host's name, for the tmp/ files (an outbox may be on a shared home). */
+static void host_name(char out[HOST_NAME_MAX + 1])
+{
+	size_t i;
+
+	if (gethostname(out, HOST_NAME_MAX) < 0)
+		snprintf(out, HOST_NAME_MAX + 1, "host");
+	out[HOST_NAME_MAX] = '\0';
+	for (i = 0; out[i]; i++)
+		if (out[i] == '/')
+			out[i] = '_';
+}
+
+/*
+ * Is tmp/ file name (NAME.HOST.PID) one of a runner of this host that is
+ * gone? A file of another host is left to the hour-old rule.
+ */
+static int tmp_orphan(const char *name)
+{
+	char host[HOST_NAME_MAX + 1];
+	const char *dot = strrchr(name, '.');
+	size_t hn, pre;
+	char *end;
+	long pid;
+
+	if (!dot)
+		return 0;
+	pid = strtol(dot + 1, &end, 10);
+	if (*end || pid <= 0)
+		return 0;
+	host_name(host);
+	hn = strlen(host);
+	pre = (size_t)(dot - name);
+	if (pre <= hn + 1 || name[pre - hn - 1] != '.' || strncmp(name + pre - hn, host, hn))
+		return 0;
+	return pid > INT_MAX || (kill((pid_t)pid, 0) < 0 && errno == ESRCH);
+}
 
 int outbox_open(struct outbox *ob, const char *dir)
 {
@@ -50,16 +91,15 @@ int outbox_open(struct outbox *ob, const char *dir)
 		free(ob->dir);
 		return r;
 	}
-	/* tmp/ files of this host's dead runners were never delivered: drop them */
+	/* tmp/ files of dead runners were never delivered: drop them */
 	snprintf(sub, sizeof(sub), "%s/tmp", dir);
 	if ((d = opendir(sub))) {
 		int tfd = dirfd(d);
 		struct stat st;
 
 		while ((e = readdir(d)))
-			if (e->d_name[0] != '.' &&
-			    fstatat(tfd, e->d_name, &st, 0) == 0 &&
-			    st.st_mtime < time(NULL) - 3600)
+			if (e->d_name[0] != '.' && fstatat(tfd, e->d_name, &st, 0) == 0 &&
+			    (st.st_mtime < time(NULL) - 3600 || tmp_orphan(e->d_name)))
 				unlinkat(tfd, e->d_name, 0);
 		closedir(d);
 	}
@@ -84,12 +124,13 @@ int outbox_put(struct outbox *ob, const char *id, int attempt,
 	       const char *token, const char *kind, const void *data,
 	       size_t len)
 {
-	char name[128], tmp[160];
+	char name[128], tmp[160 + HOST_NAME_MAX], host[HOST_NAME_MAX + 1];
 	const char *p = data;
 	int fd, r = 0;
 
+	host_name(host);
 	snprintf(name, sizeof(name), "%s.%d.%s.%s", id, attempt, token, kind);
-	snprintf(tmp, sizeof(tmp), "tmp/%s.%ld", name, (long)getpid());
+	snprintf(tmp, sizeof(tmp), "tmp/%s.%s.%ld", name, host, (long)getpid());
 	if ((fd = openat(ob->fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 			 0600)) < 0)
 		return -errno;

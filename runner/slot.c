@@ -8,18 +8,26 @@
  * flags and the outbox.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "json.h"
 #include "runner.h"
 
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 8000
+#define SKIP_MAX 16		/* claims of jobs this runner cannot run held at once */
+#define SKIP_SAID 64		/* of those, ids logged recently */
+#define CHECK_MS 1000		/* is the claim still ours? (a cancel) */
+#define PREEMPT_WAIT_MS 2000	/* a script dead of SIGTERM: for the runner's to show */
 
 /* The context of the running order, for the heartbeat. */
 struct ctx {
@@ -29,6 +37,7 @@ struct ctx {
 	struct spool *sp;	/* local, or NULL */
 	struct task *t;
 	int beat_errors;
+	int64_t next_renew_ms;	/* mono: the next heartbeat; checks in between */
 };
 
 /* Sleep ms, waking early when the runner stops. */
@@ -78,33 +87,94 @@ static int64_t beat_interval(const struct runner *rn, int64_t deadline_ms)
 	return iv < 500 ? 500 : iv > 60000 ? 60000 : iv;
 }
 
+/*
+ * Is the claim still ours? Asked every CHECK_MS between heartbeats, so that
+ * a cancel (or a reaped lease) stops the script within a second, not at the
+ * next heartbeat. Remote: the order as the boss has it (GET /v1/orders/ID:
+ * still assigned, to this attempt and this worker); local: the claim's file
+ * still in assigned/. -ESTALE when lost; 0 otherwise, a failed check
+ * included (the heartbeat is the judge of a boss that does not answer).
+ */
+static int claim_check(struct ctx *c)
+{
+	char path[SPOOL_NAME_MAX + 16];
+	struct json j;
+	struct stat st;
+	int r = 0, i;
+
+	if (c->sp) {
+		snprintf(path, sizeof(path), "assigned/%s", c->t->o.file);
+		return fstatat(c->sp->root, path, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
+		       errno == ENOENT ? -ESTALE : 0;
+	}
+	snprintf(path, sizeof(path), "/v1/orders/%s", c->t->id);
+	if (boss_request(c->b, "GET", path, NULL, 0, 5, 0) < 0)
+		return 0;
+	if (c->b->status == 404) {
+		snprintf(c->b->err, sizeof(c->b->err), "the order is gone from the boss");
+		return -ESTALE;
+	}
+	if (c->b->status != 200 ||
+	    json_parse(&j, c->b->reply.data, c->b->reply.len, 512, NULL, 0) < 0)
+		return 0;
+	if (j.tok[0].type == JSMN_OBJECT) {
+		char state[32] = "", worker[SPOOL_WORKER_MAX + 1] = "";
+		int64_t attempt = 0;
+
+		if ((i = json_get(&j, 0, "state")) >= 0)
+			json_str(&j, i, state, sizeof(state));
+		if ((i = json_get(&j, 0, "worker")) >= 0)
+			json_str(&j, i, worker, sizeof(worker));
+		if ((i = json_get(&j, 0, "attempt")) >= 0)
+			json_int(&j, i, &attempt);
+		if (state[0] && (strcmp(state, "assigned") || attempt != c->t->attempt ||
+				 (worker[0] && strcmp(worker, c->rn->name)))) {
+			snprintf(c->b->err, sizeof(c->b->err), "the order is %s at the boss%s",
+				 state, strcmp(state, "assigned") ? "" : " by another claim");
+			r = -ESTALE;
+		}
+	}
+	json_release(&j);
+	return r;
+}
+
 static int on_beat(void *arg, int64_t *next_ms)
 {
 	struct ctx *c = arg;
+	int64_t now = mono_ms();
 	int r;
 
-	if (c->b)
+	if (now < c->next_renew_ms) {
+		r = claim_check(c);
+	} else if (c->b) {
 		r = boss_heartbeat(c->b, c->t, c->rn->lease_s);
-	else if ((r = spool_renew(c->sp, &c->t->o, c->rn->lease_s)) == 0)
+	} else if ((r = spool_renew(c->sp, &c->t->o, c->rn->lease_s)) == 0) {
 		c->t->deadline_ms = c->t->o.n.deadline;
+	}
 	if (r == -ESTALE) {
 		say(c->rn, "slot %d: %s attempt %d: claim lost (%s): stopping the script",
 		    c->sl->index, c->t->id, c->t->attempt,
-		    c->b ? c->b->err : "lease gone from the spool");
+		    c->b ? c->b->err : "its file left assigned/: cancelled or reaped");
 		return r;
 	}
+	*next_ms = CHECK_MS;
+	if (now < c->next_renew_ms)
+		goto out;
 	if (r < 0) {
 		if (!c->beat_errors++)
 			say(c->rn, "slot %d: %s: heartbeat failed: %s", c->sl->index,
 			    c->t->id, c->b ? c->b->err : strerror(-r));
-		*next_ms = 1000;
-		return 0;
+		c->next_renew_ms = mono_ms() + 1000;
+		goto out;
 	}
 	if (c->beat_errors) {
 		say(c->rn, "slot %d: %s: heartbeat works again", c->sl->index, c->t->id);
 		c->beat_errors = 0;
 	}
-	*next_ms = beat_interval(c->rn, c->t->deadline_ms);
+	c->next_renew_ms = mono_ms() + beat_interval(c->rn, c->t->deadline_ms);
+out:
+	if (c->next_renew_ms - mono_ms() < *next_ms)
+		*next_ms = c->next_renew_ms - mono_ms() > 0 ? c->next_renew_ms - mono_ms() : 1;
 	return 0;
 }
 
@@ -228,8 +298,8 @@ static void deliver(struct ctx *c, const struct buf *log, int ok,
 		deliver_local(c, log, ok, out);
 }
 
-/* Give the claim back without counting an attempt (shutdown). */
-static void release(struct ctx *c)
+/* Give the claim back without counting an attempt. 0 or a negative errno. */
+static int give_back(struct ctx *c)
 {
 	char path[256];
 	int r;
@@ -246,9 +316,20 @@ static void release(struct ctx *c)
 	if (r < 0)
 		say(c->rn, "slot %d: %s: cannot release the claim (%s): its lease will expire",
 		    c->sl->index, c->t->id, c->b ? c->b->err : strerror(-r));
-	else
+	return r;
+}
+
+/* Give the claim back without counting an attempt (shutdown), saying so. */
+static void release(struct ctx *c)
+{
+	if (give_back(c) == 0)
 		say(c->rn, "slot %d: %s attempt %d: released", c->sl->index, c->t->id,
 		    c->t->attempt);
+}
+
+static void release_quiet(struct ctx *c)
+{
+	give_back(c);
 }
 
 /* ---- one order ------------------------------------------------------------ */
@@ -315,8 +396,69 @@ static void trailer(struct buf *log, const struct exec_result *r,
 		buf_printf(log, "[runner: cannot run the script: %s", strerror(r->err));
 	if (r->end != END_EXITED)
 		outcome_error = NULL;	/* it says the same */
+	if (r->nonfinite)
+		buf_printf(log, "; %d NaN or Infinity in the outcome read as null", r->nonfinite);
 	buf_printf(log, "%s%s]\n", outcome_error ? ": " : "",
 		   outcome_error ? outcome_error : "");
+}
+
+/*
+ * The line of stderr that says what went wrong: its first, or, after
+ * Python's "Traceback" header, the last (the exception).
+ */
+static void err_line(const struct exec_result *r, char out[EXEC_ERRHEAD_MAX + 1])
+{
+	const char *t = r->errtail, *end, *b;
+
+	snprintf(out, EXEC_ERRHEAD_MAX + 1, "%s", r->errhead);
+	if (strncmp(out, "Traceback (most recent call last)", 33))
+		return;
+	end = t + strlen(t);
+	while (end > t && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' '))
+		end--;
+	for (b = end; b > t && b[-1] != '\n'; b--)
+		;
+	if (end > b)
+		snprintf(out, EXEC_ERRHEAD_MAX + 1, "%.*s", (int)(end - b), b);
+}
+
+/* Did the run die of the runner's own stop (a preemption)? */
+static int stop_signal(const struct exec_result *r)
+{
+	int sig = r->end == END_SIGNALED ? r->sig
+		  : r->end == END_EXITED && r->code > 128 ? r->code - 128 : 0;
+
+	return sig == SIGTERM || sig == SIGINT || sig == SIGHUP || sig == SIGKILL;
+}
+
+/*
+ * A run that did not succeed while its runner is stopping is released, not
+ * failed: under Slurm (scancel, a time limit, a preemption) SIGTERM reaches
+ * every process of the step at once, so the script may die of it before
+ * this runner has taken the same signal. A run that ended of such a signal
+ * waits a little for the runner's stop to show (the signal is pending on the
+ * process until the main thread takes it).
+ */
+static int preempted(struct runner *rn, const struct exec_result *r)
+{
+	int64_t until = mono_ms() + PREEMPT_WAIT_MS;
+	sigset_t pend;
+
+	if (r->end == END_EXITED && r->code == 0 && r->outcome.len)
+		return 0;	/* it may have succeeded: outcome_build decides */
+	if (r->end == END_SPAWN || r->end == END_LOST)
+		return 0;
+	while (!atomic_load(&rn->stopping)) {
+		struct timespec ts = { 0, 20 * 1000000 };
+
+		if (!stop_signal(r) || mono_ms() >= until)
+			return 0;
+		if (sigpending(&pend) == 0 && (sigismember(&pend, SIGTERM) == 1 ||
+		    sigismember(&pend, SIGINT) == 1 || sigismember(&pend, SIGHUP) == 1))
+			return 1;
+		nanosleep(&ts, NULL);
+	}
+	return 1;
 }
 
 static void run_task(struct ctx *c)
@@ -331,7 +473,7 @@ static void run_task(struct ctx *c)
 	struct run_env re;
 	struct buf arg, out;
 	char *path = NULL, **env = NULL;
-	int py = 0, r, ok;
+	int py = 0, r, ok, lock = -1;
 
 	memset(&ri, 0, sizeof(ri));
 	ri.job_id = t->id;
@@ -345,12 +487,13 @@ static void run_task(struct ctx *c)
 	if (script_prepare(rn->scripts, rn->python, t->job.data ? t->job.data : "",
 			   t->job.len, t->id, &arg, sname, sizeof(sname), &path, &py,
 			   err, sizeof(err)) < 0) {
+		/* (a job this runner cannot run never gets here: not_here) */
 		/* a job the boss could not give us says why itself */
 		refuse(c, &ri, t->job_err[0] && !sname[0] ? t->job_err : err);
 		goto done;
 	}
 	snprintf(wd, sizeof(wd), "%s/%s.%d", rn->workroot, t->id, t->attempt);
-	if ((r = workdir_make(wd)) < 0) {
+	if ((r = workdir_make(wd, &lock)) < 0) {
 		trouble(c, "cannot make the work directory '%s': %s", wd, strerror(-r));
 		goto done;
 	}
@@ -359,8 +502,13 @@ static void run_task(struct ctx *c)
 		trouble(c, "cannot build the environment: %s", strerror(ENOMEM));
 		goto done;
 	}
+	if ((r = script_job_file(wd, &arg)) < 0) {
+		trouble(c, "cannot write the job file in '%s': %s", wd, strerror(-r));
+		goto done;
+	}
 	script_spec(&s, rn, path, py, &arg, env, wd, ri.timeout_ms);
-	s.beat_ms = beat_interval(rn, t->deadline_ms);
+	c->next_renew_ms = mono_ms() + beat_interval(rn, t->deadline_ms);
+	s.beat_ms = CHECK_MS;
 	s.beat = on_beat;
 	s.stop = on_stop;
 	s.arg = c;
@@ -370,8 +518,14 @@ static void run_task(struct ctx *c)
 	if ((r = exec_run(&s, &res)) < 0) {
 		exec_result_release(&res);
 		trouble(c, "cannot run the script: %s", strerror(-r));
-		workdir_remove(wd);
 		goto done;
+	}
+	if (res.end != END_STOPPED && preempted(rn, &res)) {
+		say(rn, "slot %d: %s attempt %d: ended (%s) while the runner stops: "
+		    "a preemption, not a failure", sl->index, t->id, t->attempt,
+		    res.end == END_SIGNALED ? exec_signame(res.sig, err)
+		    : res.end == END_EXITED ? "exit code" : "timeout");
+		res.end = END_STOPPED;
 	}
 	if (res.end == END_LOST) {
 		trailer(&res.log, &res, NULL);
@@ -393,19 +547,100 @@ static void run_task(struct ctx *c)
 		goto done;
 	} else {
 		trailer(&res.log, &res, ok ? NULL : err);
-		say(rn, "slot %d: %s attempt %d: %s in %.2f s%s%s", sl->index, t->id,
-		    t->attempt, ok ? "done" : "failed", res.wall_ms / 1000.0,
-		    ok ? "" : ": ", ok ? "" : err);
+		if (ok) {
+			say(rn, "slot %d: %s attempt %d: done in %.2f s%s", sl->index, t->id,
+			    t->attempt, res.wall_ms / 1000.0, res.nonfinite
+			    ? " (its outcome had NaN or Infinity, read as null)" : "");
+		} else {
+			char line[EXEC_ERRHEAD_MAX + 1], where[PATH_MAX + 64];
+
+			err_line(&res, line);
+			if (rn->boss_url)
+				snprintf(where, sizeof(where), "curl %s/v1/orders/%s/log",
+					 rn->boss_url, t->id);
+			else
+				snprintf(where, sizeof(where), "spoolctl --spool %s log %s",
+					 rn->spool_dir, t->id);
+			say(rn, "slot %d: %s attempt %d: failed in %.2f s: %s%s%s%s; the log: %s",
+			    sl->index, t->id, t->attempt, res.wall_ms / 1000.0, err,
+			    line[0] ? "; stderr: \"" : "", line, line[0] ? "\"" : "", where);
+		}
 		deliver(c, &res.log, ok, &out);
 	}
 	exec_result_release(&res);
-	if (!rn->keep_work)
-		workdir_remove(wd);
 done:
+	if (lock >= 0)
+		workdir_done(wd, lock, rn->keep_work);
 	script_env_free(env);
 	free(path);
 	buf_release(&arg);
 	buf_release(&out);
+}
+
+/* ---- claims this runner cannot run ------------------------------------------- */
+
+/*
+ * A job whose script this runner's --scripts lacks (or that needs a python3
+ * it has not) is not failed: another runner may have it. Its claim is held
+ * while this slot claims once more past it, at once (the boss and
+ * spool_claim hand out the first eligible order, which would be the same
+ * one again), then given back with no attempt spent.
+ */
+struct skipped {
+	int n;
+	struct task t[SKIP_MAX];	/* id, token, attempt, o: what a release needs */
+	char said[SKIP_SAID][SPOOL_ID_LEN + 1];	/* recently logged, not to repeat */
+	int nsaid;
+};
+
+/* 1 if t's job names a script this runner cannot run (why: its message). */
+static int not_here(struct runner *rn, struct task *t, char *why, size_t whylen)
+{
+	char sname[NAME_MAX + 1];
+	struct buf arg;
+	char *path = NULL;
+	int py, r;
+
+	buf_init(&arg, SPOOL_JOB_MAX + 256);
+	r = script_prepare(rn->scripts, rn->python, t->job.data ? t->job.data : "",
+			   t->job.len, t->id, &arg, sname, sizeof(sname), &path, &py,
+			   why, whylen);
+	free(path);
+	buf_release(&arg);
+	return r == -ENOENT;
+}
+
+static void skip_hold(struct ctx *c, struct skipped *k, const char *why)
+{
+	struct task *h = &k->t[k->n++];
+	int i;
+
+	memcpy(h->id, c->t->id, sizeof(h->id));
+	memcpy(h->token, c->t->token, sizeof(h->token));
+	h->attempt = c->t->attempt;
+	h->o = c->t->o;
+	for (i = 0; i < k->nsaid; i++)
+		if (!strcmp(k->said[i], h->id))
+			return;
+	say(c->rn, "slot %d: %s: %s: left for a runner that has it (no attempt spent)",
+	    c->sl->index, h->id, why);
+	memcpy(k->said[k->nsaid++ % SKIP_SAID], h->id, sizeof(h->id));
+	if (k->nsaid == 2 * SKIP_SAID)
+		k->nsaid = SKIP_SAID;
+}
+
+/* Give back every held claim. */
+static void skip_release(struct ctx *c, struct skipped *k)
+{
+	struct task *keep = c->t;
+	int i;
+
+	for (i = 0; i < k->n; i++) {
+		c->t = &k->t[i];
+		release_quiet(c);
+	}
+	c->t = keep;
+	k->n = 0;
 }
 
 /* ---- claiming --------------------------------------------------------------- */
@@ -453,7 +688,9 @@ void *slot_main(void *arg)
 	struct ctx c;
 	unsigned seed = (unsigned)(getpid() ^ (sl->index * 7919) ^ now_ms());
 	int r, empty = 0, failing = 0;
+	static __thread struct skipped sk;	/* large: not on the stack */
 
+	memset(&sk, 0, sizeof(sk));
 	memset(&c, 0, sizeof(c));
 	memset(&t, 0, sizeof(t));
 	buf_init(&t.job, SPOOL_JOB_MAX + 4096);
@@ -461,7 +698,7 @@ void *slot_main(void *arg)
 	c.rn = rn;
 	c.t = &t;
 	if (rn->boss_url) {
-		if ((r = boss_init(&b, rn->boss_url, rn->bearer, &rn->stopping)) < 0) {
+		if ((r = boss_init(&b, rn->boss_url, rn->bearer, &rn->stopping, &rn->health)) < 0) {
 			say(rn, "slot %d: cannot start libcurl: %s", sl->index, strerror(-r));
 			goto out;
 		}
@@ -478,9 +715,24 @@ void *slot_main(void *arg)
 	while (!atomic_load(&rn->stopping)) {
 		if (c.b)
 			r = boss_claim(&b, rn->name, rn->tagcsv,
-				       rn->drain ? 0 : rn->wait_s, rn->lease_s, &t);
+				       rn->drain || sk.n ? 0 : rn->wait_s, rn->lease_s, &t);
 		else
 			r = claim_local(&c);
+		if (r != 0 || sk.n == SKIP_MAX)
+			skip_release(&c, &sk);
+		if (r == 0 && !atomic_load(&rn->stopping)) {
+			char why[320];
+
+			if (not_here(rn, &t, why, sizeof(why))) {
+				skip_hold(&c, &sk, why);
+				if (sk.n == SKIP_MAX) {
+					skip_release(&c, &sk);
+					nap(rn, 1000);
+				}
+				continue;	/* past it, at once */
+			}
+			skip_release(&c, &sk);
+		}
 		if (r == -EAGAIN) {
 			failing = 0;
 			sl->backoff_ms = 0;
@@ -496,11 +748,17 @@ void *slot_main(void *arg)
 		if (r == -ECANCELED)
 			break;
 		if (r < 0) {
-			if (!failing++)
-				say(rn, "slot %d: cannot claim: %s (retrying)", sl->index,
-				    c.b ? b.err : spool_error(&sp)[0] ? spool_error(&sp)
-								       : strerror(-r));
-			nap(rn, backoff(sl, &seed));
+			int64_t wait = backoff(sl, &seed), down = atomic_load(&rn->health.down_since);
+			char left[64] = "";
+
+			failing++;
+			if (c.b && down && rn->give_up_s > 0)
+				snprintf(left, sizeof(left), "; giving up in %lld s",
+					 (long long)(rn->give_up_s - (mono_ms() - down) / 1000));
+			say(rn, "slot %d: cannot claim: %s (try %d; again in %.1f s%s)", sl->index,
+			    c.b ? b.err : spool_error(&sp)[0] ? spool_error(&sp) : strerror(-r),
+			    failing, wait / 1000.0, left);
+			nap(rn, wait);
 			continue;
 		}
 		if (failing)
@@ -517,6 +775,7 @@ void *slot_main(void *arg)
 		run_task(&c);
 		atomic_fetch_sub(&rn->busy, 1);
 	}
+	skip_release(&c, &sk);
 	if (c.b)
 		boss_release(&b);
 	if (c.sp)

@@ -41,7 +41,7 @@ until_ 5 bash -c "! kill -0 $(cat pid-a)"
 runner b; B=$!; PIDS+=($B)
 until_ 20 is_state "$j1" done
 assert_eq "b 2" "$(outcome "$j1")" "outcome after kill -9 comes from runner b, attempt 2"
-kill -TERM $B; wait $B || fail "runner b exited $?"
+kill -TERM $B; assert_exit 143 wait $B
 
 # --- frozen runner: its late result is fenced off -------------------------------
 j2=$(echo '{"scriptName":"slow1.sh"}' | $SC submit -)
@@ -57,5 +57,5 @@ until_ 10 grep -Eq "$j2 attempt 1: (claim lost|the claim was lost)" c.log
 assert_eq "d 2" "$(outcome "$j2")" "c's late result did not overwrite d's"
 assert_eq done "$(state "$j2")" "state after c woke up"
 kill -TERM $C $D
-wait $C || fail "runner c exited $?"
-wait $D || fail "runner d exited $?"
+assert_exit 143 wait $C
+assert_exit 143 wait $D

@@ -51,7 +51,7 @@ runner b; B=$!; PIDS+=($B)
 until_ 20 is_state "$j1" done
 assert_eq "b 2" "$(outcome "$j1")" "outcome after kill -9 comes from runner b, attempt 2"
 
-kill -TERM $B; wait $B || fail "runner b exited $?"
+kill -TERM $B; assert_exit 143 wait $B
 
 # --- frozen runner ------------------------------------------------------------------------
 j2=$(submit '{"scriptName":"slow1.sh"}')
@@ -66,15 +66,15 @@ kill -CONT $C
 until_ 10 grep -Eq "$j2 attempt 1: claim lost|$j2 attempt 1 is stale" c.log
 assert_eq "d 2" "$(outcome "$j2")" "c's late result did not overwrite d's"
 kill -TERM $C $D
-wait $C || fail "runner c exited $?"
-wait $D || fail "runner d exited $?"
+assert_exit 143 wait $C
+assert_exit 143 wait $D
 
 # --- SIGTERM: released to the boss ------------------------------------------------------
 j3=$(submit '{"scriptName":"hang1.sh"}')
 runner e --drain-timeout 1 --grace 1; E=$!; PIDS+=($E)
 until_ 10 test -s pid-e
 kill -TERM $E
-wait $E || fail "runner e exited $?"
+assert_exit 143 wait $E
 assert_eq new "$(state "$j3")" "released order is back in new"
 assert_eq 0 "$($SC show "$j3" --json | python3 -c "import json,sys; print(json.load(sys.stdin)['order']['attempt'])")" "no attempt counted"
 grep -q "$j3 attempt 1: released" e.log || fail "no release in e.log: $(cat e.log)"
