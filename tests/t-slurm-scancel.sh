@@ -36,9 +36,8 @@ done
 # moment ago, having done it: whether the runners stopped is checked below)
 scancel --full --signal=TERM "${array}_0" || echo "scancel --signal=TERM exited $?"
 scancel "${array}_1" || echo "scancel exited $?"
-ended() { case "$(slurm_task_state "$array" "$1")" in RUNNING|COMPLETING|"") return 1;; esac; }
-WAIT_S=120 wait_for ended 0
-WAIT_S=120 wait_for ended 1
+WAIT_S=120 wait_for slurm_task_ended "$array" 0
+WAIT_S=120 wait_for slurm_task_ended "$array" 1
 rm "$T_MARKS/hold"
 slurm_wait_gone "$array" 180
 

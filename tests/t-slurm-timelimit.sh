@@ -23,8 +23,7 @@ WAIT_S=120 wait_for started 2
 assert_eq "slurm-$array-0-r0 slurm-$array-0-r0" "$(field "$a" order.worker) $(field "$b" order.worker)" \
 	"the runner of task 0 runs both jobs"
 # the limit strikes 60 to 90 s after the start (slurmctld looks every 30 s)
-cut() { case "$(slurm_task_state "$array" 0)" in RUNNING|COMPLETING|"") return 1;; esac; }
-WAIT_S=240 wait_for cut
+WAIT_S=240 wait_for slurm_task_ended "$array" 0
 rm "$T_MARKS/hold"
 slurm_wait_gone "$array" 180
 

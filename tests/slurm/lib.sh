@@ -105,3 +105,12 @@ S
 }
 # started N: N scripts have marked their start
 started() { [ "$(ls "$T_MARKS" | grep -c '^started-')" -ge "$1" ]; }
+
+# slurm_task_ended JOBID TASK: the task is in a final state (COMPLETED,
+# FAILED, TIMEOUT, ...: not RUNNING, SIGNALING, COMPLETING, REQUEUED, ...)
+slurm_task_ended() {
+	case "$(slurm_task_state "$1" "$2")" in
+	BOOT_FAIL|CANCELLED|COMPLETED|DEADLINE|FAILED|NODE_FAIL|OUT_OF_MEMORY|PREEMPTED|TIMEOUT) return 0;;
+	*) return 1;;
+	esac
+}
