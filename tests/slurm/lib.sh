@@ -68,6 +68,15 @@ slurm_tasks() {
 # slurm_task_state JOBID TASK: the state of one array task (PENDING, RUNNING, ...)
 slurm_task_state() { scontrol -o show job "${1}_$2" | sed -n 's/.*JobState=\([A-Z_]*\) .*/\1/p'; }
 
+# slurm_task_ended JOBID TASK: the task is in a final state (COMPLETED,
+# FAILED, TIMEOUT, ...: not RUNNING, SIGNALING, COMPLETING, REQUEUED, ...)
+slurm_task_ended() {
+	case "$(slurm_task_state "$1" "$2")" in
+	BOOT_FAIL|CANCELLED|COMPLETED|DEADLINE|FAILED|NODE_FAIL|OUT_OF_MEMORY|PREEMPTED|TIMEOUT) return 0;;
+	*) return 1;;
+	esac
+}
+
 # --- the spool the tasks work on -------------------------------------------------------
 export SPOOL_DIR=$TESTDIR/spool
 SC="$BIN/spoolctl --spool $SPOOL_DIR"
@@ -105,12 +114,3 @@ S
 }
 # started N: N scripts have marked their start
 started() { [ "$(ls "$T_MARKS" | grep -c '^started-')" -ge "$1" ]; }
-
-# slurm_task_ended JOBID TASK: the task is in a final state (COMPLETED,
-# FAILED, TIMEOUT, ...: not RUNNING, SIGNALING, COMPLETING, REQUEUED, ...)
-slurm_task_ended() {
-	case "$(slurm_task_state "$1" "$2")" in
-	BOOT_FAIL|CANCELLED|COMPLETED|DEADLINE|FAILED|NODE_FAIL|OUT_OF_MEMORY|PREEMPTED|TIMEOUT) return 0;;
-	*) return 1;;
-	esac
-}
