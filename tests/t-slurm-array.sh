@@ -5,10 +5,14 @@
 # names a column the data lacks). Every job ran exactly once, in one of the
 # tasks; the wine jobs are done, the seed job failed; the task that ran the
 # seed job exited 1 (FAILED in Slurm), every other task 0 (COMPLETED).
+# The cluster answers (sinfo: idle; srun hostname) and its stop script
+# leaves none of its daemons running.
 . "$TOP/tests/lib.sh"
 . "$TOP/tests/slurm/lib.sh"
 slurm_start
 EX=$TOP/runner/scripts/examples
+assert_eq idle "$(sinfo -h -o %T)" "the node, as sinfo shows it"
+assert_eq "$(hostname)" "$(timeout 60 srun hostname)" "srun hostname"
 
 $SC init
 ids=$(python3 - "$EX/wine-job.json" <<'PY' | $SC sweep -
@@ -46,3 +50,10 @@ while read -r task state code; do
 		assert_eq "COMPLETED 0:0" "$state $code" "task $task, whose jobs are all done"
 	fi
 done <<<"$tasks"
+
+# the cluster stops by PID and leaves nothing of it running
+"$TOP/tests/slurm/stop" "$SLURM_DIR" || fail "tests/slurm/stop left something behind"
+for d in munged slurmctld slurmd; do
+	st=$(ps -o stat= -p "$(cat "$SLURM_DIR/run/$d.pid")" || true)
+	case $st in ""|Z*) ;; *) fail "$d still runs after tests/slurm/stop";; esac
+done
