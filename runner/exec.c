@@ -38,15 +38,8 @@
 
 #define READ_CHUNK (64 << 10)
 #define POLL_MAX_MS 200		/* how often stop() is asked */
+#define WATCH_ENV_MAX (256 << 10)	/* bytes of a process's environment read */
 #define DRAIN_MS 2000		/* after exit: how long to wait for the pipes' EOF */
-
-int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 const char *exec_signame(int sig, char out[16])
 {
@@ -348,12 +341,97 @@ static void unwatch(pid_t *watcher, int *life)
  * death of the runner, SIGKILL included, closes that end; the watcher then
  * kills the script's whole process group (a training process and its data
  * loaders, which PR_SET_PDEATHSIG on the script alone would leave behind)
- * and exits. At a run's normal end the runner closes the pipe itself, while
+ * and every process that carries the run's SPOOL_RUN marker in its
+ * environment (one that left the group: setsid, a daemon), and exits. At a
+ * run's normal end the runner closes the pipe itself, while
  * the script is still a zombie (so its group id cannot have been reused),
  * and reaps the watcher before the script. The watcher ignores the signals
  * a scheduler sends to every process of a step, so that it outlives them.
  */
-static pid_t watch(int life_r, pid_t group)
+/* The marker of a run in its environment ("SPOOL_RUN=..."), or NULL. */
+static const char *run_mark(char *const *env)
+{
+	size_t i;
+
+	for (i = 0; env && env[i]; i++)
+		if (!strncmp(env[i], "SPOOL_RUN=", 10))
+			return env[i];
+	return NULL;
+}
+
+/* Decimal of v into out (async-signal-safe). Its length. */
+static size_t udec(char *out, unsigned long v)
+{
+	char t[24];
+	size_t n = 0, i;
+
+	do
+		t[n++] = (char)('0' + v % 10);
+	while ((v /= 10) && n < sizeof(t));
+	for (i = 0; i < n; i++)
+		out[i] = t[n - 1 - i];
+	return n;
+}
+
+/*
+ * Kill every process whose environment holds mark exactly, as an entry:
+ * what left the run's process group (setsid, a daemon) but inherited its
+ * environment. Raw system calls only (this runs in a child forked from a
+ * threaded process); buf (cap bytes) was allocated before the fork. How
+ * many were killed.
+ */
+static int kill_marked(const char *mark, char *buf, size_t cap)
+{
+	size_t ml = strlen(mark);
+	char dents[8192];
+	int fd, killed = 0;
+	long n;
+
+	if ((fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return 0;
+	while ((n = syscall(SYS_getdents64, fd, dents, sizeof(dents))) > 0) {
+		long off = 0;
+
+		while (off < n) {
+			unsigned short reclen = *(unsigned short *)(dents + off + 16);
+			const char *name = dents + off + 19;
+			unsigned long pid = 0;
+			char path[48];
+			size_t k = 0, i;
+			ssize_t got;
+			int efd;
+
+			off += reclen;
+			for (i = 0; name[i] >= '0' && name[i] <= '9'; i++)
+				pid = pid * 10 + (unsigned long)(name[i] - '0');
+			if (!i || name[i] || pid == (unsigned long)getpid())
+				continue;
+			memcpy(path, "/proc/", 6);
+			k = 6 + udec(path + 6, pid);
+			memcpy(path + k, "/environ", 9);
+			if ((efd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+				continue;
+			got = read(efd, buf, cap);
+			close(efd);
+			for (i = 0; got > 0 && i < (size_t)got; ) {
+				size_t e = i;
+
+				while (e < (size_t)got && buf[e])
+					e++;
+				if (e - i == ml && !memcmp(buf + i, mark, ml)) {
+					kill((pid_t)pid, SIGKILL);
+					killed++;
+					break;
+				}
+				i = e + 1;
+			}
+		}
+	}
+	close(fd);
+	return killed;
+}
+
+static pid_t watch(int life_r, pid_t group, const char *mark, char *buf, size_t cap)
 {
 	pid_t pid = fork();
 
@@ -389,6 +467,9 @@ static pid_t watch(int life_r, pid_t group)
 				break;
 		}
 		kill(-group, SIGKILL);
+		/* and whatever left the group; again while some fork */
+		for (n = 0; mark && buf && n < 20 && kill_marked(mark, buf, cap) > 0; n++)
+			;
 		_exit(0);
 	}
 	return pid;
@@ -468,12 +549,15 @@ fail:
 	setpgid(*pid, *pid);
 	close(rep[1]);
 	if (pipe2(lp, O_CLOEXEC) == 0) {
-		if ((*watcher = watch(lp[0], *pid)) < 0) {
+		char *buf = malloc(WATCH_ENV_MAX);	/* the watcher's, before its fork */
+
+		if ((*watcher = watch(lp[0], *pid, run_mark(s->env), buf, WATCH_ENV_MAX)) < 0) {
 			close(lp[1]);
 		} else {
 			*life = lp[1];
 		}
 		close(lp[0]);
+		free(buf);
 	}
 	while ((n = read(rep[0], &e, sizeof(e))) < 0 && errno == EINTR)
 		;

@@ -12,6 +12,9 @@
  * claim is stale: the boss keeps the outcome as late). Other 4xx answers
  * will never change, so those files move to dead/ for a person to read;
  * 5xx, 408, 429, 401 and 403 pass, and are tried again.
+ *
+ * The outbox's lock (held claims, the thread's kick and quit) is taken in
+ * this file only.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -393,4 +396,112 @@ int outbox_send(struct outbox *ob, struct boss *b, const char *id, int attempt,
 			return r;
 	}
 	return 0;
+}
+
+/* ---- the outbox thread ------------------------------------------------------- */
+
+void outbox_kick(struct outbox *ob)
+{
+	pthread_mutex_lock(&ob->mu);
+	ob->kick = 1;
+	pthread_cond_signal(&ob->cv);
+	pthread_mutex_unlock(&ob->mu);
+}
+
+struct thread_arg {
+	struct outbox *ob;
+	void (*tell)(const char *line);
+};
+
+static void *outbox_main(void *arg)
+{
+	struct thread_arg ta = *(struct thread_arg *)arg;
+	struct outbox *ob = ta.ob;
+	int64_t wait_ms = 0, bo = 0;
+	unsigned seed = (unsigned)(getpid() ^ now_ms());
+	int down = 0, r, left = 0;
+	char line[512];
+
+	free(arg);
+	pthread_mutex_lock(&ob->mu);
+	ob->kick = 1;		/* what earlier runners left: at once */
+	pthread_mutex_unlock(&ob->mu);
+	for (;;) {
+		int quit;
+		struct timespec ts;
+
+		pthread_mutex_lock(&ob->mu);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += (wait_ms ? wait_ms : 5000) / 1000;
+		ts.tv_nsec += ((wait_ms ? wait_ms : 5000) % 1000) * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		/* After a failure, wait out the backoff even when kicked. */
+		while (down || (!ob->quit && !ob->kick))
+			if (pthread_cond_timedwait(&ob->cv, &ob->mu, &ts) == ETIMEDOUT)
+				break;
+		ob->kick = 0;
+		quit = ob->quit;
+		pthread_mutex_unlock(&ob->mu);
+
+		r = outbox_flush(ob, &ob->b, &left, ta.tell);
+		if (r < 0) {
+			bo = bo ? bo * 2 : 250;
+			if (bo > 8000)
+				bo = 8000;
+			wait_ms = bo / 2 + rand_r(&seed) % (unsigned)(bo / 2 + 1);
+			if (!down++) {
+				snprintf(line, sizeof(line),
+					 "the boss did not take an outcome (%s): %d kept in %s, retrying",
+					 ob->b.err[0] ? ob->b.err : "busy", left, ob->dir);
+				ta.tell(line);
+			}
+		} else {
+			if (down)
+				ta.tell("the boss is back; outbox delivered");
+			down = 0;
+			bo = 0;
+			wait_ms = 0;
+		}
+		if (quit && (left == 0 || mono_ms() >= ob->quit_by))
+			break;
+	}
+	ob->left = left;
+	return NULL;
+}
+
+int outbox_start(struct outbox *ob, const char *url, const char *bearer,
+		 struct boss_health *health, void (*tell)(const char *line))
+{
+	struct thread_arg *ta = malloc(sizeof(*ta));
+	int r;
+
+	if (!ta)
+		return -ENOMEM;
+	ta->ob = ob;
+	ta->tell = tell;
+	if ((r = boss_init(&ob->b, url, bearer, NULL, health)) < 0) {
+		free(ta);
+		return r;
+	}
+	if ((r = pthread_create(&ob->thread, NULL, outbox_main, ta)) != 0) {
+		boss_release(&ob->b);
+		free(ta);
+		return -r;
+	}
+	return 0;
+}
+
+int outbox_stop(struct outbox *ob, int64_t quit_by)
+{
+	pthread_mutex_lock(&ob->mu);
+	ob->quit = 1;
+	ob->quit_by = quit_by;
+	pthread_cond_signal(&ob->cv);
+	pthread_mutex_unlock(&ob->mu);
+	pthread_join(ob->thread, NULL);
+	boss_release(&ob->b);
+	return ob->left;
 }

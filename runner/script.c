@@ -182,7 +182,7 @@ char *script_which(const char *prog)
 /* The variables the runner sets for a run: any value they had is replaced. */
 static const char *const env_set[] = {
 	"SPOOL_JOB_ID=", "SPOOL_ORDER_ID=", "SPOOL_ATTEMPT=", "SPOOL_SLOT=",
-	"SPOOL_WORKDIR=", "SPOOL_WORKER=", "SPOOL_JOB_FILE=",
+	"SPOOL_WORKDIR=", "SPOOL_WORKER=", "SPOOL_JOB_FILE=", "SPOOL_RUN=",
 };
 
 /* Only what we set is dropped: SPOOL_DATA_DIR and the like pass through. */
@@ -203,7 +203,7 @@ char **script_env(const struct run_env *e)
 
 	while (environ[n])
 		n++;
-	if (!(env = calloc(n + 9, sizeof(*env))))
+	if (!(env = calloc(n + 10, sizeof(*env))))
 		return NULL;
 	for (i = 0; i < n; i++)
 		if (!env_ours(environ[i], e->cuda != NULL) &&
@@ -216,6 +216,8 @@ char **script_env(const struct run_env *e)
 	    asprintf(&env[k++], "SPOOL_WORKDIR=%s", e->workdir) < 0 ||
 	    asprintf(&env[k++], "SPOOL_WORKER=%s", e->worker) < 0 ||
 	    asprintf(&env[k++], "SPOOL_JOB_FILE=%s/%s", e->workdir, SCRIPT_JOB_FILE) < 0 ||
+	    asprintf(&env[k++], "SPOOL_RUN=%s.%d.%s.%ld", e->job_id, e->attempt, e->worker,
+		     (long)getpid()) < 0 ||
 	    (e->cuda && asprintf(&env[k++], "CUDA_VISIBLE_DEVICES=%s", e->cuda) < 0)) {
 		env[k - 1] = NULL;
 		goto fail;

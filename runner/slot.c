@@ -1,11 +1,12 @@
 /*
- * slot: one thread per slot, each claiming and running one order at a time:
- * claim (a long poll to the boss, or a rename in the shared spool), check
- * and resolve the script, run it with heartbeats, then hand the log and the
- * outcome back (through the durable outbox in remote mode, straight into
- * the spool in local mode). Each slot has its own CURL handle or its own
- * struct spool, so slots share nothing but the runner's configuration, its
- * flags and the outbox.
+ * slot: one thread per slot, each claiming and running one order at a time
+ * through its own claimer (remote.c or local.c; the slot never knows
+ * which): claim, check and resolve the script, run it with heartbeats and
+ * a check of the claim every second, then hand the log and the outcome
+ * back. A claim this runner cannot run (its script is not in --scripts) is
+ * held while the slot claims past it, then given back; a run that dies
+ * while the runner stops (a preemption) is released, not failed. Slots
+ * share nothing but the runner's configuration, its flags and the outbox.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,31 +34,11 @@
 struct ctx {
 	struct slot *sl;
 	struct runner *rn;
-	struct boss *b;		/* remote, or NULL */
-	struct spool *sp;	/* local, or NULL */
+	struct claimer *cl;
 	struct task *t;
 	int beat_errors;
 	int64_t next_renew_ms;	/* mono: the next heartbeat; checks in between */
 };
-
-/* Sleep ms, waking early when the runner stops. */
-static void nap(struct runner *rn, int64_t ms)
-{
-	int64_t end = mono_ms() + ms;
-
-	while (!atomic_load(&rn->stopping)) {
-		int64_t left = end - mono_ms();
-		struct timespec ts;
-
-		if (left <= 0)
-			break;
-		if (left > 50)
-			left = 50;
-		ts.tv_sec = 0;
-		ts.tv_nsec = (long)left * 1000000;
-		nanosleep(&ts, NULL);
-	}
-}
 
 /* Exponential backoff with jitter: the next wait, in [cur/2, cur]. */
 static int64_t backoff(struct slot *sl, unsigned *seed)
@@ -87,74 +68,21 @@ static int64_t beat_interval(const struct runner *rn, int64_t deadline_ms)
 	return iv < 500 ? 500 : iv > 60000 ? 60000 : iv;
 }
 
-/*
- * Is the claim still ours? Asked every CHECK_MS between heartbeats, so that
- * a cancel (or a reaped lease) stops the script within a second, not at the
- * next heartbeat. Remote: the order as the boss has it (GET /v1/orders/ID:
- * still assigned, to this attempt and this worker); local: the claim's file
- * still in assigned/. -ESTALE when lost; 0 otherwise, a failed check
- * included (the heartbeat is the judge of a boss that does not answer).
- */
-static int claim_check(struct ctx *c)
-{
-	char path[SPOOL_NAME_MAX + 16];
-	struct json j;
-	struct stat st;
-	int r = 0, i;
-
-	if (c->sp) {
-		snprintf(path, sizeof(path), "assigned/%s", c->t->o.file);
-		return fstatat(c->sp->root, path, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
-		       errno == ENOENT ? -ESTALE : 0;
-	}
-	snprintf(path, sizeof(path), "/v1/orders/%s", c->t->id);
-	if (boss_request(c->b, "GET", path, NULL, 0, 5, 0) < 0)
-		return 0;
-	if (c->b->status == 404) {
-		snprintf(c->b->err, sizeof(c->b->err), "the order is gone from the boss");
-		return -ESTALE;
-	}
-	if (c->b->status != 200 ||
-	    json_parse(&j, c->b->reply.data, c->b->reply.len, 512, NULL, 0) < 0)
-		return 0;
-	if (j.tok[0].type == JSMN_OBJECT) {
-		char state[32] = "", worker[SPOOL_WORKER_MAX + 1] = "";
-		int64_t attempt = 0;
-
-		if ((i = json_get(&j, 0, "state")) >= 0)
-			json_str(&j, i, state, sizeof(state));
-		if ((i = json_get(&j, 0, "worker")) >= 0)
-			json_str(&j, i, worker, sizeof(worker));
-		if ((i = json_get(&j, 0, "attempt")) >= 0)
-			json_int(&j, i, &attempt);
-		if (state[0] && (strcmp(state, "assigned") || attempt != c->t->attempt ||
-				 (worker[0] && strcmp(worker, c->rn->name)))) {
-			snprintf(c->b->err, sizeof(c->b->err), "the order is %s at the boss%s",
-				 state, strcmp(state, "assigned") ? "" : " by another claim");
-			r = -ESTALE;
-		}
-	}
-	json_release(&j);
-	return r;
-}
-
 static int on_beat(void *arg, int64_t *next_ms)
 {
 	struct ctx *c = arg;
 	int64_t now = mono_ms();
 	int r;
 
-	if (now < c->next_renew_ms) {
-		r = claim_check(c);
-	} else if (c->b) {
-		r = boss_heartbeat(c->b, c->t, c->rn->lease_s);
-	} else if ((r = spool_renew(c->sp, &c->t->o, c->rn->lease_s)) == 0) {
-		c->t->deadline_ms = c->t->o.n.deadline;
-	}
+	/* between heartbeats, every CHECK_MS: is the claim still ours? so that
+	 * a cancel stops the script within a second, not at the next beat */
+	if (now < c->next_renew_ms)
+		r = c->cl->ops->check(c->cl, c->t);
+	else
+		r = c->cl->ops->renew(c->cl, c->t);
 	if (r == -ESTALE) {
 		say(c->rn, "slot %d: %s attempt %d: claim lost (%s): stopping the script",
-		    c->sl->index, c->t->id, c->t->attempt,
-		    c->b ? c->b->err : "its file left assigned/: cancelled or reaped");
+		    c->sl->index, c->t->id, c->t->attempt, c->cl->err);
 		return r;
 	}
 	*next_ms = CHECK_MS;
@@ -163,7 +91,7 @@ static int on_beat(void *arg, int64_t *next_ms)
 	if (r < 0) {
 		if (!c->beat_errors++)
 			say(c->rn, "slot %d: %s: heartbeat failed: %s", c->sl->index,
-			    c->t->id, c->b ? c->b->err : strerror(-r));
+			    c->t->id, c->cl->err);
 		c->next_renew_ms = mono_ms() + 1000;
 		goto out;
 	}
@@ -188,103 +116,6 @@ static int on_stop(void *arg)
 
 /* ---- handing back ------------------------------------------------------- */
 
-static void outbox_kick(struct runner *rn)
-{
-	pthread_mutex_lock(&rn->outbox.mu);
-	rn->outbox.kick = 1;
-	pthread_cond_signal(&rn->outbox.cv);
-	pthread_mutex_unlock(&rn->outbox.mu);
-}
-
-/*
- * Remote: the log and the outcome into the outbox, durably; then this slot
- * sends them itself, and leaves them to the outbox thread if it cannot.
- */
-static void deliver_remote(struct ctx *c, const struct buf *log, const char *kind,
-			   const struct buf *out)
-{
-	struct task *t = c->t;
-	int r = 0, held = outbox_hold(&c->rn->outbox, t->id, t->attempt, t->token) == 0;
-
-	if (log && log->len)
-		r = outbox_put(&c->rn->outbox, t->id, t->attempt, t->token, "log",
-			       log->data, log->len);
-	if (r < 0)
-		say(c->rn, "slot %d: %s: cannot keep the log in the outbox: %s",
-		    c->sl->index, t->id, strerror(-r));
-	if (kind && (r = outbox_put(&c->rn->outbox, t->id, t->attempt, t->token,
-				    kind, out->data, out->len)) < 0) {
-		char path[256];
-
-		/* The outbox cannot take it: try the boss at once, once. */
-		say(c->rn, "slot %d: %s: cannot keep the outcome in the outbox (%s): sending it directly",
-		    c->sl->index, t->id, strerror(-r));
-		snprintf(path, sizeof(path), "/v1/orders/%s/%s?token=%s", t->id, kind,
-			 t->token);
-		if (boss_request(c->b, "POST", path, out->data, out->len, 30, 0) < 0 ||
-		    c->b->status >= 500)
-			say(c->rn, "slot %d: %s: OUTCOME LOST: the boss did not take it (%s)",
-			    c->sl->index, t->id, c->b->err[0] ? c->b->err : "HTTP error");
-	}
-	if (held) {
-		r = outbox_send(&c->rn->outbox, c->b, t->id, t->attempt, t->token,
-				say_outbox);
-		outbox_release(&c->rn->outbox, t->id, t->attempt, t->token);
-		if (r == 0)
-			return;
-	}
-	outbox_kick(c->rn);
-}
-
-/* Local: straight into the spool. */
-static void deliver_local(struct ctx *c, const struct buf *log, int ok,
-			  const struct buf *out)
-{
-	struct task *t = c->t;
-	int r = 0, retried = 0, i;
-
-	if (log && log->len)
-		r = spool_log_put(c->sp, t->id, t->attempt, log->data, log->len);
-	if (r < 0)
-		say(c->rn, "slot %d: %s: cannot store the log: %s", c->sl->index,
-		    t->id, spool_error(c->sp)[0] ? spool_error(c->sp) : strerror(-r));
-	for (i = 0; i < 5; i++) {
-		r = ok ? spool_complete(c->sp, &t->o, out->data, out->len)
-		       : spool_fail(c->sp, &t->o, out->data, out->len, &retried);
-		if (r == -EINVAL && ok) {
-			/* The spool will not take this outcome: fail, saying why. */
-			struct run_info ri = { t->id, t->attempt, c->rn->name,
-					       c->sl->index, 0 };
-			char why[600];
-			struct buf alt;
-
-			snprintf(why, sizeof(why), "the spool refused the outcome: %s",
-				 spool_error(c->sp));
-			buf_init(&alt, SPOOL_OUTCOME_MAX);
-			if (outcome_refused(&ri, why, &alt) == 0)
-				r = spool_fail(c->sp, &t->o, alt.data, alt.len, &retried);
-			buf_release(&alt);
-			ok = 0;
-		}
-		if (r == 0 || r == -EALREADY || r == -ESTALE || r == -EINVAL)
-			break;
-		say(c->rn, "slot %d: %s: cannot file the outcome (%s): retrying",
-		    c->sl->index, t->id,
-		    spool_error(c->sp)[0] ? spool_error(c->sp) : strerror(-r));
-		nap(c->rn, 500LL << i);
-	}
-	if (r == -ESTALE)
-		say(c->rn, "slot %d: %s attempt %d: the claim was lost; the outcome is kept aside as late",
-		    c->sl->index, t->id, t->attempt);
-	else if (r < 0 && r != -EALREADY)
-		say(c->rn, "slot %d: %s attempt %d: outcome not filed: %s", c->sl->index,
-		    t->id, t->attempt,
-		    spool_error(c->sp)[0] ? spool_error(c->sp) : strerror(-r));
-	else if (!ok && r == 0)
-		say(c->rn, "slot %d: %s attempt %d: %s", c->sl->index, t->id,
-		    t->attempt, retried ? "will be retried" : "failed for good");
-}
-
 static void deliver(struct ctx *c, const struct buf *log, int ok,
 		    const struct buf *out)
 {
@@ -292,30 +123,17 @@ static void deliver(struct ctx *c, const struct buf *log, int ok,
 		atomic_fetch_add(&c->rn->completed, 1);
 	else
 		atomic_fetch_add(&c->rn->failed, 1);
-	if (c->b)
-		deliver_remote(c, log, ok ? "complete" : "fail", out);
-	else
-		deliver_local(c, log, ok, out);
+	c->cl->ops->finish(c->cl, c->t, log, ok, out);
 }
 
 /* Give the claim back without counting an attempt. 0 or a negative errno. */
 static int give_back(struct ctx *c)
 {
-	char path[256];
-	int r;
+	int r = c->cl->ops->release(c->cl, c->t);
 
-	if (c->b) {
-		snprintf(path, sizeof(path), "/v1/orders/%s/release?token=%s",
-			 c->t->id, c->t->token);
-		r = boss_request(c->b, "POST", path, NULL, 0, 10, 0);
-		if (r == 0 && c->b->status != 200)
-			r = -EPROTO;
-	} else {
-		r = spool_release(c->sp, &c->t->o);
-	}
 	if (r < 0)
 		say(c->rn, "slot %d: %s: cannot release the claim (%s): its lease will expire",
-		    c->sl->index, c->t->id, c->b ? c->b->err : strerror(-r));
+		    c->sl->index, c->t->id, c->cl->err);
 	return r;
 }
 
@@ -368,7 +186,7 @@ static void trouble(struct ctx *c, const char *fmt, ...)
 	say(c->rn, "slot %d: %s attempt %d: %s: giving the order back", c->sl->index,
 	    c->t->id, c->t->attempt, msg);
 	release(c);
-	nap(c->rn, 2000 + rand_r(&seed) % 3000);
+	runner_nap(c->rn, 2000 + rand_r(&seed) % 3000);
 }
 
 static void trailer(struct buf *log, const struct exec_result *r,
@@ -529,16 +347,11 @@ static void run_task(struct ctx *c)
 	}
 	if (res.end == END_LOST) {
 		trailer(&res.log, &res, NULL);
-		/* The boss has moved on; the log is still worth keeping. */
-		if (c->b)
-			deliver_remote(c, &res.log, NULL, NULL);
+		/* The claim has moved on; the log is still worth keeping. */
+		c->cl->ops->keep_log(c->cl, t, &res.log);
 	} else if (res.end == END_STOPPED) {
 		trailer(&res.log, &res, NULL);
-		if (c->b)
-			deliver_remote(c, &res.log, NULL, NULL);
-		else {
-			spool_log_put(c->sp, t->id, t->attempt, res.log.data, res.log.len);
-		}
+		c->cl->ops->keep_log(c->cl, t, &res.log);
 		release(c);
 	} else if ((ok = outcome_build(&res, &ri, &out, err, sizeof(err))) < 0) {
 		exec_result_release(&res);
@@ -555,12 +368,7 @@ static void run_task(struct ctx *c)
 			char line[EXEC_ERRHEAD_MAX + 1], where[PATH_MAX + 64];
 
 			err_line(&res, line);
-			if (rn->boss_url)
-				snprintf(where, sizeof(where), "curl %s/v1/orders/%s/log",
-					 rn->boss_url, t->id);
-			else
-				snprintf(where, sizeof(where), "spoolctl --spool %s log %s",
-					 rn->spool_dir, t->id);
+			c->cl->ops->where(c->cl, t->id, where, sizeof(where));
 			say(rn, "slot %d: %s attempt %d: failed in %.2f s: %s%s%s%s; the log: %s",
 			    sl->index, t->id, t->attempt, res.wall_ms / 1000.0, err,
 			    line[0] ? "; stderr: \"" : "", line, line[0] ? "\"" : "", where);
@@ -643,51 +451,35 @@ static void skip_release(struct ctx *c, struct skipped *k)
 	k->n = 0;
 }
 
-/* ---- claiming --------------------------------------------------------------- */
+/* ---- --drain --wait-delayed ---------------------------------------------------- */
 
-static int claim_local(struct ctx *c)
+static int said(const struct skipped *k, const char *id)
 {
-	struct runner *rn = c->rn;
-	struct task *t = c->t;
-	struct claimant who;
-	struct job_opts opts;
-	int64_t created;
-	int r;
+	int i;
 
-	memset(&who, 0, sizeof(who));
-	who.worker = rn->name;
-	who.ntags = rn->ntags;
-	who.tags = rn->tags;
-	who.lease_s = rn->lease_s;
-	if ((r = spool_claim(c->sp, &who, &t->o)) < 0)
-		return r;
-	memcpy(t->id, t->o.n.id, sizeof(t->id));
-	memcpy(t->token, t->o.n.token, sizeof(t->token));
-	t->attempt = t->o.n.attempt;
-	t->deadline_ms = t->o.n.deadline;
-	t->timeout_s = 0;
-	if (spool_read_opts(c->sp, &t->o, &opts, &created) == 0)
-		t->timeout_s = opts.timeout_s;
-	buf_reset(&t->job);
-	t->job_err[0] = '\0';
-	if ((r = spool_read_job(c->sp, t->id, &t->job)) < 0) {
-		buf_reset(&t->job);
-		snprintf(t->job_err, sizeof(t->job_err), "cannot read the job: %s",
-			 spool_error(c->sp)[0] ? spool_error(c->sp) : strerror(-r));
-	}
+	for (i = 0; i < k->nsaid && i < SKIP_SAID; i++)
+		if (!strcmp(k->said[i], id))
+			return 1;
 	return 0;
 }
+
+/* A skip predicate for the claimer's later(): ids whose script we lack. */
+static int said_skip(void *arg, const char *id)
+{
+	return said(arg, id);
+}
+
+/* ---- claiming --------------------------------------------------------------- */
 
 void *slot_main(void *arg)
 {
 	struct slot *sl = arg;
 	struct runner *rn = sl->rn;
-	struct boss b;
-	struct spool sp;
+	struct claimer cl;
 	struct task t;
 	struct ctx c;
 	unsigned seed = (unsigned)(getpid() ^ (sl->index * 7919) ^ now_ms());
-	int r, empty = 0, failing = 0;
+	int r, empty = 0, failing = 0, delayed = 0;
 	static __thread struct skipped sk;	/* large: not on the stack */
 
 	memset(&sk, 0, sizeof(sk));
@@ -697,27 +489,14 @@ void *slot_main(void *arg)
 	c.sl = sl;
 	c.rn = rn;
 	c.t = &t;
-	if (rn->boss_url) {
-		if ((r = boss_init(&b, rn->boss_url, rn->bearer, &rn->stopping, &rn->health)) < 0) {
-			say(rn, "slot %d: cannot start libcurl: %s", sl->index, strerror(-r));
-			goto out;
-		}
-		c.b = &b;
-	} else {
-		if ((r = spool_open(&sp, rn->spool_dir, 0)) < 0) {
-			say(rn, "slot %d: cannot open the spool '%s': %s", sl->index,
-			    rn->spool_dir, spool_error(&sp)[0] ? spool_error(&sp) : strerror(-r));
-			goto out;
-		}
-		c.sp = &sp;
+	c.cl = &cl;
+	if ((r = claimer_open(&cl, rn, sl->index)) < 0) {
+		say(rn, "slot %d: %s", sl->index, cl.err);
+		goto out;
 	}
 
 	while (!atomic_load(&rn->stopping)) {
-		if (c.b)
-			r = boss_claim(&b, rn->name, rn->tagcsv,
-				       rn->drain || sk.n ? 0 : rn->wait_s, rn->lease_s, &t);
-		else
-			r = claim_local(&c);
+		r = cl.ops->claim(&cl, &t, (rn->drain && !delayed) || sk.n ? 0 : rn->wait_s);
 		if (r != 0 || sk.n == SKIP_MAX)
 			skip_release(&c, &sk);
 		if (r == 0 && !atomic_load(&rn->stopping)) {
@@ -727,7 +506,7 @@ void *slot_main(void *arg)
 				skip_hold(&c, &sk, why);
 				if (sk.n == SKIP_MAX) {
 					skip_release(&c, &sk);
-					nap(rn, 1000);
+					runner_nap(rn, 1000);
 				}
 				continue;	/* past it, at once */
 			}
@@ -738,10 +517,15 @@ void *slot_main(void *arg)
 			sl->backoff_ms = 0;
 			/* Drained: nothing to claim twice running, and no order of
 			 * ours still running (a failure may come back as a retry). */
-			if (rn->drain && ++empty >= 2 && !atomic_load(&rn->busy))
-				break;
-			if (c.sp || rn->drain)
-				nap(rn, rn->poll_ms / 2 +
+			if (rn->drain && ++empty >= 2 && !atomic_load(&rn->busy)) {
+				if (!rn->wait_delayed || !c.cl->ops->later(c.cl, said_skip, &sk))
+					break;
+				if (!delayed++)
+					say(rn, "slot %d: nothing due; waiting for delayed orders (--wait-delayed)",
+					    sl->index);
+			}
+			if (!rn->boss_url || (rn->drain && !delayed))
+				runner_nap(rn, rn->poll_ms / 2 +
 					rand_r(&seed) % (unsigned)(rn->poll_ms / 2 + 1));
 			continue;
 		}
@@ -752,19 +536,20 @@ void *slot_main(void *arg)
 			char left[64] = "";
 
 			failing++;
-			if (c.b && down && rn->give_up_s > 0)
+			if (rn->boss_url && down && rn->give_up_s > 0)
 				snprintf(left, sizeof(left), "; giving up in %lld s",
 					 (long long)(rn->give_up_s - (mono_ms() - down) / 1000));
 			say(rn, "slot %d: cannot claim: %s (try %d; again in %.1f s%s)", sl->index,
-			    c.b ? b.err : spool_error(&sp)[0] ? spool_error(&sp) : strerror(-r),
+			    cl.err,
 			    failing, wait / 1000.0, left);
-			nap(rn, wait);
+			runner_nap(rn, wait);
 			continue;
 		}
 		if (failing)
 			say(rn, "slot %d: claiming works again", sl->index);
 		failing = 0;
 		empty = 0;
+		delayed = 0;
 		sl->backoff_ms = 0;
 		if (atomic_load(&rn->stopping)) {
 			release(&c);	/* got it as we were stopping */
@@ -776,10 +561,7 @@ void *slot_main(void *arg)
 		atomic_fetch_sub(&rn->busy, 1);
 	}
 	skip_release(&c, &sk);
-	if (c.b)
-		boss_release(&b);
-	if (c.sp)
-		spool_close(&sp);
+	cl.ops->close(&cl);
 out:
 	buf_release(&t.job);
 	atomic_store(&sl->done, 1);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # No process of a job outlives its runner, by any death (issue 11, defect 4):
-# a script that forks a grandchild sleeping for ever, its runner SIGKILLed:
-# the grandchild is gone soon after, in local and remote mode. The next
+# a script that forks a grandchild sleeping for ever (and one that leaves
+# the process group and the session with setsid), its runner SIGKILLed:
+# both are gone soon after, in local and remote mode. The next
 # runner started on the same --workdir removes the run directory the dead
 # one left, and an outbox's half-written files of a dead runner are removed
 # at the next start.
@@ -12,6 +13,9 @@ cat >scripts/fork.sh <<'S'
 #!/bin/sh
 sleep 100000 &
 echo $! >"$SPOOL_WORKDIR/../../grandchild-$SPOOL_JOB_ID"
+# one that leaves the job's process group and session, as a daemon does
+setsid sleep 100001 &
+echo $! >"$SPOOL_WORKDIR/../../escapee-$SPOOL_JOB_ID"
 echo $$ >"$SPOOL_WORKDIR/../../script-$SPOOL_JOB_ID"
 wait
 S
@@ -29,12 +33,17 @@ kill9() {
 	local R=$!
 	wait_for test -s "grandchild-$job"
 	wait_for test -s "script-$job"
-	g=$(cat "grandchild-$job"); s=$(cat "script-$job")
+	wait_for test -s "escapee-$job"
+	g=$(cat "grandchild-$job"); s=$(cat "script-$job"); e=$(cat "escapee-$job")
 	alive "$g" || fail "the grandchild is not running"
+	wait_for alive "$e"
+	[ "$(ps -o sid= -p "$e" | tr -d ' ')" != "$(ps -o sid= -p "$s" | tr -d ' ')" ] ||
+		fail "the escapee did not leave the session"
 	kill -KILL $R
 	wait $R 2>/dev/null || true
 	wait_for gone "$g"
 	wait_for gone "$s"
+	wait_for gone "$e"
 }
 
 j1=$(sub '{"scriptName":"fork.sh"}')

@@ -46,11 +46,11 @@ preempt() {
 
 for s in long.sh long.py; do
 	j=$(sub "{\"scriptName\":\"$s\",\"spool\":{\"maxAttempts\":1}}")
-	preempt "loc-${s%.*}" "$j" --spool spool --poll-ms 50 --drain
+	preempt "loc-${s/./-}" "$j" --spool spool --poll-ms 50 --drain
 	assert_eq 143 "$rc" "local runner stopped by SIGTERM ($s)"
 	assert_eq new "$(field "$j" order.state)" "local $s: released, not failed"
 	assert_eq 0 "$(field "$j" order.attempt)" "local $s: no attempt spent"
-	assert_match "$j attempt 1: released" "$(cat "loc-${s%.*}.log")" "local $s: release logged"
+	assert_match "$j attempt 1: released" "$(cat "loc-${s/./-}.log")" "local $s: release logged"
 	$SC cancel "$j" >/dev/null
 done
 
