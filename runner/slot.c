@@ -492,6 +492,7 @@ void *slot_main(void *arg)
 	c.cl = &cl;
 	if ((r = claimer_open(&cl, rn, sl->index)) < 0) {
 		say(rn, "slot %d: %s", sl->index, cl.err);
+		runner_stop(rn, 2, mono_ms());	/* a runner short of a slot cannot work */
 		goto out;
 	}
 
@@ -540,8 +541,7 @@ void *slot_main(void *arg)
 				snprintf(left, sizeof(left), "; giving up in %lld s",
 					 (long long)(rn->give_up_s - (mono_ms() - down) / 1000));
 			say(rn, "slot %d: cannot claim: %s (try %d; again in %.1f s%s)", sl->index,
-			    cl.err,
-			    failing, wait / 1000.0, left);
+			    cl.err, failing, wait / 1000.0, left);
 			runner_nap(rn, wait);
 			continue;
 		}

@@ -17,8 +17,12 @@ echo "{\"by\":\"$SPOOL_WORKER\",\"attempt\":$SPOOL_ATTEMPT}"
 S
 cat >scripts/slow1.sh <<'S'
 #!/bin/sh
-[ "$SPOOL_ATTEMPT" = 1 ] && touch "$SPOOL_WORKDIR/../../started-$SPOOL_JOB_ID" && sleep 3 &&
+# the first attempt ends only when the test says (its runner frozen by then)
+if [ "$SPOOL_ATTEMPT" = 1 ]; then
+	touch "$SPOOL_WORKDIR/../../started-$SPOOL_JOB_ID"
+	i=0; while [ ! -e "$SPOOL_WORKDIR/../../go-$SPOOL_JOB_ID" ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done
 	touch "$SPOOL_WORKDIR/../../finished-$SPOOL_JOB_ID"
+fi
 echo "{\"by\":\"$SPOOL_WORKER\",\"attempt\":$SPOOL_ATTEMPT}"
 S
 chmod +x scripts/*.sh
@@ -61,6 +65,7 @@ kill -STOP $C
 runner d; D=$!; PIDS+=($D)
 until_ 20 is_state "$j2" done
 assert_eq "d 2" "$(outcome "$j2")" "outcome from runner d, attempt 2"
+touch "go-$j2"
 until_ 10 test -e "finished-$j2"	# c's first attempt ends while c is frozen
 kill -CONT $C
 until_ 10 grep -Eq "$j2 attempt 1: claim lost|$j2 attempt 1 is stale" c.log
