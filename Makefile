@@ -21,6 +21,8 @@ DEB_PKGS := gcc make libc6-dev libuv1-dev libcurl4-openssl-dev libjsmn-dev \
 # tests/powerfs (the power-cut test): FUSE through Debian's fusepy;
 # tests/nfsfs (the NFS tests): libfuse3
 DEB_PKGS += python3-fusepy fuse3 libfuse3-dev
+# the Slurm tests' private cluster (tests/slurm/; issue 11)
+DEB_PKGS += slurm-wlm slurm-client munge
 
 LIB_SRC   := $(sort $(wildcard lib/*.c))
 LIB_HDR   := $(wildcard lib/*.h)
