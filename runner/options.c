@@ -287,7 +287,15 @@ void options_parse(struct runner *rn, struct options *o, int argc, char **argv)
 		case O_EXEC: o->exec_file = optarg; break;
 		case O_GIVE_UP: o->give_up = parse_int(optarg, 0, 1 << 30, "--give-up"); break;
 		case O_VERSION: printf("runner %s\n", RUNNER_VERSION); exit(0);
-		case O_HELP: case 'h': fputs(usage_text, stdout); exit(0);
+		case O_HELP: case 'h':
+			/* one write: `runner --help | grep -q X` must not die of SIGPIPE */
+			{
+				static char out[sizeof(usage_text)];
+
+				setvbuf(stdout, out, _IOFBF, sizeof(out));
+				fputs(usage_text, stdout);
+				exit(0);
+			}
 		default: die_usage("bad option"); break;
 		}
 	}
