@@ -29,7 +29,11 @@ printf '{\n  "status": 200,\n  "acc": 0.9,\n  "cwd": "%s"\n}\n' "$(pwd)" >"$SPOO
 EOF
 printf '#!/bin/sh\necho "exiting $1" >&2\nexit "$1"\n' >a/quiet
 printf '#!/bin/sh\necho "{\\"by\\": \\"$SPOOL_WORKER\\"}"\n' >b/only-b
-chmod +x a/writer a/quiet b/only-b
+# writes something that is no JSON object to the file
+printf '#!/bin/sh\necho "loss 0.1" >"$SPOOL_OUTCOME"\n' >a/badfile
+chmod +x a/writer a/quiet a/badfile b/only-b
+# a program is found in --scripts by the scriptName rule: no path, no link out
+ln -s /bin/echo a/outside
 
 # pyget EXPR: EXPR of the JSON on stdin (d), or what is missing from it
 pyget() { python3 -c "import json,sys; d=json.load(sys.stdin)
@@ -60,6 +64,9 @@ for mode in local remote; do
 	file=$(sub '{"command": ["writer"], "spool": {"maxAttempts": 1}}')
 	zero=$(sub '{"command": ["quiet", "0"], "spool": {"maxAttempts": 1}}')
 	three=$(sub '{"command": ["quiet", "3"], "spool": {"maxAttempts": 2}}')
+	bad=$(sub '{"command": ["badfile"], "spool": {"maxAttempts": 1}}')
+	slash=$(sub '{"command": ["/bin/echo", "hi"], "spool": {"maxAttempts": 3}}')
+	link=$(sub '{"command": ["outside", "hi"], "spool": {"maxAttempts": 3}}')
 	# first in line, and only runner b has it
 	onlyb=$(sub '{"command": ["only-b", "{x}"], "x": 1, "spool": {"priority": 5, "maxAttempts": 1}}')
 	cat >sweep.json <<EOF
@@ -83,6 +90,12 @@ EOF
 		"$(show "$zero" '"|".join(map(str, [d["order"]["state"], d["outcome"]["status"], d["outcome"]["exitCode"], d["outcome"]["_run"]["outcomeFrom"]]))')"
 	check "$mode: exit 3 fails the attempt (retried)" "failed|2|exit code 3|3|exit" \
 		"$(show "$three" '"|".join(map(str, [d["order"]["state"], d["order"]["attempt"], d["outcome"]["error"], d["outcome"]["_run"]["exit"], d["outcome"]["_run"]["outcomeFrom"]]))')"
+	check "$mode: a \$SPOOL_OUTCOME that is no JSON object fails the attempt" "failed|\$SPOOL_OUTCOME holds no JSON object|file" \
+		"$(show "$bad" '"|".join([d["order"]["state"], d["outcome"]["error"], d["outcome"]["_run"]["outcomeFrom"]])')"
+	check "$mode: a program with a '/' is refused (400, once)" "failed|1|400|script name '/bin/echo' refused: it contains '/'" \
+		"$(show "$slash" '"|".join(map(str, [d["order"]["state"], d["order"]["attempt"], d["outcome"]["status"], d["outcome"]["error"]]))')"
+	check "$mode: a program linked out of --scripts is refused" "failed|1|400|script 'outside' refused: it is a symbolic link to a file outside the scripts directory" \
+		"$(show "$link" '"|".join(map(str, [d["order"]["state"], d["order"]["attempt"], d["outcome"]["status"], d["outcome"]["error"]]))')"
 	check "$mode: a program --scripts lacks is left, no attempt spent" "new|0" \
 		"$(show "$onlyb" '"|".join(map(str, [d["order"]["state"], d["order"]["attempt"]]))')"
 	grep -Eq "$onlyb: script 'only-b' not found .*left for a runner that has it" "a-$mode.log" ||
@@ -101,4 +114,8 @@ EOF
 	check "$mode: runner b ran the program only it has" "done|1|b-$mode" \
 		"$(show "$onlyb" '"|".join(map(str, [d["order"]["state"], d["order"]["attempt"], d["outcome"]["by"]]))')"
 done
+# --exec runs a command job the same way
+echo '{"command": ["quiet", "0"]}' >one.json
+check "--exec of a command job" "200|0|exit" \
+	"$("$BIN/runner" --scripts a --exec one.json --workdir "$TESTDIR/w" 2>/dev/null | pyget '"|".join(map(str, [d["status"], d["exitCode"], d["_run"]["outcomeFrom"]]))')"
 [ ${#FAILED[@]} -eq 0 ] || fail "${#FAILED[@]} checks failed"
