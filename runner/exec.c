@@ -139,11 +139,10 @@ struct lines {
 
 /*
  * Python's json.dumps prints NaN, Infinity and -Infinity, which JSON has
- * not (a diverged run's loss). Rewrite each, outside strings and where a
- * value starts, as null into out. How many were rewritten, or a negative
- * errno.
+ * not (a diverged run's loss). A line of stdout has no newline; a command
+ * job's outcome file may (json.dump with indent).
  */
-static int nonfinite_null(const char *s, size_t n, struct buf *out)
+int exec_nonfinite_null(const char *s, size_t n, struct buf *out)
 {
 	static const char *const words[] = { "-Infinity", "Infinity", "NaN" };
 	size_t i = 0, k, start = 0;
@@ -173,7 +172,7 @@ static int nonfinite_null(const char *s, size_t n, struct buf *out)
 			size_t w = strlen(words[k]);
 
 			if (n - i >= w && !memcmp(s + i, words[k], w) &&
-			    (i + w == n || strchr(" \t\r,]}", s[i + w])))
+			    (i + w == n || strchr(" \t\r\n,]}", s[i + w])))
 				break;
 		}
 		if ((prev == ':' || prev == ',' || prev == '[') &&
@@ -187,7 +186,7 @@ static int nonfinite_null(const char *s, size_t n, struct buf *out)
 			prev = 'l';
 			continue;
 		}
-		if (ch != ' ' && ch != '\t' && ch != '\r')
+		if (ch != ' ' && ch != '\t' && ch != '\r' && ch != '\n')
 			prev = ch;
 		i++;
 	}
@@ -211,7 +210,7 @@ static void line_end(struct lines *l)
 		int nf = 0;
 
 		if (json_validate(s, n, NULL, 0) < 0) {
-			if ((nf = nonfinite_null(s, n, &l->fixed)) <= 0 ||
+			if ((nf = exec_nonfinite_null(s, n, &l->fixed)) <= 0 ||
 			    json_validate(l->fixed.data, l->fixed.len, NULL, 0) < 0)
 				goto out;
 			s = l->fixed.data;
@@ -488,7 +487,7 @@ static pid_t watch(int life_r, pid_t group, const char *mark, char *buf, size_t 
 static int spawn(const struct exec_spec *s, int in, int out, int err, pid_t *pid,
 		 pid_t *watcher, int *life)
 {
-	char *argv[4];
+	char *args[4], *const *argv = s->argv ? s->argv : args;
 	sigset_t none;
 	pid_t parent = getpid();
 	int i = 0, rep[2], lp[2], e = 0;
@@ -497,11 +496,11 @@ static int spawn(const struct exec_spec *s, int in, int out, int err, pid_t *pid
 	*watcher = -1;
 	*life = -1;
 	if (s->interp)
-		argv[i++] = (char *)s->interp;
-	argv[i++] = (char *)s->path;
+		args[i++] = (char *)s->interp;
+	args[i++] = (char *)s->path;
 	if (!s->no_arg)
-		argv[i++] = (char *)s->job;
-	argv[i] = NULL;
+		args[i++] = (char *)s->job;
+	args[i] = NULL;
 	sigemptyset(&none);
 	if (pipe2(rep, O_CLOEXEC) < 0)
 		return errno;

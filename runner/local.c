@@ -106,7 +106,8 @@ static void local_finish(struct claimer *cl, struct task *t, const struct buf *l
 		       : spool_fail(&cl->sp, &t->o, out->data, out->len, &retried);
 		if (r == -EINVAL && ok) {
 			/* The spool will not take this outcome: fail, saying why. */
-			struct run_info ri = { t->id, t->attempt, rn->name, cl->slot, 0 };
+			struct run_info ri = { .job_id = t->id, .attempt = t->attempt, .worker = rn->name,
+						 .slot = cl->slot };
 			char why[600];
 			struct buf alt;
 

@@ -14,17 +14,18 @@
 
 int once_run(struct runner *rn, const char *file)
 {
-	struct buf job, arg, out;
-	char id[SPOOL_ID_LEN + 1], sname[NAME_MAX + 1], err[320], wd[PATH_MAX];
-	char *path = NULL, **env = NULL;
+	struct buf job, out;
+	char id[SPOOL_ID_LEN + 1], err[320], wd[PATH_MAX], ofile[PATH_MAX + 32];
+	char **env = NULL;
 	struct exec_result res;
 	struct exec_spec s;
 	struct run_info ri = { 0 };
 	struct run_env re;
-	int py = 0, ok = 0, lock = -1;
+	struct script_job sj;
+	int ok = 0, lock = -1;
 
 	buf_init(&job, SPOOL_JOB_MAX);
-	buf_init(&arg, SPOOL_JOB_MAX + 256);
+	script_job_init(&sj);
 	buf_init(&out, SPOOL_OUTCOME_MAX);
 	if (buf_read_file(&job, AT_FDCWD, file) < 0 || !job.data) {
 		fprintf(stderr, "runner: cannot read '%s'\n", file);
@@ -35,19 +36,21 @@ int once_run(struct runner *rn, const char *file)
 	ri.attempt = 1;
 	ri.worker = rn->name;
 	ri.timeout_ms = (int64_t)rn->timeout_s * 1000;
-	if (script_prepare(rn->scripts, rn->python, job.data, job.len, id, &arg, sname,
-			   sizeof(sname), &path, &py, err, sizeof(err)) < 0) {
+	if (script_prepare(rn->scripts, rn->python, job.data, job.len, id, &sj, err,
+			   sizeof(err)) < 0) {
 		outcome_refused(&ri, err, &out);
 	} else {
 		snprintf(wd, sizeof(wd), "%s/%s.1", rn->workroot, id);
-		re = (struct run_env){ id, 1, 0, wd, rn->name, rn->gpus };
+		re = (struct run_env){ id, 1, 0, wd, rn->name, rn->gpus, sj.is_command };
 		if (workdir_make(wd, &lock) < 0 || !(env = script_env(&re)) ||
-		    script_job_file(wd, &arg) < 0) {
+		    script_job_file(wd, &sj.arg) < 0) {
 			fprintf(stderr, "runner: cannot prepare '%s'\n", wd);
 			return 2;
 		}
-		script_spec(&s, rn, path, py, &arg, env, wd, ri.timeout_ms);
-		if (exec_run(&s, &res) < 0) {
+		script_spec(&s, rn, &sj, env, wd, ri.timeout_ms);
+		snprintf(ofile, sizeof(ofile), "%s/%s", wd, SCRIPT_OUTCOME_FILE);
+		if (exec_run(&s, &res) < 0 ||
+		    (sj.is_command && outcome_command(&res, &ri, ofile) < 0)) {
 			fprintf(stderr, "runner: cannot run the script\n");
 			return 2;
 		}
@@ -58,9 +61,8 @@ int once_run(struct runner *rn, const char *file)
 	}
 	printf("%s\n", out.data ? out.data : "{}");
 	script_env_free(env);
-	free(path);
+	script_job_release(&sj);
 	buf_release(&job);
-	buf_release(&arg);
 	buf_release(&out);
 	return ok == 1 ? 0 : 1;
 }

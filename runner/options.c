@@ -26,7 +26,8 @@ static const char usage_text[] =
 "\n"
 "  --boss URL          the boss, e.g. http://127.0.0.1:8080 (remote mode)\n"
 "  --spool DIR         claim from this spool directly (local mode)\n"
-"  --scripts DIR       where the scripts are; a job's scriptName is a file here\n"
+"  --scripts DIR       where the scripts are; a job's scriptName (or its\n"
+"                      command's program) is a file here\n"
 "  --name NAME         worker name (default: host name and process id)\n"
 "  --slots N           run N scripts at once (default 1, or one per --gpus)\n"
 "  --tag T             a capability this runner has (repeat, or a,b,c)\n"
@@ -62,6 +63,16 @@ static const char usage_text[] =
 "SPOOL_WORKDIR, SPOOL_WORKER, SPOOL_JOB_FILE in its environment (any other\n"
 "variable, SPOOL_DATA_DIR included, passes through). The last line of its\n"
 "stdout that is a JSON object is the outcome (NaN and Infinity read as null).\n"
+"\n"
+"A command job, {\"command\": [\"PROG\", \"ARG\", \"{key}\", ...], ...}, runs PROG\n"
+"from --scripts (a plain name, by the scriptName rule; a .py one, or the\n"
+"script after \"python3\", under this runner's python3) with its {key}s filled\n"
+"from the job, by execve, never a shell; \"command\" wins over a scriptName.\n"
+"It gets the job on stdin (not as an argument) and SPOOL_OUTCOME, a file it\n"
+"may write its outcome object to. Its outcome: the last JSON line of stdout,\n"
+"else that file, else its exit status (0: {\"status\": 200, \"exitCode\": 0});\n"
+"_run.outcomeFrom says which (\"stdout\", \"file\", \"exit\"). A runner whose\n"
+"--scripts lacks PROG leaves the job to another, no attempt spent.\n"
 "\n"
 "Exit status:\n"
 "  0      the work is finished (with --drain: nothing due is left) and every\n"
@@ -269,7 +280,15 @@ void options_parse(struct runner *rn, struct options *o, int argc, char **argv)
 		case O_EXEC: o->exec_file = optarg; break;
 		case O_GIVE_UP: o->give_up = parse_int(optarg, 0, 1 << 30, "--give-up"); break;
 		case O_VERSION: printf("runner %s\n", RUNNER_VERSION); exit(0);
-		case O_HELP: case 'h': fputs(usage_text, stdout); exit(0);
+		case O_HELP: case 'h':
+			/* one write: `runner --help | grep -q X` must not die of SIGPIPE */
+			{
+				static char out[sizeof(usage_text)];
+
+				setvbuf(stdout, out, _IOFBF, sizeof(out));
+				fputs(usage_text, stdout);
+				exit(0);
+			}
 		default: die_usage("bad option"); break;
 		}
 	}

@@ -5,10 +5,15 @@
  * the runner, with the exit code or the signal and the tail of stderr, so
  * that a person learns from the order why it failed. Either way a "_run"
  * record says where and how long it ran and how much memory it took.
+ * A command job (a program that may know nothing of JSON) has two more
+ * sources before that rule is applied: the file named by $SPOOL_OUTCOME,
+ * else its exit status alone.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "json.h"
 #include "runner.h"
@@ -78,6 +83,9 @@ static int run_record(struct buf *b, const struct exec_result *r,
 		return e;
 	/* a diverged run printed NaN or Infinity: say so where its numbers are */
 	if (r->nonfinite && (e = buf_printf(b, ",\"nonFiniteAsNull\":%d", r->nonfinite)) < 0)
+		return e;
+	if (ri->outcome_from &&
+	    (e = buf_printf(b, ",\"outcomeFrom\":\"%s\"", ri->outcome_from)) < 0)
 		return e;
 	return buf_printf(b, ",\"timedOut\":%s}",
 			  r->end == END_TIMEOUT ? "true" : "false");
@@ -180,7 +188,9 @@ int outcome_build(const struct exec_result *r, const struct run_info *ri,
 		why_out[0] = '\0';
 	switch (r->end) {
 	case END_EXITED:
-		if (r->code == 0 && r->outcome.len) {
+		if (ri->outcome_bad) {
+			snprintf(why, sizeof(why), "%s", ri->outcome_bad);
+		} else if (r->code == 0 && r->outcome.len) {
 			e = success(r, ri, b);
 			if (e == 1 && status_failed(r)) {
 				/* the script says it failed, exit 0 or not */
@@ -237,6 +247,80 @@ int outcome_build(const struct exec_result *r, const struct run_info *ri,
 	if ((e = buf_puts(b, ",")) < 0 || (e = run_record(b, r, ri)) < 0 ||
 	    (e = buf_puts(b, "}")) < 0)
 		return e;
+	return 0;
+}
+
+/* Trimmed of white space, is s[0..n) a JSON object? (NaN read as null) */
+static int take_object(struct exec_result *r, const char *s, size_t n)
+{
+	struct buf fixed;
+	int nf = 0, e;
+
+	while (n && strchr(" \t\r\n", *s))
+		s++, n--;
+	while (n && strchr(" \t\r\n", s[n - 1]))
+		n--;
+	if (n < 2 || s[0] != '{' || s[n - 1] != '}')
+		return -EINVAL;
+	buf_init(&fixed, SPOOL_OUTCOME_MAX);
+	if (json_validate(s, n, NULL, 0) < 0) {
+		if ((nf = exec_nonfinite_null(s, n, &fixed)) <= 0 ||
+		    json_validate(fixed.data, fixed.len, NULL, 0) < 0) {
+			buf_release(&fixed);
+			return nf < 0 ? nf : -EINVAL;
+		}
+		s = fixed.data;
+		n = fixed.len;
+	}
+	buf_reset(&r->outcome);
+	e = buf_add(&r->outcome, s, n);
+	if (e == 0)
+		r->nonfinite = nf;
+	buf_release(&fixed);
+	return e;
+}
+
+int outcome_command(struct exec_result *r, struct run_info *ri, const char *file)
+{
+	struct stat st;
+	struct buf f;
+	int e;
+
+	ri->outcome_bad = NULL;
+	if (r->outcome.len) {
+		ri->outcome_from = "stdout";
+		return 0;
+	}
+	ri->outcome_from = "exit";
+	if (r->end != END_EXITED)
+		return 0;	/* timed out, killed: the outcome says so */
+	/* lstat first: a FIFO there would block the open */
+	if (lstat(file, &st) < 0)
+		goto exit_status;
+	ri->outcome_from = "file";
+	if (!S_ISREG(st.st_mode)) {
+		ri->outcome_bad = "$SPOOL_OUTCOME is not a regular file";
+		return 0;
+	}
+	buf_init(&f, SPOOL_OUTCOME_MAX);
+	e = buf_read_file(&f, AT_FDCWD, file);
+	if (e == -EFBIG) {
+		ri->outcome_bad = "the outcome in $SPOOL_OUTCOME is too large";
+	} else if (e == -ENOMEM) {
+		buf_release(&f);
+		return e;
+	} else if (e < 0 || !f.data ||
+		   (e = take_object(r, f.data, f.len)) == -EINVAL || e == -E2BIG) {
+		ri->outcome_bad = "$SPOOL_OUTCOME holds no JSON object";
+	} else if (e < 0) {
+		buf_release(&f);
+		return e;
+	}
+	buf_release(&f);
+	return 0;
+exit_status:
+	if (r->code == 0)
+		return buf_puts(&r->outcome, "{\"status\":200,\"exitCode\":0}");
 	return 0;
 }
 

@@ -5,7 +5,8 @@
  * followed by its functions, each with its contract.
  *
  *	exec.c     run one script: spawn, feed stdin, capture, time out, reap
- *	script.c   scriptName checks, the job argument, environment
+ *	script.c   scriptName checks, command jobs' argv, the job argument,
+ *	           environment
  *	workdir.c  per-run work directories; those of dead runners removed
  *	outcome.c  the outcome document of a finished run
  *	boss.c     the HTTP client of spoold's /v1 API (libcurl)
@@ -30,7 +31,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <limits.h>
+
 #include "buf.h"
+#include "command.h"
 #include "spool.h"
 
 /* ---- exec.c: one run of one script ------------------------------------- */
@@ -42,6 +46,8 @@
 struct exec_spec {
 	const char *path;	/* the script, absolute */
 	const char *interp;	/* absolute path of the interpreter (python3), or NULL */
+	char *const *argv;	/* a command job: the whole argv (argv[0] is run);
+				 * path, interp and the job argument then unused */
 	const char *job;	/* argv[1] (unless no_arg), and written to stdin */
 	size_t joblen;
 	int no_arg;		/* too big for an argument: stdin (and a file) only */
@@ -100,6 +106,14 @@ struct exec_result {
 int exec_run(const struct exec_spec *s, struct exec_result *r);
 void exec_result_release(struct exec_result *r);
 
+/*
+ * Rewrite NaN, Infinity and -Infinity (Python's json.dumps of a diverged
+ * loss), outside strings and where a value starts, as null: s[0..n) into
+ * out. How many were rewritten (out is complete only when > 0), or a
+ * negative errno.
+ */
+int exec_nonfinite_null(const char *s, size_t n, struct buf *out);
+
 /* "SIGSEGV" for 11, "SIG42" for an unnamed one. Writes into out[16]. */
 const char *exec_signame(int sig, char out[16]);
 
@@ -131,28 +145,50 @@ int script_job_arg(const char *job, size_t len, const char *id,
 		   struct buf *b, char *script_name, size_t cap);
 
 /*
- * What running a job needs, short of its environment: the job as the script
- * gets it (arg, with "_id" and "assignmentId" = id), its scriptName (sname),
- * and the script resolved in dir (*path malloc'd; *py: run under python,
- * the runner's python3, NULL when none is on PATH). 0; -ENOENT when this
- * runner cannot run it (no such script in dir, or no python3) but another
- * may; -EINVAL with why the job is refused (the order then fails with that
- * reason).
+ * What a prepared job runs. A job with "command" is a command job ("command"
+ * wins over a "scriptName", which is then a label): its filled argv is run,
+ * the program (argv[0]) resolved in the scripts directory by the scriptName
+ * rule (script_resolve), a .py one under the runner's python3; "python3" as
+ * argv[0] is the runner's own python3, and then argv[1] is the script so
+ * resolved. Any other job runs its scriptName with the job as argv[1].
+ */
+struct script_job {
+	struct buf arg;		/* the job as it gets it (stdin, $SPOOL_JOB_FILE) */
+	char sname[NAME_MAX + 1];	/* scriptName; a command job: its program */
+	char *path;		/* the script or program, absolute, malloc'd */
+	int py;			/* run under the runner's python3 */
+	int is_command;		/* a command job */
+	struct command cmd;	/* its filled argv */
+	char **argv;		/* what execve gets: [python3,] path, cmd.argv[1..] */
+};
+
+void script_job_init(struct script_job *sj);
+void script_job_release(struct script_job *sj);
+
+/*
+ * What running a job needs, short of its environment, into sj (init'd):
+ * the job as the script gets it (with "_id" and "assignmentId" = id), its
+ * scriptName, and the script or the command's program resolved in dir
+ * (python: the runner's python3, NULL when none is on PATH). 0; -ENOENT
+ * when this runner cannot run it (no such script or program in dir, or no
+ * python3) but another may; -EINVAL with why the job is refused (the order
+ * then fails with that reason); -ENOMEM.
  */
 int script_prepare(const char *dir, const char *python, const char *job,
-		   size_t len, const char *id, struct buf *arg, char *sname,
-		   size_t sncap, char **path, int *py, char *why, size_t whylen);
+		   size_t len, const char *id, struct script_job *sj, char *why,
+		   size_t whylen);
 
 struct runner;
 
 /*
- * The exec_spec of a prepared job (script_prepare's path, py and arg): the
- * runner's interpreter, grace and log cap, with env, workdir and timeout;
- * no heartbeat or stop hook (the caller adds them). A job of SCRIPT_ARG_MAX
- * bytes or more goes on stdin and in $SPOOL_JOB_FILE only, not as argv[1].
+ * The exec_spec of a prepared job: the runner's interpreter, grace and log
+ * cap, with env, workdir and timeout; no heartbeat or stop hook (the caller
+ * adds them). A script job of SCRIPT_ARG_MAX bytes or more goes on stdin and
+ * in $SPOOL_JOB_FILE only, not as argv[1]; a command job gets its own argv
+ * and the job on stdin.
  */
-void script_spec(struct exec_spec *s, const struct runner *rn, const char *path,
-		 int py, const struct buf *arg, char **env, const char *workdir,
+void script_spec(struct exec_spec *s, const struct runner *rn,
+		 const struct script_job *sj, char **env, const char *workdir,
 		 int64_t timeout_ms);
 
 /*
@@ -174,18 +210,22 @@ struct run_env {
 	const char *workdir;
 	const char *worker;
 	const char *cuda;	/* CUDA_VISIBLE_DEVICES, or NULL to leave it */
+	int command;		/* a command job: set SPOOL_OUTCOME too */
 };
 
 /* The job as a file in the run's work directory, named by $SPOOL_JOB_FILE. */
 #define SCRIPT_JOB_FILE "spool-job.json"
 
+/* Where a command job may write its outcome, named by $SPOOL_OUTCOME. */
+#define SCRIPT_OUTCOME_FILE "spool-outcome.json"
+
 /*
  * The environment of a run: the runner's own, less the variables it sets
  * itself and (when cuda is set) CUDA_VISIBLE_DEVICES, plus SPOOL_JOB_ID,
  * SPOOL_ORDER_ID, SPOOL_ATTEMPT, SPOOL_SLOT, SPOOL_WORKDIR, SPOOL_WORKER,
- * SPOOL_JOB_FILE, and SPOOL_RUN (a marker unique to the run: its watcher
- * kills whatever carries it). Any other SPOOL_* (SPOOL_DATA_DIR) reaches
- * the script.
+ * SPOOL_JOB_FILE, SPOOL_RUN (a marker unique to the run: its watcher
+ * kills whatever carries it), and for a command job SPOOL_OUTCOME. Any
+ * other SPOOL_* (SPOOL_DATA_DIR) reaches the script.
  * A malloc'd vector to free with script_env_free, or NULL.
  */
 char **script_env(const struct run_env *e);
@@ -225,6 +265,8 @@ struct run_info {
 	const char *worker;
 	int slot;
 	int64_t timeout_ms;
+	const char *outcome_from;	/* a command job: "stdout", "file", "exit"; or NULL */
+	const char *outcome_bad;	/* why its $SPOOL_OUTCOME file was refused, or NULL */
 };
 
 /*
@@ -241,6 +283,16 @@ struct run_info {
  */
 int outcome_build(const struct exec_result *r, const struct run_info *ri,
 		  struct buf *b, char *why, size_t whylen);
+
+/*
+ * A command job's outcome, before outcome_build: when r exited by itself
+ * without a JSON line on stdout, the JSON object the program wrote to file
+ * ($SPOOL_OUTCOME, at most SPOOL_OUTCOME_MAX bytes), else for exit 0
+ * {"status":200,"exitCode":0}, goes into r->outcome. ri->outcome_from says
+ * which ("stdout", "file", "exit"); a file that is there but no JSON object
+ * sets ri->outcome_bad (the attempt then fails saying so). 0 or -ENOMEM.
+ */
+int outcome_command(struct exec_result *r, struct run_info *ri, const char *file);
 
 /* A failure outcome for a run that never started: {"jobId","error","_run"}. */
 int outcome_refused(const struct run_info *ri, const char *why,

@@ -2,7 +2,8 @@
  * script: what a run executes and with what: the scriptName rule (a plain
  * file name inside --scripts, nothing else; a symbolic link there only
  * when it ends inside the directory too), the job argument in the
- * seed's shape, and the environment.
+ * seed's shape, a command job's argv (its program found by the same rule),
+ * and the environment.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -183,6 +184,7 @@ char *script_which(const char *prog)
 static const char *const env_set[] = {
 	"SPOOL_JOB_ID=", "SPOOL_ORDER_ID=", "SPOOL_ATTEMPT=", "SPOOL_SLOT=",
 	"SPOOL_WORKDIR=", "SPOOL_WORKER=", "SPOOL_JOB_FILE=", "SPOOL_RUN=",
+	"SPOOL_OUTCOME=",
 };
 
 /* Only what we set is dropped: SPOOL_DATA_DIR and the like pass through. */
@@ -203,7 +205,7 @@ char **script_env(const struct run_env *e)
 
 	while (environ[n])
 		n++;
-	if (!(env = calloc(n + 10, sizeof(*env))))
+	if (!(env = calloc(n + 11, sizeof(*env))))
 		return NULL;
 	for (i = 0; i < n; i++)
 		if (!env_ours(environ[i], e->cuda != NULL) &&
@@ -218,6 +220,8 @@ char **script_env(const struct run_env *e)
 	    asprintf(&env[k++], "SPOOL_JOB_FILE=%s/%s", e->workdir, SCRIPT_JOB_FILE) < 0 ||
 	    asprintf(&env[k++], "SPOOL_RUN=%s.%d.%s.%ld", e->job_id, e->attempt, e->worker,
 		     (long)getpid()) < 0 ||
+	    (e->command && asprintf(&env[k++], "SPOOL_OUTCOME=%s/%s", e->workdir,
+				    SCRIPT_OUTCOME_FILE) < 0) ||
 	    (e->cuda && asprintf(&env[k++], "CUDA_VISIBLE_DEVICES=%s", e->cuda) < 0)) {
 		env[k - 1] = NULL;
 		goto fail;
@@ -240,24 +244,88 @@ void script_env_free(char **env)
 	free(env);
 }
 
-int script_prepare(const char *dir, const char *python, const char *job,
-		   size_t len, const char *id, struct buf *arg, char *sname,
-		   size_t sncap, char **path, int *py, char *why, size_t whylen)
+void script_job_init(struct script_job *sj)
 {
-	int r = script_job_arg(job, len, id, arg, sname, sncap);
+	memset(sj, 0, sizeof(*sj));
+	buf_init(&sj->arg, SPOOL_JOB_MAX + 256);
+}
 
-	*path = NULL;
+void script_job_release(struct script_job *sj)
+{
+	buf_release(&sj->arg);
+	free(sj->path);
+	free(sj->argv);
+	command_release(&sj->cmd);
+	sj->path = NULL;
+	sj->argv = NULL;
+}
+
+/*
+ * The argv of a command job, its program resolved in dir by the scriptName
+ * rule. "python3" is the runner's own (the one .py scripts run under), and
+ * runs argv[1] from dir; the resolved path, absolute, can never be read as
+ * an option by it. Return codes as script_prepare.
+ */
+static int command_prepare(const char *dir, const char *python, struct script_job *sj,
+			   char *why, size_t whylen)
+{
+	struct command *c = &sj->cmd;
+	int via_python = !strcmp(c->argv[0], "python3"), first = via_python ? 1 : 0;
+	int i, k = 0, r;
+
+	if (via_python && c->argc < 2) {
+		snprintf(why, whylen, "command 'python3' names no script to run");
+		return -EINVAL;
+	}
+	snprintf(sj->sname, sizeof(sj->sname), "%.*s", NAME_MAX, c->argv[first]);
+	if ((r = script_resolve(dir, c->argv[first], &sj->path, &sj->py, why, whylen)) < 0)
+		return r == -ENOENT ? -ENOENT : r == -ENOMEM ? r : -EINVAL;
+	if (via_python)
+		sj->py = 1;
+	if (sj->py && !python) {
+		snprintf(why, whylen, "python3 is not on the runner's PATH");
+		return -ENOENT;
+	}
+	if (!(sj->argv = calloc((size_t)c->argc + 2, sizeof(*sj->argv))))
+		return -ENOMEM;
+	if (sj->py)
+		sj->argv[k++] = (char *)python;
+	sj->argv[k++] = sj->path;
+	for (i = first + 1; i < c->argc; i++)
+		sj->argv[k++] = c->argv[i];
+	sj->argv[k] = NULL;
+	return 0;
+}
+
+int script_prepare(const char *dir, const char *python, const char *job,
+		   size_t len, const char *id, struct script_job *sj, char *why,
+		   size_t whylen)
+{
+	char err[256];
+	int r = script_job_arg(job, len, id, &sj->arg, sj->sname, sizeof(sj->sname));
+
 	if (r < 0) {
 		snprintf(why, whylen, "%s", r == -EILSEQ
 			 ? "script name refused: it contains NUL or is too long"
 			 : "the job is not a JSON object");
 		return -EINVAL;
 	}
-	if ((r = script_resolve(dir, sname, path, py, why, whylen)) < 0)
-		return r == -ENOENT ? -ENOENT : -EINVAL;
-	if (*py && !python) {
-		free(*path);
-		*path = NULL;
+	/* a command wins over a scriptName (a label then); filled from the
+	 * job as the script gets it, so {_id} is there even for --exec */
+	r = command_expand(sj->arg.data, sj->arg.len, &sj->cmd, err, sizeof(err));
+	if (r == 0) {
+		sj->is_command = 1;
+		return command_prepare(dir, python, sj, why, whylen);
+	}
+	if (r == -ENOMEM)
+		return r;
+	if (r != -ENOENT) {
+		snprintf(why, whylen, "command refused: %s", err);
+		return -EINVAL;
+	}
+	if ((r = script_resolve(dir, sj->sname, &sj->path, &sj->py, why, whylen)) < 0)
+		return r == -ENOENT ? -ENOENT : r == -ENOMEM ? r : -EINVAL;
+	if (sj->py && !python) {
 		snprintf(why, whylen, "python3 is not on the runner's PATH");
 		return -ENOENT;
 	}
@@ -288,17 +356,18 @@ int script_job_file(const char *workdir, const struct buf *arg)
 	return r;
 }
 
-void script_spec(struct exec_spec *s, const struct runner *rn, const char *path,
-		 int py, const struct buf *arg, char **env, const char *workdir,
+void script_spec(struct exec_spec *s, const struct runner *rn,
+		 const struct script_job *sj, char **env, const char *workdir,
 		 int64_t timeout_ms)
 {
 	memset(s, 0, sizeof(*s));
-	s->path = path;
-	s->interp = py ? rn->python : NULL;
-	s->job = arg->data;
-	s->joblen = arg->len;
+	s->path = sj->path;
+	s->interp = sj->py ? rn->python : NULL;
+	s->argv = sj->is_command ? sj->argv : NULL;
+	s->job = sj->arg.data;
+	s->joblen = sj->arg.len;
 	/* Linux takes at most 128 KiB per argument (MAX_ARG_STRLEN) */
-	s->no_arg = arg->len >= SCRIPT_ARG_MAX;
+	s->no_arg = sj->arg.len >= SCRIPT_ARG_MAX;
 	s->env = env;
 	s->workdir = workdir;
 	s->timeout_ms = timeout_ms;

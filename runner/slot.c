@@ -1,7 +1,8 @@
 /*
  * slot: one thread per slot, each claiming and running one order at a time
  * through its own claimer (remote.c or local.c; the slot never knows
- * which): claim, check and resolve the script, run it with heartbeats and
+ * which): claim, check and resolve the script (or a command job's program),
+ * run it with heartbeats and
  * a check of the claim every second, then hand the log and the outcome
  * back. A claim this runner cannot run (its script is not in --scripts) is
  * held while the slot claims past it, then given back; a run that dies
@@ -284,14 +285,15 @@ static void run_task(struct ctx *c)
 	struct runner *rn = c->rn;
 	struct slot *sl = c->sl;
 	struct task *t = c->t;
-	char sname[NAME_MAX + 1], err[320], wd[PATH_MAX];
+	char err[320], wd[PATH_MAX], ofile[PATH_MAX + 32];
 	struct run_info ri;
 	struct exec_spec s;
 	struct exec_result res;
 	struct run_env re;
-	struct buf arg, out;
-	char *path = NULL, **env = NULL;
-	int py = 0, r, ok, lock = -1;
+	struct script_job sj;
+	struct buf out;
+	char **env = NULL;
+	int r, ok, lock = -1;
 
 	memset(&ri, 0, sizeof(ri));
 	ri.job_id = t->id;
@@ -299,15 +301,17 @@ static void run_task(struct ctx *c)
 	ri.worker = rn->name;
 	ri.slot = sl->index;
 	ri.timeout_ms = (int64_t)(t->timeout_s ? t->timeout_s : rn->timeout_s) * 1000;
-	buf_init(&arg, SPOOL_JOB_MAX + 256);
+	script_job_init(&sj);
 	buf_init(&out, SPOOL_OUTCOME_MAX);
 
-	if (script_prepare(rn->scripts, rn->python, t->job.data ? t->job.data : "",
-			   t->job.len, t->id, &arg, sname, sizeof(sname), &path, &py,
-			   err, sizeof(err)) < 0) {
+	if ((r = script_prepare(rn->scripts, rn->python, t->job.data ? t->job.data : "",
+				t->job.len, t->id, &sj, err, sizeof(err))) == -ENOMEM) {
+		trouble(c, "cannot prepare the job: %s", strerror(-r));
+		goto done;
+	} else if (r < 0) {
 		/* (a job this runner cannot run never gets here: not_here) */
 		/* a job the boss could not give us says why itself */
-		refuse(c, &ri, t->job_err[0] && !sname[0] ? t->job_err : err);
+		refuse(c, &ri, t->job_err[0] && !sj.sname[0] ? t->job_err : err);
 		goto done;
 	}
 	snprintf(wd, sizeof(wd), "%s/%s.%d", rn->workroot, t->id, t->attempt);
@@ -315,25 +319,28 @@ static void run_task(struct ctx *c)
 		trouble(c, "cannot make the work directory '%s': %s", wd, strerror(-r));
 		goto done;
 	}
-	re = (struct run_env){ t->id, t->attempt, sl->index, wd, rn->name, sl->cuda };
+	re = (struct run_env){ t->id, t->attempt, sl->index, wd, rn->name, sl->cuda,
+			       sj.is_command };
 	if (!(env = script_env(&re))) {
 		trouble(c, "cannot build the environment: %s", strerror(ENOMEM));
 		goto done;
 	}
-	if ((r = script_job_file(wd, &arg)) < 0) {
+	if ((r = script_job_file(wd, &sj.arg)) < 0) {
 		trouble(c, "cannot write the job file in '%s': %s", wd, strerror(-r));
 		goto done;
 	}
-	script_spec(&s, rn, path, py, &arg, env, wd, ri.timeout_ms);
+	script_spec(&s, rn, &sj, env, wd, ri.timeout_ms);
 	c->next_renew_ms = mono_ms() + beat_interval(rn, t->deadline_ms);
 	s.beat_ms = CHECK_MS;
 	s.beat = on_beat;
 	s.stop = on_stop;
 	s.arg = c;
-	say(rn, "slot %d: %s attempt %d: running %s", sl->index, t->id, t->attempt,
-	    sname);
+	say(rn, "slot %d: %s attempt %d: running %s%s", sl->index, t->id, t->attempt,
+	    sj.sname, sj.is_command ? " (a command job)" : "");
 
-	if ((r = exec_run(&s, &res)) < 0) {
+	snprintf(ofile, sizeof(ofile), "%s/%s", wd, SCRIPT_OUTCOME_FILE);
+	if ((r = exec_run(&s, &res)) < 0 ||
+	    (sj.is_command && (r = outcome_command(&res, &ri, ofile)) < 0)) {
 		exec_result_release(&res);
 		trouble(c, "cannot run the script: %s", strerror(-r));
 		goto done;
@@ -380,8 +387,7 @@ done:
 	if (lock >= 0)
 		workdir_done(wd, lock, rn->keep_work);
 	script_env_free(env);
-	free(path);
-	buf_release(&arg);
+	script_job_release(&sj);
 	buf_release(&out);
 }
 
@@ -401,20 +407,16 @@ struct skipped {
 	int nsaid;
 };
 
-/* 1 if t's job names a script this runner cannot run (why: its message). */
+/* 1 if t's job names a script or program this runner cannot run (why: its message). */
 static int not_here(struct runner *rn, struct task *t, char *why, size_t whylen)
 {
-	char sname[NAME_MAX + 1];
-	struct buf arg;
-	char *path = NULL;
-	int py, r;
+	struct script_job sj;
+	int r;
 
-	buf_init(&arg, SPOOL_JOB_MAX + 256);
+	script_job_init(&sj);
 	r = script_prepare(rn->scripts, rn->python, t->job.data ? t->job.data : "",
-			   t->job.len, t->id, &arg, sname, sizeof(sname), &path, &py,
-			   why, whylen);
-	free(path);
-	buf_release(&arg);
+			   t->job.len, t->id, &sj, why, whylen);
+	script_job_release(&sj);
 	return r == -ENOENT;
 }
 
