@@ -12,8 +12,8 @@
 . "$TOP/tests/lib.sh"
 
 if [ "${ASAN:-0}" = 1 ]; then
-	echo "skipped under ASAN=1: the fuzz targets have ASan+UBSan built in; they run in the BIN=bin pass"
-	exit 0
+	echo "SKIP: under ASAN=1: the fuzz targets have ASan+UBSan built in; they run in the BIN=bin pass"
+	exit 77
 fi
 
 # Only a compiler that truly cannot build a libFuzzer target skips this.
@@ -31,7 +31,8 @@ if ! command -v "$cc" >/dev/null 2>&1 ||
 	echo "## ($(head -n 3 probe.log 2>/dev/null | tr '\n' ' '))"
 	echo "## make deps installs it (Debian: clang libclang-rt-dev)"
 	echo "################################################################"
-	exit 0
+	echo "SKIP: $cc with libFuzzer is not available (make deps)"
+	exit 77
 fi
 
 targets=()
