@@ -33,8 +33,12 @@ ms() { echo $(( ($(date +%s%N) - t0) / 1000000 )); }
 export RAN=$TESTDIR/ran.local
 $SC --spool local init
 $SC --spool local submit jobs.json >/dev/null
+# (exit 1: it worked, and some attempts failed, as one job in ten's first does)
+set +e
 "$BIN/runner" --spool local --scripts scripts --name local --slots 6 --drain --poll-ms 20 \
-	--workdir "$TESTDIR/work-local" 2>local.log || fail "the local runner: $(tail -3 local.log)"
+	--workdir "$TESTDIR/work-local" 2>local.log
+rc=$?; set -e
+[ "$rc" = 1 ] || fail "the local runner exited $rc, not 1 (work done, some attempts failed): $(tail -3 local.log)"
 
 # results DIR: per job n, its state, attempts used and outcome
 results() {
