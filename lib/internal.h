@@ -100,6 +100,14 @@ void sp_group_claim(struct spool *sp, int group, struct order *o,
 /* 1 if the file at path holds exactly s[0..len) (trailing newlines aside). */
 int sp_same_content(struct spool *sp, const char *path, const char *s, size_t len);
 
+/*
+ * 1 if the document at path (a job or an outcome) is torn: it exists but
+ * is not a whole JSON object. Documents are published before their sync
+ * (spool_commit), so only a machine crash leaves one, and no answer ever
+ * acknowledged it: whoever meets one removes it. 0 otherwise (absent too).
+ */
+int sp_torn(struct spool *sp, const char *path);
+
 /* A fresh group number for sp_stage. */
 int sp_group(struct spool *sp);
 

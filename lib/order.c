@@ -157,7 +157,12 @@ int spool_submit(struct spool *sp, const char *json, size_t len,
 	strcpy(id_out, id);
 	sp_fan(id, fan);
 	snprintf(dest, sizeof(dest), "jobs/%s/%s.json", fan, id);
-	if (named && (r = sp_exists(sp, dest)) != 0)
+	if (named && (r = sp_exists(sp, dest)) == 1 && sp_torn(sp, dest)) {
+		/* torn by a machine crash before its submit was answered */
+		unlinkat(sp->root, dest, 0);
+		r = 0;
+	}
+	if (named && r != 0)
 		return r < 0 ? r : resubmit(sp, id, stamp, now);
 	buf_init(&doc, SPOOL_JOB_MAX + 64);
 	if ((r = job_doc(&doc, json, len, id)) < 0) {
@@ -248,7 +253,7 @@ int spool_claim_file(struct spool *sp, const char *file,
 		return sp_fail(sp, r, "cannot name claim");
 	snprintf(from, sizeof(from), "new/%s", file);
 	snprintf(to, sizeof(to), "assigned/%s", name);
-	r = sp_move(sp, from, to);
+	r = sp->claim_nosync ? sys_rename(sp->root, from, to) : sp_move(sp, from, to);
 	/* On NFS a retransmitted rename can say ENOENT after it succeeded:
 	 * the destination is ours alone, so its existence says who won. */
 	if (r == -ENOENT && sp_exists(sp, to) == 1)
@@ -570,6 +575,11 @@ static int finish_claim(struct spool *sp, struct order *o, enum spool_state st,
 		sp_unstage_group(sp, g);
 		return sp_end(sp, r);
 	}
+	/* a claim made without syncs (spool_set_claim_sync) left new/ unsynced:
+	 * its end makes the claim durable too, so the order cannot come back
+	 * to new/ after a crash once it is done (a clean directory's sync is
+	 * cheap) */
+	sp_dirty(sp, "new");
 	sp_group_claim(sp, g, o, st, name);
 	r = sp_end(sp, 0);
 	if (r < 0 && r != -ESTALE && r != -EALREADY) {
@@ -757,6 +767,8 @@ int spool_reap_one(struct spool *sp, struct order *o, int64_t now)
 		return r;
 	outcome_path(o, out, sizeof(out));
 	buf_init(&syn, SPOOL_OUTCOME_MAX + 2);
+	if (sp_torn(sp, out))
+		unlinkat(sp->root, out, 0);	/* a machine crash's, never acknowledged */
 	if (buf_read_file(&syn, sp->root, out) == 0) {
 		/* the claimant filed its outcome and died before the rename:
 		 * end the claim as that outcome says, without running it again */

@@ -31,13 +31,20 @@
 #define ORDER_SUFFIX ".order"
 #define DROP_MARK ".drop."
 
-static int job_exists(struct spool *sp, const char *id)
+static const char *job_path(const char *id, char *p, size_t cap)
 {
-	char p[SP_PATH_MAX], fan[3];
+	char fan[3];
 
 	sp_fan(id, fan);
-	snprintf(p, sizeof(p), "jobs/%s/%s.json", fan, id);
-	return sp_exists(sp, p) == 1;
+	snprintf(p, cap, "jobs/%s/%s.json", fan, id);
+	return p;
+}
+
+static int job_exists(struct spool *sp, const char *id)
+{
+	char p[SP_PATH_MAX];
+
+	return sp_exists(sp, job_path(id, p, sizeof(p))) == 1;
 }
 
 /* 1 and n filled if tmp name is NAME.order of a queued order name. */
@@ -149,9 +156,17 @@ static int recover_one(struct spool *sp, const struct recover_opts *ro,
 
 	if (staged_order(name, &nm, q, sizeof(q))) {
 		struct order o;
-		char keep[sizeof(sp->err)];
+		char keep[sizeof(sp->err)], jp[SP_PATH_MAX];
 		int has_order;
 
+		if (job_exists(sp, nm.id) && sp_torn(sp, job_path(nm.id, jp, sizeof(jp)))) {
+			/* published before its sync, torn by a machine crash: its
+			 * submit was never answered */
+			say(ro, "tmp/%s: job %s was torn by a crash before it was accepted; removing both%s", name, nm.id, would(ro));
+			if (ro->repair)
+				unlinkat(sp->root, jp, 0);
+			goto remove;
+		}
 		if (!job_exists(sp, nm.id)) {
 			if (!stale)
 				goto young;

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "json.h"
 
 /* Top-level directories, and those that fan out into 256 sub-directories. */
 static const char *const top_dirs[] = {
@@ -470,6 +471,18 @@ int sp_move(struct spool *sp, const char *from, const char *to)
 	return 0;
 }
 
+void spool_set_claim_sync(struct spool *sp, int on)
+{
+	sp->claim_nosync = !on;
+}
+
+int spool_flush(struct spool *sp)
+{
+	int r = sys_syncfs(sp->root);
+
+	return r < 0 ? sp_fail(sp, r, "cannot sync '%s': %s", sp->path, strerror(-r)) : 0;
+}
+
 void spool_track(struct spool *sp, int *rc, struct order *o)
 {
 	sp->pend->track_rc = rc;
@@ -739,6 +752,27 @@ int sp_same_content(struct spool *sp, const char *path, const char *s, size_t le
 	return same;
 }
 
+int sp_torn(struct spool *sp, const char *path)
+{
+	struct buf b;
+	struct json j;
+	char err[8];
+	int torn;
+
+	buf_init(&b, SPOOL_JOB_MAX + 64);
+	if (buf_read_file(&b, sp->root, path) < 0) {
+		buf_release(&b);
+		return 0;
+	}
+	torn = json_parse(&j, b.data, b.len, JSON_TOKENS_MAX, err, sizeof(err)) < 0;
+	if (!torn) {
+		torn = j.tok[0].type != JSMN_OBJECT;
+		json_release(&j);
+	}
+	buf_release(&b);
+	return torn;
+}
+
 /* 1 if the files at a and b hold the same document. */
 static int same_files(struct spool *sp, const char *a, const char *b)
 {
@@ -763,6 +797,11 @@ static void publish(struct spool *sp, struct pend_file *f, struct pend_group *g)
 		e = sys_publish_once(sp->root, f->tmp, f->dest);
 		if (e == -EEXIST) {
 			/* written once, never replaced */
+			if ((f->how == PUB_OUTCOME || f->how == PUB_SYNTH) && sp_torn(sp, f->dest)) {
+				/* left torn by a machine crash, never acknowledged */
+				e = sys_rename(sp->root, f->tmp, f->dest);
+				goto published;
+			}
 			if (f->how == PUB_OUTCOME && same_files(sp, f->tmp, f->dest)) {
 				g->outcome = 2;	/* a repeated request */
 				unlinkat(sp->root, f->tmp, 0);
@@ -785,6 +824,7 @@ static void publish(struct spool *sp, struct pend_file *f, struct pend_group *g)
 			return;
 		}
 	}
+published:
 	if (e < 0) {
 		unlinkat(sp->root, f->tmp, 0);
 		group_fail(g, sp_fail(sp, e, "cannot publish '%s/%s': %s", sp->path, f->dest, strerror(-e)));
@@ -885,7 +925,7 @@ int spool_commit(struct spool *sp)
 {
 	struct spool_pending *p = sp->pend;
 	size_t i;
-	int tier, r = 0, e, use_fs;
+	int r = 0, e, use_fs;
 
 	if (sp->batch > 0)
 		sp->batch--;
@@ -894,39 +934,62 @@ int spool_commit(struct spool *sp)
 	use_fs = !sp->nosync && (sp->sync_mode == SYNC_FS || p->unsynced ||
 				 (sp->sync_mode == SYNC_AUTO && p->n >= SPOOL_SYNCFS_MIN));
 	sp->sync_rc = 0;
-	/* 1. file contents to disk: each file, or one syncfs for them all */
+	/* 1. tier 0 (jobs, outcomes, documents) is published at once, before
+	 * it is durable: nothing names it yet (its order is still staged, its
+	 * claim still in assigned/), so a machine crash can leave only a torn
+	 * file that no answer ever acknowledged, and whoever meets one removes
+	 * it (sp_torn). This saves a round of syncs per batch. */
+	for (i = 0; i < p->n; i++) {
+		struct pend_file *f = &p->f[i];
+		struct pend_group *g = group_of(sp, f->group);
+
+		if (f->tier != 0 || f->how == PUB_UNLINK)
+			continue;
+		if (g->rc || g->skip)
+			unlinkat(sp->root, f->tmp, 0);
+		else
+			publish(sp, f, g);
+	}
+	/* 2. one round: every staged file's contents, the directories of what
+	 * was published and of the renames made before the commit (claims,
+	 * holds); each file and directory, or one syncfs for all */
 	for (i = 0; i < p->n; i++) {
 		e = sync_and_close(sp, &p->f[i], !use_fs);
 		if (e < 0)
 			group_fail(group_of(sp, p->f[i].group),
 				   sp_fail(sp, e, "cannot sync '%s/%s': %s", sp->path, p->f[i].tmp, strerror(-e)));
 	}
-	if (use_fs && p->n && (e = sys_syncfs(sp->root)) < 0)
-		all_fail(sp, sp_fail(sp, e, "cannot sync '%s': %s", sp->path, strerror(-e)));
-	/* 2. tier 0 (jobs, outcomes, documents), its directories (and those of
-	 * the renames made before the commit: claims, holds) synced, then
-	 * tier 1 (orders into new/, the renames that end claims): a job is on
-	 * disk before its order, an outcome before the state that names it */
-	for (tier = 0; tier <= 1; tier++) {
-		for (i = 0; i < p->n; i++) {
-			struct pend_file *f = &p->f[i];
-			struct pend_group *g = group_of(sp, f->group);
-
-			if (f->tier != tier || f->how == PUB_UNLINK)
-				continue;
-			if (g->rc || g->skip) {
-				if (f->how != PUB_MOVE)
-					unlinkat(sp->root, f->tmp, 0);
-				continue;
-			}
-			if (tier == 0)
-				publish(sp, f, g);
-			else
-				apply(sp, f, g);
-		}
-		if ((e = sync_dirs(sp, use_fs)) < 0)
-			all_fail(sp, e);
+	if (use_fs && (p->n || p->ndirs)) {
+		p->ndirs = 0;
+		if ((e = sys_syncfs(sp->root)) < 0)
+			all_fail(sp, sp_fail(sp, e, "cannot sync '%s': %s", sp->path, strerror(-e)));
+	} else if ((e = sync_dirs(sp, 0)) < 0) {
+		all_fail(sp, e);
 	}
+	/* 3. tier 1 (orders into new/, the renames that end claims) once what
+	 * they name is durable, then their directories */
+	for (i = 0; i < p->n; i++) {
+		struct pend_file *f = &p->f[i];
+		struct pend_group *g = group_of(sp, f->group);
+
+		if (f->tier != 1)
+			continue;
+		if (g->rc || g->skip) {
+			int gone = f->how != PUB_MOVE && unlinkat(sp->root, f->tmp, 0) == 0;
+
+			/* a job without its order was never accepted: take it back,
+			 * unless a recovering process queued the order meanwhile
+			 * (then the staged file was gone, or is in new/ now) */
+			if (g->rc && g->job_path[0] && gone && sp_exists(sp, f->dest) == 0) {
+				unlinkat(sp->root, g->job_path, 0);
+				g->job_path[0] = '\0';
+			}
+			continue;
+		}
+		apply(sp, f, g);
+	}
+	if ((e = sync_dirs(sp, use_fs)) < 0)
+		all_fail(sp, e);
 	/* 3. what may go once its change is durable */
 	for (i = 0; i < p->n; i++) {
 		struct pend_group *g = group_of(sp, p->f[i].group);

@@ -188,6 +188,7 @@ struct spool {
 	int topfd[16];			/* fds of the top-level directories, for fsync */
 	char *path;
 	int nosync;			/* skip every fsync (benchmarks, tests) */
+	int claim_nosync;		/* claims sync nothing (spool_set_claim_sync) */
 	enum spool_sync sync_mode;	/* SYNC_AUTO */
 	int64_t reap_grace_ms;		/* SPOOL_DEF_REAP_GRACE_MS */
 	int64_t settle_ms;		/* SPOOL_DEF_SETTLE_MS */
@@ -293,6 +294,24 @@ int spool_claim(struct spool *sp, const struct claimant *c, struct order *o);
  */
 int spool_claim_file(struct spool *sp, const char *file,
 		     const struct claimant *c, struct order *o);
+
+/*
+ * With on 0, a claim (spool_claim, spool_claim_file) is one rename from
+ * new/ to assigned/ that syncs nothing, so it can be answered at once. A
+ * machine crash may then undo it: the order is back in new/ under its old
+ * name and is claimed again (a re-run); the lost claim's token names no
+ * order any more, so its outcome is fenced to late/ (spool-layout.md,
+ * "Claims that are not synced"). The next change that ends a claim syncs
+ * new/ with its own directories. Default on.
+ */
+void spool_set_claim_sync(struct spool *sp, int on);
+
+/*
+ * Make everything written through this spool's file system so far durable
+ * (one syncfs), whatever sp->nosync says: the flush of a relaxed mode that
+ * answers before it syncs. 0 or a negative errno (spool_error says why).
+ */
+int spool_flush(struct spool *sp);
 
 /*
  * Find order id in any state. 0 (o filled), -ENOENT, -EINVAL (bad id).
