@@ -16,6 +16,8 @@
  * ingests just those names (drops not ready yet are retried next time): the
  * writer never walks new/ itself, so claims never wait behind a listing.
  * Start-up ingests with spool_ingest_each before its first scan.
+ *
+ * Layer: 3 core
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,124 +29,74 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
-#include "spoold.h"
+#include "core.h"
 
 #define WATCH_MASK (IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_MOVED_FROM | \
 		    IN_DELETE)
 #define SCAN_MAX ((size_t)1 << 30)	/* bytes of names one rescan may list */
 
-/* ---- tags of a tagged order ------------------------------------------------- */
-
-static void run_tags(struct op *op, struct spool *sp)
-{
-	struct job_opts opts;
-	int64_t created;
-	int i;
-	op->rc = spool_read_opts(sp, &op->o, &opts, &created);
-	if (op->rc < 0)
-		return;
-	op->cl.ntags = opts.ntags;
-	for (i = 0; i < opts.ntags && i < SPOOL_TAGS_MAX; i++) {
-		memcpy(op->tagv[i], opts.tags[i], sizeof(op->tagv[i]));
-		op->tags[i] = op->tagv[i];
-	}
-}
-
-static void done_tags(struct server *srv, struct op *op)
-{
-	if (op->rc == 0) {
-		struct tagset *ts = index_tagset(&srv->ix, op->cl.ntags, op->tags);
-		if (index_add(&srv->ix, op->o.file, &op->o.n, ts) > 0)
-			claim_dispatch(srv);
-	}
-	op_free(op);
-}
-
 /* ---- drops --------------------------------------------------------------------- */
+
+/* Ingesting one dropped file, on the writer. */
+struct ingest_op {
+	struct op op;
+	struct watch *wa;
+	char file[SPOOL_NAME_MAX];
+	char id[SPOOL_ID_LEN + 1];
+	int rc;
+	char msg[300];
+};
 
 static void run_ingest(struct op *op, struct spool *sp)
 {
-	op->rc = spool_ingest(sp, op->file, op->id);
-	if (op->rc == 2)
-		buf_puts(&op->out, spool_error(sp));
-	else if (op->rc < 0 && op->rc != -ENOENT)
-		buf_puts(&op->out, spool_error(sp)[0] ? spool_error(sp)
-						      : strerror(-op->rc));
+	struct ingest_op *g = container_of(op, struct ingest_op, op);
+	g->rc = spool_ingest(sp, g->file, g->id);
+	if (g->rc == 2)
+		snprintf(g->msg, sizeof(g->msg), "%s", spool_error(sp));
+	else if (g->rc < 0 && g->rc != -ENOENT)
+		snprintf(g->msg, sizeof(g->msg), "%s", spool_error(sp)[0] ?
+			 spool_error(sp) : strerror(-g->rc));
 }
 
-static void done_ingest(struct server *srv, struct op *op)
+static void done_ingest(struct op *op)
 {
+	struct ingest_op *g = container_of(op, struct ingest_op, op);
+	struct watch *wa = g->wa;
 	char pr[80];
-	printable(op->file, pr);
-	if (op->rc == 0) {
-		srv->m.ingested++;
-		say(srv, "ingest '%s' as %s", pr, op->id);
-	} else if (op->rc == 2) {
-		srv->m.rejected++;
-		say(srv, "reject '%s': %s", pr, op->out.data ? op->out.data : "");
-	} else if (op->rc < 0 && op->rc != -ENOENT) {
-		say(srv, "ingest '%s' failed: %s", pr,
-		    op->out.data ? op->out.data : "");
+	printable(g->file, pr);
+	if (g->rc == 0) {
+		wa->ingested++;
+		say(wa->log, "ingest '%s' as %s", pr, g->id);
+	} else if (g->rc == 2) {
+		wa->rejected++;
+		say(wa->log, "reject '%s': %s", pr, g->msg);
+	} else if (g->rc < 0 && g->rc != -ENOENT) {
+		say(wa->log, "ingest '%s' failed: %s", pr, g->msg);
 	}
-	op_free(op);
+	free(g);
 }
 
-static void ingest(struct server *srv, const char *name)
+static void ingest(struct watch *wa, const char *name)
 {
-	struct op *op = op_new(run_ingest, done_ingest, 0);
-	if (!op)
+	struct ingest_op *g = calloc(1, sizeof(*g));
+	if (!g)
 		return;
-	snprintf(op->file, sizeof(op->file), "%s", name);
-	op->durable = 1;
-	disk_submit(srv, op);
-}
-
-/* ---- names ------------------------------------------------------------------------ */
-
-/* An order name (queued form) seen in new/. 1 if it went into the index. */
-static int order_seen(struct server *srv, const char *name,
-		      const struct order_name *n)
-{
-	struct op *op;
-	if (n->claimed)
-		return 0;	/* not a queued name: not claimable from new/ */
-	if (!n->tagged)
-		return index_add(&srv->ix, name, n, NULL) > 0;
-	op = op_new(run_tags, done_tags, 1);
-	if (!op)
-		return 0;
-	op->o.state = ST_NEW;
-	snprintf(op->o.file, sizeof(op->o.file), "%s", name);
-	op->o.n = *n;
-	disk_submit(srv, op);
-	return 0;
-}
-
-void watch_order(struct server *srv, const struct order *o)
-{
-	if (o->state == ST_NEW && order_seen(srv, o->file, &o->n))
-		claim_dispatch(srv);
-}
-
-void watch_name(struct server *srv, const char *name)
-{
-	struct order_name n;
-	if (name[0] == '.' || strlen(name) >= SPOOL_NAME_MAX)
-		return;
-	if (name_parse(name, &n) == 0)
-		order_seen(srv, name, &n);
-	else
-		ingest(srv, name);
+	g->op.kind = OP_WRITE;
+	g->op.run = run_ingest;
+	g->op.done = done_ingest;
+	g->wa = wa;
+	snprintf(g->file, sizeof(g->file), "%s", name);
+	disk_submit(wa->disk, &g->op);
 }
 
 static void on_inotify(uv_poll_t *p, int status, int events)
 {
-	struct server *srv = p->data;
+	struct watch *wa = p->data;
 	char buf[65536] __attribute__((aligned(__alignof__(struct inotify_event))));
 	int added = 0, rescan = 0;
 
 	for (;;) {
-		ssize_t n = read(srv->inotify_fd, buf, sizeof(buf));
+		ssize_t n = read(wa->inotify_fd, buf, sizeof(buf));
 		char *at;
 		if (n <= 0)
 			break;
@@ -161,52 +113,75 @@ static void on_inotify(uv_poll_t *p, int status, int events)
 				continue;
 			if (name_parse(ev->name, &on) == 0) {
 				if (ev->mask & (IN_MOVED_FROM | IN_DELETE))
-					index_del(&srv->ix, ev->name);
+					index_del(&wa->core->ix, ev->name);
 				else
-					added += order_seen(srv, ev->name, &on);
+					added += core_seen(wa->core, ev->name, &on);
 			} else if (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) {
-				ingest(srv, ev->name);
+				ingest(wa, ev->name);
 			}
 		}
 	}
 	if (rescan) {
-		say(srv, "inotify queue overflowed: rescanning new/");
-		watch_rescan(srv);
+		say(wa->log, "inotify queue overflowed: rescanning new/");
+		watch_rescan(wa);
 	}
 	if (added)
-		claim_dispatch(srv);
+		core_dispatch(wa->core);
 }
 
-int watch_start(struct server *srv)
+int watch_start(struct watch *wa, uv_loop_t *loop, struct core *k,
+		struct disk *d, int64_t rescan_ms, const struct logger *log)
 {
 	char path[4096];
-	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	int fd;
+
+	wa->loop = loop;
+	wa->core = k;
+	wa->disk = d;
+	wa->rescan_ms = rescan_ms;
+	wa->log = log;
+	wa->inotify_fd = -1;
+	uv_timer_init(loop, &wa->rescan_timer);
+	uv_timer_init(loop, &wa->merge_timer);
+	wa->rescan_timer.data = wa->merge_timer.data = wa;
+	fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	snprintf(path, sizeof(path), "%s/new", srv->sp.path);
+	snprintf(path, sizeof(path), "%s/new", d->sp.path);
 	if (inotify_add_watch(fd, path, WATCH_MASK) < 0) {
 		int e = -errno;
 		close(fd);
 		return e;
 	}
-	srv->inotify_fd = fd;
-	uv_poll_init(srv->loop, &srv->inotify_poll, fd);
-	srv->inotify_poll.data = srv;
-	uv_poll_start(&srv->inotify_poll, UV_READABLE, on_inotify);
+	wa->inotify_fd = fd;
+	uv_poll_init(loop, &wa->inotify_poll, fd);
+	wa->inotify_poll.data = wa;
+	uv_poll_start(&wa->inotify_poll, UV_READABLE, on_inotify);
 	return 0;
 }
 
 static void on_poll_close(uv_handle_t *h)
 {
-	struct server *srv = h->data;
-	close(srv->inotify_fd);
-	srv->inotify_fd = -1;
+	struct watch *wa = h->data;
+	close(wa->inotify_fd);
+	wa->inotify_fd = -1;
 }
 
-void watch_stop(struct server *srv)
+static void watch_abandon(struct watch *wa);
+
+void watch_stop(struct watch *wa)
 {
-	if (srv->inotify_fd >= 0 && !uv_is_closing((uv_handle_t *)&srv->inotify_poll))
-		uv_close((uv_handle_t *)&srv->inotify_poll, on_poll_close);
+	wa->draining = 1;
+	uv_timer_stop(&wa->rescan_timer);
+	watch_abandon(wa);
+	if (wa->inotify_fd >= 0 && !uv_is_closing((uv_handle_t *)&wa->inotify_poll))
+		uv_close((uv_handle_t *)&wa->inotify_poll, on_poll_close);
+}
+
+void watch_close(struct watch *wa)
+{
+	uv_close((uv_handle_t *)&wa->rescan_timer, NULL);
+	uv_close((uv_handle_t *)&wa->merge_timer, NULL);
 }
 
 /* ---- scanning ----------------------------------------------------------------------- */
@@ -260,7 +235,7 @@ static int scan_visit(void *arg, const struct order *o)
 
 /* Merge up to max records of s from *pos on into the index; how many were
  * new. *pos is left after the last record merged. */
-static int scan_apply(struct server *srv, const struct scan *s, size_t *pos,
+static int scan_apply(struct core *k, const struct scan *s, size_t *pos,
 		      size_t max)
 {
 	const char *p = s->names.data ? s->names.data + *pos : NULL;
@@ -273,7 +248,7 @@ static int scan_apply(struct server *srv, const struct scan *s, size_t *pos,
 		if (name_parse(name, &n) < 0)
 			continue;
 		if (!tags[0]) {
-			added += index_add(&srv->ix, name, &n, NULL) > 0;
+			added += index_add(&k->ix, name, &n, NULL) > 0;
 		} else {
 			char tv[SPOOL_TAGS_MAX][SPOOL_TAG_MAX + 1];
 			const char *tp[SPOOL_TAGS_MAX];
@@ -282,8 +257,8 @@ static int scan_apply(struct server *srv, const struct scan *s, size_t *pos,
 				continue;
 			for (i = 0; i < nt; i++)
 				tp[i] = tv[i];
-			added += index_add(&srv->ix, name, &n,
-					   index_tagset(&srv->ix, nt, tp)) > 0;
+			added += index_add(&k->ix, name, &n,
+					   index_tagset(&k->ix, nt, tp)) > 0;
 		}
 	}
 	if (p)
@@ -309,9 +284,9 @@ static void said_recover(void *arg, const char *line)
 	say(arg, "recover: %s", line);
 }
 
-int watch_recover(struct server *srv, struct spool *sp)
+int watch_recover(const struct logger *lg, struct spool *sp)
 {
-	struct recover_opts ro = { 1, 0, sp->stale_ms, said_recover, srv };
+	struct recover_opts ro = { 1, 0, sp->stale_ms, said_recover, (void *)lg };
 	int rc = spool_recover(sp, &ro, NULL);
 
 	return rc < 0 ? rc : 0;
@@ -321,64 +296,72 @@ int watch_recover(struct server *srv, struct spool *sp)
 static void said_ingest(void *arg, const char *name, int rc, const char *id,
 			const char *why)
 {
-	struct server *srv = arg;
+	struct watch *wa = arg;
 
 	if (rc == 0)
-		say(srv, "ingest '%.100s' as %s", name, id);
+		say(wa->log, "ingest '%.100s' as %s", name, id);
 	else if (rc == 2)
-		say(srv, "reject '%.100s': %s", name, why);
+		say(wa->log, "reject '%.100s': %s", name, why);
 }
 
-int watch_scan_sync(struct server *srv)
+int watch_scan_sync(struct watch *wa)
 {
+	struct spool *sp = &wa->disk->sp;
 	struct scan s = { 0 };
 	int ing = 0, rej = 0, wait = 0, rc;
 
 	/* what a crash left in tmp/ first: a cut commit's orders are queued */
-	if ((rc = watch_recover(srv, &srv->sp)) < 0)
+	if ((rc = watch_recover(wa->log, sp)) < 0)
 		return rc;
-	rc = spool_ingest_each(&srv->sp, said_ingest, srv, &ing, &rej, &wait);
+	rc = spool_ingest_each(sp, said_ingest, wa, &ing, &rej, &wait);
 	if (rc < 0)
 		return rc;
 	if (ing || rej)
-		say(srv, "ingested %d dropped files, rejected %d", ing, rej);
-	srv->m.ingested += (uint64_t)ing;
-	srv->m.rejected += (uint64_t)rej;
-	rc = scan_list(&srv->sp, &s);
+		say(wa->log, "ingested %d dropped files, rejected %d", ing, rej);
+	wa->ingested += (uint64_t)ing;
+	wa->rejected += (uint64_t)rej;
+	rc = scan_list(sp, &s);
 	if (rc == 0) {
 		size_t pos = 0;
-		scan_apply(srv, &s, &pos, SIZE_MAX);
+		scan_apply(wa->core, &s, &pos, SIZE_MAX);
 	}
 	buf_release(&s.names);
 	buf_release(&s.drops);	/* still being written: the first rescan retries them */
 	return rc;
 }
 
+/* A rescan: the listing of new/, made on a reader, merged on the loop. */
+struct watch_op {
+	struct op op;
+	struct watch *wa;
+	struct scan s;
+	int rc;
+};
+
 static void run_list_new(struct op *op, struct spool *sp)
 {
-	struct scan *s = op->data;
-	op->rc = scan_list(sp, s);
+	struct watch_op *l = container_of(op, struct watch_op, op);
+	l->rc = scan_list(sp, &l->s);
 }
 
 /* The end of a rescan, merged or not. */
-static void scan_finish(struct server *srv, struct op *op)
+static void scan_finish(struct watch *wa, struct watch_op *l)
 {
-	struct scan *s = op->data;
-	buf_release(&s->names);
-	buf_release(&s->drops);
-	op_free(op);
-	srv->merge = NULL;
-	srv->scanning = 0;
+	buf_release(&l->s.names);
+	buf_release(&l->s.drops);
+	free(l);
+	wa->merge = NULL;
+	wa->scanning = 0;
 	/* the listing was made on a pool thread, in its own malloc arena:
 	 * hand those pages back rather than keep a scan's worth of memory */
 	malloc_trim(0);
-	if (srv->draining)
+	if (wa->draining)
 		return;
-	if (srv->rescan_again) {
-		srv->rescan_again = 0;
-		watch_rescan(srv);
+	if (wa->rescan_again) {
+		wa->rescan_again = 0;
+		watch_rescan(wa);
 	} else {
-		watch_schedule(srv);
+		watch_schedule(wa);
 	}
 }
 
@@ -392,41 +375,43 @@ static void scan_finish(struct server *srv, struct op *op)
 
 static void on_merge(uv_timer_t *t)
 {
-	struct server *srv = t->data;
-	struct op *op = srv->merge;
-	struct scan *s = op->data;
+	struct watch *wa = t->data;
+	struct watch_op *l = wa->merge;
+	struct scan *s = &l->s;
 	uint64_t t0 = uv_hrtime();
 	int added;
 
-	added = scan_apply(srv, s, &srv->merge_pos, MERGE_SLICE);
-	srv->merge_added += added;
+	added = scan_apply(wa->core, s, &wa->merge_pos, MERGE_SLICE);
+	wa->merge_added += added;
 	if (added)
-		claim_dispatch(srv);
-	if (srv->merge_pos < s->names.len) {
-		srv->merge_ns += uv_hrtime() - t0;
-		uv_timer_start(&srv->merge_timer, on_merge, 0, 0);
+		core_dispatch(wa->core);
+	if (wa->merge_pos < s->names.len) {
+		wa->merge_ns += uv_hrtime() - t0;
+		uv_timer_start(&wa->merge_timer, on_merge, 0, 0);
 		return;
 	}
 	{
-		size_t gone = index_sweep(&srv->ix);
-		srv->merge_ns += uv_hrtime() - t0;
-		srv->merge_ms = (int64_t)(srv->merge_ns / 1000000);
-		if (srv->merge_added || gone)
-			say(srv, "rescan: %d orders found, %zu gone",
-			    srv->merge_added, gone);
+		size_t gone = index_sweep(&wa->core->ix);
+		wa->merge_ns += uv_hrtime() - t0;
+		wa->merge_ms = (int64_t)(wa->merge_ns / 1000000);
+		if (wa->merge_added || gone)
+			say(wa->log, "rescan: %d orders found, %zu gone",
+			    wa->merge_added, gone);
 	}
-	scan_finish(srv, op);
+	scan_finish(wa, l);
 }
 
-static void done_list_new(struct server *srv, struct op *op)
+static void done_list_new(struct op *op)
 {
-	struct scan *s = op->data;
-	srv->scan_ms = (int64_t)((uv_hrtime() - srv->scan_t0) / 1000000);
-	srv->scan_n = s->n;
-	if (op->rc < 0 || srv->draining) {
-		if (op->rc < 0)
-			say(srv, "rescan failed: %s", strerror(-op->rc));
-		scan_finish(srv, op);
+	struct watch_op *l = container_of(op, struct watch_op, op);
+	struct watch *wa = l->wa;
+	struct scan *s = &l->s;
+	wa->scan_ms = (int64_t)((uv_hrtime() - wa->scan_t0) / 1000000);
+	wa->scan_n = s->n;
+	if (l->rc < 0 || wa->draining) {
+		if (l->rc < 0)
+			say(wa->log, "rescan failed: %s", strerror(-l->rc));
+		scan_finish(wa, l);
 		return;
 	}
 	/* the writer ingests just the drops the listing saw: it never lists
@@ -435,48 +420,51 @@ static void done_list_new(struct server *srv, struct op *op)
 		const char *p = s->drops.data, *end = p ? p + s->drops.len : NULL;
 
 		for (; p && p < end; p += strlen(p) + 1)
-			ingest(srv, p);
+			ingest(wa, p);
 	}
-	srv->merge = op;
-	srv->merge_pos = 0;
-	srv->merge_added = 0;
-	srv->merge_ns = 0;
-	on_merge(&srv->merge_timer);
+	wa->merge = l;
+	wa->merge_pos = 0;
+	wa->merge_added = 0;
+	wa->merge_ns = 0;
+	on_merge(&wa->merge_timer);
 }
 
-void watch_abandon(struct server *srv)
+static void watch_abandon(struct watch *wa)
 {
-	if (srv->merge) {
-		uv_timer_stop(&srv->merge_timer);
-		scan_finish(srv, srv->merge);
+	if (wa->merge) {
+		uv_timer_stop(&wa->merge_timer);
+		scan_finish(wa, wa->merge);
 	}
 }
 
-void watch_rescan(struct server *srv)
+void watch_rescan(struct watch *wa)
 {
-	struct op *list;
-	if (srv->scanning) {
-		srv->rescan_again = 1;
+	struct watch_op *l;
+	if (wa->scanning) {
+		wa->rescan_again = 1;
 		return;
 	}
-	list = op_new(run_list_new, done_list_new, 1);
-	if (!list || !(list->data = calloc(1, sizeof(struct scan)))) {
-		op_free(list);
-		watch_schedule(srv);
+	l = calloc(1, sizeof(*l));
+	if (!l) {
+		watch_schedule(wa);
 		return;
 	}
-	srv->scanning = 1;
-	srv->scan_t0 = uv_hrtime();
+	l->op.kind = OP_READ;
+	l->op.run = run_list_new;
+	l->op.done = done_list_new;
+	l->wa = wa;
+	wa->scanning = 1;
+	wa->scan_t0 = uv_hrtime();
 	/* entries indexed from now on are not swept by this scan */
-	index_mark_begin(&srv->ix);
-	disk_submit(srv, list);
+	index_mark_begin(&wa->core->ix);
+	disk_submit(wa->disk, &l->op);
 }
 
 static void on_rescan_timer(uv_timer_t *t)
 {
-	struct server *srv = t->data;
-	if (!srv->draining)
-		watch_rescan(srv);
+	struct watch *wa = t->data;
+	if (!wa->draining)
+		watch_rescan(wa);
 }
 
 /*
@@ -486,12 +474,12 @@ static void on_rescan_timer(uv_timer_t *t)
  */
 #define RESCAN_STRETCH 20
 
-void watch_schedule(struct server *srv)
+void watch_schedule(struct watch *wa)
 {
-	int64_t ms = srv->cfg.rescan_ms, cost = srv->scan_ms + srv->merge_ms;
-	if (ms <= 0 || srv->draining)
+	int64_t ms = wa->rescan_ms, cost = wa->scan_ms + wa->merge_ms;
+	if (ms <= 0 || wa->draining)
 		return;
 	if (ms < cost * RESCAN_STRETCH)
 		ms = cost * RESCAN_STRETCH;
-	uv_timer_start(&srv->rescan_timer, on_rescan_timer, (uint64_t)ms, 0);
+	uv_timer_start(&wa->rescan_timer, on_rescan_timer, (uint64_t)ms, 0);
 }

@@ -12,15 +12,22 @@ obj=$(dirname "$BIN")/obj/spoold
 command -v nm >/dev/null || { echo "SKIP: nm is missing"; exit 77; }
 ls "$obj"/*.o >/dev/null 2>&1 || fail "no spoold objects in $obj"
 
-# one line per (file, kind, symbol): D defined, U needed
+# the objects of today's sources (a stale one of a removed file is not spoold)
+objs=()
 for o in "$obj"/*.o; do
+	[ -f "$TOP/spoold/$(basename "$o" .o).c" ] && objs+=("$o")
+done
+[ ${#objs[@]} -gt 0 ] || fail "no objects of spoold/*.c in $obj"
+
+# one line per (file, kind, symbol): D defined, U needed
+for o in "${objs[@]}"; do
 	f=$(basename "$o" .o)
 	nm -g --defined-only "$o" | awk -v f="$f" 'NF == 3 { print f, "D", $3 }'
 	nm -g --undefined-only "$o" | awk -v f="$f" '{ print f, "U", $NF }'
 done >syms
 
 # the floor of each file, from its source's header comment
-for o in "$obj"/*.o; do
+for o in "${objs[@]}"; do
 	f=$(basename "$o" .o)
 	src=$TOP/spoold/$f.c
 	l=$(sed -n '1,/\*\//s/^ \* Layer: \([0-9]\) \([a-z]*\).*/\1 \2/p' "$src" 2>/dev/null | head -1)
