@@ -22,7 +22,6 @@ struct claim_req {
 	struct held held;
 	struct waiter w;
 	int seed;			/* a /bored claim */
-	int64_t deadline;		/* ms: the wait ends */
 	int *ended;			/* set when r is freed (claims_start's) */
 };
 
@@ -49,11 +48,14 @@ static void no_work(struct claim_req *r)
 /* (Re)arm the wait of a queued claim, or answer it when its time is up. */
 static void wait_arm(struct claim_req *r)
 {
-	int64_t left = r->deadline - now_ms();
+	struct core *k = &r->held.srv->core;
+	int64_t left = r->w.deadline - now_ms();
 	if (!r->w.queued)
 		return;		/* served already */
-	if (left <= 0 && !r->held.srv->core.dispatching) {
-		core_unwait(&r->held.srv->core, &r->w);
+	if (left <= 0 && k->loading)
+		return;		/* core_loaded decides, once all is loaded */
+	if (left <= 0 && !k->dispatching) {
+		core_unwait(k, &r->w);
 		no_work(r);
 	} else {
 		/* (a dispatch under way may still serve it: ask again next turn) */
@@ -170,6 +172,11 @@ static void claim_fin(struct held *h)
 	no_work(r);
 }
 
+static void claim_timeout(struct held *h)
+{
+	wait_arm(container_of(h, struct claim_req, held));
+}
+
 static int claim_gone(struct held *h)
 {
 	struct claim_req *r = container_of(h, struct claim_req, held);
@@ -178,7 +185,7 @@ static int claim_gone(struct held *h)
 	return 0;
 }
 
-static const struct held_ops claim_held = { claim_fin, claim_fin, claim_gone };
+static const struct held_ops claim_held = { claim_fin, claim_timeout, claim_gone };
 
 void claims_start(struct conn *c, const char *worker, int ntags,
 		  char tagv[][SPOOL_TAG_MAX + 1], int lease_s, long wait_s,
@@ -195,8 +202,8 @@ void claims_start(struct conn *c, const char *worker, int ntags,
 	r->held.c = c;
 	r->held.srv = srv;
 	r->seed = seed;
-	r->deadline = now_ms() + wait_s * 1000;
 	waiter_set(&r->w, &claim_waiter, worker, ntags, tagv, lease_s, seed);
+	r->w.deadline = now_ms() + wait_s * 1000;
 	http_hold(c, &r->held);
 	r->ended = &ended;
 	core_wait(&srv->core, &r->w);	/* may answer it at once */

@@ -94,6 +94,23 @@ void core_wait(struct core *k, struct waiter *w)
 	core_dispatch(k);
 }
 
+void core_loaded(struct core *k)
+{
+	int64_t now = now_ms();
+	struct waiter *w;
+	k->loading = 0;
+	core_dispatch(k);
+	/* one at a time: letting one go may queue another (a pipelined one) */
+	for (;;) {
+		for (w = k->wfirst; w && w->deadline > now; w = w->next)
+			;
+		if (!w)
+			break;
+		core_unwait(k, w);
+		w->ops->dropped(w);
+	}
+}
+
 void core_flush(struct core *k)
 {
 	while (k->wfirst) {

@@ -204,6 +204,7 @@ struct waiter {
 	struct waiter *prev, *next;
 	uint64_t seq;			/* arrival order */
 	int queued;			/* in the FIFO */
+	int64_t deadline;		/* ms: its wait is over (the owner's) */
 	struct claimant cl;		/* cl.worker, cl.tags point into w */
 	char worker[SPOOL_WORKER_MAX + 1];
 	char tagv[SPOOL_TAGS_MAX][SPOOL_TAG_MAX + 1];
@@ -222,6 +223,7 @@ struct core {
 	int nwaiting;
 	int dispatching, again;
 	int draining;
+	int loading;			/* the start-up listing is under way */
 	int careful;			/* the disk failed: claims sync until one works */
 	uint64_t seen_errors;		/* disk->commit_errors when last looked */
 	uv_timer_t due_timer;
@@ -251,6 +253,10 @@ void core_wait(struct core *k, struct waiter *w);
 
 /* Take w out of the FIFO (timeout, disconnect). */
 void core_unwait(struct core *k, struct waiter *w);
+
+/* The start-up load is done: waiters whose wait is over and who got
+ * nothing are let go (ops->dropped). */
+void core_loaded(struct core *k);
 
 /* Hand queued orders to waiters, in arrival order. */
 void core_dispatch(struct core *k);
@@ -284,7 +290,7 @@ struct watch {
 	int64_t rescan_ms;		/* 0 = never */
 	int inotify_fd;
 	uv_poll_t inotify_poll;
-	uv_timer_t rescan_timer, merge_timer;
+	uv_timer_t rescan_timer;
 	int draining;
 	int scanning;			/* a rescan is in flight */
 	int rescan_again;
@@ -292,8 +298,6 @@ struct watch {
 	int64_t scan_ms;		/* how long the last one took */
 	size_t scan_n;			/* and how many orders it listed */
 	int64_t merge_ms;		/* loop time to merge it into the index */
-	struct watch_op *merge;		/* a listing being merged, a slice a turn */
-	size_t merge_pos;
 	int merge_added;
 	uint64_t merge_ns;
 	uint64_t ingested, rejected;
@@ -309,8 +313,10 @@ void watch_stop(struct watch *wa);
 /* Close the timers (the last step of shutdown). */
 void watch_close(struct watch *wa);
 
-/* The initial scan, on the loop thread before serving. */
-int watch_scan_sync(struct watch *wa);
+/* Load the index of new/ in the background (the daemon serves already):
+ * mend tmp/ on the writer, list new/ on a reader, merged as it comes;
+ * core_loaded at the end. Drops found are ingested. */
+void watch_load(struct watch *wa);
 
 /*
  * Mend what a crash left in sp's tmp/ (spool_recover), logging each repair

@@ -142,7 +142,7 @@ static void stats_json(const struct server *srv, const long n[ST_COUNT],
 		   "\"completions\": %llu, \"failures\": %llu, "
 		   "\"expiredLeases\": %llu, \"ingested\": %llu, "
 		   "\"rejected\": %llu, \"batches\": %llu, "
-		   "\"batchOps\": %llu}\n",
+		   "\"batchOps\": %llu, \"flushes\": %llu, \"unflushed\": %s, \"claimsKnown\": %zu}\n",
 		   (unsigned long long)hs->submits,
 		   (unsigned long long)srv->core.claims,
 		   (unsigned long long)hs->completions,
@@ -151,7 +151,10 @@ static void stats_json(const struct server *srv, const long n[ST_COUNT],
 		   (unsigned long long)srv->watch.ingested,
 		   (unsigned long long)srv->watch.rejected,
 		   (unsigned long long)srv->disk.batches,
-		   (unsigned long long)srv->disk.batch_ops);
+		   (unsigned long long)srv->disk.batch_ops,
+		   (unsigned long long)srv->disk.flushes,
+		   srv->disk.dirty || srv->disk.flushing ? "true" : "false",
+		   srv->core.map.n);
 }
 
 static void done_stats(struct op *op)

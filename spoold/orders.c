@@ -348,6 +348,13 @@ static void done_change(struct op *op)
 
 	if (r->h.status < 300)
 		change_committed(r);
+	if (r->h.status >= 400 && r->file[0]) {
+		/* the name the map gave was no claim's any more (reaped, ended
+		 * behind our back): forget it, unless a new claim replaced it */
+		const char *f = claimmap_get(&srv->core.map, r->id);
+		if (f && !strcmp(f, r->file))
+			claimmap_del(&srv->core.map, r->id);
+	}
 	if (r->h.status != 200 || r->duplicate) {
 		hop_reply(&r->h);
 		return;

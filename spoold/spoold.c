@@ -1,10 +1,10 @@
 /*
  * spoold: the boss daemon. main(), options, the loop, timers, shutdown.
  *
- * Start-up: open (or create) the spool, watch new/ with inotify, then scan
- * it into the claim index (in that order, so nothing lands unseen between
- * the two), then listen and print "listening on HOST:PORT" as the first line
- * on stdout. Timers: the reaper (expired leases back to new/ or failed/) and
+ * Start-up: open (or create) the spool, watch new/ with inotify, listen
+ * and print "listening on HOST:PORT" as the first line on stdout, then load
+ * the claim index of new/ in the background (watched first, so nothing
+ * lands unseen; claims are served from what is loaded so far). Timers: the reaper (expired leases back to new/ or failed/) and
  * the rescan (what inotify cannot see). SIGTERM/SIGINT: stop accepting,
  * answer waiting claims 204, let in-flight work finish and commit, close
  * everything, exit 0.
@@ -389,16 +389,11 @@ int main(int argc, char **argv)
 	if (rc < 0)
 		die("cannot watch '%s/new' with inotify: %s", srv.cfg.spool_path,
 		    strerror(-rc));
-	rc = watch_scan_sync(&srv.watch);
-	if (rc < 0)
-		die("cannot scan '%s/new': %s", srv.cfg.spool_path,
-		    spool_error(&srv.disk.sp)[0] ? spool_error(&srv.disk.sp)
-						 : strerror(-rc));
 	if ((rc = core_load_claims(&srv.core)) < 0)
 		say(&srv.log, "cannot list assigned/: %s (claims are looked up "
 		    "one by one)", strerror(-rc));
-	say(&srv.log, "spool '%s': %zu orders queued, %zu claimed",
-	    srv.cfg.spool_path, srv.core.ix.n, srv.core.map.n);
+	say(&srv.log, "spool '%s': %zu claims held; loading new/",
+	    srv.cfg.spool_path, srv.core.map.n);
 
 	cbs = route_callbacks;
 	cbs.freed = server_maybe_exit;
@@ -413,10 +408,11 @@ int main(int argc, char **argv)
 		    "anyone who can reach it may submit and claim",
 		    srv.cfg.http.host);
 
+	/* serve at once; the index of new/ loads meanwhile */
+	watch_load(&srv.watch);
 	uv_timer_init(srv.loop, &srv.reap_timer);
 	srv.reap_timer.data = &srv;
 	uv_timer_start(&srv.reap_timer, on_reap, 0, (uint64_t)srv.cfg.reap_ms);
-	watch_schedule(&srv.watch);
 	uv_signal_init(srv.loop, &srv.sigterm);
 	uv_signal_init(srv.loop, &srv.sigint);
 	srv.sigterm.data = srv.sigint.data = &srv;

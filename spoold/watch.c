@@ -15,13 +15,16 @@
  * swept out. The same walk notes the drops it passes, and the writer
  * ingests just those names (drops not ready yet are retried next time): the
  * writer never walks new/ itself, so claims never wait behind a listing.
- * Start-up ingests with spool_ingest_each before its first scan.
+ * Start-up is such a listing, made while the daemon already serves
+ * (watch_load): claims are served from what is loaded so far, and a claim
+ * that would not wait is held until the load is done.
  *
  * Layer: 3 core
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,7 +53,12 @@ struct ingest_op {
 static void run_ingest(struct op *op, struct spool *sp)
 {
 	struct ingest_op *g = container_of(op, struct ingest_op, op);
+	char pr[80];
 	g->rc = spool_ingest(sp, g->file, g->id);
+	/* logged here, as the rejection note appears, not a commit later */
+	if (g->rc == 2)
+		say(g->wa->log, "reject '%s': %s", printable(g->file, pr),
+		    spool_error(sp));
 	if (g->rc == 2)
 		snprintf(g->msg, sizeof(g->msg), "%s", spool_error(sp));
 	else if (g->rc < 0 && g->rc != -ENOENT)
@@ -69,7 +77,6 @@ static void done_ingest(struct op *op)
 		say(wa->log, "ingest '%s' as %s", pr, g->id);
 	} else if (g->rc == 2) {
 		wa->rejected++;
-		say(wa->log, "reject '%s': %s", pr, g->msg);
 	} else if (g->rc < 0 && g->rc != -ENOENT) {
 		say(wa->log, "ingest '%s' failed: %s", pr, g->msg);
 	}
@@ -142,8 +149,7 @@ int watch_start(struct watch *wa, uv_loop_t *loop, struct core *k,
 	wa->log = log;
 	wa->inotify_fd = -1;
 	uv_timer_init(loop, &wa->rescan_timer);
-	uv_timer_init(loop, &wa->merge_timer);
-	wa->rescan_timer.data = wa->merge_timer.data = wa;
+	wa->rescan_timer.data = wa;
 	fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -181,34 +187,67 @@ void watch_stop(struct watch *wa)
 void watch_close(struct watch *wa)
 {
 	uv_close((uv_handle_t *)&wa->rescan_timer, NULL);
-	uv_close((uv_handle_t *)&wa->merge_timer, NULL);
 }
 
 /* ---- scanning ----------------------------------------------------------------------- */
 
-/* A scan's findings: records "name\0tag,tag\0" (the tags empty if none),
- * and the drops it saw ("name\0" each), for the writer to ingest. */
-struct scan {
-	struct spool *sp;
+/*
+ * A listing of new/, made on a reader and merged on the loop as it goes:
+ * every CHUNK_BYTES of names the reader hands a chunk to the loop (an
+ * async wake-up), which merges it into the index at once, so that claims
+ * are served from what is listed so far, a million orders or not. The
+ * start-up load is such a listing; so is every rescan.
+ */
+#define CHUNK_BYTES ((size_t)1 << 20)	/* about 12,000 names */
+#define SCAN_DROPS_MAX (4 << 20)	/* bytes of drop names one listing hands on */
+
+/* Records "name\0tag,tag\0" (the tags empty if none). */
+struct chunk {
+	struct chunk *next;
 	struct buf names;
-	struct buf drops;
-	int err;
-	size_t n;
 };
 
-#define SCAN_DROPS_MAX (4 << 20)	/* bytes of drop names one rescan hands on */
+struct watch_op {
+	struct op op;
+	struct watch *wa;
+	struct spool *sp;		/* the reader's, during run */
+	struct buf names;		/* the chunk being filled */
+	struct buf drops;		/* drops seen ("name\0" each), for the writer */
+	size_t n;
+	int err, rc;
+	int initial;			/* the start-up load */
+	uv_async_t async;
+	pthread_mutex_t mu;
+	struct chunk *ready, **ready_tail;	/* handed over, not merged yet */
+};
+
+static int chunk_hand(struct watch_op *l)
+{
+	struct chunk *ch = malloc(sizeof(*ch));
+	if (!ch)
+		return -ENOMEM;
+	ch->next = NULL;
+	ch->names = l->names;
+	buf_init(&l->names, CHUNK_BYTES * 2);
+	pthread_mutex_lock(&l->mu);
+	*l->ready_tail = ch;
+	l->ready_tail = &ch->next;
+	pthread_mutex_unlock(&l->mu);
+	uv_async_send(&l->async);
+	return 0;
+}
 
 static void scan_drop(void *arg, const char *name)
 {
-	struct scan *s = arg;
+	struct watch_op *l = arg;
 
 	/* past the ceiling the next rescan takes the rest */
-	buf_add(&s->drops, name, strlen(name) + 1);
+	buf_add(&l->drops, name, strlen(name) + 1);
 }
 
 static int scan_visit(void *arg, const struct order *o)
 {
-	struct scan *s = arg;
+	struct watch_op *l = arg;
 	char tags[SPOOL_TAGS_MAX * (SPOOL_TAG_MAX + 1) + 1] = "";
 	if (o->n.claimed)
 		return 0;
@@ -216,7 +255,7 @@ static int scan_visit(void *arg, const struct order *o)
 		struct job_opts opts;
 		int64_t created;
 		int i;
-		if (spool_read_opts(s->sp, o, &opts, &created) < 0)
+		if (spool_read_opts(l->sp, o, &opts, &created) < 0)
 			return 0;	/* gone or unreadable: not claimable */
 		for (i = 0; i < opts.ntags; i++) {
 			if (i)
@@ -224,24 +263,25 @@ static int scan_visit(void *arg, const struct order *o)
 			strcat(tags, opts.tags[i]);
 		}
 	}
-	if (buf_add(&s->names, o->file, strlen(o->file) + 1) < 0 ||
-	    buf_add(&s->names, tags, strlen(tags) + 1) < 0) {
-		s->err = -E2BIG;
+	if (buf_add(&l->names, o->file, strlen(o->file) + 1) < 0 ||
+	    buf_add(&l->names, tags, strlen(tags) + 1) < 0) {
+		l->err = -E2BIG;
 		return 1;
 	}
-	s->n++;
+	l->n++;
+	if (l->names.len >= CHUNK_BYTES && chunk_hand(l) < 0) {
+		l->err = -ENOMEM;
+		return 1;
+	}
 	return 0;
 }
 
-/* Merge up to max records of s from *pos on into the index; how many were
- * new. *pos is left after the last record merged. */
-static int scan_apply(struct core *k, const struct scan *s, size_t *pos,
-		      size_t max)
+/* Merge the records of names into the index; how many were new. */
+static int scan_apply(struct core *k, const struct buf *names)
 {
-	const char *p = s->names.data ? s->names.data + *pos : NULL;
-	const char *end = s->names.data ? s->names.data + s->names.len : NULL;
+	const char *p = names->data, *end = p ? p + names->len : NULL;
 	int added = 0;
-	while (p && p < end && max--) {
+	while (p && p < end) {
 		const char *name = p, *tags = p + strlen(p) + 1;
 		struct order_name n;
 		p = tags + strlen(tags) + 1;
@@ -261,22 +301,7 @@ static int scan_apply(struct core *k, const struct scan *s, size_t *pos,
 					   index_tagset(&k->ix, nt, tp)) > 0;
 		}
 	}
-	if (p)
-		*pos = (size_t)(p - s->names.data);
 	return added;
-}
-
-static int scan_list(struct spool *sp, struct scan *s)
-{
-	int rc;
-	s->sp = sp;
-	buf_init(&s->names, SCAN_MAX);
-	buf_init(&s->drops, SCAN_DROPS_MAX);
-	/* one walk of new/, unsorted (the index sorts), drops noted on the way */
-	rc = spool_scan_new(sp, scan_visit, scan_drop, s);
-	if (rc < 0)
-		return rc;
-	return s->err;
 }
 
 static void said_recover(void *arg, const char *line)
@@ -292,69 +317,67 @@ int watch_recover(const struct logger *lg, struct spool *sp)
 	return rc < 0 ? rc : 0;
 }
 
-/* One log line per dropped file ingested at start. */
-static void said_ingest(void *arg, const char *name, int rc, const char *id,
-			const char *why)
-{
-	struct watch *wa = arg;
-
-	if (rc == 0)
-		say(wa->log, "ingest '%.100s' as %s", name, id);
-	else if (rc == 2)
-		say(wa->log, "reject '%.100s': %s", name, why);
-}
-
-int watch_scan_sync(struct watch *wa)
-{
-	struct spool *sp = &wa->disk->sp;
-	struct scan s = { 0 };
-	int ing = 0, rej = 0, wait = 0, rc;
-
-	/* what a crash left in tmp/ first: a cut commit's orders are queued */
-	if ((rc = watch_recover(wa->log, sp)) < 0)
-		return rc;
-	rc = spool_ingest_each(sp, said_ingest, wa, &ing, &rej, &wait);
-	if (rc < 0)
-		return rc;
-	if (ing || rej)
-		say(wa->log, "ingested %d dropped files, rejected %d", ing, rej);
-	wa->ingested += (uint64_t)ing;
-	wa->rejected += (uint64_t)rej;
-	rc = scan_list(sp, &s);
-	if (rc == 0) {
-		size_t pos = 0;
-		scan_apply(wa->core, &s, &pos, SIZE_MAX);
-	}
-	buf_release(&s.names);
-	buf_release(&s.drops);	/* still being written: the first rescan retries them */
-	return rc;
-}
-
-/* A rescan: the listing of new/, made on a reader, merged on the loop. */
-struct watch_op {
-	struct op op;
-	struct watch *wa;
-	struct scan s;
-	int rc;
-};
-
 static void run_list_new(struct op *op, struct spool *sp)
 {
 	struct watch_op *l = container_of(op, struct watch_op, op);
-	l->rc = scan_list(sp, &l->s);
+	l->sp = sp;
+	/* one walk of new/, unsorted (the index sorts), drops noted on the way */
+	l->rc = spool_scan_new(sp, scan_visit, scan_drop, l);
+	if (l->rc == 0)
+		l->rc = l->err;
 }
 
-/* The end of a rescan, merged or not. */
+/* Merge what the reader handed over so far. */
+static void merge_ready(struct watch_op *l)
+{
+	struct watch *wa = l->wa;
+	struct chunk *ch, *next;
+	uint64_t t0 = uv_hrtime();
+	int added = 0;
+
+	pthread_mutex_lock(&l->mu);
+	ch = l->ready;
+	l->ready = NULL;
+	l->ready_tail = &l->ready;
+	pthread_mutex_unlock(&l->mu);
+	for (; ch; ch = next) {
+		next = ch->next;
+		if (!wa->draining)
+			added += scan_apply(wa->core, &ch->names);
+		buf_release(&ch->names);
+		free(ch);
+	}
+	wa->merge_added += added;
+	wa->merge_ns += uv_hrtime() - t0;
+	if (added)
+		core_dispatch(wa->core);
+}
+
+static void on_chunk(uv_async_t *a)
+{
+	merge_ready(a->data);
+}
+
+static void on_list_closed(uv_handle_t *h)
+{
+	struct watch_op *l = h->data;
+	pthread_mutex_destroy(&l->mu);
+	free(l);
+}
+
+/* The end of a listing, merged or not. */
 static void scan_finish(struct watch *wa, struct watch_op *l)
 {
-	buf_release(&l->s.names);
-	buf_release(&l->s.drops);
-	free(l);
-	wa->merge = NULL;
+	merge_ready(l);		/* (frees what is left when draining) */
+	buf_release(&l->names);
+	buf_release(&l->drops);
+	uv_close((uv_handle_t *)&l->async, on_list_closed);
 	wa->scanning = 0;
 	/* the listing was made on a pool thread, in its own malloc arena:
 	 * hand those pages back rather than keep a scan's worth of memory */
 	malloc_trim(0);
+	if (l->initial)
+		core_loaded(wa->core);
 	if (wa->draining)
 		return;
 	if (wa->rescan_again) {
@@ -365,79 +388,52 @@ static void scan_finish(struct watch *wa, struct watch_op *l)
 	}
 }
 
-/*
- * Merge a listing into the index a slice per loop turn (MERGE_SLICE records,
- * a few milliseconds), so that a million-order rescan never holds up the
- * loop; requests and inotify events are served between slices. Entries
- * added meanwhile carry the new mark, so the sweep at the end spares them.
- */
-#define MERGE_SLICE 16384
-
-static void on_merge(uv_timer_t *t)
-{
-	struct watch *wa = t->data;
-	struct watch_op *l = wa->merge;
-	struct scan *s = &l->s;
-	uint64_t t0 = uv_hrtime();
-	int added;
-
-	added = scan_apply(wa->core, s, &wa->merge_pos, MERGE_SLICE);
-	wa->merge_added += added;
-	if (added)
-		core_dispatch(wa->core);
-	if (wa->merge_pos < s->names.len) {
-		wa->merge_ns += uv_hrtime() - t0;
-		uv_timer_start(&wa->merge_timer, on_merge, 0, 0);
-		return;
-	}
-	{
-		size_t gone = index_sweep(&wa->core->ix);
-		wa->merge_ns += uv_hrtime() - t0;
-		wa->merge_ms = (int64_t)(wa->merge_ns / 1000000);
-		if (wa->merge_added || gone)
-			say(wa->log, "rescan: %d orders found, %zu gone",
-			    wa->merge_added, gone);
-	}
-	scan_finish(wa, l);
-}
-
 static void done_list_new(struct op *op)
 {
 	struct watch_op *l = container_of(op, struct watch_op, op);
 	struct watch *wa = l->wa;
-	struct scan *s = &l->s;
+	uint64_t t0;
+	size_t gone;
+
 	wa->scan_ms = (int64_t)((uv_hrtime() - wa->scan_t0) / 1000000);
-	wa->scan_n = s->n;
+	wa->scan_n = l->n;
 	if (l->rc < 0 || wa->draining) {
 		if (l->rc < 0)
-			say(wa->log, "rescan failed: %s", strerror(-l->rc));
+			say(wa->log, "%s failed: %s", l->initial ? "loading new/" :
+			    "rescan", strerror(-l->rc));
 		scan_finish(wa, l);
 		return;
 	}
+	merge_ready(l);
+	t0 = uv_hrtime();
+	wa->merge_added += scan_apply(wa->core, &l->names);
+	gone = index_sweep(&wa->core->ix);
+	wa->merge_ns += uv_hrtime() - t0;
+	wa->merge_ms = (int64_t)(wa->merge_ns / 1000000);
+	if (l->initial)
+		say(wa->log, "loaded new/: %zu orders queued (%lld ms)",
+		    wa->core->ix.n, (long long)wa->scan_ms);
+	else if (wa->merge_added || gone)
+		say(wa->log, "rescan: %d orders found, %zu gone",
+		    wa->merge_added, gone);
 	/* the writer ingests just the drops the listing saw: it never lists
 	 * new/ itself, so claims do not wait behind a directory walk */
 	{
-		const char *p = s->drops.data, *end = p ? p + s->drops.len : NULL;
+		const char *p = l->drops.data, *end = p ? p + l->drops.len : NULL;
 
 		for (; p && p < end; p += strlen(p) + 1)
 			ingest(wa, p);
 	}
-	wa->merge = l;
-	wa->merge_pos = 0;
-	wa->merge_added = 0;
-	wa->merge_ns = 0;
-	on_merge(&wa->merge_timer);
+	core_dispatch(wa->core);
+	scan_finish(wa, l);
 }
 
 static void watch_abandon(struct watch *wa)
 {
-	if (wa->merge) {
-		uv_timer_stop(&wa->merge_timer);
-		scan_finish(wa, wa->merge);
-	}
+	(void)wa;	/* a listing in flight ends on its own; draining drops it */
 }
 
-void watch_rescan(struct watch *wa)
+static void list_start(struct watch *wa, int initial)
 {
 	struct watch_op *l;
 	if (wa->scanning) {
@@ -445,19 +441,68 @@ void watch_rescan(struct watch *wa)
 		return;
 	}
 	l = calloc(1, sizeof(*l));
-	if (!l) {
+	if (!l || uv_async_init(wa->loop, &l->async, on_chunk) < 0) {
+		free(l);
+		if (initial)
+			core_loaded(wa->core);
 		watch_schedule(wa);
 		return;
 	}
+	l->async.data = l;
+	pthread_mutex_init(&l->mu, NULL);
+	l->ready_tail = &l->ready;
+	buf_init(&l->names, CHUNK_BYTES * 2);
+	buf_init(&l->drops, SCAN_DROPS_MAX);
 	l->op.kind = OP_READ;
 	l->op.run = run_list_new;
 	l->op.done = done_list_new;
 	l->wa = wa;
+	l->initial = initial;
 	wa->scanning = 1;
 	wa->scan_t0 = uv_hrtime();
+	wa->merge_added = 0;
+	wa->merge_ns = 0;
 	/* entries indexed from now on are not swept by this scan */
 	index_mark_begin(&wa->core->ix);
 	disk_submit(wa->disk, &l->op);
+}
+
+void watch_rescan(struct watch *wa)
+{
+	list_start(wa, 0);
+}
+
+/* Mending tmp/ at start, on the writer (its renames into new/ are seen). */
+struct recover_op {
+	struct op op;
+	struct watch *wa;
+};
+
+static void run_recover(struct op *op, struct spool *sp)
+{
+	struct recover_op *r = container_of(op, struct recover_op, op);
+	/* what a crash left in tmp/: a cut commit's orders are queued */
+	if (watch_recover(r->wa->log, sp) < 0)
+		say(r->wa->log, "recover: %s", spool_error(sp));
+}
+
+static void done_recover(struct op *op)
+{
+	free(container_of(op, struct recover_op, op));
+}
+
+void watch_load(struct watch *wa)
+{
+	struct recover_op *r = calloc(1, sizeof(*r));
+	if (r) {
+		r->op.kind = OP_WRITE;
+		r->op.run = run_recover;
+		r->op.done = done_recover;
+		r->wa = wa;
+		disk_submit(wa->disk, &r->op);
+	}
+	wa->core->loading = 1;
+	list_start(wa, 1);
 }
 
 static void on_rescan_timer(uv_timer_t *t)
