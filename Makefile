@@ -18,6 +18,9 @@ ASANFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sa
 DEB_PKGS := gcc make libc6-dev libuv1-dev libcurl4-openssl-dev libjsmn-dev \
             libhttp-parser-dev pkg-config curl python3 procps tar \
             clang libclang-rt-dev strace
+# tests/powerfs (the power-cut test): FUSE through Debian's fusepy;
+# tests/nfsfs (the NFS tests): libfuse3
+DEB_PKGS += python3-fusepy fuse3 libfuse3-dev
 
 LIB_SRC   := $(sort $(wildcard lib/*.c))
 LIB_HDR   := $(wildcard lib/*.h)
@@ -131,7 +134,7 @@ clean:
 #                     writes it to BENCHMARKS.md (spool and beanstalkd, same run)
 #   make bench-quick  smaller N and no 1M-order parts, under a minute; prints only
 #   make bench-deps   the Debian packages the benchmark needs, when missing
-BENCH_PKGS := beanstalkd iproute2 linux-perf
+BENCH_PKGS := beanstalkd redis-server iproute2 linux-perf
 BENCH_PROGS := bin/bench-gen bin/bench-local
 
 build: $(BENCH_PROGS)
@@ -264,3 +267,74 @@ soak: all
 	exit $$rc
 
 .PHONY: soak
+
+# --- install (issue 13) ------------------------------------------------------------
+#   make install [PREFIX=/usr/local] [DESTDIR=]   the programs, spool-demo, the Python
+#                package, the example scripts, sweep and data, man pages made from
+#                the programs' --help (help2man), systemd units (dist/systemd/)
+#   INSTALL_BIN  the build whose programs are installed (default bin; tests: asan/bin)
+#   PYTHONDIR    where the package goes (default: the prefix's purelib of python3)
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+BINDIR     ?= $(PREFIX)/bin
+SHAREDIR   ?= $(PREFIX)/share/spool
+MANDIR     ?= $(PREFIX)/share/man/man1
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+PYTHONDIR  ?= $(shell python3 -c 'import sysconfig; print(sysconfig.get_path("purelib", vars={"base": "$(PREFIX)", "platbase": "$(PREFIX)"}))' 2>/dev/null || echo $(PREFIX)/lib/python3/dist-packages)
+INSTALL_BIN ?= bin
+SPOOL_VERSION := $(shell sed -n 's/^\#define SPOOL_VERSION "\(.*\)"/\1/p' lib/version.h)
+DEB_PKGS   += help2man
+INSTALL_PROGS := spoolctl spoold runner
+
+.PHONY: install uninstall
+install: $(if $(filter bin,$(INSTALL_BIN)),all,deps)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SHAREDIR)/runner/scripts/examples \
+	  $(DESTDIR)$(SHAREDIR)/examples $(DESTDIR)$(SHAREDIR)/data $(DESTDIR)$(MANDIR) \
+	  $(DESTDIR)$(UNITDIR) $(DESTDIR)$(PYTHONDIR)/spool
+	for p in $(INSTALL_PROGS); do install -m 755 $(INSTALL_BIN)/$$p $(DESTDIR)$(BINDIR)/$$p; done
+	sed -e 's|^share=.*|share=$${SPOOL_SHARE:-$$top/$(patsubst $(PREFIX)/%,%,$(SHAREDIR))}|' \
+	    -e 's|^bin=.*|bin=$$top/$(patsubst $(PREFIX)/%,%,$(BINDIR))|' \
+	    -e 's|^demo=.*|demo=$${DEMO_DIR:-$$PWD/spool-demo}|' tools/demo.sh >$(DESTDIR)$(BINDIR)/spool-demo
+	chmod 755 $(DESTDIR)$(BINDIR)/spool-demo
+	install -m 755 runner/scripts/nn.py $(DESTDIR)$(SHAREDIR)/runner/scripts/
+	install -m 644 runner/scripts/README.md $(DESTDIR)$(SHAREDIR)/runner/scripts/
+	install -m 644 runner/scripts/examples/*.json $(DESTDIR)$(SHAREDIR)/runner/scripts/examples/
+	install -m 644 examples/*.json $(DESTDIR)$(SHAREDIR)/examples/
+	install -m 644 data/* $(DESTDIR)$(SHAREDIR)/data/
+	install -m 644 dist/spool.default $(DESTDIR)$(SHAREDIR)/spool.default
+	install -m 644 python/spool/*.py $(DESTDIR)$(PYTHONDIR)/spool/
+	for p in $(INSTALL_PROGS); do \
+	  help2man -N --no-discard-stderr --version-string=$(SPOOL_VERSION) \
+	    --name="$$(case $$p in spoolctl) echo 'the spool job queue from the command line';; \
+	      spoold) echo 'the boss of a spool: an HTTP job queue over a spool directory';; \
+	      runner) echo 'the worker of a spool: claims jobs and runs their scripts';; esac)" \
+	    $(INSTALL_BIN)/$$p >$(DESTDIR)$(MANDIR)/$$p.1 || exit 1; done
+	for u in dist/systemd/*.service; do \
+	  sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SHAREDIR@|$(SHAREDIR)|g' $$u \
+	    >$(DESTDIR)$(UNITDIR)/$$(basename $$u) && chmod 644 $(DESTDIR)$(UNITDIR)/$$(basename $$u) || exit 1; done
+
+uninstall:
+	for p in $(INSTALL_PROGS) spool-demo; do rm -f $(DESTDIR)$(BINDIR)/$$p; done
+	for p in $(INSTALL_PROGS); do rm -f $(DESTDIR)$(MANDIR)/$$p.1; done
+	rm -f $(DESTDIR)$(UNITDIR)/spoold.service $(DESTDIR)$(UNITDIR)/spool-runner@.service
+	rm -rf $(DESTDIR)$(SHAREDIR) $(DESTDIR)$(PYTHONDIR)/spool
+
+# --- nfsfs (issue 11) -------------------------------------------------------------
+# tests/nfsfs/: a pass-through FUSE file system that behaves like an NFS client
+# (no shared inotify, cached attributes and listings, no RENAME_NOREPLACE,
+# injected faults), on which tests/t-nfs*.sh run the spool.
+NFSFS_CFLAGS = -I/usr/include/fuse3 -D_FILE_OFFSET_BITS=64
+build: bin/nfsfs
+asan: asan/bin/nfsfs
+obj/tests/nfsfs/%.o: tests/nfsfs/%.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(NFSFS_CFLAGS) $(CFLAGS) $(WARN) -c $< -o $@
+asan/obj/tests/nfsfs/%.o: tests/nfsfs/%.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(NFSFS_CFLAGS) $(ASANFLAGS) $(WARN) -c $< -o $@
+bin/nfsfs: obj/tests/nfsfs/nfsfs.o
+	@mkdir -p bin
+	$(CC) $(CFLAGS) -o $@ $^ -lfuse3 -lpthread
+asan/bin/nfsfs: asan/obj/tests/nfsfs/nfsfs.o
+	@mkdir -p asan/bin
+	$(CC) $(ASANFLAGS) -o $@ $^ -lfuse3 -lpthread

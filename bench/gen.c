@@ -8,6 +8,10 @@
  *	http       spoold's /v1 API: POST /v1/jobs, POST /v1/claim,
  *	           POST /v1/orders/ID/complete (HTTP/1.1, Content-Length only)
  *	beanstalk  beanstalkd's text protocol: put, reserve-with-timeout, delete
+ *	redis      RESP, Redis's reliable-queue pattern: LPUSH q JOB, then
+ *	           BLMOVE q wN RIGHT LEFT (each consumer's own processing list),
+ *	           then LREM wN 1 JOB (https://redis.io/commands/lmove/,
+ *	           "Pattern: Reliable queue"); every one a write to the AOF
  *
  * Every job is a ~600-byte hyper-parameter document carrying this run's
  * nonce and a sequence number. The generator remembers which sequence
@@ -61,7 +65,7 @@
 #define EVENTS     256
 #define CONNECTS_IN_FLIGHT 256	/* idle mode: connects not yet answered */
 
-enum proto { P_HTTP, P_BEANSTALK };
+enum proto { P_HTTP, P_BEANSTALK, P_REDIS };
 enum mode { M_LIFECYCLE, M_MIXED, M_LATENCY, M_CLAIM, M_IDLE, M_FIRST };
 enum role { R_PRODUCER, R_CONSUMER, R_IDLE };
 enum op { OP_NONE, OP_SUBMIT, OP_CLAIM, OP_COMPLETE };
@@ -80,6 +84,8 @@ struct conn {
 	int64_t t_sent;		/* ns, when the request was written */
 	char id[64];		/* claim: what to complete */
 	char token[40];
+	char job[1536];		/* redis: the claimed job, which LREM names */
+	size_t joblen;
 	long claimed_seq;
 };
 
@@ -263,6 +269,8 @@ static void req_submit(struct gen *g, struct conn *c, long seq)
 			     "POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\n"
 			     "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
 			     jl, job);
+	else if (g->proto == P_REDIS)
+		n = snprintf(c->wbuf, sizeof(c->wbuf), "*3\r\n$5\r\nLPUSH\r\n$1\r\nq\r\n$%d\r\n%s\r\n", jl, job);
 	else
 		n = snprintf(c->wbuf, sizeof(c->wbuf), "put 1024 0 300 %d\r\n%s\r\n", jl, job);
 	c->wlen = (size_t)n;
@@ -280,7 +288,23 @@ static void req_claim(struct gen *g, struct conn *c, int wait_s, int idx)
 			     "POST /v1/claim?worker=%s-%d&wait=%d HTTP/1.1\r\n"
 			     "Host: 127.0.0.1\r\nContent-Length: 0\r\n\r\n",
 			     g->worker, idx, wait_s);
-	else
+	else if (g->proto == P_REDIS) {
+		char w[16], t[16];
+		int wl = snprintf(w, sizeof(w), "w%d", idx);
+		int tl = snprintf(t, sizeof(t), "%d", wait_s);
+
+		/* BLMOVE's timeout 0 blocks for ever: a claim that must not wait
+		 * is LMOVE */
+		if (wait_s > 0)
+			n = snprintf(c->wbuf, sizeof(c->wbuf),
+				     "*6\r\n$6\r\nBLMOVE\r\n$1\r\nq\r\n$%d\r\n%s\r\n$5\r\nRIGHT\r\n$4\r\nLEFT\r\n$%d\r\n%s\r\n",
+				     wl, w, tl, t);
+		else
+			n = snprintf(c->wbuf, sizeof(c->wbuf),
+				     "*5\r\n$5\r\nLMOVE\r\n$1\r\nq\r\n$%d\r\n%s\r\n$5\r\nRIGHT\r\n$4\r\nLEFT\r\n",
+				     wl, w);
+		snprintf(c->id, sizeof(c->id), "%s", w);
+	} else
 		n = snprintf(c->wbuf, sizeof(c->wbuf), "reserve-with-timeout %d\r\n", wait_s);
 	c->wlen = (size_t)n;
 	c->woff = 0;
@@ -300,6 +324,15 @@ static void req_complete(struct gen *g, struct conn *c)
 			     "POST /v1/orders/%s/complete?token=%s HTTP/1.1\r\n"
 			     "Host: 127.0.0.1\r\nContent-Type: application/json\r\n"
 			     "Content-Length: %d\r\n\r\n%s", c->id, c->token, ol, out);
+	} else if (g->proto == P_REDIS) {
+		n = snprintf(c->wbuf, sizeof(c->wbuf),
+			     "*4\r\n$4\r\nLREM\r\n$%zu\r\n%s\r\n$1\r\n1\r\n$%zu\r\n",
+			     strlen(c->id), c->id, c->joblen);
+		if (n > 0 && (size_t)n + c->joblen + 2 < sizeof(c->wbuf)) {
+			memcpy(c->wbuf + n, c->job, c->joblen);
+			memcpy(c->wbuf + n + c->joblen, "\r\n", 2);
+			n += (int)c->joblen + 2;
+		}
 	} else {
 		n = snprintf(c->wbuf, sizeof(c->wbuf), "delete %s\r\n", c->id);
 	}
@@ -360,20 +393,26 @@ static int parse_http(const char *s, size_t len, struct answer *a)
 	return 1;
 }
 
-static int parse_beanstalk(const char *s, size_t len, struct answer *a)
+/* The length of the first line of s with its CRLF, or 0 if it is not whole. */
+static size_t line_len(const char *s, size_t len)
 {
-	const char *nl = NULL;
-	size_t i, ll;
-	long bytes;
+	size_t i;
 
 	for (i = 1; i < len; i++)
-		if (s[i] == '\n' && s[i - 1] == '\r') {
-			nl = s + i + 1;
-			break;
-		}
-	if (!nl)
+		if (s[i] == '\n' && s[i - 1] == '\r')
+			return i + 1;
+	return 0;
+}
+
+static int parse_beanstalk(const char *s, size_t len, struct answer *a)
+{
+	const char *nl;
+	size_t ll;
+	long bytes;
+
+	if (!(ll = line_len(s, len)))
 		return len > 256 ? -1 : 0;
-	ll = (size_t)(nl - s);
+	nl = s + ll;
 	a->word[0] = a->arg[0] = '\0';
 	bytes = -1;
 	{
@@ -407,6 +446,54 @@ static int parse_beanstalk(const char *s, size_t len, struct answer *a)
 		a->status = 100;	/* ask again */
 	}
 	return 1;
+}
+
+/* One RESP reply: an integer (200; LREM's 0 is 404), a bulk string (200,
+ * the body), a nil (204: the queue is empty), an error (0). */
+static int parse_redis(const char *s, size_t len, struct answer *a)
+{
+	const char *nl;
+	size_t ll;
+	long v;
+
+	if (!(ll = line_len(s, len)))
+		return len > 256 ? -1 : 0;
+	nl = s + ll;
+	a->body = NULL;
+	a->blen = 0;
+	a->total = ll;
+	a->word[0] = '\0';
+	v = strtol(s + 1, NULL, 10);
+	switch (s[0]) {
+	case ':':
+		a->status = v > 0 ? 200 : 404;
+		return 1;
+	case '*':
+		if (v >= 0)
+			return -1;	/* no command here answers an array */
+		a->status = 204;
+		return 1;
+	case '$':
+		if (v < 0) {
+			a->status = 204;
+			return 1;
+		}
+		if (ll + (size_t)v + 2 > RBUF_MAX)
+			return -1;
+		if (len < ll + (size_t)v + 2)
+			return 0;
+		a->body = nl;
+		a->blen = (size_t)v;
+		a->total = ll + (size_t)v + 2;
+		a->status = 200;
+		return 1;
+	case '-':
+	case '+':
+		snprintf(a->word, sizeof(a->word), "%.*s", (int)(ll - 2 < 31 ? ll - 2 : 31), s);
+		a->status = 0;
+		return 1;
+	}
+	return -1;
 }
 
 /* ---- connections -------------------------------------------------------------------- */
@@ -544,7 +631,7 @@ static void on_answer(struct gen *g, struct conn *c, const struct answer *a, int
 	c->op = OP_NONE;
 	if (op == OP_SUBMIT) {
 		if ((g->proto == P_HTTP && a->status == 201) ||
-		    (g->proto == P_BEANSTALK && a->status == 200)) {
+		    (g->proto != P_HTTP && a->status == 200)) {
 			if (!g->acked_map[c->seq]++)
 				g->acked++;
 		} else {
@@ -585,6 +672,16 @@ static void on_answer(struct gen *g, struct conn *c, const struct answer *a, int
 				}
 				got_job(g, j, a->blen - (size_t)(j - a->body), now);
 			}
+		} else if (g->proto == P_REDIS) {
+			if (a->blen >= sizeof(c->job)) {
+				note_error(g, "claimed job of %zu bytes", a->blen);
+				c->done = 1;
+				return;
+			}
+			memcpy(c->job, a->body, a->blen);
+			c->joblen = a->blen;
+			if (g->mode != M_CLAIM)
+				got_job(g, a->body, a->blen, now);
 		} else {
 			snprintf(c->id, sizeof(c->id), "%s", a->arg);
 			if (g->mode != M_CLAIM)
@@ -630,6 +727,7 @@ static int conn_read(struct gen *g, struct conn *c, int idx)
 
 			memset(&a, 0, sizeof(a));
 			k = g->proto == P_HTTP ? parse_http(c->rbuf + off, c->rlen - off, &a)
+			    : g->proto == P_REDIS ? parse_redis(c->rbuf + off, c->rlen - off, &a)
 					       : parse_beanstalk(c->rbuf + off, c->rlen - off, &a);
 			if (k < 0) {
 				note_error(g, "malformed answer on connection %d", idx);
@@ -881,7 +979,7 @@ static void alloc_maps(struct gen *g)
 
 static const char *proto_name(const struct gen *g)
 {
-	return g->proto == P_HTTP ? "http" : "beanstalk";
+	return g->proto == P_HTTP ? "http" : g->proto == P_REDIS ? "redis" : "beanstalk";
 }
 
 static int finish(struct gen *g)
@@ -1129,7 +1227,7 @@ static void usage(void)
 {
 	fputs("usage: bench-gen MODE [options]\n"
 	      "  MODE: lifecycle | mixed | latency | claim | idle | first\n"
-	      "  --proto http|beanstalk   (http)\n"
+	      "  --proto http|beanstalk|redis   (http)\n"
 	      "  --port PORT              server on 127.0.0.1:PORT\n"
 	      "  -n N                     jobs (1000)\n"
 	      "  -p P                     producer connections (4)\n"
@@ -1201,6 +1299,8 @@ int main(int argc, char **argv)
 				g.proto = P_HTTP;
 			else if (strcmp(optarg, "beanstalk") == 0)
 				g.proto = P_BEANSTALK;
+			else if (strcmp(optarg, "redis") == 0)
+				g.proto = P_REDIS;
 			else
 				usage();
 			break;

@@ -81,7 +81,7 @@ int spool_ingest(struct spool *sp, const char *name, char id_out[SPOOL_ID_LEN + 
 		return reject(sp, name, w);
 	}
 	buf_init(&b, SPOOL_JOB_MAX);
-	r = buf_read_file(&b, sp->root, path);
+	r = sys_read_file(&b, sp->root, path);
 	if (r == -EFBIG) {
 		r = reject(sp, name, "too large");
 		goto out;

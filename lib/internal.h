@@ -15,6 +15,11 @@
 int sys_write_all(int fd, const void *p, size_t n);
 /* fdatasync/fsync. 0 or -errno. */
 int sys_fsync(int fd);
+/*
+ * fsync each of fds[0..n) (fsyncall.c): issued at once by a small pool of
+ * threads, each result in rc[i] (0 or -errno). Safe from any thread.
+ */
+void sys_fsync_all(const int *fds, size_t n, int *rc);
 /* syncfs: everything of the file system fd is on, to disk. 0 or -errno. */
 int sys_syncfs(int fd);
 /* renameat / linkat relative to one directory fd. 0 or -errno. */
@@ -26,6 +31,13 @@ int sys_link(int dirfd, const char *from, const char *to);
  * no such rename. Behind the "link" fault. 0 or -errno.
  */
 int sys_publish_once(int dirfd, const char *from, const char *to);
+/*
+ * Read the file at path (relative to dirfd) into b, as buf_read_file does,
+ * opening it again when its handle goes stale (NFS): ESTALE never reaches
+ * the caller, for whom it means a lost claim; -EIO after SYS_STALE_TRIES.
+ */
+#define SYS_STALE_TRIES 5
+int sys_read_file(struct buf *b, int dirfd, const char *path);
 /* Load SPOOL_FAULT from the environment (once). */
 void sys_fault_env(void);
 
@@ -107,6 +119,17 @@ int sp_same_content(struct spool *sp, const char *path, const char *s, size_t le
  * acknowledged it: whoever meets one removes it. 0 otherwise (absent too).
  */
 int sp_torn(struct spool *sp, const char *path);
+
+/*
+ * Make a document someone else published durable before a change of ours
+ * names it: fsync it now, and mark its directory for the commit's first
+ * round (the reaper ending a claim by the outcome its claimant filed). 0 or
+ * a negative errno.
+ */
+int sp_sync_file(struct spool *sp, const char *path);
+
+/* The outcome of claim o: outcomes/FF/ID.AAA.TOKEN.json. */
+void sp_outcome_path(const struct order *o, char *out, size_t cap);
 
 /* A fresh group number for sp_stage. */
 int sp_group(struct spool *sp);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "command.h"
 #include "internal.h"
 #include "json.h"
 
@@ -150,9 +151,12 @@ int job_check(const char *json, size_t len, int64_t now, struct job_opts *o,
 		r = -EINVAL;
 		goto out;
 	}
+	/* a command job runs its "command"; any other names its script */
+	if ((r = command_check(&j, err, errlen)) < 0)
+		goto out;
 	s = json_get(&j, 0, "scriptName");
-	if (s < 0 || json_str(&j, s, script, sizeof(script)) < 0 || !script[0]) {
-		snprintf(err, errlen, "job has no \"scriptName\" string");
+	if (r == 0 && (s < 0 || json_str(&j, s, script, sizeof(script)) < 0 || !script[0])) {
+		snprintf(err, errlen, "job has no \"scriptName\" string (or \"command\" array)");
 		r = -EINVAL;
 		goto out;
 	}

@@ -33,7 +33,7 @@ int sp_order_from(struct order *o, enum spool_state st, const char *file)
 	return 0;
 }
 
-static void outcome_path(const struct order *o, char *out, size_t cap)
+void sp_outcome_path(const struct order *o, char *out, size_t cap)
 {
 	char fan[3];
 
@@ -193,7 +193,7 @@ int spool_read_opts(struct spool *sp, const struct order *o,
 
 	spool_order_path(o, path, sizeof(path));
 	buf_init(&b, 64 << 10);
-	r = buf_read_file(&b, sp->root, path);
+	r = sys_read_file(&b, sp->root, path);
 	if (r == 0 && order_doc_parse(b.data, b.len, opts, &created) < 0)
 		r = sp_fail(sp, -EINVAL, "order file '%s' is not valid (spoolctl fsck --repair rebuilds it)", path);
 	buf_release(&b);
@@ -253,11 +253,9 @@ int spool_claim_file(struct spool *sp, const char *file,
 		return sp_fail(sp, r, "cannot name claim");
 	snprintf(from, sizeof(from), "new/%s", file);
 	snprintf(to, sizeof(to), "assigned/%s", name);
-	r = sp->claim_nosync ? sys_rename(sp->root, from, to) : sp_move(sp, from, to);
 	/* On NFS a retransmitted rename can say ENOENT after it succeeded:
-	 * the destination is ours alone, so its existence says who won. */
-	if (r == -ENOENT && sp_exists(sp, to) == 1)
-		r = 0;
+	 * the destination is ours alone, so sys_rename asks it who won. */
+	r = sp->claim_nosync ? sys_rename(sp->root, from, to) : sp_move(sp, from, to);
 	if (r < 0)
 		return r == -ENOENT ? -ENOENT : sp_fail(sp, r, "cannot claim '%s': %s", file, strerror(-r));
 	sp_order_from(o, ST_ASSIGNED, name);
@@ -351,8 +349,8 @@ int spool_claim(struct spool *sp, const struct claimant *c, struct order *o)
 /* ---- finding orders ------------------------------------------------------ */
 
 /* Look in one directory for the order id (at offset 44 of every name). */
-static int find_in(struct spool *sp, enum spool_state st, const char *id,
-		   const char *token, struct order *o)
+static int find_in_once(struct spool *sp, enum spool_state st, const char *id,
+			const char *token, struct order *o)
 {
 	char dir[32];
 	DIR *d;
@@ -362,12 +360,12 @@ static int find_in(struct spool *sp, enum spool_state st, const char *id,
 	sp_state_dir(st, id, dir, sizeof(dir));
 	fd = openat(sp->root, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 || !(d = fdopendir(fd))) {
-		r = errno == ENOENT ? -ENOENT : -errno;
+		r = errno == ESTALE ? -EAGAIN : -errno;
 		if (fd >= 0)
 			close(fd);
 		return r;
 	}
-	while ((e = readdir(d))) {
+	for (errno = 0; (e = readdir(d)); errno = 0) {
 		struct order q;
 
 		if (strlen(e->d_name) < 68 || memcmp(e->d_name + 44, id, SPOOL_ID_LEN) != 0)
@@ -383,27 +381,77 @@ static int find_in(struct spool *sp, enum spool_state st, const char *id,
 		r = 0;
 		break;
 	}
+	/* a listing cut short by an error is no answer (ESTALE on NFS) */
+	if (!e && errno)
+		r = errno == ESTALE ? -EAGAIN : -errno;
 	closedir(d);
 	return r;
 }
 
-int spool_lookup(struct spool *sp, const char *id, struct order *o)
+/*
+ * find_in_once, again while the directory's handle is stale: the caller's
+ * -ESTALE is "claimed under another token", never the file system's.
+ */
+static int find_in(struct spool *sp, enum spool_state st, const char *id,
+		   const char *token, struct order *o)
+{
+	int i, r = -EAGAIN;
+
+	for (i = 0; i < SYS_STALE_TRIES && r == -EAGAIN; i++)
+		r = find_in_once(sp, st, id, token, o);
+	return r == -EAGAIN ? -EIO : r;
+}
+
+/*
+ * A listing can come from a client's cache (NFS keeps directories for
+ * seconds), so "not there" may only mean "not there a moment ago, as this
+ * host saw it". A change this host makes to a directory makes its client
+ * read it afresh (the reply shows whether somebody else changed it too):
+ * create and remove a dot file, which every tool ignores. For the slow
+ * paths only: an order or a claim not found.
+ */
+static void refresh_states(struct spool *sp, const char *id)
+{
+	char dir[32], p[SP_PATH_MAX], stamp[SPOOL_ID_LEN + 1];
+	int st, fd;
+
+	id_new(stamp);
+	for (st = 0; st < ST_COUNT; st++) {
+		sp_state_dir((enum spool_state)st, id, dir, sizeof(dir));
+		snprintf(p, sizeof(p), "%s/.refresh.%s", dir, stamp);
+		fd = openat(sp->root, p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (fd >= 0) {
+			close(fd);
+			unlinkat(sp->root, p, 0);
+		}
+	}
+}
+
+static int lookup_once(struct spool *sp, const char *id, struct order *o)
 {
 	/* the order of precedence fsck uses when an order is in two states */
 	static const enum spool_state order[] = {
 		ST_DONE, ST_FAILED, ST_CANCELLED, ST_ASSIGNED, ST_HELD, ST_NEW
 	};
 	size_t i;
+	int r = -ENOENT;
+
+	for (i = 0; i < sizeof(order) / sizeof(order[0]) && r == -ENOENT; i++)
+		r = find_in(sp, order[i], id, NULL, o);
+	return r;
+}
+
+int spool_lookup(struct spool *sp, const char *id, struct order *o)
+{
 	int r;
 
 	if (!id_valid(id))
 		return sp_fail(sp, -EINVAL, "bad order id '%.40s': want %d hex digits", id, SPOOL_ID_LEN);
-	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
-		r = find_in(sp, order[i], id, NULL, o);
-		if (r != -ENOENT)
-			return r;
+	if ((r = lookup_once(sp, id, o)) == -ENOENT) {
+		refresh_states(sp, id);		/* sure it is nowhere? */
+		r = lookup_once(sp, id, o);
 	}
-	return sp_fail(sp, -ENOENT, "no order '%s'", id);
+	return r == -ENOENT ? sp_fail(sp, -ENOENT, "no order '%s'", id) : r;
 }
 
 /*
@@ -428,16 +476,11 @@ static void lost_claim(struct order *o, const char *token)
 	name_format(&o->n, o->file, sizeof(o->file));
 }
 
-int spool_lookup_claim(struct spool *sp, const char *id, const char *token,
-		       struct order *o)
+static int lookup_claim_once(struct spool *sp, const char *id, const char *token,
+			     struct order *o)
 {
-	int r;
+	int r = find_in(sp, ST_ASSIGNED, id, token, o);
 
-	if (!id_valid(id))
-		return sp_fail(sp, -EINVAL, "bad order id '%.40s': want %d hex digits", id, SPOOL_ID_LEN);
-	if (!token_valid(token))
-		return sp_fail(sp, -EINVAL, "bad claim token '%.40s': want %d hex digits", token, SPOOL_TOKEN_LEN);
-	r = find_in(sp, ST_ASSIGNED, id, token, o);
 	if (r == -ESTALE) {
 		lost_claim(o, token);
 		return sp_fail(sp, r, "order '%s' is claimed under another token", id);
@@ -452,14 +495,51 @@ int spool_lookup_claim(struct spool *sp, const char *id, const char *token,
 		o->state = ST_ASSIGNED;
 		return 0;
 	}
-	if ((r = spool_lookup(sp, id, o)) < 0)
-		return r;
+	if ((r = lookup_once(sp, id, o)) < 0)
+		return r == -ENOENT ? sp_fail(sp, r, "no order '%s'", id) : r;
 	{
 		enum spool_state now = o->state;
 
 		lost_claim(o, token);
 		return sp_fail(sp, -ESTALE, "order '%s' is %s, not claimed under that token", id, spool_state_name(now));
 	}
+}
+
+int spool_lookup_claim(struct spool *sp, const char *id, const char *token,
+		       struct order *o)
+{
+	int r;
+
+	if (!id_valid(id))
+		return sp_fail(sp, -EINVAL, "bad order id '%.40s': want %d hex digits", id, SPOOL_ID_LEN);
+	if (!token_valid(token))
+		return sp_fail(sp, -EINVAL, "bad claim token '%.40s': want %d hex digits", token, SPOOL_TOKEN_LEN);
+	r = lookup_claim_once(sp, id, token, o);
+	if (r == -ESTALE || r == -ENOENT) {
+		/* a listing cached on this host may miss a claim made on another
+		 * a moment ago: a claim is lost only by a fresh listing's word */
+		refresh_states(sp, id);
+		r = lookup_claim_once(sp, id, token, o);
+	}
+	return r;
+}
+
+int spool_lookup_claim_hint(struct spool *sp, const char *id, const char *token,
+			    const char *hint, struct order *o)
+{
+	struct order q;
+	char path[SP_PATH_MAX];
+
+	if (hint && id_valid(id) && token_valid(token) &&
+	    sp_order_from(&q, ST_ASSIGNED, hint) == 0 && q.n.claimed &&
+	    strcmp(q.n.id, id) == 0 && strcmp(q.n.token, token) == 0) {
+		sp_state_path(ST_ASSIGNED, id, hint, path, sizeof(path));
+		if (sp_exists(sp, path) == 1) {
+			*o = q;
+			return 0;
+		}
+	}
+	return spool_lookup_claim(sp, id, token, o);
 }
 
 /* ---- finishing a claim ---------------------------------------------------- */
@@ -523,7 +603,7 @@ static int claim_gone(struct spool *sp, const struct order *o, enum spool_state 
 	char out[SP_PATH_MAX], late[SP_PATH_MAX], fin[SP_PATH_MAX];
 	int r, have;
 
-	outcome_path(o, out, sizeof(out));
+	sp_outcome_path(o, out, sizeof(out));
 	sp_state_path(final, o->n.id, o->file, fin, sizeof(fin));
 	have = sp_exists(sp, out) == 1;
 	if (sp_exists(sp, fin) == 1 || (have && sp_same_content(sp, out, s, len))) {
@@ -562,9 +642,9 @@ static int finish_claim(struct spool *sp, struct order *o, enum spool_state st,
 
 	sp_state_path(ST_ASSIGNED, o->n.id, o->file, from, sizeof(from));
 	sp_state_path(st, o->n.id, name, to, sizeof(to));
-	outcome_path(o, out, sizeof(out));
+	sp_outcome_path(o, out, sizeof(out));
 	if ((r = sp_exists(sp, from)) <= 0)
-		return r < 0 ? r : -ENOENT;
+		return r == -ESTALE ? -EIO : r < 0 ? r : -ENOENT;	/* -ESTALE is ours */
 	if ((g = sp_group(sp)) < 0)
 		return g;
 	if (s && (r = stage_outcome(sp, o, out, s, len, how, g)) < 0) {
@@ -765,11 +845,11 @@ int spool_reap_one(struct spool *sp, struct order *o, int64_t now)
 		return 0;	/* finished meanwhile */
 	if (r < 0)
 		return r;
-	outcome_path(o, out, sizeof(out));
+	sp_outcome_path(o, out, sizeof(out));
 	buf_init(&syn, SPOOL_OUTCOME_MAX + 2);
 	if (sp_torn(sp, out))
 		unlinkat(sp->root, out, 0);	/* a machine crash's, never acknowledged */
-	if (buf_read_file(&syn, sp->root, out) == 0) {
+	if (sys_read_file(&syn, sp->root, out) == 0) {
 		/* the claimant filed its outcome and died before the rename:
 		 * end the claim as that outcome says, without running it again */
 		int64_t status = 0;
@@ -777,7 +857,11 @@ int spool_reap_one(struct spool *sp, struct order *o, int64_t now)
 
 		st = sp_ending(o, &opts, has, status, 0);
 		ended_name(o, &opts, st, name, sizeof(name));
-		r = finish_claim(sp, o, st, name, NULL, 0, PUB_SYNTH);
+		/* its claimant may have stopped inside its commit, before the
+		 * sync round: the outcome is durable before our rename names it */
+		r = sp_sync_file(sp, out);
+		if (r == 0)
+			r = finish_claim(sp, o, st, name, NULL, 0, PUB_SYNTH);
 		buf_release(&syn);
 		return r == -ENOENT || r == -ESTALE ? 0 : r < 0 ? r : 1;
 	}

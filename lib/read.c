@@ -171,7 +171,7 @@ int spool_read_job(struct spool *sp, const char *id, struct buf *b)
 		return sp_fail(sp, -EINVAL, "bad job id '%.40s': want %d hex digits", id, SPOOL_ID_LEN);
 	sp_fan(id, fan);
 	snprintf(path, sizeof(path), "jobs/%s/%s.json", fan, id);
-	r = buf_read_file(b, sp->root, path);
+	r = sys_read_file(b, sp->root, path);
 	if (r == -ENOENT)
 		return sp_fail(sp, r, "no job '%s'", id);
 	if (r < 0)
@@ -181,15 +181,13 @@ int spool_read_job(struct spool *sp, const char *id, struct buf *b)
 
 int spool_read_outcome(struct spool *sp, const struct order *o, struct buf *b)
 {
-	char path[SP_PATH_MAX], fan[3];
+	char path[SP_PATH_MAX];
 	int r;
 
 	if (!o->n.claimed)
 		return sp_fail(sp, -ENOENT, "order '%s' has no outcome: it never ran", o->n.id);
-	sp_fan(o->n.id, fan);
-	snprintf(path, sizeof(path), "outcomes/%s/%s.%03d.%s.json", fan, o->n.id,
-		 o->n.attempt, o->n.token);
-	r = buf_read_file(b, sp->root, path);
+	sp_outcome_path(o, path, sizeof(path));
+	r = sys_read_file(b, sp->root, path);
 	if (r == -ENOENT)
 		return sp_fail(sp, r, "no outcome for order '%s' attempt %d", o->n.id, o->n.attempt);
 	if (r < 0)
@@ -316,7 +314,7 @@ int spool_read_last_outcome(struct spool *sp, const char *id, struct buf *b,
 	if (l.attempt < 0)
 		return sp_fail(sp, -ENOENT, "no outcome for order '%s'", id);
 	snprintf(path, sizeof(path), "%s/%s", dir, l.best);
-	if ((r = buf_read_file(b, sp->root, path)) < 0)
+	if ((r = sys_read_file(b, sp->root, path)) < 0)
 		return sp_fail(sp, r, "cannot read outcome of '%s': %s", id, strerror(-r));
 	while (b->len && b->data[b->len - 1] == '\n')
 		b->data[--b->len] = '\0';

@@ -128,7 +128,7 @@ static int drop_id(struct spool *sp, const char *path, const char *name,
 	int given = 0;
 
 	buf_init(&b, SPOOL_JOB_MAX);
-	if (buf_read_file(&b, sp->root, path) == 0)
+	if (sys_read_file(&b, sp->root, path) == 0)
 		given = job_given_id(b.data, b.len, id);
 	buf_release(&b);
 	if (!given) {
@@ -151,7 +151,15 @@ static int recover_one(struct spool *sp, const struct recover_opts *ro,
 	snprintf(path, sizeof(path), "tmp/%s", name);
 	if (fstatat(sp->root, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return 0;
-	age = now - ((int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000);
+	/* its age in tmp/: a rename sets ctime, not mtime, and a dropped file
+	 * taken for ingesting keeps the mtime its writer gave it, maybe hours
+	 * ago, while its ingest is under way this very moment */
+	{
+		int64_t m = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+		int64_t c = (int64_t)st.st_ctim.tv_sec * 1000 + st.st_ctim.tv_nsec / 1000000;
+
+		age = now - (c > m ? c : m);
+	}
 	stale = age >= ro->stale_ms;
 
 	if (staged_order(name, &nm, q, sizeof(q))) {
@@ -222,7 +230,7 @@ static int recover_one(struct spool *sp, const struct recover_opts *ro,
 		memcpy(tok, name + 54, 16);
 		tok[16] = '\0';
 		sp_fan(id, fan);
-		snprintf(dest, sizeof(dest), "outcomes/%s/%s.%03d.%s.json", fan, id, att, tok);
+		snprintf(dest, sizeof(dest), "outcomes/%s/%s.%03d.%s.json", fan, id, att, tok);	/* sp_outcome_path's rule */
 		if (id_valid(id) && token_valid(tok) && sp_exists(sp, dest) == 0 &&
 		    spool_lookup_claim(sp, id, tok, &o) == 0 && o.n.attempt == att) {
 			char ap[SP_PATH_MAX];
@@ -258,6 +266,34 @@ young:
 	return 0;
 }
 
+/*
+ * A running claim whose outcome is on file but torn: its claimant filed it
+ * and a machine crash cut the sync round before any answer (spool_commit
+ * publishes before it syncs). Nobody acknowledged it; removing it lets the
+ * claimant's retry, or the reaper, decide how the claim ends.
+ */
+static int torn_outcome(void *arg, const char *name)
+{
+	struct spool *sp = ((void **)arg)[0];
+	const struct recover_opts *ro = ((void **)arg)[1];
+	struct recover_stats *rs = ((void **)arg)[2];
+	int *found = ((void **)arg)[3];
+	struct order o;
+	char out[SP_PATH_MAX];
+
+	if (sp_order_from(&o, ST_ASSIGNED, name) < 0 || !o.n.claimed)
+		return 0;
+	sp_outcome_path(&o, out, sizeof(out));
+	if (sp_exists(sp, out) != 1 || !sp_torn(sp, out))
+		return 0;
+	say(ro, "%s: outcome of the running claim on order %s (attempt %d) was torn by a crash before it was acknowledged; removing it%s",
+	    out, o.n.id, o.n.attempt, would(ro));
+	if (ro->repair && unlinkat(sp->root, out, 0) == 0 && rs)
+		rs->removed++;
+	(*found)++;
+	return 0;
+}
+
 int spool_recover(struct spool *sp, const struct recover_opts *ro,
 		  struct recover_stats *rs)
 {
@@ -275,6 +311,11 @@ int spool_recover(struct spool *sp, const struct recover_opts *ro,
 		if (v[i][0] != '.')
 			found += recover_one(sp, ro, v[i], now, rs);
 	sp_names_free(v, n);
+	{
+		void *arg[4] = { sp, (void *)ro, rs, &found };
+
+		sp_dir_walk(sp, "assigned", torn_outcome, arg);
+	}
 	r = spool_commit(sp);
 	return r < 0 ? r : found;
 }

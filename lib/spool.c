@@ -174,11 +174,15 @@ int sp_dir_walk(struct spool *sp, const char *dir, int (*fn)(void *arg, const ch
 			close(fd);
 		return r;
 	}
-	while (r == 0 && (e = readdir(d))) {
+	for (errno = 0; r == 0 && (e = readdir(d)); errno = 0) {
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
 		r = fn(arg, e->d_name);
 	}
+	/* a listing cut short (ESTALE on NFS) is no listing: a caller must
+	 * not take what it missed for gone */
+	if (r == 0 && !e && errno)
+		r = -errno == -ESTALE ? -EIO : -errno;
 	closedir(d);
 	return r;
 }
@@ -670,46 +674,111 @@ int sp_unlink_after(struct spool *sp, const char *path, int group)
 	return 0;
 }
 
-static int sync_dirs(struct spool *sp, int use_fs)
+/* An fd to fsync directory dir: one of the top-level fds kept open, or a
+ * new one (*opened set: the caller closes it). -errno on failure. */
+static int dir_fd(struct spool *sp, const char *dir, int *opened)
+{
+	size_t t;
+	int fd;
+
+	*opened = 0;
+	for (t = 0; t < NELEM(top_dirs); t++)
+		if (sp->topfd[t] >= 0 && strcmp(dir, top_dirs[t]) == 0)
+			return sp->topfd[t];
+	fd = openat(sp->root, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	*opened = 1;
+	return fd;
+}
+
+static void group_fail(struct pend_group *g, int e);
+static void all_fail(struct spool *sp, int e);
+
+/*
+ * One round of syncs: with files, every staged file's contents (then the
+ * file is closed), and every directory marked dirty, all issued at once
+ * (sys_fsync_all), or one syncfs for all of it (use_fs). A file's failure
+ * fails its group; a directory's (or syncfs's) every group, as nobody
+ * knows which of its entries are durable.
+ */
+static void sync_round(struct spool *sp, int files, int use_fs)
 {
 	struct spool_pending *p = sp->pend;
-	size_t i;
-	int r = 0;
+	size_t i, n = 0, cap = p->ndirs + (files ? p->n : 0);
+	struct { struct pend_file *file; const char *dir; int opened; } *what;
+	int *fds, *rc, e;
 
-	if (use_fs && p->ndirs) {
+	if (sp->nosync) {
 		p->ndirs = 0;
-		if ((r = sys_syncfs(sp->root)) < 0)
-			return sp_fail(sp, r, "cannot sync '%s': %s", sp->path, strerror(-r));
-		return 0;
+		for (i = 0; files && i < p->n; i++)
+			sync_and_close(sp, &p->f[i], 0);
+		return;
 	}
-	for (i = 0; i < p->ndirs; i++) {
-		int fd = -1, e;
-		size_t t;
+	if (use_fs) {
+		int any = p->ndirs > 0;
 
-		for (t = 0; t < NELEM(top_dirs); t++)
-			if (sp->topfd[t] >= 0 && strcmp(p->dirs[i], top_dirs[t]) == 0) {
-				fd = sp->topfd[t];
-				break;
-			}
-		if (fd >= 0) {
-			e = sys_fsync(fd);
-			if (e < 0 && !r)
-				r = sp_fail(sp, e, "cannot sync directory '%s/%s': %s", sp->path, p->dirs[i], strerror(-e));
-			continue;
+		p->ndirs = 0;
+		for (i = 0; files && i < p->n; i++) {
+			any = 1;
+			if ((e = sync_and_close(sp, &p->f[i], 0)) < 0)
+				group_fail(group_of(sp, p->f[i].group),
+					   sp_fail(sp, e, "cannot close '%s/%s': %s", sp->path, p->f[i].tmp, strerror(-e)));
 		}
-		fd = openat(sp->root, p->dirs[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (any && (e = sys_syncfs(sp->root)) < 0)
+			all_fail(sp, sp_fail(sp, e, "cannot sync '%s': %s", sp->path, strerror(-e)));
+		return;
+	}
+	if (!cap)
+		return;
+	fds = calloc(cap * 2, sizeof(int));
+	what = malloc(cap * sizeof(*what));
+	if (!fds || !what) {
+		free(fds);
+		free(what);
+		all_fail(sp, sp_fail(sp, -ENOMEM, "out of memory for a round of syncs"));
+		return;
+	}
+	rc = fds + cap;
+	for (i = 0; files && i < p->n; i++)
+		if (p->f[i].fd >= 0) {
+			what[n].file = &p->f[i];
+			what[n].dir = NULL;
+			what[n].opened = 0;
+			fds[n++] = p->f[i].fd;
+		}
+	for (i = 0; i < p->ndirs; i++) {
+		int fd = dir_fd(sp, p->dirs[i], &what[n].opened);
+
 		if (fd < 0) {
-			if (!r)
-				r = sp_fail(sp, -errno, "cannot open '%s/%s': %s", sp->path, p->dirs[i], strerror(errno));
+			all_fail(sp, sp_fail(sp, fd, "cannot open '%s/%s': %s", sp->path, p->dirs[i], strerror(-fd)));
 			continue;
 		}
-		e = sys_fsync(fd);
-		close(fd);
-		if (e < 0 && !r)
-			r = sp_fail(sp, e, "cannot sync directory '%s/%s': %s", sp->path, p->dirs[i], strerror(-e));
+		what[n].file = NULL;
+		what[n].dir = p->dirs[i];
+		fds[n++] = fd;
+	}
+	sys_fsync_all(fds, n, rc);
+	for (i = 0; i < n; i++) {
+		struct pend_file *f = what[i].file;
+
+		if (f) {
+			if (rc[i] < 0)
+				group_fail(group_of(sp, f->group),
+					   sp_fail(sp, rc[i], "cannot sync '%s/%s': %s", sp->path, f->tmp, strerror(-rc[i])));
+			if ((e = sync_and_close(sp, f, 0)) < 0)
+				group_fail(group_of(sp, f->group),
+					   sp_fail(sp, e, "cannot close '%s/%s': %s", sp->path, f->tmp, strerror(-e)));
+			continue;
+		}
+		if (rc[i] < 0)
+			all_fail(sp, sp_fail(sp, rc[i], "cannot sync directory '%s/%s': %s", sp->path, what[i].dir, strerror(-rc[i])));
+		if (what[i].opened)
+			close(fds[i]);
 	}
 	p->ndirs = 0;
-	return r;
+	free(fds);
+	free(what);
 }
 
 void spool_begin(struct spool *sp)
@@ -742,7 +811,7 @@ int sp_same_content(struct spool *sp, const char *path, const char *s, size_t le
 	int same;
 
 	buf_init(&b, SPOOL_OUTCOME_MAX + 2);
-	same = buf_read_file(&b, sp->root, path) == 0;
+	same = sys_read_file(&b, sp->root, path) == 0;
 	while (same && b.len && b.data[b.len - 1] == '\n')
 		b.len--;
 	while (len && s[len - 1] == '\n')
@@ -750,6 +819,22 @@ int sp_same_content(struct spool *sp, const char *path, const char *s, size_t le
 	same = same && b.len == len && memcmp(b.data, s, len) == 0;
 	buf_release(&b);
 	return same;
+}
+
+int sp_sync_file(struct spool *sp, const char *path)
+{
+	int fd, r;
+
+	if (sp->nosync)
+		return 0;
+	fd = openat(sp->root, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return sp_fail(sp, -errno, "cannot open '%s/%s': %s", sp->path, path, strerror(errno));
+	r = sys_fsync(fd);
+	close(fd);
+	if (r < 0)
+		return sp_fail(sp, r, "cannot sync '%s/%s': %s", sp->path, path, strerror(-r));
+	return dirty_parent(sp, path);
 }
 
 int sp_torn(struct spool *sp, const char *path)
@@ -760,7 +845,7 @@ int sp_torn(struct spool *sp, const char *path)
 	int torn;
 
 	buf_init(&b, SPOOL_JOB_MAX + 64);
-	if (buf_read_file(&b, sp->root, path) < 0) {
+	if (sys_read_file(&b, sp->root, path) < 0) {
 		buf_release(&b);
 		return 0;
 	}
@@ -780,7 +865,7 @@ static int same_files(struct spool *sp, const char *a, const char *b)
 	int same;
 
 	buf_init(&x, SPOOL_OUTCOME_MAX + 2);
-	same = buf_read_file(&x, sp->root, a) == 0 &&
+	same = sys_read_file(&x, sp->root, a) == 0 &&
 	       sp_same_content(sp, b, x.data, x.len);
 	buf_release(&x);
 	return same;
@@ -925,7 +1010,7 @@ int spool_commit(struct spool *sp)
 {
 	struct spool_pending *p = sp->pend;
 	size_t i;
-	int r = 0, e, use_fs;
+	int r = 0, use_fs;
 
 	if (sp->batch > 0)
 		sp->batch--;
@@ -952,20 +1037,8 @@ int spool_commit(struct spool *sp)
 	}
 	/* 2. one round: every staged file's contents, the directories of what
 	 * was published and of the renames made before the commit (claims,
-	 * holds); each file and directory, or one syncfs for all */
-	for (i = 0; i < p->n; i++) {
-		e = sync_and_close(sp, &p->f[i], !use_fs);
-		if (e < 0)
-			group_fail(group_of(sp, p->f[i].group),
-				   sp_fail(sp, e, "cannot sync '%s/%s': %s", sp->path, p->f[i].tmp, strerror(-e)));
-	}
-	if (use_fs && (p->n || p->ndirs)) {
-		p->ndirs = 0;
-		if ((e = sys_syncfs(sp->root)) < 0)
-			all_fail(sp, sp_fail(sp, e, "cannot sync '%s': %s", sp->path, strerror(-e)));
-	} else if ((e = sync_dirs(sp, 0)) < 0) {
-		all_fail(sp, e);
-	}
+	 * holds); each file and directory at once, or one syncfs for all */
+	sync_round(sp, 1, use_fs);
 	/* 3. tier 1 (orders into new/, the renames that end claims) once what
 	 * they name is durable, then their directories */
 	for (i = 0; i < p->n; i++) {
@@ -988,8 +1061,7 @@ int spool_commit(struct spool *sp)
 		}
 		apply(sp, f, g);
 	}
-	if ((e = sync_dirs(sp, use_fs)) < 0)
-		all_fail(sp, e);
+	sync_round(sp, 0, use_fs);
 	/* 3. what may go once its change is durable */
 	for (i = 0; i < p->n; i++) {
 		struct pend_group *g = group_of(sp, p->f[i].group);

@@ -330,6 +330,15 @@ int spool_lookup_claim(struct spool *sp, const char *id, const char *token,
 		       struct order *o);
 
 /*
+ * As spool_lookup_claim, trying first hint (may be NULL or stale): the
+ * claim's file name in assigned/ as a claim or a renewal returned it. One
+ * stat instead of a listing of assigned/ when the hint names id and token
+ * and is there; otherwise exactly spool_lookup_claim.
+ */
+int spool_lookup_claim_hint(struct spool *sp, const char *id, const char *token,
+			    const char *hint, struct order *o);
+
+/*
  * Renew the lease of the claim o (as returned by a claim or a previous renew):
  * one rename to a name with deadline now + the claim's lease, found as at the
  * claim: the job's own lease, else lease_s (the claimant's default, as

@@ -40,8 +40,23 @@ static int on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut,
 	return c->cancellable && c->b->cancel && atomic_load(c->b->cancel);
 }
 
+/* status 0: no answer at all. */
+static void health_note(struct boss_health *h, long status)
+{
+	int64_t zero = 0;
+
+	if (!h)
+		return;
+	if (status == 401 || status == 403)
+		atomic_store(&h->denied, status);
+	if (status == 0 || status >= 500)
+		atomic_compare_exchange_strong(&h->down_since, &zero, mono_ms());
+	else
+		atomic_store(&h->down_since, 0);
+}
+
 int boss_init(struct boss *b, const char *url, const char *bearer,
-	      const atomic_int *cancel)
+	      const atomic_int *cancel, struct boss_health *health)
 {
 	struct curl_slist *h = NULL, *t;
 	char auth[512];
@@ -50,6 +65,7 @@ int boss_init(struct boss *b, const char *url, const char *bearer,
 	b->url = url;
 	b->bearer = bearer;
 	b->cancel = cancel;
+	b->health = health;
 	buf_init(&b->reply, BOSS_REPLY_MAX);
 	if (!(b->curl = curl_easy_init()))
 		return -ENOMEM;
@@ -117,10 +133,12 @@ int boss_request(struct boss *b, const char *method, const char *path,
 	}
 	rc = curl_easy_perform(h);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
-	if (rc == CURLE_OK) {
+	if (rc == CURLE_OK)
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &b->status);
+	if (rc != CURLE_ABORTED_BY_CALLBACK && !c.over)
+		health_note(b->health, rc == CURLE_OK ? b->status : 0);
+	if (rc == CURLE_OK)
 		return 0;
-	}
 	if (!b->err[0])
 		snprintf(b->err, sizeof(b->err), "%s", curl_easy_strerror(rc));
 	switch (rc) {

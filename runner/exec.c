@@ -11,7 +11,8 @@
  * period, then SIGKILL. A pidfd tells when the child has exited; it is then
  * still a zombie, so its group id cannot have been reused when we kill
  * what is left of the group, and only then is it reaped, with wait4 for
- * its resource usage.
+ * its resource usage. A watcher process per run (watch) kills the group
+ * when the runner dies, however it dies.
  *
  * The runner ignores SIGPIPE (main.c), so writing the job to a script that
  * does not read it gives EPIPE here, not a dead runner; the child gets its
@@ -37,15 +38,8 @@
 
 #define READ_CHUNK (64 << 10)
 #define POLL_MAX_MS 200		/* how often stop() is asked */
+#define WATCH_ENV_MAX (256 << 10)	/* bytes of a process's environment read */
 #define DRAIN_MS 2000		/* after exit: how long to wait for the pipes' EOF */
-
-int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 const char *exec_signame(int sig, char out[16])
 {
@@ -139,7 +133,68 @@ struct lines {
 	struct buf line;
 	int over;		/* the current line passed the ceiling: not an outcome */
 	struct buf *last;
+	int *nonfinite;		/* NaN/Infinity read as null in *last */
+	struct buf fixed;	/* a line with them, rewritten */
 };
+
+/*
+ * Python's json.dumps prints NaN, Infinity and -Infinity, which JSON has
+ * not (a diverged run's loss). Rewrite each, outside strings and where a
+ * value starts, as null into out. How many were rewritten, or a negative
+ * errno.
+ */
+static int nonfinite_null(const char *s, size_t n, struct buf *out)
+{
+	static const char *const words[] = { "-Infinity", "Infinity", "NaN" };
+	size_t i = 0, k, start = 0;
+	int instr = 0, count = 0, r;
+	char prev = 0;
+
+	buf_reset(out);
+	while (i < n) {
+		char ch = s[i];
+
+		if (instr) {
+			if (ch == '\\')
+				i++;
+			else if (ch == '"')
+				instr = 0;
+			i++;
+			continue;
+		}
+		if (ch == '"') {
+			instr = 1;
+			prev = ch;
+			i++;
+			continue;
+		}
+		for (k = 0; (prev == ':' || prev == ',' || prev == '[') &&
+			    k < sizeof(words) / sizeof(words[0]); k++) {
+			size_t w = strlen(words[k]);
+
+			if (n - i >= w && !memcmp(s + i, words[k], w) &&
+			    (i + w == n || strchr(" \t\r,]}", s[i + w])))
+				break;
+		}
+		if ((prev == ':' || prev == ',' || prev == '[') &&
+		    k < sizeof(words) / sizeof(words[0])) {
+			if ((r = buf_add(out, s + start, i - start)) < 0 ||
+			    (r = buf_puts(out, "null")) < 0)
+				return r;
+			i += strlen(words[k]);
+			start = i;
+			count++;
+			prev = 'l';
+			continue;
+		}
+		if (ch != ' ' && ch != '\t' && ch != '\r')
+			prev = ch;
+		i++;
+	}
+	if (count && (r = buf_add(out, s + start, n - start)) < 0)
+		return r;
+	return count;
+}
 
 static void line_end(struct lines *l)
 {
@@ -152,11 +207,22 @@ static void line_end(struct lines *l)
 		s++, n--;
 	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
 		n--;
-	if (n >= 2 && s[0] == '{' && s[n - 1] == '}' &&
-	    json_validate(s, n, NULL, 0) == 0) {
+	if (n >= 2 && s[0] == '{' && s[n - 1] == '}') {
+		int nf = 0;
+
+		if (json_validate(s, n, NULL, 0) < 0) {
+			if ((nf = nonfinite_null(s, n, &l->fixed)) <= 0 ||
+			    json_validate(l->fixed.data, l->fixed.len, NULL, 0) < 0)
+				goto out;
+			s = l->fixed.data;
+			n = l->fixed.len;
+		}
 		buf_reset(l->last);
-		if (buf_add(l->last, s, n) < 0)
+		*l->nonfinite = nf;
+		if (buf_add(l->last, s, n) < 0) {
 			buf_reset(l->last);
+			*l->nonfinite = 0;
+		}
 	}
 out:
 	buf_reset(&l->line);
@@ -218,6 +284,24 @@ static void tail_finish(struct tail *t, char *out)
 	out[t->len] = '\0';
 }
 
+/* The first line of stderr (its first EXEC_ERRHEAD_MAX bytes), into head. */
+static void head_add(char *head, int *done, const char *p, size_t n)
+{
+	size_t have = strlen(head), k = 0;
+
+	while (!*done && k < n && have < EXEC_ERRHEAD_MAX) {
+		if (p[k] == '\n') {
+			*done = have > 0;	/* blank lines before it do not count */
+		} else if (p[k] != '\r') {
+			head[have++] = p[k];
+		}
+		k++;
+	}
+	head[have] = '\0';
+	if (have == EXEC_ERRHEAD_MAX)
+		*done = 1;
+}
+
 /* ---- the run --------------------------------------------------------------- */
 
 static void close_fd(int *fd)
@@ -235,25 +319,188 @@ static void kill_group(pid_t pid, int sig)
 }
 
 /*
+ * End the watcher of a run: close its pipe, which makes it kill the script's
+ * group (call this while the script is unreaped), and reap it.
+ */
+static void unwatch(pid_t *watcher, int *life)
+{
+	int st;
+
+	if (*life >= 0)
+		close(*life);
+	*life = -1;
+	if (*watcher > 0)
+		while (waitpid(*watcher, &st, 0) < 0 && errno == EINTR)
+			;
+	*watcher = -1;
+}
+
+/*
+ * The watcher of a run: a process of its own, forked after the script, that
+ * holds the read end of a pipe whose only write end is the runner's. Any
+ * death of the runner, SIGKILL included, closes that end; the watcher then
+ * kills the script's whole process group (a training process and its data
+ * loaders, which PR_SET_PDEATHSIG on the script alone would leave behind)
+ * and every process that carries the run's SPOOL_RUN marker in its
+ * environment (one that left the group: setsid, a daemon), and exits. At a
+ * run's normal end the runner closes the pipe itself, while
+ * the script is still a zombie (so its group id cannot have been reused),
+ * and reaps the watcher before the script. The watcher ignores the signals
+ * a scheduler sends to every process of a step, so that it outlives them.
+ */
+/* The marker of a run in its environment ("SPOOL_RUN=..."), or NULL. */
+static const char *run_mark(char *const *env)
+{
+	size_t i;
+
+	for (i = 0; env && env[i]; i++)
+		if (!strncmp(env[i], "SPOOL_RUN=", 10))
+			return env[i];
+	return NULL;
+}
+
+/* Decimal of v into out (async-signal-safe). Its length. */
+static size_t udec(char *out, unsigned long v)
+{
+	char t[24];
+	size_t n = 0, i;
+
+	do
+		t[n++] = (char)('0' + v % 10);
+	while ((v /= 10) && n < sizeof(t));
+	for (i = 0; i < n; i++)
+		out[i] = t[n - 1 - i];
+	return n;
+}
+
+/*
+ * Kill every process whose environment holds mark exactly, as an entry:
+ * what left the run's process group (setsid, a daemon) but inherited its
+ * environment. Raw system calls only (this runs in a child forked from a
+ * threaded process); buf (cap bytes) was allocated before the fork. How
+ * many were killed.
+ */
+static int kill_marked(const char *mark, char *buf, size_t cap)
+{
+	size_t ml = strlen(mark);
+	char dents[8192];
+	int fd, killed = 0;
+	long n;
+
+	if ((fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return 0;
+	while ((n = syscall(SYS_getdents64, fd, dents, sizeof(dents))) > 0) {
+		long off = 0;
+
+		while (off < n) {
+			unsigned short reclen = *(unsigned short *)(dents + off + 16);
+			const char *name = dents + off + 19;
+			unsigned long pid = 0;
+			char path[48];
+			size_t k = 0, i;
+			ssize_t got;
+			int efd;
+
+			off += reclen;
+			for (i = 0; name[i] >= '0' && name[i] <= '9'; i++)
+				pid = pid * 10 + (unsigned long)(name[i] - '0');
+			if (!i || name[i] || pid == (unsigned long)getpid())
+				continue;
+			memcpy(path, "/proc/", 6);
+			k = 6 + udec(path + 6, pid);
+			memcpy(path + k, "/environ", 9);
+			if ((efd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+				continue;
+			got = read(efd, buf, cap);
+			close(efd);
+			for (i = 0; got > 0 && i < (size_t)got; ) {
+				size_t e = i;
+
+				while (e < (size_t)got && buf[e])
+					e++;
+				if (e - i == ml && !memcmp(buf + i, mark, ml)) {
+					kill((pid_t)pid, SIGKILL);
+					killed++;
+					break;
+				}
+				i = e + 1;
+			}
+		}
+	}
+	close(fd);
+	return killed;
+}
+
+static pid_t watch(int life_r, pid_t group, const char *mark, char *buf, size_t cap)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		struct sigaction sa;
+		sigset_t none;
+		char c;
+		ssize_t n;
+		int sig;
+
+		memset(&sa, 0, sizeof(sa));
+		for (sig = 1; sig < NSIG; sig++) {
+			sa.sa_handler = sig == SIGTERM || sig == SIGINT || sig == SIGHUP ||
+					sig == SIGPIPE || sig == SIGUSR1 || sig == SIGUSR2
+					? SIG_IGN : SIG_DFL;
+			sigaction(sig, &sa, NULL);
+		}
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		/* nothing but the pipe: another run's write end held here would
+		 * keep that run's watcher from ever seeing its runner die */
+		if (life_r != 3 && dup2(life_r, 3) < 0)
+			_exit(1);
+		if (syscall(SYS_close_range, 4, ~0U, 0) < 0) {
+			int fd;
+
+			for (fd = 4; fd < 1024; fd++)
+				close(fd);
+		}
+		for (;;) {
+			n = read(3, &c, 1);
+			if (n == 0 || (n < 0 && errno != EINTR))
+				break;
+		}
+		kill(-group, SIGKILL);
+		/* and whatever left the group; again while some fork */
+		for (n = 0; mark && buf && n < 20 && kill_marked(mark, buf, cap) > 0; n++)
+			;
+		_exit(0);
+	}
+	return pid;
+}
+
+/*
  * fork and exec, with only system calls in between (we are multi-threaded).
  * The child: its own process group; SIGKILL when the runner's slot thread
- * dies (a runner killed with -9 must not leave its scripts running beside
- * the retry of their orders); signals back to defaults; the pipes on 0-2,
- * every other descriptor closed. An exec failure comes back as an errno on
- * a close-on-exec pipe. Returns 0 or a positive errno.
+ * dies; signals back to defaults; the pipes on 0-2, every other descriptor
+ * closed. An exec failure comes back as an errno on a close-on-exec pipe.
+ * Then the run's watcher (above) is started; *life is the write end of its
+ * pipe, *watcher its pid (or -1 when it could not be forked: the run goes
+ * on, with PR_SET_PDEATHSIG as the only guard). Returns 0 or a positive
+ * errno.
  */
-static int spawn(const struct exec_spec *s, int in, int out, int err, pid_t *pid)
+static int spawn(const struct exec_spec *s, int in, int out, int err, pid_t *pid,
+		 pid_t *watcher, int *life)
 {
 	char *argv[4];
 	sigset_t none;
 	pid_t parent = getpid();
-	int i = 0, rep[2], e = 0;
+	int i = 0, rep[2], lp[2], e = 0;
 	ssize_t n;
 
+	*watcher = -1;
+	*life = -1;
 	if (s->interp)
 		argv[i++] = (char *)s->interp;
 	argv[i++] = (char *)s->path;
-	argv[i++] = (char *)s->job;
+	if (!s->no_arg)
+		argv[i++] = (char *)s->job;
 	argv[i] = NULL;
 	sigemptyset(&none);
 	if (pipe2(rep, O_CLOEXEC) < 0)
@@ -301,12 +548,24 @@ fail:
 	 * with a kill(-pid) issued before the child got that far. */
 	setpgid(*pid, *pid);
 	close(rep[1]);
+	if (pipe2(lp, O_CLOEXEC) == 0) {
+		char *buf = malloc(WATCH_ENV_MAX);	/* the watcher's, before its fork */
+
+		if ((*watcher = watch(lp[0], *pid, run_mark(s->env), buf, WATCH_ENV_MAX)) < 0) {
+			close(lp[1]);
+		} else {
+			*life = lp[1];
+		}
+		close(lp[0]);
+		free(buf);
+	}
 	while ((n = read(rep[0], &e, sizeof(e))) < 0 && errno == EINTR)
 		;
 	close(rep[0]);
 	if (n == sizeof(e)) {
 		int st;
 
+		unwatch(watcher, life);
 		while (waitpid(*pid, &st, 0) < 0 && errno == EINTR)
 			;
 		return e ? e : EIO;
@@ -345,7 +604,8 @@ int exec_run(const struct exec_spec *s, struct exec_result *r)
 	struct tail tail;
 	struct rusage ru;
 	char *chunk = NULL;
-	pid_t pid = 0;
+	pid_t pid = 0, watcher = -1;
+	int life = -1, headdone = 0;
 
 	memset(r, 0, sizeof(*r));
 	buf_init(&r->log, s->log_max + 256);
@@ -354,6 +614,8 @@ int exec_run(const struct exec_spec *s, struct exec_result *r)
 	buf_init(&lines.line, SPOOL_OUTCOME_MAX);
 	lines.over = 0;
 	lines.last = &r->outcome;
+	lines.nonfinite = &r->nonfinite;
+	buf_init(&lines.fixed, SPOOL_OUTCOME_MAX);
 	memset(&tail, 0, sizeof(tail));
 	memset(&ru, 0, sizeof(ru));
 
@@ -368,7 +630,7 @@ int exec_run(const struct exec_spec *s, struct exec_result *r)
 	}
 	r->started_ms = now_ms();
 	t0 = mono_ms();
-	r->err = spawn(s, in[0], out[1], er[1], &pid);
+	r->err = spawn(s, in[0], out[1], er[1], &pid, &watcher, &life);
 	close_fd(&in[0]);
 	close_fd(&out[1]);
 	close_fd(&er[1]);
@@ -448,6 +710,7 @@ int exec_run(const struct exec_spec *s, struct exec_result *r)
 			ret = -errno;
 			kill_group(pid, SIGKILL);	/* and fall through to reap */
 			if (!exited) {
+				unwatch(&watcher, &life);
 				wait4(pid, &status, 0, &ru);
 				exited = 1;
 			}
@@ -477,6 +740,7 @@ int exec_run(const struct exec_spec *s, struct exec_result *r)
 			ssize_t n = read(er[0], chunk, READ_CHUNK);
 
 			if (n > 0) {
+				head_add(r->errhead, &headdone, chunk, (size_t)n);
 				r->err_bytes += (uint64_t)n;
 				cap_add(&cap, chunk, (size_t)n);
 				tail_add(&tail, chunk, (size_t)n);
@@ -487,6 +751,7 @@ int exec_run(const struct exec_spec *s, struct exec_result *r)
 		if (!exited && exited_yet(pid, pidfd, ipid >= 0 ? p[ipid].revents : 0)) {
 			/* A zombie still: its group id is ours to kill. */
 			kill_group(pid, SIGKILL);
+			unwatch(&watcher, &life);
 			while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR)
 				;
 			exited = 1;
@@ -513,9 +778,11 @@ int exec_run(const struct exec_spec *s, struct exec_result *r)
 	else
 		r->end = END_EXITED;
 out:
+	unwatch(&watcher, &life);	/* none left but on an error path */
 	cap_finish(&cap, &r->log);
 	tail_finish(&tail, r->errtail);
 	buf_release(&lines.line);
+	buf_release(&lines.fixed);
 	free(chunk);
 	close_fd(&pidfd);
 	close_fd(&in[0]);

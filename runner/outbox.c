@@ -12,19 +12,63 @@
  * claim is stale: the boss keeps the outcome as late). Other 4xx answers
  * will never change, so those files move to dead/ for a person to read;
  * 5xx, 408, 429, 401 and 403 pass, and are tried again.
+ *
+ * The outbox's lock (held claims, the thread's kick and quit) is taken in
+ * this file only.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "runner.h"
 
 #define FLUSH_MAX 4096		/* files looked at in one flush */
+
+/* This host's name, for the tmp/ files (an outbox may be on a shared home). */
+static void host_name(char out[HOST_NAME_MAX + 1])
+{
+	size_t i;
+
+	if (gethostname(out, HOST_NAME_MAX) < 0)
+		snprintf(out, HOST_NAME_MAX + 1, "host");
+	out[HOST_NAME_MAX] = '\0';
+	for (i = 0; out[i]; i++)
+		if (out[i] == '/')
+			out[i] = '_';
+}
+
+/*
+ * Is tmp/ file name (NAME.HOST.PID) one of a runner of this host that is
+ * gone? A file of another host is left to the hour-old rule.
+ */
+static int tmp_orphan(const char *name)
+{
+	char host[HOST_NAME_MAX + 1];
+	const char *dot = strrchr(name, '.');
+	size_t hn, pre;
+	char *end;
+	long pid;
+
+	if (!dot)
+		return 0;
+	pid = strtol(dot + 1, &end, 10);
+	if (*end || pid <= 0)
+		return 0;
+	host_name(host);
+	hn = strlen(host);
+	pre = (size_t)(dot - name);
+	if (pre <= hn + 1 || name[pre - hn - 1] != '.' || strncmp(name + pre - hn, host, hn))
+		return 0;
+	return pid > INT_MAX || (kill((pid_t)pid, 0) < 0 && errno == ESRCH);
+}
 
 int outbox_open(struct outbox *ob, const char *dir)
 {
@@ -50,16 +94,15 @@ int outbox_open(struct outbox *ob, const char *dir)
 		free(ob->dir);
 		return r;
 	}
-	/* tmp/ files of this host's dead runners were never delivered: drop them */
+	/* tmp/ files of dead runners were never delivered: drop them */
 	snprintf(sub, sizeof(sub), "%s/tmp", dir);
 	if ((d = opendir(sub))) {
 		int tfd = dirfd(d);
 		struct stat st;
 
 		while ((e = readdir(d)))
-			if (e->d_name[0] != '.' &&
-			    fstatat(tfd, e->d_name, &st, 0) == 0 &&
-			    st.st_mtime < time(NULL) - 3600)
+			if (e->d_name[0] != '.' && fstatat(tfd, e->d_name, &st, 0) == 0 &&
+			    (st.st_mtime < time(NULL) - 3600 || tmp_orphan(e->d_name)))
 				unlinkat(tfd, e->d_name, 0);
 		closedir(d);
 	}
@@ -84,12 +127,13 @@ int outbox_put(struct outbox *ob, const char *id, int attempt,
 	       const char *token, const char *kind, const void *data,
 	       size_t len)
 {
-	char name[128], tmp[160];
+	char name[128], tmp[160 + HOST_NAME_MAX], host[HOST_NAME_MAX + 1];
 	const char *p = data;
 	int fd, r = 0;
 
+	host_name(host);
 	snprintf(name, sizeof(name), "%s.%d.%s.%s", id, attempt, token, kind);
-	snprintf(tmp, sizeof(tmp), "tmp/%s.%ld", name, (long)getpid());
+	snprintf(tmp, sizeof(tmp), "tmp/%s.%s.%ld", name, host, (long)getpid());
 	if ((fd = openat(ob->fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 			 0600)) < 0)
 		return -errno;
@@ -352,4 +396,112 @@ int outbox_send(struct outbox *ob, struct boss *b, const char *id, int attempt,
 			return r;
 	}
 	return 0;
+}
+
+/* ---- the outbox thread ------------------------------------------------------- */
+
+void outbox_kick(struct outbox *ob)
+{
+	pthread_mutex_lock(&ob->mu);
+	ob->kick = 1;
+	pthread_cond_signal(&ob->cv);
+	pthread_mutex_unlock(&ob->mu);
+}
+
+struct thread_arg {
+	struct outbox *ob;
+	void (*tell)(const char *line);
+};
+
+static void *outbox_main(void *arg)
+{
+	struct thread_arg ta = *(struct thread_arg *)arg;
+	struct outbox *ob = ta.ob;
+	int64_t wait_ms = 0, bo = 0;
+	unsigned seed = (unsigned)(getpid() ^ now_ms());
+	int down = 0, r, left = 0;
+	char line[512];
+
+	free(arg);
+	pthread_mutex_lock(&ob->mu);
+	ob->kick = 1;		/* what earlier runners left: at once */
+	pthread_mutex_unlock(&ob->mu);
+	for (;;) {
+		int quit;
+		struct timespec ts;
+
+		pthread_mutex_lock(&ob->mu);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += (wait_ms ? wait_ms : 5000) / 1000;
+		ts.tv_nsec += ((wait_ms ? wait_ms : 5000) % 1000) * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		/* After a failure, wait out the backoff even when kicked. */
+		while (down || (!ob->quit && !ob->kick))
+			if (pthread_cond_timedwait(&ob->cv, &ob->mu, &ts) == ETIMEDOUT)
+				break;
+		ob->kick = 0;
+		quit = ob->quit;
+		pthread_mutex_unlock(&ob->mu);
+
+		r = outbox_flush(ob, &ob->b, &left, ta.tell);
+		if (r < 0) {
+			bo = bo ? bo * 2 : 250;
+			if (bo > 8000)
+				bo = 8000;
+			wait_ms = bo / 2 + rand_r(&seed) % (unsigned)(bo / 2 + 1);
+			if (!down++) {
+				snprintf(line, sizeof(line),
+					 "the boss did not take an outcome (%s): %d kept in %s, retrying",
+					 ob->b.err[0] ? ob->b.err : "busy", left, ob->dir);
+				ta.tell(line);
+			}
+		} else {
+			if (down)
+				ta.tell("the boss is back; outbox delivered");
+			down = 0;
+			bo = 0;
+			wait_ms = 0;
+		}
+		if (quit && (left == 0 || mono_ms() >= ob->quit_by))
+			break;
+	}
+	ob->left = left;
+	return NULL;
+}
+
+int outbox_start(struct outbox *ob, const char *url, const char *bearer,
+		 struct boss_health *health, void (*tell)(const char *line))
+{
+	struct thread_arg *ta = malloc(sizeof(*ta));
+	int r;
+
+	if (!ta)
+		return -ENOMEM;
+	ta->ob = ob;
+	ta->tell = tell;
+	if ((r = boss_init(&ob->b, url, bearer, NULL, health)) < 0) {
+		free(ta);
+		return r;
+	}
+	if ((r = pthread_create(&ob->thread, NULL, outbox_main, ta)) != 0) {
+		boss_release(&ob->b);
+		free(ta);
+		return -r;
+	}
+	return 0;
+}
+
+int outbox_stop(struct outbox *ob, int64_t quit_by)
+{
+	pthread_mutex_lock(&ob->mu);
+	ob->quit = 1;
+	ob->quit_by = quit_by;
+	pthread_cond_signal(&ob->cv);
+	pthread_mutex_unlock(&ob->mu);
+	pthread_join(ob->thread, NULL);
+	boss_release(&ob->b);
+	return ob->left;
 }

@@ -76,44 +76,63 @@ static int run_record(struct buf *b, const struct exec_result *r,
 		e = buf_printf(b, ",\"exit\":%d,\"signal\":null", r->code);
 	if (e < 0)
 		return e;
+	/* a diverged run printed NaN or Infinity: say so where its numbers are */
+	if (r->nonfinite && (e = buf_printf(b, ",\"nonFiniteAsNull\":%d", r->nonfinite)) < 0)
+		return e;
 	return buf_printf(b, ",\"timedOut\":%s}",
 			  r->end == END_TIMEOUT ? "true" : "false");
 }
 
 /*
- * The status of a failed run: the script's own when its JSON outcome says
- * the job is wrong (4xx, as nn.py's 400), so that the spool does not retry
- * it (spool-layout.md); 500 otherwise.
+ * The numeric "status" of the script's JSON outcome, if it has one: the
+ * one reading of it behind both rules below. 1 (*v set) or 0.
  */
-static int script_status(const struct exec_result *r)
+static int script_status_of(const struct exec_result *r, int64_t *v)
 {
 	struct json j;
 	char err[8];
-	int64_t v = 500;
+	int has;
 
 	if (!r->outcome.len ||
-	    json_parse(&j, r->outcome.data, r->outcome.len, 4096, err, sizeof(err)) < 0)
-		return 500;
-	if (json_int(&j, json_get(&j, 0, "status"), &v) < 0 || v < 400 || v > 499)
-		v = 500;
+	    json_parse(&j, r->outcome.data, r->outcome.len, JSON_TOKENS_MAX, err, sizeof(err)) < 0)
+		return 0;
+	has = json_int(&j, json_get(&j, 0, "status"), v) == 0;
 	json_release(&j);
+	return has;
+}
+
+/*
+ * The status of a failed run, as the spool reads it (spool_status_failed,
+ * spool_fail; the same rule as /callback's): the script's own when it says
+ * the job is wrong (4xx, as nn.py's 400), so that it fails at once; 500,
+ * retried, otherwise.
+ */
+static int script_status(const struct exec_result *r)
+{
+	int64_t v = 500;
+
+	if (!script_status_of(r, &v) || v < 400 || v > 499)
+		v = 500;
 	return (int)v;
+}
+
+/*
+ * A script that cannot be started for reasons another attempt cannot change
+ * (too large an argument list, a file that is no program) fails its job at
+ * once (400), rather than three times.
+ */
+static int never_runs(const struct exec_result *r)
+{
+	return r->end == END_SPAWN && (r->err == E2BIG || r->err == ENOEXEC);
 }
 
 /* 1 if the script's JSON outcome has a numeric "status" that says failure. */
 static int status_failed(const struct exec_result *r)
 {
-	struct json j;
-	char err[8];
 	int64_t v = 0;
-	int failed;
+	int has = script_status_of(r, &v);
 
-	if (json_parse(&j, r->outcome.data, r->outcome.len, JSON_TOKENS_MAX, err, sizeof(err)) < 0)
-		return 0;
-	failed = json_int(&j, json_get(&j, 0, "status"), &v) == 0;
-	failed = spool_status_failed(failed, v);
-	json_release(&j);
-	return failed;
+	return spool_status_failed(has, v);
 }
 
 static int success(const struct exec_result *r, const struct run_info *ri,
@@ -196,8 +215,8 @@ int outcome_build(const struct exec_result *r, const struct run_info *ri,
 	case END_SPAWN:
 	default:
 		if (r->err == E2BIG)
-			snprintf(why, sizeof(why), "cannot run the script: the job is too "
-				 "large for its command line (Linux takes 128 KiB per argument)");
+			snprintf(why, sizeof(why), "cannot run the script: its environment "
+				 "is too large (Linux takes 128 KiB per variable)");
 		else
 			snprintf(why, sizeof(why), "cannot run the script: %s",
 				 strerror(r->err));
@@ -206,7 +225,7 @@ int outcome_build(const struct exec_result *r, const struct run_info *ri,
 	if (whylen)
 		snprintf(why_out, whylen, "%s", why);
 	if ((e = buf_printf(b, "{\"jobId\":\"%s\",\"status\":%d,\"error\":", ri->job_id,
-			    script_status(r))) < 0 ||
+			    never_runs(r) ? 400 : script_status(r))) < 0 ||
 	    (e = buf_json_str(b, why, strlen(why))) < 0 ||
 	    (e = buf_puts(b, ",\"stderrTail\":")) < 0 ||
 	    (e = json_text(b, r->errtail, strlen(r->errtail))) < 0)

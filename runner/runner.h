@@ -5,12 +5,19 @@
  * followed by its functions, each with its contract.
  *
  *	exec.c     run one script: spawn, feed stdin, capture, time out, reap
- *	script.c   scriptName checks, the job argument, environment, work dirs
+ *	script.c   scriptName checks, the job argument, environment
+ *	workdir.c  per-run work directories; those of dead runners removed
  *	outcome.c  the outcome document of a finished run
  *	boss.c     the HTTP client of spoold's /v1 API (libcurl)
- *	outbox.c   durable outbox of outcomes and logs not yet taken by the boss
+ *	outbox.c   durable outbox of outcomes and logs not yet taken by the
+ *	           boss, and the thread that delivers them
+ *	remote.c   the claimer over HTTP (boss.c, outbox.c)
+ *	local.c    the claimer straight on a spool directory (lib/)
  *	slot.c     one slot: claim, run, deliver, in a loop (one thread each)
- *	main.c     options, signals, the threads, registration, reaping
+ *	options.c  the command line
+ *	once.c     --exec: one job, no queue
+ *	say.c      the log lines; clock.c the clock and naps
+ *	main.c     signals, the threads, registration, reaping, the exit status
  *
  * Functions return 0 or a negative errno, or NULL; only main.c and the slot
  * threads' outermost loop print.
@@ -29,13 +36,15 @@
 /* ---- exec.c: one run of one script ------------------------------------- */
 
 #define EXEC_ERRTAIL_MAX 4096		/* bytes of stderr kept for the outcome */
+#define EXEC_ERRHEAD_MAX 200		/* bytes of its first line kept for the log line */
 #define EXEC_LOG_DEFAULT (1 << 20)	/* bytes of stdout+stderr kept as the log */
 
 struct exec_spec {
 	const char *path;	/* the script, absolute */
 	const char *interp;	/* absolute path of the interpreter (python3), or NULL */
-	const char *job;	/* argv[1], and written to stdin */
+	const char *job;	/* argv[1] (unless no_arg), and written to stdin */
 	size_t joblen;
+	int no_arg;		/* too big for an argument: stdin (and a file) only */
 	char *const *env;	/* the whole environment, NULL-terminated */
 	const char *workdir;	/* cwd of the script; must exist */
 	int64_t timeout_ms;	/* 0: none */
@@ -75,7 +84,9 @@ struct exec_result {
 	uint64_t out_bytes, err_bytes;
 	struct buf log;		/* stdout+stderr as they came, capped, marked */
 	struct buf outcome;	/* the last stdout line that is a JSON object */
+	int nonfinite;		/* NaN/Infinity in it, read as null */
 	char errtail[EXEC_ERRTAIL_MAX + 1];	/* the end of stderr, NUL-terminated */
+	char errhead[EXEC_ERRHEAD_MAX + 1];	/* its first line, NUL-terminated */
 };
 
 /*
@@ -123,8 +134,10 @@ int script_job_arg(const char *job, size_t len, const char *id,
  * What running a job needs, short of its environment: the job as the script
  * gets it (arg, with "_id" and "assignmentId" = id), its scriptName (sname),
  * and the script resolved in dir (*path malloc'd; *py: run under python,
- * the runner's python3, NULL when none is on PATH). 0, or -EINVAL with why
- * the job is refused (the order then fails with that reason).
+ * the runner's python3, NULL when none is on PATH). 0; -ENOENT when this
+ * runner cannot run it (no such script in dir, or no python3) but another
+ * may; -EINVAL with why the job is refused (the order then fails with that
+ * reason).
  */
 int script_prepare(const char *dir, const char *python, const char *job,
 		   size_t len, const char *id, struct buf *arg, char *sname,
@@ -135,11 +148,21 @@ struct runner;
 /*
  * The exec_spec of a prepared job (script_prepare's path, py and arg): the
  * runner's interpreter, grace and log cap, with env, workdir and timeout;
- * no heartbeat or stop hook (the caller adds them).
+ * no heartbeat or stop hook (the caller adds them). A job of SCRIPT_ARG_MAX
+ * bytes or more goes on stdin and in $SPOOL_JOB_FILE only, not as argv[1].
  */
 void script_spec(struct exec_spec *s, const struct runner *rn, const char *path,
 		 int py, const struct buf *arg, char **env, const char *workdir,
 		 int64_t timeout_ms);
+
+/*
+ * Write the job as the script gets it (arg) to SCRIPT_JOB_FILE in workdir,
+ * where $SPOOL_JOB_FILE names it. 0 or a negative errno.
+ */
+int script_job_file(const char *workdir, const struct buf *arg);
+
+/* A job this long or longer is not passed as argv[1] (MAX_ARG_STRLEN). */
+#define SCRIPT_ARG_MAX (128 << 10)
 
 /* Find prog on PATH: a malloc'd absolute path, or NULL. */
 char *script_which(const char *prog);
@@ -153,23 +176,45 @@ struct run_env {
 	const char *cuda;	/* CUDA_VISIBLE_DEVICES, or NULL to leave it */
 };
 
+/* The job as a file in the run's work directory, named by $SPOOL_JOB_FILE. */
+#define SCRIPT_JOB_FILE "spool-job.json"
+
 /*
- * The environment of a run: the runner's own, less any SPOOL_* and
- * (when cuda is set) CUDA_VISIBLE_DEVICES, plus SPOOL_JOB_ID,
- * SPOOL_ORDER_ID, SPOOL_ATTEMPT, SPOOL_SLOT, SPOOL_WORKDIR, SPOOL_WORKER.
+ * The environment of a run: the runner's own, less the variables it sets
+ * itself and (when cuda is set) CUDA_VISIBLE_DEVICES, plus SPOOL_JOB_ID,
+ * SPOOL_ORDER_ID, SPOOL_ATTEMPT, SPOOL_SLOT, SPOOL_WORKDIR, SPOOL_WORKER,
+ * SPOOL_JOB_FILE, and SPOOL_RUN (a marker unique to the run: its watcher
+ * kills whatever carries it). Any other SPOOL_* (SPOOL_DATA_DIR) reaches
+ * the script.
  * A malloc'd vector to free with script_env_free, or NULL.
  */
 char **script_env(const struct run_env *e);
 void script_env_free(char **env);
 
+/* ---- workdir.c: per-run work directories ---------------------------------- */
+
 /* mkdir -p path (mode 0755 less the umask). 0 or errno. */
 int dir_make_p(const char *path);
 
-/* Make a fresh empty directory path (removing an old one there). 0 or errno. */
-int workdir_make(const char *path);
+/*
+ * Make the fresh empty run directory path (ROOT/NAME; an old one there is
+ * removed) and take its lock: *lock gets the descriptor that holds it, to
+ * hand to workdir_done. 0 or a negative errno (-EWOULDBLOCK: another live
+ * runner has that very directory).
+ */
+int workdir_make(const char *path, int *lock);
+
+/* The run is over: remove path (unless keep) and drop its lock. */
+void workdir_done(const char *path, int lock, int keep);
 
 /* Remove path and everything below it. 0 or errno. */
 int workdir_remove(const char *path);
+
+/*
+ * Remove the run directories below root whose runner is gone (their lock is
+ * free). How many were removed, or a negative errno.
+ */
+int workdir_sweep(const char *root);
 
 /* ---- outcome.c --------------------------------------------------------- */
 
@@ -205,25 +250,35 @@ int outcome_refused(const struct run_info *ri, const char *why,
 
 #define BOSS_REPLY_MAX (SPOOL_JOB_MAX + (64 << 10))
 
+/* What every request of a runner learns of its boss, shared by its threads. */
+struct boss_health {
+	_Atomic int64_t down_since;	/* mono ms of the first failure (transport,
+					 * 5xx) since the boss last answered; 0: up */
+	atomic_long denied;		/* 401 or 403 when the token was refused */
+};
+
 struct boss {
 	void *curl;		/* CURL * */
 	const char *url;	/* base, without a trailing '/' */
 	const char *bearer;	/* token from --token-file, or NULL */
 	void *headers;		/* struct curl_slist * */
 	const atomic_int *cancel;	/* non-zero aborts a claim's long poll */
+	struct boss_health *health;	/* updated by every request, or NULL */
 	long status;		/* HTTP status of the last request */
 	struct buf reply;	/* body of the last reply */
 	char err[256];		/* transport error, in words */
 };
 
-/* Prepare b for the boss at url. 0 or -ENOMEM. */
+/* Prepare b for the boss at url; health may be NULL. 0 or -ENOMEM. */
 int boss_init(struct boss *b, const char *url, const char *bearer,
-	      const atomic_int *cancel);
+	      const atomic_int *cancel, struct boss_health *health);
 void boss_release(struct boss *b);
 
 /*
  * One request: method "GET"/"POST", path with its query (begins with '/'),
  * an optional body. The status goes to b->status and the body to b->reply.
+ * b->health learns whether the boss answered (below 500), failed (a
+ * transport error, 5xx) or refused the token (401, 403).
  * 0 when an HTTP answer came (any status); -ECONNREFUSED, -ETIMEDOUT,
  * -EIO (transport: b->err says why), -ECANCELED (cancel was set during a
  * cancellable request), -E2BIG (reply over its ceiling).
@@ -272,9 +327,14 @@ int boss_heartbeat(struct boss *b, struct task *t, int lease_s);
 struct outbox {
 	char *dir;
 	int fd;			/* O_DIRECTORY of dir */
-	pthread_mutex_t mu;	/* guards what follows */
+	pthread_t thread;	/* the outbox thread (outbox_start) */
+	struct boss b;		/* its connection to the boss */
+	pthread_mutex_t mu;	/* guards what follows; taken in outbox.c only */
 	pthread_cond_t cv;
 	int kick;		/* something new to send */
+	int quit;		/* outbox_stop: finish */
+	int64_t quit_by;	/* mono ms: give up on the rest then */
+	int left;		/* files not yet delivered when the thread ended */
 	int nheld;
 	char held[OUTBOX_HELD_MAX][64];	/* ID.ATTEMPT.TOKEN a slot is sending */
 };
@@ -282,6 +342,24 @@ struct outbox {
 /* Open (making it when missing) the outbox at dir. 0 or errno. */
 int outbox_open(struct outbox *ob, const char *dir);
 void outbox_close(struct outbox *ob);
+
+/*
+ * Start the outbox thread: it delivers what earlier runners left at once,
+ * then whatever outbox_kick announces, with backoff while the boss does
+ * not take it (logged through tell). b_url, bearer, health as boss_init.
+ * 0 or a negative errno.
+ */
+int outbox_start(struct outbox *ob, const char *url, const char *bearer,
+		 struct boss_health *health, void (*tell)(const char *line));
+
+/* Something new to deliver: wake the outbox thread. */
+void outbox_kick(struct outbox *ob);
+
+/*
+ * Let the thread deliver what is left until quit_by (mono ms), then end it.
+ * How many files are left undelivered.
+ */
+int outbox_stop(struct outbox *ob, int64_t quit_by);
 
 /* Store one thing to deliver, durably. kind as above. 0 or errno. */
 int outbox_put(struct outbox *ob, const char *id, int attempt,
@@ -315,9 +393,65 @@ int outbox_send(struct outbox *ob, struct boss *b, const char *id, int attempt,
 int outbox_flush(struct outbox *ob, struct boss *b, int *left,
 		 void (*tell)(const char *line));
 
-/* ---- slot.c and main.c: the program ------------------------------------ */
+/* ---- the claimer: one interface, a remote and a local implementation -- */
 
 struct runner;
+struct claimer;
+
+/*
+ * How a slot (or the main thread) deals with whoever hands out orders:
+ * spoold over HTTP (remote.c) or the spool directory itself (local.c).
+ * Every function is called from the claimer's own thread only. Failures
+ * leave a message in cl->err.
+ */
+struct claimer_ops {
+	/* Claim an order into t, waiting up to wait_s for one (remote; local
+	 * answers at once). 0, -EAGAIN (none), -ECANCELED (the runner
+	 * stops), another negative errno. */
+	int (*claim)(struct claimer *cl, struct task *t, int wait_s);
+	/* Renew the lease of t. 0, -ESTALE (the claim is lost), errno. */
+	int (*renew)(struct claimer *cl, struct task *t);
+	/* Cheap: is t still claimed (not cancelled, not reaped)? 0, -ESTALE. */
+	int (*check)(struct claimer *cl, struct task *t);
+	/* Hand back t's log and outcome (ok: complete, else fail), durably;
+	 * says what came of it. */
+	void (*finish)(struct claimer *cl, struct task *t, const struct buf *log,
+		       int ok, const struct buf *out);
+	/* Keep t's log only (a run stopped or lost). */
+	void (*keep_log)(struct claimer *cl, struct task *t, const struct buf *log);
+	/* Give t back, no attempt counted. 0 or a negative errno. */
+	int (*release)(struct claimer *cl, struct task *t);
+	/* 1 if an order is queued that this runner could claim once due (not
+	 * one whose id skip says to pass); 0 if none. */
+	int (*later)(struct claimer *cl, int (*skip)(void *arg, const char *id),
+		     void *arg);
+	/* Publish the worker record doc. 0 or a negative errno. */
+	int (*announce)(struct claimer *cl, const struct buf *doc);
+	/* Mend the spool and reap expired leases (local), or nothing. */
+	void (*mend)(struct claimer *cl);
+	/* Where a person reads the logs of order id, a command, into out. */
+	void (*where)(struct claimer *cl, const char *id, char *out, size_t cap);
+	void (*close)(struct claimer *cl);
+};
+
+struct claimer {
+	const struct claimer_ops *ops;
+	struct runner *rn;
+	int slot;		/* the slot's index; -1 for the main thread */
+	struct boss b;		/* remote */
+	struct spool sp;	/* local */
+	char err[600];
+};
+
+/*
+ * Open the claimer of rn's mode (remote.c, local.c) for slot (-1: the
+ * main thread). 0, or a negative errno with the reason in cl->err.
+ */
+int remote_open(struct claimer *cl, struct runner *rn, int slot);
+int local_open(struct claimer *cl, struct runner *rn, int slot);
+int claimer_open(struct claimer *cl, struct runner *rn, int slot);
+
+/* ---- slot.c and main.c: the program ------------------------------------ */
 
 struct slot {
 	struct runner *rn;
@@ -339,11 +473,17 @@ struct runner {
 	const char *tags[SPOOL_TAGS_MAX];
 	char tagcsv[SPOOL_TAGS_MAX * (SPOOL_TAG_MAX + 1) + 1];
 	char *gpus;		/* "0,1" or NULL */
+	int ngpus;
+	char *gpu[64];		/* the entries of gpus, in gpu_list */
+	char *gpu_list;
 	int timeout_s;		/* default job timeout, 0: none */
 	int lease_s;		/* 0: the job's or the boss's */
 	int grace_s;		/* SIGTERM to SIGKILL */
 	int drain_timeout_s;	/* on SIGTERM: how long running scripts may go on */
 	int drain;		/* exit once nothing is left to claim */
+	int wait_delayed;	/* --drain: not while orders are queued, not yet due */
+	int give_up_s;		/* the boss unreachable this long: exit 2 (0: never) */
+	const char *token_file;	/* for the message of a refused token */
 	int wait_s;		/* long-poll of a remote claim */
 	int poll_ms;		/* local mode: interval between empty claims */
 	size_t log_max;
@@ -352,28 +492,73 @@ struct runner {
 	char *bearer;
 	char *python;		/* python3 from PATH, or NULL */
 	/* state */
-	atomic_int stopping;	/* SIGTERM/SIGINT: claim no more */
+	atomic_int stopping;	/* SIGTERM/SIGINT/SIGHUP, or fatal: claim no more */
+	atomic_int exit_code;	/* the first reason to stop: 2 or 128+N; 0: none */
+	struct boss_health health;
 	_Atomic int64_t kill_at_ms;	/* running scripts are stopped after this (0: never) */
 	struct outbox outbox;	/* remote mode */
 	int have_outbox;
+	int sigcount;		/* signals taken */
 	struct slot *slots;
 	atomic_long completed, failed;
 	atomic_int busy;	/* slots running an order (--drain waits for them) */
-	/* Each thread has its own struct spool; id_new is thread-safe, so
-	 * the slots' library calls need no lock and their fsyncs overlap. */
 };
+
+#define RUNNER_VERSION "0.11"
+
+/*
+ * Stop the runner: claim no more, stop running scripts at kill_at (mono ms),
+ * exit with code unless an earlier reason to stop set one.
+ */
+void runner_stop(struct runner *rn, int code, int64_t kill_at);
 
 /* The thread of one slot: claims and runs until stopping (or drained). */
 void *slot_main(void *arg);
+
+/* ---- options.c: the command line --------------------------------------- */
+
+/* What options name that the runner keeps only until it has used it. */
+struct options {
+	const char *outbox_dir, *token_file, *exec_file, *scripts, *workdir;
+	int give_up;		/* -1: the default */
+	int slots_set;
+};
+
+/*
+ * Fill rn (and o) from the command line, with the defaults. Exits 0 for
+ * --help and --version, 2 on bad usage (saying why).
+ */
+void options_parse(struct runner *rn, struct options *o, int argc, char **argv);
+
+/* 1 if the runner has tag. */
+int runner_has_tag(const struct runner *rn, const char *tag);
+
+/* The default outbox directory for the boss at url: malloc'd, or NULL. */
+char *options_default_outbox(const char *url);
+
+/* ---- once.c: --exec ------------------------------------------------------ */
+
+/* Run the job in file once, print its outcome. The exit status of main. */
+int once_run(struct runner *rn, const char *file);
+
+/* ---- say.c: logging -------------------------------------------------------- */
 
 /* Logging of the program: one line to stderr, prefixed with the worker. */
 void say(struct runner *rn, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* The runner say_outbox speaks for (set once by main, before any thread). */
+void say_init(struct runner *rn);
+
 /* say() for the outbox's lines ("outbox: ..."), as its tell callback. */
 void say_outbox(const char *line);
 
+/* ---- clock.c --------------------------------------------------------------- */
+
 /* Milliseconds from CLOCK_MONOTONIC. */
 int64_t mono_ms(void);
+
+/* Sleep ms, waking early when rn stops. */
+void runner_nap(struct runner *rn, int64_t ms);
 
 #endif

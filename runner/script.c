@@ -2,7 +2,7 @@
  * script: what a run executes and with what: the scriptName rule (a plain
  * file name inside --scripts, nothing else; a symbolic link there only
  * when it ends inside the directory too), the job argument in the
- * seed's shape, the environment, and the per-run work directory.
+ * seed's shape, and the environment.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -179,10 +179,21 @@ char *script_which(const char *prog)
 	}
 }
 
+/* The variables the runner sets for a run: any value they had is replaced. */
+static const char *const env_set[] = {
+	"SPOOL_JOB_ID=", "SPOOL_ORDER_ID=", "SPOOL_ATTEMPT=", "SPOOL_SLOT=",
+	"SPOOL_WORKDIR=", "SPOOL_WORKER=", "SPOOL_JOB_FILE=", "SPOOL_RUN=",
+};
+
+/* Only what we set is dropped: SPOOL_DATA_DIR and the like pass through. */
 static int env_ours(const char *kv, int cuda)
 {
-	return !strncmp(kv, "SPOOL_", 6) ||
-	       (cuda && !strncmp(kv, "CUDA_VISIBLE_DEVICES=", 21));
+	size_t i;
+
+	for (i = 0; i < sizeof(env_set) / sizeof(env_set[0]); i++)
+		if (!strncmp(kv, env_set[i], strlen(env_set[i])))
+			return 1;
+	return cuda && !strncmp(kv, "CUDA_VISIBLE_DEVICES=", 21);
 }
 
 char **script_env(const struct run_env *e)
@@ -192,7 +203,7 @@ char **script_env(const struct run_env *e)
 
 	while (environ[n])
 		n++;
-	if (!(env = calloc(n + 8, sizeof(*env))))
+	if (!(env = calloc(n + 10, sizeof(*env))))
 		return NULL;
 	for (i = 0; i < n; i++)
 		if (!env_ours(environ[i], e->cuda != NULL) &&
@@ -204,6 +215,9 @@ char **script_env(const struct run_env *e)
 	    asprintf(&env[k++], "SPOOL_SLOT=%d", e->slot) < 0 ||
 	    asprintf(&env[k++], "SPOOL_WORKDIR=%s", e->workdir) < 0 ||
 	    asprintf(&env[k++], "SPOOL_WORKER=%s", e->worker) < 0 ||
+	    asprintf(&env[k++], "SPOOL_JOB_FILE=%s/%s", e->workdir, SCRIPT_JOB_FILE) < 0 ||
+	    asprintf(&env[k++], "SPOOL_RUN=%s.%d.%s.%ld", e->job_id, e->attempt, e->worker,
+		     (long)getpid()) < 0 ||
 	    (e->cuda && asprintf(&env[k++], "CUDA_VISIBLE_DEVICES=%s", e->cuda) < 0)) {
 		env[k - 1] = NULL;
 		goto fail;
@@ -226,53 +240,6 @@ void script_env_free(char **env)
 	free(env);
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag,
-		  struct FTW *f)
-{
-	return remove(path) < 0 && errno != ENOENT ? -1 : 0;
-}
-
-int workdir_remove(const char *path)
-{
-	struct stat st;
-
-	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS) < 0)
-		return errno ? -errno : -EIO;
-	return 0;
-}
-
-int dir_make_p(const char *path)
-{
-	char tmp[PATH_MAX], *p;
-
-	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	for (p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
-int workdir_make(const char *path)
-{
-	int r;
-
-	if ((r = workdir_remove(path)) < 0)
-		return r;
-	if (mkdir(path, 0755) < 0)
-		return -errno;
-	return 0;
-}
-
 int script_prepare(const char *dir, const char *python, const char *job,
 		   size_t len, const char *id, struct buf *arg, char *sname,
 		   size_t sncap, char **path, int *py, char *why, size_t whylen)
@@ -286,15 +253,39 @@ int script_prepare(const char *dir, const char *python, const char *job,
 			 : "the job is not a JSON object");
 		return -EINVAL;
 	}
-	if (script_resolve(dir, sname, path, py, why, whylen) < 0)
-		return -EINVAL;
+	if ((r = script_resolve(dir, sname, path, py, why, whylen)) < 0)
+		return r == -ENOENT ? -ENOENT : -EINVAL;
 	if (*py && !python) {
 		free(*path);
 		*path = NULL;
 		snprintf(why, whylen, "python3 is not on the runner's PATH");
-		return -EINVAL;
+		return -ENOENT;
 	}
 	return 0;
+}
+
+int script_job_file(const char *workdir, const struct buf *arg)
+{
+	char path[PATH_MAX];
+	const char *p = arg->data ? arg->data : "";
+	size_t left = arg->len;
+	int fd, r = 0;
+
+	if (snprintf(path, sizeof(path), "%s/%s", workdir, SCRIPT_JOB_FILE) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
+		return -errno;
+	while (left && !r) {
+		ssize_t w = write(fd, p, left);
+
+		if (w < 0 && errno != EINTR)
+			r = -errno;
+		else if (w > 0)
+			p += w, left -= (size_t)w;
+	}
+	if (close(fd) < 0 && !r)
+		r = -errno;
+	return r;
 }
 
 void script_spec(struct exec_spec *s, const struct runner *rn, const char *path,
@@ -306,6 +297,8 @@ void script_spec(struct exec_spec *s, const struct runner *rn, const char *path,
 	s->interp = py ? rn->python : NULL;
 	s->job = arg->data;
 	s->joblen = arg->len;
+	/* Linux takes at most 128 KiB per argument (MAX_ARG_STRLEN) */
+	s->no_arg = arg->len >= SCRIPT_ARG_MAX;
 	s->env = env;
 	s->workdir = workdir;
 	s->timeout_ms = timeout_ms;

@@ -41,10 +41,11 @@ start_spoold() {
 	URL="http://127.0.0.1:$PORT"
 }
 
-# Stop every process a test started, by PID.
+# Stop every process a test started, by PID (a stopped one is woken, or the
+# wait for it would never end).
 cleanup() {
 	local p
-	for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+	for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null && kill -CONT "$p" 2>/dev/null || true; done
 	for p in "${PIDS[@]:-}"; do [ -n "$p" ] && wait "$p" 2>/dev/null || true; done
 }
 trap cleanup EXIT

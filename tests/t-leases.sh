@@ -66,9 +66,12 @@ assert_eq 0 "$(grep -c . <(ls "$SPOOL_DIR/new"))" "nothing back in new/"
 
 # --- the lease a job sets, used when the claimant sets none -----------------------
 b=$(echo '{"scriptName":"nn.py","spool":{"lease":1,"maxAttempts":5}}' | $SC submit)
+# the deadline is 1 s after the claim was made: measured from just before the
+# claim, so that a slow machine cannot make it look expired
+t0=$(python3 -c 'import time; print(time.time())')
 c=$($SC claim --worker w3 --json)
-left=$(echo "$c" | pyget '__import__("datetime").datetime.strptime(d["leaseDeadline"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=__import__("datetime").timezone.utc).timestamp() - __import__("time").time()')
-python3 -c "import sys; sys.exit(0 if -1 < $left <= 1.5 else 1)" || fail "job lease 1 s, deadline in $left s"
+left=$(echo "$c" | pyget '__import__("datetime").datetime.strptime(d["leaseDeadline"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=__import__("datetime").timezone.utc).timestamp() - '"$t0")
+python3 -c "import sys; sys.exit(0 if 0.9 < $left < 60 else 1)" || fail "job lease 1 s: deadline $left s after the claim began (the default lease is 300 s)"
 tokb=$(echo "$c" | pyget 'd["token"]')
 # a claim completed in time is kept, the reaper leaves it alone
 $SC complete "$b" "$tokb" late1.json

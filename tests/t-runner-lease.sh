@@ -14,10 +14,14 @@ cat >scripts/hang1.sh <<'S'
 [ "$SPOOL_ATTEMPT" = 1 ] && echo $$ >"$SPOOL_WORKDIR/../../pid-$SPOOL_WORKER" && exec sleep 30
 echo "{\"by\":\"$SPOOL_WORKER\",\"attempt\":$SPOOL_ATTEMPT}"
 S
-# First attempt: takes 2 s; a retry is quick.
 cat >scripts/slow1.sh <<'S'
 #!/bin/sh
-[ "$SPOOL_ATTEMPT" = 1 ] && sleep 2
+# the first attempt ends only when the test says (its runner frozen by then)
+if [ "$SPOOL_ATTEMPT" = 1 ]; then
+	touch "$SPOOL_WORKDIR/../../started-$SPOOL_JOB_ID"
+	i=0; while [ ! -e "$SPOOL_WORKDIR/../../go-$SPOOL_JOB_ID" ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done
+	touch "$SPOOL_WORKDIR/../../finished-$SPOOL_JOB_ID"
+fi
 echo "{\"by\":\"$SPOOL_WORKER\",\"attempt\":$SPOOL_ATTEMPT}"
 S
 chmod +x scripts/*.sh
@@ -41,21 +45,22 @@ until_ 5 bash -c "! kill -0 $(cat pid-a)"
 runner b; B=$!; PIDS+=($B)
 until_ 20 is_state "$j1" done
 assert_eq "b 2" "$(outcome "$j1")" "outcome after kill -9 comes from runner b, attempt 2"
-kill -TERM $B; wait $B || fail "runner b exited $?"
+kill -TERM $B; assert_exit 143 wait $B
 
 # --- frozen runner: its late result is fenced off -------------------------------
 j2=$(echo '{"scriptName":"slow1.sh"}' | $SC submit -)
 runner c; C=$!; PIDS+=($C)
-until_ 10 is_state "$j2" assigned
+until_ 10 test -e "started-$j2"
 kill -STOP $C
 runner d; D=$!; PIDS+=($D)
 until_ 20 is_state "$j2" done
 assert_eq "d 2" "$(outcome "$j2")" "outcome comes from runner d, attempt 2"
-sleep 2.5	# let c's first attempt finish while c is frozen
+touch "go-$j2"
+until_ 10 test -e "finished-$j2"	# c's first attempt ends while c is frozen
 kill -CONT $C
 until_ 10 grep -Eq "$j2 attempt 1: (claim lost|the claim was lost)" c.log
 assert_eq "d 2" "$(outcome "$j2")" "c's late result did not overwrite d's"
 assert_eq done "$(state "$j2")" "state after c woke up"
 kill -TERM $C $D
-wait $C || fail "runner c exited $?"
-wait $D || fail "runner d exited $?"
+assert_exit 143 wait $C
+assert_exit 143 wait $D

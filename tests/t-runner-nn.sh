@@ -19,8 +19,9 @@ wine=$(submit "$(one "$EX/wine-job.json")")
 seed=$(submit "$(one "$EX/seed-job.json")")
 
 "$BIN/runner" --boss "$URL" --scripts "$TOP/runner/scripts" --name nn --slots 2 --drain \
-	--outbox "$TESTDIR/ob" --workdir "$TESTDIR/work" 2>runner.log ||
-	fail "runner exited $?: $(cat runner.log)"
+	--outbox "$TESTDIR/ob" --workdir "$TESTDIR/work" 2>runner.log &&
+	fail "runner exited 0 with a failed job: $(cat runner.log)"
+[ $? = 1 ] || fail "runner exited $?, not 1 (a job failed): $(cat runner.log)"
 
 python3 - "$TESTDIR" "$wine" "$seed" <<'PY' || fail "outcomes: $(cat "$TESTDIR"/spool/outcomes/*/* | head -c 2000)"
 import glob, json, os, sys

@@ -17,8 +17,12 @@ echo "{\"by\":\"$SPOOL_WORKER\",\"attempt\":$SPOOL_ATTEMPT}"
 S
 cat >scripts/slow1.sh <<'S'
 #!/bin/sh
-[ "$SPOOL_ATTEMPT" = 1 ] && touch "$SPOOL_WORKDIR/../../started-$SPOOL_JOB_ID" && sleep 3 &&
+# the first attempt ends only when the test says (its runner frozen by then)
+if [ "$SPOOL_ATTEMPT" = 1 ]; then
+	touch "$SPOOL_WORKDIR/../../started-$SPOOL_JOB_ID"
+	i=0; while [ ! -e "$SPOOL_WORKDIR/../../go-$SPOOL_JOB_ID" ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done
 	touch "$SPOOL_WORKDIR/../../finished-$SPOOL_JOB_ID"
+fi
 echo "{\"by\":\"$SPOOL_WORKER\",\"attempt\":$SPOOL_ATTEMPT}"
 S
 chmod +x scripts/*.sh
@@ -51,7 +55,7 @@ runner b; B=$!; PIDS+=($B)
 until_ 20 is_state "$j1" done
 assert_eq "b 2" "$(outcome "$j1")" "outcome after kill -9 comes from runner b, attempt 2"
 
-kill -TERM $B; wait $B || fail "runner b exited $?"
+kill -TERM $B; assert_exit 143 wait $B
 
 # --- frozen runner ------------------------------------------------------------------------
 j2=$(submit '{"scriptName":"slow1.sh"}')
@@ -61,20 +65,21 @@ kill -STOP $C
 runner d; D=$!; PIDS+=($D)
 until_ 20 is_state "$j2" done
 assert_eq "d 2" "$(outcome "$j2")" "outcome from runner d, attempt 2"
+touch "go-$j2"
 until_ 10 test -e "finished-$j2"	# c's first attempt ends while c is frozen
 kill -CONT $C
 until_ 10 grep -Eq "$j2 attempt 1: claim lost|$j2 attempt 1 is stale" c.log
 assert_eq "d 2" "$(outcome "$j2")" "c's late result did not overwrite d's"
 kill -TERM $C $D
-wait $C || fail "runner c exited $?"
-wait $D || fail "runner d exited $?"
+assert_exit 143 wait $C
+assert_exit 143 wait $D
 
 # --- SIGTERM: released to the boss ------------------------------------------------------
 j3=$(submit '{"scriptName":"hang1.sh"}')
 runner e --drain-timeout 1 --grace 1; E=$!; PIDS+=($E)
 until_ 10 test -s pid-e
 kill -TERM $E
-wait $E || fail "runner e exited $?"
+assert_exit 143 wait $E
 assert_eq new "$(state "$j3")" "released order is back in new"
 assert_eq 0 "$($SC show "$j3" --json | python3 -c "import json,sys; print(json.load(sys.stdin)['order']['attempt'])")" "no attempt counted"
 grep -q "$j3 attempt 1: released" e.log || fail "no release in e.log: $(cat e.log)"

@@ -62,13 +62,14 @@ hg=$(submit '{"scriptName":"hang.sh","spool":{"maxAttempts":1,"timeout":1}}')
 # without the token the runner gets nowhere (and says so)
 "$BIN/runner" --boss "$URL" --scripts scripts --name nobody --outbox ob0 2>nobody.log &
 NB=$!; PIDS+=($NB)
-wait_for grep -q "cannot claim: HTTP 401" nobody.log
-kill -TERM $NB; wait $NB || fail "runner without token exited $?"
+assert_exit 2 wait $NB
+assert_match "the boss wants a token \(HTTP 401\)" "$(cat nobody.log)" "401 is fatal at once"
 assert_eq 0 "$(ls spool/assigned | wc -l)" "nothing claimed without the token"
 
 "$BIN/runner" --boss "$URL" --token-file token --scripts scripts --name r1 --slots 2 \
-	--grace 1 --drain --outbox "$TESTDIR/ob" --workdir "$TESTDIR/work" 2>r1.log ||
-	fail "runner exited $?: $(cat r1.log)"
+	--grace 1 --drain --outbox "$TESTDIR/ob" --workdir "$TESTDIR/work" 2>r1.log &&
+	fail "runner exited 0 with failed jobs: $(cat r1.log)"
+[ $? = 1 ] || fail "runner exited $?, not 1 (jobs failed): $(cat r1.log)"
 
 assert_eq done "$(field "$ok" order.state)" "ok state"
 assert_eq 1.5 "$(field "$ok" outcome.loss)" "ok loss"
@@ -106,7 +107,7 @@ assert_eq true "$(field "$sl" outcome.slow)" "slow outcome"
 assert_eq 1 "$(grep -c "delivered complete of $sl" r2.log)" "outcome delivered once"
 assert_eq 1 "$(find spool/outcomes -name "$sl.*" | wc -l)" "one outcome filed"
 assert_eq "" "$(ls ob2 | grep -v -e '^tmp$' -e '^dead$' || true)" "outbox empty"
-kill -TERM $R2; wait $R2 || fail "runner r2 exited $?"
+kill -TERM $R2; assert_exit 143 wait $R2
 
 # --- a runner dies with its outcome in the outbox ------------------------------------
 s2=$(submit '{"scriptName":"slow.sh"}')

@@ -88,8 +88,9 @@ s4=$(sub '{"scriptName":"s422.sh"}')	# three attempts allowed: a 4xx needs one
 
 start=$(date +%s)
 "$BIN/runner" --spool spool --scripts scripts --drain --name t1 --grace 1 \
-	--workdir "$TESTDIR/work" --poll-ms 50 2>runner.log ||
-	fail "runner exited $?: $(cat runner.log)"
+	--workdir "$TESTDIR/work" --poll-ms 50 2>runner.log &&
+	fail "runner exited 0 with failed jobs: $(cat runner.log)"
+[ $? = 1 ] || fail "runner exited $?, not 1 (jobs failed): $(cat runner.log)"
 [ $(( $(date +%s) - start )) -lt 30 ] || fail "runner took too long"
 
 # field OBJ-JSON PATH: print a field of `show --json` with python
@@ -170,7 +171,7 @@ assert_eq done "$(field "$mm" order.state)" "mem.py state"
 [ "$(field "$mm" outcome._run.cpuMs)" -ge 250 ] || fail "cpu time: $(field "$mm" outcome._run.cpuMs) ms"
 [ "$(field "$mm" outcome._run.wallMs)" -ge 250 ] || fail "wall time: $(field "$mm" outcome._run.wallMs) ms"
 
-assert_match "exiting: 5 done, 7 failed" "$(cat runner.log)" "runner summary"
+assert_match "exiting \(1\): 5 done, 7 failed" "$(cat runner.log)" "runner summary"
 
 # usage
 "$BIN/runner" --help | grep -q -- "--boss URL" || fail "--help"
@@ -179,7 +180,7 @@ assert_exit 2 "$BIN/runner" --spool spool --boss http://x --scripts scripts
 assert_exit 2 "$BIN/runner" --spool spool --scripts scripts --name ../bad
 assert_exit 2 "$BIN/runner" --spool spool --scripts scripts --tag 'bad tag'
 assert_exit 2 "$BIN/runner" --spool spool --scripts nowhere
-assert_exit 1 "$BIN/runner" --spool nospool --scripts scripts
+assert_exit 2 "$BIN/runner" --spool nospool --scripts scripts
 echo "ok: $(( $(date +%s) - start )) s"
 
 # scriptName rules, through --exec (one job, no queue)

@@ -42,7 +42,7 @@ wait_for test -e "started-$quick"
 wait_for test -e "started-$long"
 t0=$(date +%s)
 kill -TERM $A
-wait $A || fail "runner a exited $?"
+assert_exit 143 wait $A
 [ $(( $(date +%s) - t0 )) -le 6 ] || fail "drain took more than 6 s"
 assert_eq done "$(field "$quick" order.state)" "quick job finished during the drain"
 assert_eq new "$(field "$long" order.state)" "long job released"
@@ -60,7 +60,7 @@ assert_eq 1 "$(field "$hb" outcome.attempt)" "still the first attempt"
 # --- --drain waits for its running orders: a failure may come back as a retry ------------
 fl=$(sub '{"scriptName":"flaky.sh","spool":{"maxAttempts":2,"retryDelay":0}}')
 runner f --slots 3 --drain; F=$!; PIDS+=($F)
-wait $F || fail "runner f exited $?"
+assert_exit 1 wait $F	# its first attempt failed
 assert_eq done "$(field "$fl" order.state)" "flaky job retried by the draining runner"
 assert_eq 2 "$(field "$fl" outcome.attempt)" "flaky job's second attempt"
 

@@ -55,7 +55,8 @@ $SC init
 bad=$(echo '{"scriptName":"out.sh","spool":{"maxAttempts":1}}' | $SC submit -)
 good=$(echo '{"scriptName":"in.sh","spool":{"maxAttempts":1}}' | $SC submit -)
 "$BIN/runner" --spool spool --scripts scripts --drain --name t1 \
-	--workdir "$TESTDIR/work" --poll-ms 50 2>runner.log || fail "runner exited $?: $(cat runner.log)"
+	--workdir "$TESTDIR/work" --poll-ms 50 2>runner.log && fail "runner exited 0 with a refused job"
+[ $? = 1 ] || fail "runner exited $?, not 1 (a job was refused): $(cat runner.log)"
 state() { $SC show "$1" --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["order"]["state"], (d.get("outcome") or {}).get("error", ""))'; }
 assert_match "^failed .*outside the scripts directory" "$(state "$bad")" "local mode: a link out of --scripts"
 assert_match "^done" "$(state "$good")" "local mode: a link inside --scripts"

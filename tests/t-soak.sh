@@ -316,7 +316,8 @@ for r in "${RUNNERS[@]}"; do kill -TERM "${RPID[$r]}" 2>/dev/null || true; done
 for r in "${RUNNERS[@]}"; do
 	rc=0; wait "${RPID[$r]}" || rc=$?
 	RPID[$r]=
-	[ $rc = 0 ] || stops="$stops ${RNAME[$r]}:exit-$rc"
+	# a runner stopped by SIGTERM exits 128+15 (runner --help)
+	[ $rc = 143 ] || stops="$stops ${RNAME[$r]}:exit-$rc"
 done
 rc=0; kill -TERM "$BOSS"; wait "$BOSS" || rc=$?
 BOSS=

@@ -62,20 +62,3 @@ int boss_request(const char *url, const char *method, const char *path,
 	curl_easy_cleanup(c);
 	return rc == CURLE_OK ? 0 : -EIO;
 }
-
-int boss_read_token(const char *f, char *out, size_t cap)
-{
-	FILE *fp = fopen(f, "r");
-	size_t n;
-
-	if (!fp)
-		return -errno;
-	if (!fgets(out, (int)cap, fp)) {
-		fclose(fp);
-		return -EINVAL;
-	}
-	fclose(fp);
-	n = strcspn(out, "\r\n");
-	out[n] = '\0';
-	return n ? 0 : -EINVAL;
-}

@@ -1,5 +1,6 @@
 /*
- * boss: spoolctl's HTTP client for a spoold (sweep --boss), over libcurl.
+ * boss: spoolctl's HTTP client for a spoold (submit and sweep --boss), over
+ * libcurl. The token comes from lib/token.h's token_file_read (cli_boss).
  */
 #ifndef SPOOLCTL_BOSS_H
 #define SPOOLCTL_BOSS_H
@@ -17,8 +18,5 @@
 int boss_request(const char *url, const char *method, const char *path,
 		 const char *body, size_t len, const char *token,
 		 struct buf *resp, long *status, char *err, size_t errlen);
-
-/* The first line of file f (a token file), into out. 0 or -errno. */
-int boss_read_token(const char *f, char *out, size_t cap);
 
 #endif

@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "token.h"
 
 /* ---- messages -------------------------------------------------------------- */
 
@@ -104,6 +106,7 @@ int cli_parse(const struct cmd *c, int argc, char **argv, struct args *a)
 	int i, k, only_pos = 0;
 
 	memset(a, 0, sizeof *a);
+	a->dashdash = -1;
 	a->pos = calloc((size_t)argc + 1, sizeof *a->pos);
 	if (!a->pos) {
 		cli_warn("out of memory");
@@ -119,6 +122,7 @@ int cli_parse(const struct cmd *c, int argc, char **argv, struct args *a)
 		}
 		if (strcmp(s, "--") == 0) {
 			only_pos = 1;
+			a->dashdash = a->npos;
 			continue;
 		}
 		if (strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0) {
@@ -168,9 +172,11 @@ int cli_parse(const struct cmd *c, int argc, char **argv, struct args *a)
 		} else {
 			val = "";
 		}
-		if (strcmp(c->opts[k].name, "tag") == 0) {
-			if (a->nmulti >= SPOOL_TAGS_MAX) {
-				cli_warn("at most %d tags", SPOOL_TAGS_MAX);
+		if (strcmp(c->opts[k].name, "tag") == 0 || strcmp(c->opts[k].name, "set") == 0) {
+			int most = c->opts[k].name[0] == 't' ? SPOOL_TAGS_MAX : CLI_MULTI_MAX;
+
+			if (a->nmulti >= most) {
+				cli_warn("at most %d --%s options", most, c->opts[k].name);
 				return -2;
 			}
 			a->multi[a->nmulti++] = val;
@@ -254,6 +260,10 @@ int cli_open(struct spool *sp, int create)
 		else
 			cli_warn("cannot %s spool '%s': %s", create ? "create" : "open", path,
 				 strerror(-rc));
+		/* the usual first stumble: run from a directory with no ./spool */
+		if (!create && (rc == -ENOENT || strstr(spool_error(sp), "is not a spool")))
+			fprintf(stderr, "Give the spool with --spool DIR or $SPOOL_DIR (now '%s'), "
+				"or make one with 'spoolctl --spool DIR init'.\n", path);
 		spool_close(sp);
 		return -1;
 	}
@@ -261,6 +271,29 @@ int cli_open(struct spool *sp, int create)
 	if (cli_nosync)
 		sp->nosync = 1;
 	return 0;
+}
+
+int cli_boss(const char *opt_url, const char *opt_tokfile, const char **url, char *token)
+{
+	const char *u = opt_url, *f = opt_tokfile;
+	char err[PATH_MAX + 128];
+
+	token[0] = '\0';
+	if (!u && !cli_spool_dir && (u = getenv("SPOOL_BOSS")) && !u[0])
+		u = NULL;
+	if (!u) {
+		if (f)
+			cli_warn("--token-file goes with --boss (or $SPOOL_BOSS)");
+		return f ? -1 : 0;
+	}
+	if (!f && (f = getenv("SPOOL_TOKEN_FILE")) && !f[0])
+		f = NULL;
+	if (f && token_file_read(f, token, TOKEN_FILE_MAX + 1, err, sizeof err) < 0) {
+		cli_warn("%s", err);
+		return -1;
+	}
+	*url = u;
+	return 1;
 }
 
 /* Read a whole file ("-": standard input) into b. 0, or -1 (said). */

@@ -27,6 +27,8 @@ enum {
 #define SUBMIT_BATCH	512		/* submits made durable by one commit */
 #define LEASE_MAX_S	(7 * 24 * 3600)
 
+#define CLI_MULTI_MAX	64		/* values of a repeatable option */
+
 /* One option a command takes. */
 struct opt {
 	const char *name;	/* without the leading "--" */
@@ -36,10 +38,11 @@ struct opt {
 /* What was parsed: values by option index, positional arguments in order. */
 struct args {
 	const char *val[16];	/* the value (or "" for flags) of option i, NULL if absent */
-	const char *multi[SPOOL_TAGS_MAX + 1];	/* every value of a repeatable option */
+	const char *multi[CLI_MULTI_MAX];	/* every value of the repeatable option (tag, set) */
 	int nmulti;
 	const char **pos;
 	int npos;
+	int dashdash;		/* pos[dashdash...] came after "--"; -1: no "--" */
 };
 
 struct cmd {
@@ -48,7 +51,7 @@ struct cmd {
 	const char *synopsis;	/* after "spoolctl NAME " */
 	const char *summary;	/* one line for `spoolctl --help` */
 	const char *help;	/* the body of `spoolctl NAME --help` */
-	struct opt opts[12];	/* terminated by name NULL; "tag" is repeatable */
+	struct opt opts[12];	/* terminated by name NULL; "tag" and "set" are repeatable */
 	int min_pos, max_pos;	/* positional arguments; max -1: any number */
 };
 
@@ -103,6 +106,16 @@ int cli_check_token(const char *s);
  */
 int cli_open(struct spool *sp, int create);
 
+/*
+ * Where a command that can talk to a boss sends its work: --boss URL (the
+ * command's option, may be NULL), else $SPOOL_BOSS unless --spool was
+ * given; the token from --token-file F, else $SPOOL_TOKEN_FILE, read by the
+ * one token-file rule (lib/token.h) into token (TOKEN_FILE_MAX + 1 bytes;
+ * "" for none). 1 with *url set: talk to the boss; 0: use the spool; -1: a
+ * token file that cannot be used (said).
+ */
+int cli_boss(const char *opt_url, const char *opt_tokfile, const char **url, char *token);
+
 /* Read a whole file ("-": standard input) into b, up to b->max. 0 or -1 (said). */
 int cli_read(const char *path, struct buf *b);
 
@@ -133,5 +146,14 @@ int cmd_requeue(const struct cmd *c, struct args *a);
 int cmd_reap(const struct cmd *c, struct args *a);
 int cmd_fsck(const struct cmd *c, struct args *a);
 int cmd_ingest(const struct cmd *c, struct args *a);
+int cmd_export(const struct cmd *c, struct args *a);
+
+/*
+ * Hints when a board or an export comes out empty (ctl_export.c), to
+ * standard error: that no job is in sweep, and which sweeps exist; that no
+ * done outcome has key, and which numeric keys they have.
+ */
+void cli_hint_sweeps(struct spool *sp, const char *sweep);
+void cli_hint_keys(struct spool *sp, const char *key, const char *sweep);
 
 #endif

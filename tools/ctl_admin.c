@@ -115,6 +115,7 @@ int cmd_fsck(const struct cmd *c, struct args *a)
 		      fo.repair ? "found and repaired" : "found (run with --repair to mend)");
 		return EX_FSCK;
 	}
+	printf("clean: no problems found\n");
 	return EX_OK;
 }
 

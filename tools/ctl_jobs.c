@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,8 @@
 
 #include "cli.h"
 #include "json.h"
+#include "json_array.h"
+#include "token.h"
 #include "boss.h"
 #include "sweep.h"
 
@@ -65,52 +68,23 @@ static int is_ws(char ch)
 }
 
 /*
- * Split the elements of the top-level array in s (valid JSON: json_validate
- * passed) into js. Done by hand rather than with jsmn so that an array of
- * many jobs is not bounded by JSON_TOKENS_MAX; each job is checked alone.
+ * The elements of the top-level array in s (valid JSON: json_validate
+ * passed), each a job checked alone (json_array.h: not bounded by
+ * JSON_TOKENS_MAX).
  */
 static int split_array(const char *s, size_t len, const char *from, struct jobs *js)
 {
-	size_t i = 0;
-	int index = 0, rc;
+	size_t (*el)[2];
+	long n, k;
+	int rc = 0;
 
-	while (i < len && is_ws(s[i]))
-		i++;
-	i++;	/* '[' */
-	for (;;) {
-		size_t start, end;
-		int depth = 0;
-
-		while (i < len && is_ws(s[i]))
-			i++;
-		if (i >= len || s[i] == ']')
-			return 0;
-		start = i;
-		for (; i < len; i++) {
-			char ch = s[i];
-
-			if (ch == '"') {
-				for (i++; i < len && s[i] != '"'; i++)
-					if (s[i] == '\\')
-						i++;
-			} else if (ch == '{' || ch == '[') {
-				depth++;
-			} else if (ch == '}' || ch == ']') {
-				if (depth == 0)
-					break;
-				depth--;
-			} else if (ch == ',' && depth == 0) {
-				break;
-			}
-		}
-		end = i;
-		while (end > start && is_ws(s[end - 1]))
-			end--;
-		if ((rc = jobs_add(js, s + start, end - start, from, index++)) < 0)
-			return rc;
-		if (i < len && s[i] == ',')
-			i++;
-	}
+	n = json_split_array(s, len, SIZE_MAX, &el);
+	if (n < 0)
+		return (int)n;
+	for (k = 0; k < n && rc == 0; k++)
+		rc = jobs_add(js, s + el[k][0], el[k][1], from, (int)k);
+	free(el);
+	return rc;
 }
 
 static void job_where(const struct job_text *j, char *out, size_t cap)
@@ -148,12 +122,106 @@ static int batch_step(struct spool *sp, char (*ids)[SPOOL_ID_LEN + 1], size_t *n
 	return 0;
 }
 
+/*
+ * The job of `spoolctl submit [--set K=V]... -- PROGRAM ARG...`: {"command":
+ * [PROGRAM, ARG...], K: V, ...}, V as JSON when it parses as JSON (0.1,
+ * true, [1,2], "x"), else as a string. 0, or -1 (said).
+ */
+static int command_job(const struct args *a, struct buf *b)
+{
+	int i, rc = buf_puts(b, "{\"command\":[");
+
+	for (i = a->dashdash; rc == 0 && i < a->npos; i++) {
+		if (i > a->dashdash)
+			rc = buf_puts(b, ",");
+		if (rc == 0)
+			rc = buf_json_str(b, a->pos[i], strlen(a->pos[i]));
+	}
+	if (rc == 0)
+		rc = buf_puts(b, "]");
+	for (i = 0; rc == 0 && i < a->nmulti; i++) {
+		const char *kv = a->multi[i], *eq = strchr(kv, '=');
+		char err[128];
+
+		if (!eq || eq == kv) {
+			cli_warn("--set takes KEY=VALUE, not '%s'", kv);
+			return -1;
+		}
+		if ((rc = buf_puts(b, ",")) < 0 || (rc = buf_json_str(b, kv, (size_t)(eq - kv))) < 0 ||
+		    (rc = buf_puts(b, ":")) < 0)
+			break;
+		if (eq[1] && json_validate(eq + 1, strlen(eq + 1), err, sizeof err) == 0)
+			rc = buf_puts(b, eq + 1);
+		else
+			rc = buf_json_str(b, eq + 1, strlen(eq + 1));
+	}
+	if (rc == 0)
+		rc = buf_puts(b, "}");
+	if (rc < 0) {
+		cli_warn("the command line is too long for a job");
+		return -1;
+	}
+	return 0;
+}
+
+/* POST the jobs to the boss as one array; print the ids it answers. */
+static int submit_remote(const struct jobs *js, const char *url, const char *token)
+{
+	struct buf body, resp;
+	char err[512];
+	struct json j;
+	long status;
+	size_t i;
+	int arr, k, t, ex = EX_ERR;
+
+	buf_init(&body, 16u << 20);
+	buf_init(&resp, 64u << 20);
+	buf_puts(&body, "[");
+	for (i = 0; i < js->n; i++)
+		if ((i && buf_puts(&body, ",") < 0) || buf_add(&body, js->v[i].s, js->v[i].len) < 0)
+			break;
+	if (i < js->n || buf_puts(&body, "]") < 0) {
+		cli_warn("the jobs are more than the boss takes in one request (16 MiB)");
+		goto out;
+	}
+	if (boss_request(url, "POST", "/v1/jobs", body.data, body.len, token, &resp,
+			 &status, err, sizeof err) < 0) {
+		cli_warn("cannot reach the boss: %s", err);
+		goto out;
+	}
+	if (status != 201 && status != 200) {
+		cli_warn("the boss refused the jobs (%ld): %.300s", status, resp.data ? resp.data : "");
+		goto out;
+	}
+	if (json_parse(&j, resp.data, resp.len, JSON_TOKENS_MAX, err, sizeof err) < 0 ||
+	    (arr = json_get(&j, 0, "ids")) < 0 || j.tok[arr].type != JSMN_ARRAY) {
+		cli_warn("the boss's answer has no \"ids\": %.200s", resp.data ? resp.data : "");
+		goto out;
+	}
+	for (k = 0, t = arr + 1; k < j.tok[arr].size; k++, t = json_skip(&j, t)) {
+		char id[SPOOL_ID_LEN + 1];
+
+		if (json_str(&j, t, id, sizeof id) == 0)
+			printf("%s\n", id);
+	}
+	json_release(&j);
+	ex = EX_OK;
+out:
+	buf_release(&body);
+	buf_release(&resp);
+	return ex;
+}
+
 int cmd_submit(const struct cmd *c, struct args *a)
 {
 	static const char *stdin_only[] = { "-" };
+	int cmdline = a->dashdash >= 0 && a->dashdash < a->npos;
 	const char **files = a->npos ? a->pos : stdin_only;
-	size_t nfiles = a->npos > 0 ? (size_t)a->npos : 1;
-	const char *want = cli_opt(c, a, "id");
+	size_t nfiles = cmdline ? 0 : a->npos > 0 ? (size_t)a->npos : 1;
+	const char *want = cli_opt(c, a, "id"), *url = NULL;
+	char token[TOKEN_FILE_MAX + 1];
+	struct buf cmdbuf;
+	int remote;
 	struct buf *bufs;
 	struct jobs js = { 0 };
 	char (*ids)[SPOOL_ID_LEN + 1] = NULL;
@@ -164,13 +232,34 @@ int cmd_submit(const struct cmd *c, struct args *a)
 
 	if (want && cli_check_id(want) < 0)
 		return EX_USAGE;
+	if (cmdline && a->dashdash > 0) {
+		cli_warn("job files and a command after '--' do not go together");
+		return EX_USAGE;
+	}
+	if (a->nmulti && !cmdline) {
+		cli_warn("--set goes with a command: spoolctl submit --set K=V -- PROGRAM ARG...");
+		return EX_USAGE;
+	}
+	if ((remote = cli_boss(cli_opt(c, a, "boss"), cli_opt(c, a, "token-file"), &url, token)) < 0)
+		return EX_USAGE;
+	if (remote && want) {
+		cli_warn("--id is for a spool; over HTTP give the job an \"_id\" member");
+		return EX_USAGE;
+	}
+	buf_init(&cmdbuf, SPOOL_JOB_MAX);
+	if (cmdline && (command_job(a, &cmdbuf) < 0 ||
+			jobs_add(&js, cmdbuf.data, cmdbuf.len, "the command line", -1) < 0)) {
+		buf_release(&cmdbuf);
+		free(js.v);
+		return EX_USAGE;
+	}
 	for (f = 0; f < nfiles; f++)
 		nstdin += strcmp(files[f], "-") == 0;
 	if (nstdin > 1) {
 		cli_warn("standard input ('-') given more than once");
 		return EX_USAGE;
 	}
-	bufs = calloc(nfiles, sizeof *bufs);
+	bufs = calloc(nfiles + 1, sizeof *bufs);
 	if (!bufs) {
 		cli_warn("out of memory");
 		return EX_ERR;
@@ -220,6 +309,10 @@ int cmd_submit(const struct cmd *c, struct args *a)
 	}
 	if (js.n == 0) {
 		ex = EX_OK;
+		goto out;
+	}
+	if (remote) {
+		ex = submit_remote(&js, url, token);
 		goto out;
 	}
 
@@ -274,6 +367,7 @@ out:
 	for (f = 0; f < nfiles; f++)
 		buf_release(&bufs[f]);
 	free(bufs);
+	buf_release(&cmdbuf);
 	return ex;
 }
 
@@ -539,19 +633,15 @@ static int remote_state(const char *url, const char *token, const char *id,
  * sweep --boss: the jobs go to POST /v1/jobs in batches, each with the "_id"
  * its content gives it, so that the boss, too, adds nothing it has already.
  */
-static int sweep_remote(const struct sweep *sw, const char *url, const char *tokfile,
+static int sweep_remote(const struct sweep *sw, const char *url, const char *token,
 			int requeue)
 {
-	char token[512] = "", err[512];
+	char err[512];
 	struct buf body, resp;
 	size_t i, start;
 	long status, requeued = 0;
 	int ex = EX_OK;
 
-	if (tokfile && boss_read_token(tokfile, token, sizeof token) < 0) {
-		cli_warn("cannot read a token from '%s'", tokfile);
-		return EX_ERR;
-	}
 	buf_init(&body, 512u << 20);
 	buf_init(&resp, 64u << 20);
 	for (start = 0; ex == EX_OK && start < sw->n; start += SUBMIT_BATCH) {
@@ -621,7 +711,8 @@ int cmd_sweep(const struct cmd *c, struct args *a)
 {
 	int dry = cli_opt(c, a, "dry-run") != NULL, requeue = cli_opt(c, a, "requeue-failed") != NULL;
 	char (*ids)[SPOOL_ID_LEN + 1] = NULL;
-	char err[256];
+	char err[256], token[TOKEN_FILE_MAX + 1];
+	const char *url = NULL;
 	struct sweep sw;
 	struct spool sp;
 	struct buf spec;
@@ -646,8 +737,8 @@ int cmd_sweep(const struct cmd *c, struct args *a)
 		sweep_release(&sw);
 		return EX_OK;
 	}
-	if (cli_opt(c, a, "boss")) {
-		ex = sweep_remote(&sw, cli_opt(c, a, "boss"), cli_opt(c, a, "token-file"), requeue);
+	if ((rc = cli_boss(cli_opt(c, a, "boss"), cli_opt(c, a, "token-file"), &url, token)) != 0) {
+		ex = rc < 0 ? EX_USAGE : sweep_remote(&sw, url, token, requeue);
 		sweep_release(&sw);
 		return ex;
 	}
@@ -656,7 +747,7 @@ int cmd_sweep(const struct cmd *c, struct args *a)
 		sweep_release(&sw);
 		return EX_ERR;
 	}
-	if (cli_open(&sp, 0) < 0)
+	if (cli_open(&sp, 1) < 0)	/* created if missing, as spoold does */
 		goto out_free;
 	/* As submit: batches made durable by one commit, ids printed after it. */
 	spool_begin(&sp);
@@ -761,6 +852,9 @@ static void params_collect(struct params *p, const struct board *b)
 		}
 		json_release(&j);
 	}
+	/* a lone row: all of its parameters (but the script's name) say what ran */
+	for (k = 0; b->n == 1 && k < p->nkeys; k++)
+		p->varies[k] = strcmp(p->key[k], "scriptName") != 0 && strcmp(p->key[k], "command") != 0;
 	for (k = 0; k < p->nkeys; k++)
 		for (r = 1; r < b->n; r++) {
 			const char *x = p->val[k], *y = p->val[r * TOP_KEYS_MAX + k];
@@ -800,7 +894,12 @@ static void progress(const struct board *b)
 	putchar('\n');
 }
 
-static void board_print(const struct board *b, const char *key)
+/*
+ * The board's first limit rows (0: all). b holds every done row, so that
+ * the parameters shown are those that vary over the whole board, even for
+ * --limit 1.
+ */
+static void board_print(const struct board *b, const char *key, size_t limit)
 {
 	struct params p;
 	size_t r;
@@ -811,7 +910,7 @@ static void board_print(const struct board *b, const char *key)
 		return;
 	params_collect(&p, b);
 	printf("%4s  %-12s  %-24s  %s\n", "rank", key, "id", "job");
-	for (r = 0; r < b->n; r++) {
+	for (r = 0; r < b->n && (!limit || r < limit); r++) {
 		printf("%4zu  %-12.6g  %s ", r + 1, b->rows[r].value, b->rows[r].id);
 		for (k = 0; p.val && k < p.nkeys; k++) {
 			const char *v = p.val[r * TOP_KEYS_MAX + k];
@@ -861,7 +960,8 @@ int cmd_top(const struct cmd *c, struct args *a)
 	for (;;) {
 		memset(&b, 0, sizeof b);
 		sp.err[0] = 0;
-		rc = spool_board(&sp, key, desc, (size_t)limit, sweep, &b);
+		/* the text board ranks every row to choose its columns (board_print) */
+		rc = spool_board(&sp, key, desc, json ? (size_t)limit : 0, sweep, &b);
 		if (rc < 0) {
 			ex = cli_failed(&sp, rc, "cannot rank outcomes");
 			break;
@@ -881,11 +981,21 @@ int cmd_top(const struct cmd *c, struct args *a)
 		} else if (watch && tty) {
 			/* redraw in place: home, clear, then the board */
 			fputs("\033[H\033[2J", stdout);
-			board_print(&b, key);
+			board_print(&b, key, (size_t)limit);
 		} else if (watch) {
 			progress(&b);	/* a log, not a screen: one line per refresh */
 		} else {
-			board_print(&b, key);
+			board_print(&b, key, (size_t)limit);
+		}
+		/* an empty board says why: no such sweep, or no such key */
+		if (!watch && sweep && b.total == 0) {
+			fflush(stdout);
+			cli_hint_sweeps(&sp, sweep);
+			ex = EX_NONE;
+		} else if (!watch && b.n == 0 && b.counts[ST_DONE] > 0) {
+			fflush(stdout);
+			cli_hint_keys(&sp, key, sweep);
+			ex = EX_NONE;
 		}
 		fflush(stdout);
 		{

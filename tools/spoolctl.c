@@ -38,19 +38,28 @@
 #include <string.h>
 
 #include "cli.h"
+#include "version.h"
 
 /* ---- the table ------------------------------------------------------------------------ */
 
 static const struct cmd cmds[] = {
 	{ "init", cmd_init, "", "Create the spool (its directories) if missing.",
 	  "", { { NULL, 0 } }, 0, 0 },
-	{ "submit", cmd_submit, "[--id ID] [FILE...|-]",
-	  "Submit jobs; print one id per line.",
+	{ "submit", cmd_submit, "[--id ID] [FILE...|-]  or  [--set K=V]... -- PROGRAM [ARG...]",
+	  "Submit jobs, or one command job; print one id per line.",
 	  "Each FILE (- or none: standard input) holds one job object or an array of\n"
 	  "jobs. Everything is checked before anything is submitted. Ids are printed\n"
 	  "once the jobs are durable.\n"
-	  "  --id ID   submit the one job under this id (exit 4 if it exists)\n",
-	  { { "id", 1 }, { NULL, 0 } }, 0, -1 },
+	  "After --, the job is {\"command\": [PROGRAM, ARG...]}: run by the runner with\n"
+	  "execve (no shell), PROGRAM found in its --scripts directory. An ARG may hold\n"
+	  "{KEY} placeholders, filled from the job's fields ({{ and }} for braces).\n"
+	  "  --id ID          submit the one job under this id (exit 4 if it exists)\n"
+	  "  --set K=V        with --: the job's field K is V (JSON if V parses as\n"
+	  "                   JSON, else a string; repeatable), e.g. --set lr=0.1\n"
+	  "  --boss URL       submit to the spoold at URL (default $SPOOL_BOSS when no\n"
+	  "                   --spool is given)\n"
+	  "  --token-file F   the boss's bearer token (default $SPOOL_TOKEN_FILE)\n",
+	  { { "id", 1 }, { "set", 1 }, { "boss", 1 }, { "token-file", 1 }, { NULL, 0 } }, 0, -1 },
 	{ "ls", cmd_ls, "[STATE|all] [--json] [--limit N]",
 	  "Count orders per state, or list the orders of a state.",
 	  "Without STATE: one line per state with its count, and the total.\n"
@@ -128,8 +137,11 @@ static const struct cmd cmds[] = {
 	  "  --requeue-failed  also requeue the sweep's jobs that are in failed/\n"
 	  "  --dry-run         print \"ID JOB\" per job, submit nothing\n"
 	  "  --boss URL        submit over HTTP to the spoold at URL instead of\n"
-	  "                    writing the spool (e.g. http://127.0.0.1:8080)\n"
-	  "  --token-file F    the boss's bearer token, first line of F\n",
+	  "                    writing the spool (e.g. http://127.0.0.1:8080; default\n"
+	  "                    $SPOOL_BOSS when no --spool is given)\n"
+	  "  --token-file F    the boss's bearer token (default $SPOOL_TOKEN_FILE;\n"
+	  "                    trailing white space is not part of it)\n"
+	  "Without --boss the spool is created if missing (as spoold does).\n",
 	  { { "requeue-failed", 0 }, { "dry-run", 0 }, { "boss", 1 }, { "token-file", 1 },
 	    { NULL, 0 } }, 1, 1 },
 	{ "top", cmd_top, "[--key K] [--order asc|desc] [--limit N] [--sweep NAME] [--json] [--watch [--every S] [--until-done]]",
@@ -148,6 +160,16 @@ static const struct cmd cmds[] = {
 	  "  --until-done  with --watch: stop once nothing is queued or running\n",
 	  { { "key", 1 }, { "desc", 0 }, { "order", 1 }, { "limit", 1 }, { "sweep", 1 },
 	    { "json", 0 }, { "watch", 0 }, { "every", 1 }, { "until-done", 0 }, { NULL, 0 } }, 0, 0 },
+	{ "export", cmd_export, "[--sweep NAME] [--format csv|jsonl]",
+	  "A sweep's results as a table: parameters and outcomes per job.",
+	  "One row per job (by id): id, state, attempt, then one column per job\n"
+	  "parameter that varies between the rows, then one per outcome member (named\n"
+	  "outcome.K where a parameter is K too). CSV as RFC 4180 (strings unquoted\n"
+	  "unless needed, other values as JSON, empty when absent); jsonl: one JSON\n"
+	  "object per row with the same members. Exit 3 when no job matches.\n"
+	  "  --sweep NAME       only the jobs of that sweep (default: every job)\n"
+	  "  --format csv|jsonl the output (default csv)\n",
+	  { { "sweep", 1 }, { "format", 1 }, { NULL, 0 } }, 0, 0 },
 	{ "log", cmd_log, "ID",
 	  "Print the stdout and stderr kept of each attempt of an order.",
 	  "Each attempt's log (capped by the runner; a cut is marked) follows a line\n"
@@ -174,9 +196,13 @@ static void main_help(FILE *f)
 {
 	size_t i;
 
-	fputs("usage: spoolctl [--spool DIR] [--nosync] COMMAND [ARGS...]\n\n"
-	      "The spool is DIR, else $SPOOL_DIR, else ./spool.\n"
-	      "  --nosync  skip every fsync (benchmarks; not crash-safe)\n\n"
+	fputs("usage: spoolctl [--spool DIR] [--nosync] COMMAND [ARGS...]\n"
+	      "       spoolctl --version\n\n"
+	      "The spool is DIR, else $SPOOL_DIR, else ./spool. submit and sweep go to\n"
+	      "the boss at $SPOOL_BOSS instead when it is set and --spool is not given\n"
+	      "(with the bearer token in the file $SPOOL_TOKEN_FILE).\n"
+	      "  --nosync   skip every fsync (benchmarks; not crash-safe)\n"
+	      "  --version  print the version\n\n"
 	      "Commands:\n", f);
 	for (i = 0; i < NCMDS; i++)
 		fprintf(f, "  %-9s %s\n", cmds[i].name, cmds[i].summary);
@@ -212,6 +238,9 @@ int main(int argc, char **argv)
 			cli_nosync = 1;
 		} else if (strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0) {
 			main_help(stdout);
+			return EX_OK;
+		} else if (strcmp(s, "--version") == 0) {
+			printf("spoolctl (spool) %s\n", SPOOL_VERSION);
 			return EX_OK;
 		} else if (s[0] == '-') {
 			cli_warn("unknown option '%s'", s);

@@ -205,8 +205,8 @@ int sweep_expand(const char *spec, size_t len, struct sweep *s, char *err,
 		goto out;
 	}
 	base = json_get(&j, 0, "base");
-	if (base < 0 || j.tok[base].type != JSMN_OBJECT || json_get(&j, base, "scriptName") < 0) {
-		snprintf(err, errlen, "a sweep spec needs a \"base\" job object with \"scriptName\"");
+	if (base < 0 || j.tok[base].type != JSMN_OBJECT || (json_get(&j, base, "scriptName") < 0 && json_get(&j, base, "command") < 0)) {
+		snprintf(err, errlen, "a sweep spec needs a \"base\" job object with \"scriptName\" or \"command\"");
 		goto out;
 	}
 	grid = json_get(&j, 0, "grid");

@@ -8,17 +8,51 @@ A runner starts it with the job JSON as its first argument (with no argument it
 reads the job from stdin). It prints progress lines, then the outcome as its
 last line of stdout:
 
-    {"status": 200, "jobId": "...", "loss": 0.31, "metric": 0.44, "trainLoss": 0.12, ...}
+    {"status": 200, "jobId": "...", "loss": 0.06, "metric": 0.19, "testLoss": 0.18, ...}
 
 What the numbers mean (all in the original units of the dependent variable):
-  loss       mean squared error on rows the network was not trained on
-  metric     mean absolute error on those same held-out rows
-  trainLoss  mean squared error on the training rows (all but the held-out
-             ones), predicted without dropout
-The held-out rows are a test split (testSplit) for a normal job; with
-"crossValidateOnly": true they are each of k folds in turn, and loss, metric
-and trainLoss are the means over the folds, listed in foldLosses, foldMetrics
-and foldTrainLosses. The weight penalties (l1, l2) are not part of any of them.
+  loss        mean squared error on the validation rows: the figure to rank
+              runs by (spool's leaderboard sorts by loss)
+  metric      mean absolute error on the validation rows
+  testLoss    mean squared error on the test rows. Nothing in a run looks at
+              them before this figure (not early stopping, not the ranking,
+              not the baselines' penalty), so it is the honest estimate of how
+              the run does on rows it has never seen; choose runs by loss,
+              then read their testLoss.
+  testMetric  mean absolute error on the test rows
+  trainLoss   mean squared error on the training rows, predicted without
+              dropout
+  baselineMeanLoss, baselineMeanTestLoss
+              validation and test MSE of predicting the training rows' mean
+              of the dependent variable for every row
+  baselineRidgeLoss, baselineRidgeTestLoss, baselineRidgeAlpha
+              the same for a ridge regression (closed form) on the inputs the
+              network sees, standardised, its penalty alpha chosen among
+              1e-4 ... 10 by the validation MSE (null beyond 200 inputs).
+              A network whose testLoss is not below baselineRidgeTestLoss
+              has learned nothing a straight line does not know.
+The weight penalties (l1, l2) are not part of any of them; every prediction is
+clipped to [minDependentVarValue, maxDependentVarValue] when they are given.
+The outcome also says epochs (run; the most of any fold), stoppedEarly,
+trainRows, validationRows, testRows, splitSeed, splitDigest (below),
+networkInputs, pcaExplainedVariance (with PCA: the fraction of the scaled
+inputs' variance the components keep), dependentVariable and seconds.
+
+The split. The data rows are shuffled by splitSeed alone, never by seed, so
+every job of a sweep with the same splitSeed, testSplit and data file is
+tested on the same rows, and validated on the same rows when validationSplit
+(or crossValidationFolds) is the same too:
+  test        the first testSplit of the shuffled rows
+  validation  the next validationSplit of them; with "crossValidateOnly":
+              true, each of k folds of all the rows but the test rows, in turn
+  train       the others
+Scalers, PCA and baselines are fitted on the training rows only. With
+crossValidateOnly the network is trained k times, once per fold; every figure
+is then the mean over the folds, each fold's own in foldLosses, foldMetrics,
+foldTestLosses and foldTrainLosses (testLoss is the mean test MSE of the k
+networks). The log lists the test and validation rows (data row numbers,
+1 = the first row under the header); splitDigest in the outcome names the
+split, so runs with equal digests were tested and validated on equal rows.
 
 The job (keys are optional unless marked required):
   dataFileName          required: a CSV file in the data directory
@@ -32,7 +66,8 @@ The job (keys are optional unless marked required):
                         "widthModifier": w, "dropout": p}: a layer of
                         round(w * number of inputs) units (at least 1) whose
                         outputs are dropped with probability p while training
-                        (default: relu x2, then relu x1)
+                        (default: relu x2, then relu x1); the number of
+                        inputs is pcaComponents when PCA is on
   lastLayerActivator    activation of the output unit (default, or "": linear)
   optimizer             sgd | rmsprop | adam (default adam)
   learningRate          default 0.01
@@ -42,30 +77,47 @@ The job (keys are optional unless marked required):
   epochs                default 100
   batchSize             default 32; capped at the number of training rows
   patienceRate          early stopping, off by default: training stops once
-                        the monitored loss has not improved on its best by
+                        the validation MSE has not improved on its best by
                         more than this fraction (0.05 = 5%) for `patience`
                         epochs in a row; the weights are those of the last
-                        epoch run. The monitored loss is the MSE on a
-                        validation part of the training rows (validationSplit),
-                        never on the held-out rows that loss/metric report on.
+                        epoch run. Never the test rows.
   patience              epochs without improvement before stopping (default 10)
-  validationSplit       fraction of the training rows set aside to monitor for
-                        early stopping (default 0.1; 0 monitors the training
-                        loss itself). Unused without patienceRate.
   scalerType            standard | minmax (default standard): inputs and target
                         are scaled with statistics of the training rows only;
                         the network learns the scaled target, and every loss
                         it reports is converted back to original units
-  seed                  integer (default 1): the same job gives the same outcome
-  testSplit             fraction of rows held out for a normal job (default 0.2)
-  crossValidateOnly     true: k-fold cross-validation instead of one split
+  seed                  integer (default 1): the weights' initialisation, the
+                        dropout and the order of the batches; the same job
+                        gives the same outcome
+  splitSeed             integer (default 1): the shuffle of the rows into
+                        train / validation / test, independent of seed
+  testSplit             fraction of all rows in the test (default 0.2)
+  validationSplit       fraction of all rows in the validation (default 0.2);
+                        unused with crossValidateOnly
+  crossValidateOnly     true: k-fold cross-validation of the non-test rows
+                        instead of one validation split
   crossValidationFolds  k (default 5)
+  crossValidationCrossingType
+                        what folds are scored by: "neg_mean_squared_error"
+                        (the seed's, scikit-learn's name) or "mse", which is
+                        loss; any other is refused
+  pcaComponents         k >= 1: the network and the ridge baseline see the
+                        first k principal components of the scaled inputs
+                        (fitted on the training rows; at most 100 inputs);
+                        -1 (the seed's), 0 or absent: no PCA
+  minDependentVarValue, maxDependentVarValue
+                        bounds every prediction is clipped to before it is
+                        scored (either may be given alone)
   loss                  "mse" (the only training loss; the seed names it)
   progressEvery         a progress line every N epochs (default: about 10 a fit)
-The seed's other keys (projectName, pcaComponents, slowLearningRate, ...) and
-those runners add (callbackAddress, assignmentId, spool, and the
-sweep name spoolctl sweep adds) are ignored; any other
-key is ignored with a warning on stderr, since it is most likely a typo.
+Refused with a 400 naming the key, because nn.py does not do what they ask
+and a run that quietly did something else would be reported as this one:
+  extraTreesKeepThreshd any value but 0 (feature selection by extra trees)
+  slowLearningRate      any value (a second, slower learning rate)
+  saveWeightsOnlyAtEnd  any value (nn.py saves no weights, only its outcome)
+The seed's projectName and the keys runners add (callbackAddress,
+assignmentId, spool, and the sweep name spoolctl sweep adds) are ignored; any
+other key is ignored with a warning on stderr, since it is most likely a typo.
 
 The outcome's jobId is the job's "_id" (as the seed passes it), else its
 "jobId", else $SPOOL_JOB_ID, else null.
@@ -78,6 +130,7 @@ traceback goes to stderr, the outcome line still to stdout.
 """
 
 import csv
+import hashlib
 import json
 import math
 import os
@@ -97,20 +150,26 @@ DEFAULT_LAYERS = ({"activation": "relu", "widthModifier": 2.0, "dropout": 0.0},
                   {"activation": "relu", "widthModifier": 1.0, "dropout": 0.0})
 MAX_LAYERS = 16
 MAX_WIDTH = 4096
+MAX_PCA_INPUTS = 100             # Jacobi rotations cost inputs^3 per sweep
+MAX_RIDGE_INPUTS = 200
+RIDGE_ALPHAS = tuple(10.0 ** (k / 2.0) for k in range(-8, 3))   # 1e-4 ... 10
+CV_SCORINGS = ("neg_mean_squared_error", "mse")
 
 # Keys the seed's sample job carries, or a runner adds, that this script has no
 # use for: accepted silently. Anything else unknown earns a warning.
 IGNORED_KEYS = frozenset((
     "_id", "jobId", "scriptName", "projectName", "callbackAddress", "sweep",
-    "assignmentId", "spool", "crossValidationCrossingType", "slowLearningRate",
-    "pcaComponents", "extraTreesKeepThreshd", "saveWeightsOnlyAtEnd",
-    "minDependentVarValue", "maxDependentVarValue"))
+    "assignmentId", "spool"))
 USED_KEYS = frozenset((
     "dataFileName", "dependentVariable", "depedentVariable",
     "independentVariables", "hiddenLayers", "lastLayerActivator", "optimizer",
     "learningRate", "l1", "l2", "epochs", "batchSize", "patienceRate",
-    "patience", "validationSplit", "scalerType", "seed", "testSplit",
-    "crossValidateOnly", "crossValidationFolds", "loss", "progressEvery"))
+    "patience", "validationSplit", "scalerType", "seed", "splitSeed",
+    "testSplit", "crossValidateOnly", "crossValidationFolds",
+    "crossValidationCrossingType", "pcaComponents", "minDependentVarValue",
+    "maxDependentVarValue", "loss", "progressEvery",
+    # checked, then refused unless off: see refusals()
+    "extraTreesKeepThreshd", "slowLearningRate", "saveWeightsOnlyAtEnd"))
 
 
 class JobError(Exception):
@@ -153,6 +212,10 @@ class Config:
     cross_validate: bool
     folds: int
     progress_every: int      # 0: about ten lines a fit
+    split_seed: int = 1
+    pca_components: int = 0  # 0: no PCA
+    y_min: float = None      # prediction bounds, None: unbounded
+    y_max: float = None
 
 
 def read_job_text(argv, stdin):
@@ -292,6 +355,64 @@ def _early_stopping(job):
     return rate
 
 
+def _integer(job, key, default):
+    value = job.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise JobError("%s must be an integer, not %s" % (key, json.dumps(value)))
+    return value
+
+
+def _pca(job):
+    k = _number(job, "pcaComponents", 0, minimum=-1, integer=True)
+    return 0 if k == -1 else k
+
+
+def _bounds(job):
+    lo = _number(job, "minDependentVarValue", None)
+    hi = _number(job, "maxDependentVarValue", None)
+    if lo is not None and hi is not None and lo >= hi:
+        raise JobError("minDependentVarValue (%s) must be below "
+                       "maxDependentVarValue (%s)" % (lo, hi))
+    return (None if lo is None else float(lo)), (None if hi is None else float(hi))
+
+
+def _splits(job):
+    test = float(_number(job, "testSplit", 0.2, above=0, maximum=0.5))
+    val = float(_number(job, "validationSplit", 0.2, above=0, maximum=0.5))
+    if test + val > 0.8:
+        raise JobError("testSplit + validationSplit must leave a fifth of the "
+                       "rows to train on, not %g + %g" % (test, val))
+    return test, val
+
+
+def refusals(job):
+    """What the job asks of the seed's nn.py that this one does not do: one
+    message per key, each naming it. Empty when every such key is off."""
+    found = []
+    thr = job.get("extraTreesKeepThreshd")
+    if thr is not None and (isinstance(thr, bool) or thr != 0):
+        found.append("extraTreesKeepThreshd is %s, but nn.py has no feature "
+                     "selection by extra trees (only 0 or absent, keeping every "
+                     "input; pick inputs with independentVariables, or reduce "
+                     "them with pcaComponents)" % json.dumps(thr))
+    if job.get("slowLearningRate") is not None:
+        found.append("slowLearningRate is %s, but nn.py trains at one "
+                     "learningRate throughout (remove slowLearningRate)"
+                     % json.dumps(job["slowLearningRate"]))
+    if job.get("saveWeightsOnlyAtEnd") is not None:
+        found.append("saveWeightsOnlyAtEnd is %s, but nn.py saves no weights, "
+                     "only its outcome (remove saveWeightsOnlyAtEnd)"
+                     % json.dumps(job["saveWeightsOnlyAtEnd"]))
+    kind = job.get("crossValidationCrossingType")
+    if kind not in (None, "") and kind not in CV_SCORINGS:
+        found.append("crossValidationCrossingType is %s, but folds are scored "
+                     "by their mean squared error, which is loss (only %s)"
+                     % (json.dumps(kind), " or ".join(CV_SCORINGS)))
+    return found
+
+
 def make_config(job):
     """Check every key the script uses; the first bad one is the error."""
     if job.get("loss") not in (None, "", "mse"):
@@ -302,9 +423,9 @@ def make_config(job):
         cv = False
     if not isinstance(cv, bool):
         raise JobError("crossValidateOnly must be true or false")
-    seed = job.get("seed", 1)
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise JobError("seed must be an integer, not %s" % json.dumps(seed))
+    seed = _integer(job, "seed", 1)
+    test_split, validation_split = _splits(job)
+    y_min, y_max = _bounds(job)
     return Config(
         data_file=_data_file(job),
         target=_target(job),
@@ -319,13 +440,17 @@ def make_config(job):
         batch_size=_number(job, "batchSize", 32, minimum=1, integer=True),
         patience_rate=_early_stopping(job),
         patience=_number(job, "patience", 10, minimum=1, integer=True),
-        validation_split=float(_number(job, "validationSplit", 0.1, minimum=0, maximum=0.5)),
+        validation_split=validation_split,
         scaler=_choice(job, "scalerType", "standard", SCALERS),
         seed=seed,
-        test_split=float(_number(job, "testSplit", 0.2, above=0, maximum=0.5)),
+        test_split=test_split,
         cross_validate=cv,
         folds=_number(job, "crossValidationFolds", 5, minimum=2, maximum=100, integer=True),
         progress_every=_number(job, "progressEvery", 0, minimum=0, integer=True),
+        split_seed=_integer(job, "splitSeed", 1),
+        pca_components=_pca(job),
+        y_min=y_min,
+        y_max=y_max,
     )
 
 
@@ -415,6 +540,134 @@ class Scaler:
     def transform(self, rows):
         return [[(v - c) / s for v, c, s in zip(row, self.centers, self.scales)]
                 for row in rows]
+
+
+# ---- PCA and the ridge baseline ---------------------------------------------
+#
+# Both are small dense linear algebra on a matrix of inputs x inputs, fitted on
+# the training rows: plain Python is fast enough for the tens of columns a
+# CSV like the wine data has.
+
+def _columns_mean(rows):
+    n = len(rows)
+    return [sum(c) / n for c in zip(*rows)]
+
+
+def _gram(cols, n):
+    """cols^T cols / n for a list of centred columns."""
+    return [[sum(map(mul, a, b)) / n for b in cols] for a in cols]
+
+
+def symmetric_eigen(A, max_sweeps=60):
+    """(eigenvalues, V) of the symmetric matrix A, by cyclic Jacobi
+    rotations; column i of V is the unit eigenvector of eigenvalue i."""
+    n = len(A)
+    A = [list(row) for row in A]
+    V = [[float(i == j) for j in range(n)] for i in range(n)]
+    scale = sum(A[i][i] * A[i][i] for i in range(n)) or 1.0
+    for _ in range(max_sweeps):
+        off = sum(A[i][j] * A[i][j] for i in range(n) for j in range(i + 1, n))
+        if off <= 1e-24 * scale:
+            break
+        for p in range(n - 1):
+            for q in range(p + 1, n):
+                apq = A[p][q]
+                if apq == 0.0:
+                    continue
+                theta = (A[q][q] - A[p][p]) / (2.0 * apq)
+                t = (1.0 if theta >= 0 else -1.0) / (abs(theta) + math.sqrt(theta * theta + 1.0))
+                c = 1.0 / math.sqrt(t * t + 1.0)
+                s = t * c
+                for row in A:                       # A <- A J
+                    akp, akq = row[p], row[q]
+                    row[p], row[q] = c * akp - s * akq, s * akp + c * akq
+                Ap, Aq = A[p], A[q]                 # A <- J^T A
+                A[p] = [c * x - s * y for x, y in zip(Ap, Aq)]
+                A[q] = [s * x + c * y for x, y in zip(Ap, Aq)]
+                for row in V:                       # V <- V J
+                    vkp, vkq = row[p], row[q]
+                    row[p], row[q] = c * vkp - s * vkq, s * vkp + c * vkq
+    return [A[i][i] for i in range(n)], V
+
+
+@dataclass(frozen=True)
+class PCA:
+    """Projection of (scaled) inputs on their first principal components."""
+    mean: tuple
+    components: tuple        # k unit vectors, largest variance first
+    explained: float         # the fraction of the variance they keep
+
+    @classmethod
+    def fit(cls, rows, k):
+        n = len(rows)
+        mean = _columns_mean(rows)
+        cols = [[v - m for v in c] for c, m in zip(zip(*rows), mean)]
+        values, V = symmetric_eigen(_gram(cols, n))
+        order = sorted(range(len(values)), key=lambda i: -values[i])[:k]
+        total = sum(max(v, 0.0) for v in values)
+        kept = sum(max(values[i], 0.0) for i in order)
+        return cls(tuple(mean), tuple(tuple(row[i] for row in V) for i in order),
+                   kept / total if total > 0 else 1.0)
+
+    def transform(self, rows):
+        out = []
+        for row in rows:
+            centred = [v - m for v, m in zip(row, self.mean)]
+            out.append([sum(map(mul, centred, c)) for c in self.components])
+        return out
+
+
+def solve_spd(A, b):
+    """x with A x = b for a symmetric positive definite A (Cholesky); None
+    when A is not numerically positive definite."""
+    n = len(A)
+    L = [[0.0] * n for _ in range(n)]
+    for i in range(n):
+        Li = L[i]
+        for j in range(i + 1):
+            Lj = L[j]
+            s = A[i][j] - sum(map(mul, Li[:j], Lj[:j]))
+            if i == j:
+                if s <= 0.0:
+                    return None
+                Li[i] = math.sqrt(s)
+            else:
+                Li[j] = s / Lj[j]
+    z = [0.0] * n
+    for i in range(n):
+        z[i] = (b[i] - sum(map(mul, L[i][:i], z[:i]))) / L[i][i]
+    x = [0.0] * n
+    for i in range(n - 1, -1, -1):
+        x[i] = (z[i] - sum(L[k][i] * x[k] for k in range(i + 1, n))) / L[i][i]
+    return x
+
+
+def ridge_models(X, y, alphas=RIDGE_ALPHAS):
+    """[(alpha, predict)] of ridge regressions fitted to rows X, targets y:
+    mean squared error + alpha * |w|^2 on standardised inputs, closed form."""
+    n = len(X)
+    means = _columns_mean(X)
+    cols = [[v - m for v in c] for c, m in zip(zip(*X), means)]
+    stds = [math.sqrt(sum(v * v for v in c) / n) or 1.0 for c in cols]
+    cols = [[v / s for v in c] for c, s in zip(cols, stds)]
+    y_mean = sum(y) / n
+    yc = [v - y_mean for v in y]
+    G = _gram(cols, n)
+    b = [sum(map(mul, c, yc)) / n for c in cols]
+    models = []
+    for alpha in alphas:
+        w = solve_spd([[g + (alpha if i == j else 0.0) for j, g in enumerate(row)]
+                       for i, row in enumerate(G)], b)
+        if w is None:
+            continue
+        # Fold the standardisation into the coefficients: one dot product a row.
+        coef = [wi / s for wi, s in zip(w, stds)]
+        icpt = y_mean - sum(map(mul, coef, means))
+
+        def model(rows, coef=coef, icpt=icpt):
+            return [icpt + sum(map(mul, coef, r)) for r in rows]
+        models.append((alpha, model))
+    return models
 
 
 # ---- the network ------------------------------------------------------------
@@ -632,15 +885,12 @@ class Fit:
     stopped_early: bool
 
 
-def train(cfg, X, y, rng, progress):
-    """Fit a new network to scaled rows X and scaled targets y.
-    progress(epoch, train_mse, monitored_mse or None) is called every epoch."""
+def train(cfg, X, y, X_val, y_val, rng, progress):
+    """Fit a new network to scaled rows X and scaled targets y; with early
+    stopping, monitor the MSE on X_val, y_val. progress(epoch, train_mse,
+    val_mse or None) is called every epoch; it says on which epochs it wants
+    val_mse (besides, early stopping computes it every epoch)."""
     early = cfg.patience_rate is not None
-    if early and cfg.validation_split > 0 and len(X) >= 10:
-        n_val = max(1, int(len(X) * cfg.validation_split + 0.5))
-        X_val, y_val, X, y = X[:n_val], y[:n_val], X[n_val:], y[n_val:]
-    else:
-        X_val = y_val = None
     layers = build_network(len(X[0]), cfg, rng)
     opt = Optimizer(cfg.optimizer, cfg.learning_rate)
     n = len(X)
@@ -663,64 +913,107 @@ def train(cfg, X, y, rng, progress):
         if not math.isfinite(train_mse):
             raise JobError("training diverged at epoch %d (loss became %s): "
                            "try a lower learningRate" % (epoch, train_mse))
-        monitored = mse(predict(layers, X_val), y_val) if X_val else None
-        progress(epoch, train_mse, monitored)
+        wanted = progress.wants(epoch)
+        val_mse = mse(predict(layers, X_val), y_val) if early or wanted else None
+        if wanted:
+            progress(epoch, train_mse, val_mse)
         if early:
-            current = train_mse if monitored is None else monitored
-            if current < best * (1.0 - cfg.patience_rate):
-                best, waited = current, 0
+            if val_mse < best * (1.0 - cfg.patience_rate):
+                best, waited = val_mse, 0
             else:
                 waited += 1
                 if waited >= cfg.patience:
+                    if not wanted:
+                        progress(epoch, train_mse, val_mse)
                     return Fit(layers, epoch, True)
     return Fit(layers, cfg.epochs, False)
 
 
-def fit_and_score(cfg, X, y, train_idx, test_idx, rng, say, label):
-    """Train on train_idx, score on test_idx; every figure in original units."""
-    x_scaler = Scaler.fit(cfg.scaler, [X[i] for i in train_idx])
-    y_scaler = Scaler.fit(cfg.scaler, [[y[i]] for i in train_idx])
+class Progress:
+    """The progress lines of one fit, in original units."""
+
+    def __init__(self, cfg, say, label, units):
+        self.every = cfg.progress_every or max(1, cfg.epochs // 10)
+        self.last = cfg.epochs
+        self.say, self.label, self.units = say, label, units
+
+    def wants(self, epoch):
+        return epoch % self.every == 0 or epoch == self.last
+
+    def __call__(self, epoch, train_mse, val_mse):
+        self.say("%sepoch %d/%d train_mse %.6g val_mse %.6g"
+                 % (self.label, epoch, self.last, train_mse * self.units,
+                    val_mse * self.units))
+
+
+class InputMap:
+    """The inputs the network sees: the job's scaler, then PCA if asked,
+    both fitted on the training rows."""
+
+    def __init__(self, cfg, rows):
+        self.scaler = Scaler.fit(cfg.scaler, rows)
+        self.pca = None
+        if cfg.pca_components:
+            self.pca = PCA.fit(self.scaler.transform(rows), cfg.pca_components)
+
+    def __call__(self, rows):
+        out = self.scaler.transform(rows)
+        return self.pca.transform(out) if self.pca else out
+
+
+def clipper(cfg):
+    lo = -math.inf if cfg.y_min is None else cfg.y_min
+    hi = math.inf if cfg.y_max is None else cfg.y_max
+    return lambda preds: [min(hi, max(lo, p)) for p in preds]
+
+
+def fit_and_score(cfg, X, y, part, rng, say, label):
+    """Train on part's training rows; score the network and the baselines on
+    its validation and the test rows. Every figure in original units."""
+    train_idx, val_idx, test_idx = part
+    inputs = InputMap(cfg, [X[i] for i in train_idx])
+    X_tr, X_va, X_te = ([X[i] for i in idx] for idx in part)
+    X_tr, X_va, X_te = inputs(X_tr), inputs(X_va), inputs(X_te)
+    y_tr, y_va, y_te = ([y[i] for i in idx] for idx in part)
+    y_scaler = Scaler.fit(cfg.scaler, [[v] for v in y_tr])
     y_scale, y_center = y_scaler.scales[0], y_scaler.centers[0]
 
-    def scaled(idx):
-        return (x_scaler.transform([X[i] for i in idx]),
-                [(y[i] - y_center) / y_scale for i in idx])
+    def scaled(ys):
+        return [(v - y_center) / y_scale for v in ys]
 
-    X_tr, y_tr = scaled(train_idx)
-    X_te, _ = scaled(test_idx)
-    every = cfg.progress_every or max(1, cfg.epochs // 10)
     # The scaling is affine, so a scaled MSE times scale^2 is the MSE in units.
-    units = y_scale * y_scale
+    progress = Progress(cfg, say, label, y_scale * y_scale)
+    fit = train(cfg, X_tr, scaled(y_tr), X_va, scaled(y_va), rng, progress)
+    clip = clipper(cfg)
 
-    def progress(epoch, train_mse, monitored):
-        if epoch % every == 0 or epoch == cfg.epochs:
-            line = "%sepoch %d/%d train_mse %.6g" % (label, epoch, cfg.epochs,
-                                                     train_mse * units)
-            if monitored is not None:
-                line += " val_mse %.6g" % (monitored * units)
-            say(line)
+    def net(Xs):
+        return clip([p * y_scale + y_center for p in predict(fit.layers, Xs)])
 
-    fit = train(cfg, X_tr, y_tr, rng, progress)
-
-    def unscaled(Xs):
-        return [p * y_scale + y_center for p in predict(fit.layers, Xs)]
-
-    y_te = [y[i] for i in test_idx]
-    pred_te = unscaled(X_te)
-    pred_tr = unscaled(X_tr)
+    pred_va, pred_te = net(X_va), net(X_te)
     score = {
-        "loss": mse(pred_te, y_te),
-        "metric": mae(pred_te, y_te),
-        "trainLoss": mse(pred_tr, [y[i] for i in train_idx]),
+        "loss": mse(pred_va, y_va),
+        "metric": mae(pred_va, y_va),
+        "testLoss": mse(pred_te, y_te),
+        "testMetric": mae(pred_te, y_te),
+        "trainLoss": mse(net(X_tr), y_tr),
         "epochs": fit.epochs,
         "stoppedEarly": fit.stopped_early,
     }
     if not all(math.isfinite(score[k]) for k in ("loss", "metric", "trainLoss")):
         raise JobError("training diverged (predictions are not finite): "
                        "try a lower learningRate")
-    say("%sheld-out mse %.6g mae %.6g, train mse %.6g, %d epochs%s"
-        % (label, score["loss"], score["metric"], score["trainLoss"], fit.epochs,
-           " (stopped early)" if fit.stopped_early else ""))
+    mean_va, mean_te = clip([sum(y_tr) / len(y_tr)] * 2)
+    score["baselineMeanLoss"] = mse([mean_va] * len(y_va), y_va)
+    score["baselineMeanTestLoss"] = mse([mean_te] * len(y_te), y_te)
+    if len(X_tr[0]) <= MAX_RIDGE_INPUTS:
+        score["ridge"] = {alpha: (mse(clip(model(X_va)), y_va), mse(clip(model(X_te)), y_te))
+                          for alpha, model in ridge_models(X_tr, y_tr)}
+    if inputs.pca:
+        score["pcaExplainedVariance"] = inputs.pca.explained
+    say("%svalidation mse %.6g mae %.6g, test mse %.6g mae %.6g, train mse %.6g, "
+        "%d epochs%s" % (label, score["loss"], score["metric"], score["testLoss"],
+                         score["testMetric"], score["trainLoss"], fit.epochs,
+                         " (stopped early)" if fit.stopped_early else ""))
     return score
 
 
@@ -729,63 +1022,133 @@ def fit_rng(cfg, fold):
     return random.Random(cfg.seed * 1000003 + fold)
 
 
-def holdout(cfg, X, y, say):
-    n = len(X)
-    perm = random.Random(cfg.seed).sample(range(n), n)
+def make_split(cfg, n):
+    """(test rows, [(train rows, validation rows)] one pair per fit): the
+    shuffle depends on splitSeed only, never on the weights' seed."""
+    # A string seed: its own stream, whatever integers seed and splitSeed are.
+    perm = random.Random("nn.py split %d" % cfg.split_seed).sample(range(n), n)
     n_test = max(1, int(n * cfg.test_split + 0.5))
-    if n - n_test < 2:
-        raise JobError("too few rows (%d) to hold %d out for testing" % (n, n_test))
-    score = fit_and_score(cfg, X, y, perm[n_test:], perm[:n_test],
-                          fit_rng(cfg, 0), say, "")
-    score.update(trainRows=n - n_test, testRows=n_test)
-    return score
+    test, pool = perm[:n_test], perm[n_test:]
+    if cfg.cross_validate:
+        k = cfg.folds
+        if len(pool) < 2 * k:
+            raise JobError("too few rows (%d besides the %d test rows) for %d folds"
+                           % (len(pool), n_test, k))
+        folds = [pool[f::k] for f in range(k)]      # sizes differ by one at most
+        return test, [([i for g, fold in enumerate(folds) if g != f for i in fold], folds[f])
+                      for f in range(k)]
+    n_val = max(1, int(n * cfg.validation_split + 0.5))
+    if len(pool) - n_val < 2:
+        raise JobError("too few rows (%d) to hold out %d for testing and %d for "
+                       "validation" % (n, n_test, n_val))
+    return test, [(pool[n_val:], pool[:n_val])]
 
 
-def cross_validate(cfg, X, y, say):
-    n, k = len(X), cfg.folds
-    if n < 2 * k:
-        raise JobError("too few rows (%d) for %d folds" % (n, k))
-    perm = random.Random(cfg.seed).sample(range(n), n)
-    folds = [perm[f::k] for f in range(k)]      # sizes differ by one at most
+def row_numbers(idx):
+    return " ".join(str(i + 1) for i in sorted(idx))
+
+
+def split_digest(test, fits):
+    text = json.dumps([sorted(test), [sorted(val) for _, val in fits]])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def evaluate(cfg, X, y, say):
+    """The outcome's figures: one fit for a holdout, k for cross-validation,
+    each figure the mean over the fits."""
+    test, fits = make_split(cfg, len(X))
+    say("split (splitSeed %d): test rows %s" % (cfg.split_seed, row_numbers(test)))
+    k = len(fits)
     scores = []
-    for f, test_idx in enumerate(folds):
-        train_idx = [i for g, fold in enumerate(folds) if g != f for i in fold]
-        scores.append(fit_and_score(cfg, X, y, train_idx, test_idx,
-                                    fit_rng(cfg, f + 1), say,
-                                    "fold %d/%d: " % (f + 1, k)))
+    for f, (train_idx, val_idx) in enumerate(fits):
+        label = "fold %d/%d: " % (f + 1, k) if cfg.cross_validate else ""
+        say("%svalidation rows %s" % (label, row_numbers(val_idx)))
+        scores.append(fit_and_score(cfg, X, y, (train_idx, val_idx, test),
+                                    fit_rng(cfg, f + 1 if cfg.cross_validate else 0),
+                                    say, label))
 
     def column(key):
         return [s[key] for s in scores]
 
-    losses = column("loss")
-    mean = sum(losses) / k
-    return {
-        "loss": mean,
-        "metric": sum(column("metric")) / k,
-        "trainLoss": sum(column("trainLoss")) / k,
-        "lossStd": math.sqrt(sum((v - mean) ** 2 for v in losses) / k),
-        "folds": k,
-        "foldLosses": losses,
-        "foldMetrics": column("metric"),
-        "foldTrainLosses": column("trainLoss"),
-        "foldEpochs": column("epochs"),
-        "epochs": max(column("epochs")),
-        "stoppedEarly": any(column("stoppedEarly")),
-    }
+    def mean(key):
+        return sum(column(key)) / k
+
+    out = {key: mean(key) for key in (
+        "loss", "metric", "testLoss", "testMetric", "trainLoss",
+        "baselineMeanLoss", "baselineMeanTestLoss")}
+    out["baselineRidgeLoss"] = out["baselineRidgeTestLoss"] = None
+    out["baselineRidgeAlpha"] = None
+    if "ridge" in scores[0]:
+        alphas = [a for a in scores[0]["ridge"] if all(a in s["ridge"] for s in scores)]
+        if alphas:
+            best = min(alphas, key=lambda a: sum(s["ridge"][a][0] for s in scores))
+            out["baselineRidgeLoss"] = sum(s["ridge"][best][0] for s in scores) / k
+            out["baselineRidgeTestLoss"] = sum(s["ridge"][best][1] for s in scores) / k
+            out["baselineRidgeAlpha"] = best
+    out.update(epochs=max(column("epochs")), stoppedEarly=any(column("stoppedEarly")),
+               trainRows=len(fits[0][0]), validationRows=len(fits[0][1]),
+               testRows=len(test), splitSeed=cfg.split_seed,
+               splitDigest=split_digest(test, fits))
+    if cfg.pca_components:
+        out["pcaExplainedVariance"] = mean("pcaExplainedVariance")
+    if cfg.cross_validate:
+        losses = column("loss")
+        out.update(
+            lossStd=math.sqrt(sum((v - out["loss"]) ** 2 for v in losses) / k),
+            folds=k, foldLosses=losses, foldMetrics=column("metric"),
+            foldTestLosses=column("testLoss"), foldTrainLosses=column("trainLoss"),
+            foldEpochs=column("epochs"))
+    say("baselines: mean predictor validation mse %.6g test mse %.6g; ridge %s"
+        % (out["baselineMeanLoss"], out["baselineMeanTestLoss"],
+           "validation mse %.6g test mse %.6g (alpha %g)"
+           % (out["baselineRidgeLoss"], out["baselineRidgeTestLoss"],
+              out["baselineRidgeAlpha"]) if out["baselineRidgeAlpha"] is not None
+           else "not fitted (more than %d inputs)" % MAX_RIDGE_INPUTS))
+    return out
 
 
 def describe(cfg, names, n_rows, n_inputs):
     """The run's first progress line: what is trained on what, and how."""
     widths = [n_inputs] + hidden_widths(cfg, n_inputs) + [1]
     acts = [s.activation for s in cfg.layers] + [cfg.last_activation]
-    how = ("%d-fold cross-validation" % cfg.folds if cfg.cross_validate
-           else "%g held out" % cfg.test_split)
-    return ("predicting %s from %d columns of %s (%d rows, %s); network %s (%s); "
-            "%s lr %g, l1 %g, l2 %g, %d epochs, batch %d, %s scaling, seed %d"
-            % (cfg.target, len(names), cfg.data_file, n_rows, how,
+    how = ("%d-fold cross-validation, %g test" % (cfg.folds, cfg.test_split)
+           if cfg.cross_validate
+           else "%g validation, %g test" % (cfg.validation_split, cfg.test_split))
+    extra = ""
+    if cfg.pca_components:
+        extra += ", PCA to %d components" % cfg.pca_components
+    if cfg.y_min is not None or cfg.y_max is not None:
+        extra += ", predictions clipped to [%s, %s]" % (
+            "-inf" if cfg.y_min is None else "%g" % cfg.y_min,
+            "inf" if cfg.y_max is None else "%g" % cfg.y_max)
+    return ("predicting %s from %d columns of %s (%d rows, %s, splitSeed %d); "
+            "network %s (%s); %s lr %g, l1 %g, l2 %g, %d epochs, batch %d, "
+            "%s scaling%s, seed %d"
+            % (cfg.target, len(names), cfg.data_file, n_rows, how, cfg.split_seed,
                "-".join(map(str, widths)), "/".join(acts), cfg.optimizer,
                cfg.learning_rate, cfg.l1, cfg.l2, cfg.epochs, cfg.batch_size,
-               cfg.scaler, cfg.seed))
+               cfg.scaler, extra, cfg.seed))
+
+
+def load_data(cfg, env, refused):
+    """(input names, X, y), or a 400 naming every problem: the data's and
+    the keys refused, so one run tells all that is wrong with the job."""
+    try:
+        header, rows = load_csv(data_dir(env), cfg.data_file)
+        names, X, y = select_columns(header, rows, cfg)
+        if cfg.pca_components > len(names):
+            raise JobError("pcaComponents (%d) must be at most the number of "
+                           "inputs (%d)" % (cfg.pca_components, len(names)))
+        if cfg.pca_components and len(names) > MAX_PCA_INPUTS:
+            raise JobError("pcaComponents: PCA of more than %d inputs is not "
+                           "supported (this job has %d)" % (MAX_PCA_INPUTS, len(names)))
+    except JobError as e:
+        if e.status != 400 or not refused:
+            raise
+        raise JobError("; ".join([str(e)] + refused)) from None
+    if refused:
+        raise JobError("; ".join(refused))
+    return names, X, y
 
 
 def run(job, env, say):
@@ -793,12 +1156,13 @@ def run(job, env, say):
     cfg = make_config(job)
     for key in unknown_keys(job):
         print("nn.py: ignoring unknown job key %s" % json.dumps(key), file=sys.stderr)
-    header, rows = load_csv(data_dir(env), cfg.data_file)
-    names, X, y = select_columns(header, rows, cfg)
-    say(describe(cfg, names, len(rows), len(names)))
+    names, X, y = load_data(cfg, env, refusals(job))
+    n_inputs = cfg.pca_components or len(names)
+    say(describe(cfg, names, len(X), n_inputs))
     started = time.monotonic()
-    score = cross_validate(cfg, X, y, say) if cfg.cross_validate else holdout(cfg, X, y, say)
+    score = evaluate(cfg, X, y, say)
     score["dependentVariable"] = cfg.target
+    score["networkInputs"] = n_inputs
     score["seconds"] = time.monotonic() - started
     return score
 

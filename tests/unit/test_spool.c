@@ -700,3 +700,112 @@ TEST(a_4xx_outcome_fails_at_once)
 	CHECK_INT(ST_FAILED, o.state);
 	CHECK_INT(1, count(ST_FAILED));
 }
+
+/* ---- a round of syncs issued at once (lib/fsyncall.c) ---------------------- */
+
+#include <pthread.h>
+#include "internal.h"
+
+static void *fsync_all_thread(void *arg)
+{
+	int fds[6], rc[6], i, k;
+
+	(void)arg;
+	for (k = 0; k < 200; k++) {
+		for (i = 0; i < 6; i++) {
+			char p[64];
+
+			snprintf(p, sizeof(p), "f.%lx.%d.%d", (unsigned long)pthread_self(), k, i);
+			fds[i] = i == 3 ? -1 : open(p, O_CREAT | O_WRONLY, 0644);
+			rc[i] = 12345;
+		}
+		sys_fsync_all(fds, 6, rc);
+		for (i = 0; i < 6; i++) {
+			if (i == 3 ? rc[i] != -EBADF : rc[i] != 0)
+				return (void *)1;
+			if (fds[i] >= 0)
+				close(fds[i]);
+		}
+	}
+	return NULL;
+}
+
+TEST(fsync_all_syncs_each_fd_and_says_how_each_went)
+{
+	pthread_t t[4];
+	void *ret;
+	int i;
+
+	/* several committers at once (runner slots): each gets its own results */
+	for (i = 0; i < 4; i++)
+		CHECK_INT(0, pthread_create(&t[i], NULL, fsync_all_thread, NULL));
+	for (i = 0; i < 4; i++) {
+		CHECK_INT(0, pthread_join(t[i], &ret));
+		CHECK(ret == NULL);
+	}
+	/* a fault from the second fsync on (the seam fails every call from
+	 * the nth) reaches exactly the two results it hit */
+	{
+		int fds[3], rc[3], bad = 0;
+
+		for (i = 0; i < 3; i++)
+			fds[i] = open(".", O_RDONLY | O_DIRECTORY);
+		sys_fault_set("fsync", 2, EIO);
+		sys_fsync_all(fds, 3, rc);
+		sys_fault_clear();
+		for (i = 0; i < 3; i++) {
+			CHECK(rc[i] == 0 || rc[i] == -EIO);
+			bad += rc[i] == -EIO;
+			close(fds[i]);
+		}
+		CHECK_INT(2, bad);
+	}
+}
+
+TEST(a_failed_sync_round_takes_the_published_job_back)
+{
+	char id[25];
+	int nth;
+
+	open_spool();
+	/* jobs are published before the round that syncs them: a failure in
+	 * that round must leave neither the job nor its order */
+	for (nth = 1; nth <= 3; nth++) {
+		sys_fault_set("fsync", nth, EIO);
+		CHECK(spool_submit(&sp, JOB, strlen(JOB), NULL, id) < 0);
+		sys_fault_clear();
+		CHECK_INT(0, count(ST_NEW));
+		CHECK_INT(0, system("test -z \"$(find s/jobs -type f)\""));
+	}
+	submit(JOB, id);
+	CHECK_INT(1, count(ST_NEW));
+	CHECK_INT(0, system("test \"$(find s/jobs -type f | wc -l)\" = 1"));
+}
+
+TEST(a_claim_is_found_by_its_name_hint_or_else_by_a_listing)
+{
+	struct order o, c, f;
+	char id[25], old[SPOOL_NAME_MAX], tok[SPOOL_TOKEN_LEN + 1];
+
+	open_spool();
+	submit(JOB, id);
+	CHECK_INT(0, spool_claim(&sp, &W, &c));
+	/* the right hint */
+	CHECK_INT(0, spool_lookup_claim_hint(&sp, c.n.id, c.n.token, c.file, &f));
+	CHECK_STR(c.file, f.file);
+	/* a stale one (the claim was renewed: its name changed) */
+	strcpy(old, c.file);
+	o = c;
+	CHECK_INT(0, spool_renew(&sp, &o, 120));
+	CHECK(strcmp(old, o.file) != 0);
+	CHECK_INT(0, spool_lookup_claim_hint(&sp, c.n.id, c.n.token, old, &f));
+	CHECK_STR(o.file, f.file);
+	/* none, or garbage: the listing decides */
+	CHECK_INT(0, spool_lookup_claim_hint(&sp, c.n.id, c.n.token, NULL, &f));
+	CHECK_STR(o.file, f.file);
+	CHECK_INT(0, spool_lookup_claim_hint(&sp, c.n.id, c.n.token, "../../etc/passwd", &f));
+	CHECK_STR(o.file, f.file);
+	/* a hint naming another token does not make it that claim */
+	strcpy(tok, "0123456789abcdef");
+	CHECK_INT(-ESTALE, spool_lookup_claim_hint(&sp, c.n.id, tok, o.file, &f));
+}
