@@ -6,18 +6,16 @@
  * only its fence and its answers are the seed's.
  *
  * A claim is found by the name the core remembered when it handed it out
- * (the claim map): one stat of assigned/NAME instead of a listing of
- * assigned/; when the map has no name, or a stale one, the library's
- * spool_lookup_claim looks.
+ * (the claim map), handed to spool_lookup_claim_hint: one stat instead of
+ * a listing of assigned/; when the map has no name, or a stale one, the
+ * library looks as spool_lookup_claim does.
  *
  * Layer: 4 handler
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "handler.h"
 
@@ -47,25 +45,11 @@ struct claim_change {
 /* ---- the claim: find, end, or keep aside ------------------------------------------ */
 
 /* The claim (id, token): 0 (r->o), -ESTALE (r->o the lost claim), errno:
- * as spool_lookup_claim, which it asks when the map cannot tell. */
+ * as spool_lookup_claim, in one stat when the map's name is right. */
 static int find_claim(struct claim_change *r, struct spool *sp)
 {
-	if (r->file[0]) {
-		struct order o;
-		struct stat st;
-		char path[SPOOL_NAME_MAX + 16];
-		if (name_parse(r->file, &o.n) == 0 && o.n.claimed &&
-		    !strcmp(o.n.id, r->id) && !strcmp(o.n.token, r->token)) {
-			snprintf(path, sizeof(path), "assigned/%s", r->file);
-			if (fstatat(sp->root, path, &st, 0) == 0) {
-				o.state = ST_ASSIGNED;
-				memcpy(o.file, r->file, sizeof(o.file));
-				r->o = o;
-				return 0;
-			}
-		}
-	}
-	return spool_lookup_claim(sp, r->id, r->token, &r->o);
+	return spool_lookup_claim_hint(sp, r->id, r->token,
+				       r->file[0] ? r->file : NULL, &r->o);
 }
 
 /* End the claim r->o with the outcome: complete, or fail (the order back
