@@ -6,10 +6,9 @@
  * time reached), dispatch walks the FIFO and, for each waiter, takes the
  * first eligible name out of the index and claims it right here, on the
  * loop thread, with the core's own struct spool: a claim is one rename of
- * new/NAME to assigned/ and, with claim syncs off (spool_set_claim_sync),
- * nothing else, so it costs less than handing it to a thread. A crash may
- * undo such a claim (the order is back in new/ and runs again; the lost
- * claim's outcome is fenced to late/, spool-layout.md). A claim that finds
+ * new/NAME to assigned/ and the syncs of those two directories, answered
+ * at once, without a thread hand-off. (Claims without syncs, see
+ * core_open, lost orders at power cuts.) A claim that finds
  * the file gone (-ENOENT: a local claimer was faster) tries the next name.
  * The claim is remembered in the claim map for the calls that end it.
  * Once the disk failed (a commit of the writer's did), claims sync again,
@@ -137,17 +136,14 @@ static int dispatch_one(struct core *k, int64_t now)
 	if (k->disk->commit_errors != k->seen_errors) {
 		k->seen_errors = k->disk->commit_errors;
 		k->careful = 1;
-		spool_set_claim_sync(&k->sp, 1);
 	}
 	for (w = k->wfirst; w && k->ix.n; w = w->next) {
 		while (index_take(&k->ix, now, w->cl.ntags, w->tags, name)) {
 			struct order o;
 			int rc = spool_claim_file(&k->sp, name, &w->cl, &o);
 			char why[300];
-			if (rc == 0 && k->careful) {
+			if (rc == 0 && k->careful)
 				k->careful = 0;	/* the disk works again */
-				spool_set_claim_sync(&k->sp, 0);
-			}
 			if (rc == -ENOENT) {
 				/* gone: someone else claimed it; look further */
 				k->lost_claims++;
@@ -346,8 +342,13 @@ int core_open(struct core *k, uv_loop_t *loop, const char *path,
 	if (rc < 0)
 		return rc;
 	k->sp.nosync = nosync;
-	/* a claim is one rename; what a crash does to it: see the top */
-	spool_set_claim_sync(&k->sp, 0);
+	/* Claims are synced (new/ and assigned/) before their answer: an
+	 * unsynced claim's rename is not safe while the writer, another
+	 * struct spool, syncs new/ for its own changes: a power cut then can
+	 * keep new/ without the name and assigned/ without the claim, and the
+	 * order is lost (t-powercut, under ASan). Until the library can tie the
+	 * two handles' syncs together, a claim pays its fsyncs here. */
+	spool_set_claim_sync(&k->sp, 1);
 	uv_timer_init(loop, &k->due_timer);
 	k->due_timer.data = k;
 	return 0;
