@@ -11,9 +11,8 @@
  * core_open, lost orders at power cuts.) A claim that finds
  * the file gone (-ENOENT: a local claimer was faster) tries the next name.
  * The claim is remembered in the claim map for the calls that end it.
- * Once the disk failed (a commit of the writer's did), claims sync again,
- * so that none is answered 200 on a disk that cannot keep it (the library
- * gives back a claim whose sync failed), until one such claim succeeds.
+ * A claim whose sync fails is given back by the library and answered
+ * 507/500, so none is answered 200 on a disk that cannot keep it.
  *
  * The waiter's owner hears of the claim through its ops (served), after
  * the waiter left the FIFO; a dispatch that a served callback starts
