@@ -83,6 +83,15 @@ bin/test/%: obj/tests/unit/%.o obj/libspool.a
 	@mkdir -p bin/test
 	$(CC) $(CFLAGS) -o $@ $^ -lpthread
 
+# spoold's unit tests (issue 10) link every file of spoold/ but spoold.c (main)
+SPOOLD_UNIT_OBJ := $(patsubst %.c,%.o,$(filter-out spoold/spoold.c,$(SPOOLD_SRC)))
+bin/test/test_spoold: obj/tests/unit/test_spoold.o $(addprefix obj/,$(SPOOLD_UNIT_OBJ)) obj/libspool.a
+	@mkdir -p bin/test
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_spoold)
+asan/bin/test/test_spoold: asan/obj/tests/unit/test_spoold.o $(addprefix asan/obj/,$(SPOOLD_UNIT_OBJ)) asan/obj/libspool.a
+	@mkdir -p asan/bin/test
+	$(CC) $(ASANFLAGS) -o $@ $^ $(LIBS_spoold)
+
 # --- sanitizer build: same sources, objects under asan/ ---------------------
 asan/obj/%.o: %.c $(LIB_HDR) $(wildcard spoold/*.h runner/*.h) | deps
 	@mkdir -p $(dir $@)

@@ -23,7 +23,13 @@
  *
  * A connection owns two handles (the socket and its timer) and is freed in
  * the close callback of the last one; while disk work for it is in flight
- * (c->op) it is not closed, only marked, and op_answer closes it.
+ * (c->held) the handler is asked (gone) whether it still needs it; if so it
+ * is only marked, and the handler's answer closes it.
+ *
+ * Routes, tokens and claims are not this file's business: it is handed
+ * callbacks (http.h) and calls nothing above it.
+ *
+ * Layer: 3 http
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -33,11 +39,9 @@
 #include <strings.h>
 #include <time.h>
 
-#include "spoold.h"
+#include "http.h"
 
 #define LINGER_MS 2000
-
-enum { H_OTHER, H_AUTH, H_XTOKEN, H_ORIGIN, H_EXPECT };
 
 /*
  * Headers that must come once (API.md): a repeat of one we keep would be
@@ -96,9 +100,27 @@ static void req_reset(struct request *r)
 	r->url.max = HTTP_URL_MAX;
 }
 
-static void req_fail(struct conn *c, int status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void req_fail(struct conn *c, int status, const char *fmt, ...)
+#define req_fail http_fail
+
+const double http_lat_le[LAT_BUCKETS] = {
+	0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+	0.05, 0.1, 0.25, 0.5, 1, 5,
+};
+
+static void stats_add(struct http_stats *m, int status, double seconds)
+{
+	int i;
+	if (status < 100 || status > 599)
+		status = 500;
+	m->by_status[status]++;
+	for (i = 0; i < LAT_BUCKETS && seconds > http_lat_le[i]; i++)
+		;
+	m->lat_bucket[i]++;
+	m->lat_sum += seconds;
+	m->lat_count++;
+}
+
+void http_fail(struct conn *c, int status, const char *fmt, ...)
 {
 	va_list ap;
 	if (c->req.err)
@@ -114,19 +136,20 @@ static void req_fail(struct conn *c, int status, const char *fmt, ...)
 static void on_close(uv_handle_t *h)
 {
 	struct conn *c = h->data;
-	struct server *srv = c->srv;
+	struct http_server *hs = c->hs;
 	if (--c->handles > 0)
 		return;
 	if (c->prev)
 		c->prev->next = c->next;
 	else
-		srv->conns = c->next;
+		hs->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-	srv->nconns--;
+	hs->nconns--;
 	http_conn_release(c);
 	free(c);
-	server_maybe_exit(srv);
+	if (hs->cb->freed)
+		hs->cb->freed(hs->ud);
 }
 
 void http_conn_release(struct conn *c)
@@ -145,10 +168,11 @@ void conn_close(struct conn *c)
 	c->eof = 1;
 	if (c->closing)
 		return;
-	if (c->op)
-		return;		/* op_answer comes back here */
-	if (c->w.queued)
-		claim_unwait(c->srv, c);
+	if (c->held) {
+		if (c->hs->cb->gone(c))
+			return;		/* its answer comes back here */
+		c->held = NULL;
+	}
 	c->closing = 1;
 	uv_read_stop((uv_stream_t *)&c->tcp);
 	uv_timer_stop(&c->timer);
@@ -163,14 +187,14 @@ static void on_timer(uv_timer_t *t)
 	struct conn *c = t->data;
 	if (c->lingering || c->closing || c->close_after) {
 		conn_close(c);
-	} else if (c->w.queued) {
-		claim_expire(c->srv, c);
+	} else if (c->held) {
+		c->hs->cb->timeout(c);
 	} else if (c->busy) {
-		/* disk work in flight: it always answers */
+		/* being answered: it always answers */
 	} else if (c->req.t0) {
 		c->req.err = 0;
 		req_fail(c, 408, "request not received within %lld ms",
-			 (long long)c->srv->cfg.request_ms);
+			 (long long)c->hs->cfg.request_ms);
 		reply_early(c, 0);
 	} else {
 		conn_close(c);
@@ -182,7 +206,12 @@ static void timer_set(struct conn *c, int64_t ms)
 	uv_timer_start(&c->timer, on_timer, ms > 0 ? (uint64_t)ms : 0, 0);
 }
 
-void conn_timer(struct conn *c, int64_t ms)
+void http_hold(struct conn *c, void *req)
+{
+	c->held = req;
+}
+
+void http_hold_timer(struct conn *c, int64_t ms)
 {
 	timer_set(c, ms);
 }
@@ -229,22 +258,22 @@ static void on_write(uv_write_t *req, int status)
 }
 
 /* "Sun, 06 Nov 1994 08:49:37 GMT", remade once a second. */
-static const char *http_date(struct server *srv)
+static const char *http_date(struct http_server *hs)
 {
 	time_t t = time(NULL);
-	if ((int64_t)t != srv->date_s) {
+	if ((int64_t)t != hs->date_s) {
 		struct tm tm;
 		gmtime_r(&t, &tm);
-		strftime(srv->date, sizeof(srv->date), "%a, %d %b %Y %H:%M:%S GMT",
+		strftime(hs->date, sizeof(hs->date), "%a, %d %b %Y %H:%M:%S GMT",
 			 &tm);
-		srv->date_s = (int64_t)t;
+		hs->date_s = (int64_t)t;
 	}
-	return srv->date;
+	return hs->date;
 }
 
 static int cors_ok(struct conn *c)
 {
-	const char *o = c->srv->cfg.allow_origin;
+	const char *o = c->hs->cfg.allow_origin;
 	return o && c->req.origin[0] && !strcmp(o, c->req.origin);
 }
 
@@ -255,20 +284,21 @@ static int cors_ok(struct conn *c)
 static void reply_buf(struct conn *c, int status, const char *ctype,
 		      struct buf *body, const char *extra)
 {
-	struct server *srv = c->srv;
+	struct http_server *hs = c->hs;
 	struct wreq *w;
 	uv_buf_t bufs[2];
 	int nbufs = 1, close;
 	double secs = c->req.t0 ? (uv_hrtime() - c->req.t0) / 1e9 : 0;
 
-	metrics_request(&srv->m, status, secs);
+	c->held = NULL;
+	stats_add(&hs->st, status, secs);
 	if (c->closing || c->eof) {
 		buf_release(body);
 		c->busy = 0;
 		conn_close(c);
 		return;
 	}
-	close = !c->keep_alive || srv->draining || c->lingering;
+	close = !c->keep_alive || hs->draining || c->lingering;
 	w = calloc(1, sizeof(*w));
 	if (!w) {
 		buf_release(body);
@@ -280,7 +310,7 @@ static void reply_buf(struct conn *c, int status, const char *ctype,
 	w->body = *body;
 	buf_init(body, body->max);
 	buf_printf(&w->head, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status,
-		   http_reason(status), http_date(srv));
+		   http_reason(status), http_date(hs));
 	if (status != 204 && status != 100)
 		buf_printf(&w->head, "Content-Type: %s\r\nContent-Length: %zu\r\n",
 			   ctype ? ctype : "application/json", w->body.len);
@@ -288,7 +318,7 @@ static void reply_buf(struct conn *c, int status, const char *ctype,
 		buf_puts(&w->head, "Connection: close\r\n");
 	if (cors_ok(c))
 		buf_printf(&w->head, "Access-Control-Allow-Origin: %s\r\n"
-			   "Vary: Origin\r\n", srv->cfg.allow_origin);
+			   "Vary: Origin\r\n", hs->cfg.allow_origin);
 	if (extra)
 		buf_puts(&w->head, extra);
 	buf_puts(&w->head, "\r\n");
@@ -308,12 +338,12 @@ static void reply_buf(struct conn *c, int status, const char *ctype,
 	c->busy = 0;
 	if (close) {
 		c->close_after = 1;
-		timer_set(c, c->lingering ? LINGER_MS : srv->cfg.idle_ms);
+		timer_set(c, c->lingering ? LINGER_MS : hs->cfg.idle_ms);
 		reading_resume(c);	/* to see the peer's EOF */
 		return;
 	}
 	req_reset(&c->req);
-	timer_set(c, srv->cfg.idle_ms);
+	timer_set(c, hs->cfg.idle_ms);
 	if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) <=
 	    HTTP_WQUEUE_MAX)
 		conn_parse(c);	/* the next pipelined request, if any */
@@ -385,7 +415,7 @@ static int on_message_begin(http_parser *p)
 	struct conn *c = p->data;
 	req_reset(&c->req);
 	c->req.t0 = uv_hrtime();
-	timer_set(c, c->srv->cfg.request_ms);
+	timer_set(c, c->hs->cfg.request_ms);
 	return 0;
 }
 
@@ -502,6 +532,8 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
 		if (len >= 12 && !strncasecmp(at, "100-continue", 12))
 			r->expect_continue = 1;
 		return 0;
+	case H_OTHER:
+		return 0;
 	}
 	return 0;
 }
@@ -573,8 +605,6 @@ static int parse_target(struct conn *c)
 	return 0;
 }
 
-static const struct route preflight = { HTTP_OPTIONS, "*", NULL, 0 };
-
 /* An error that leaves the framing intact: the body (if small) is read and
  * dropped, and the error answered in turn, keeping the connection. */
 static int soft_fail(struct conn *c, http_parser *p)
@@ -592,9 +622,8 @@ static int soft_fail(struct conn *c, http_parser *p)
 static int on_headers_complete(http_parser *p)
 {
 	struct conn *c = p->data;
-	struct server *srv = c->srv;
+	struct http_server *hs = c->hs;
 	struct request *r = &c->req;
-	int status = 0;
 	size_t max;
 
 	r->method = p->method;
@@ -602,40 +631,26 @@ static int on_headers_complete(http_parser *p)
 		req_fail(c, 400, "protocol upgrade not supported");
 		return -1;
 	}
-	if (srv->draining) {
+	if (hs->draining) {
 		req_fail(c, 503, "shutting down");
 		return -1;
 	}
 	r->bad_target = parse_target(c) < 0;
-	/* before the routes and before the target's errors, so that without
-	 * the token nothing is told, not even which paths exist or how many
-	 * segments one may have (a CORS preflight carries no credentials) */
-	if (r->method != HTTP_OPTIONS && (status = route_auth(srv, r))) {
-		r->err = 0;
-		req_fail(c, status, "missing or wrong bearer token");
-		return soft_fail(c, p);
-	}
-	if (r->bad_target)
-		return soft_fail(c, p);
+	/* a CORS preflight carries no credentials: it is answered here, and
+	 * says nothing but the methods and headers allowed */
 	if (r->method == HTTP_OPTIONS) {
-		r->route = &preflight;
-	} else {
-		char allow[64];
-		r->route = route_find(r, &status, allow, sizeof(allow));
-		if (!r->route) {
-			if (status == 405) {
-				req_fail(c, 405, "method %s not allowed here",
-					 http_method_str(p->method));
-				snprintf(r->allow, sizeof(r->allow), "%s", allow);
-			} else {
-				char pr[80];
-				req_fail(c, 404, "no such path '%s'",
-					 printable(r->url.data, pr));
-			}
+		if (r->bad_target)
 			return soft_fail(c, p);
-		}
+		r->preflight = 1;
+		max = HTTP_BODY_DEFAULT;
+	} else {
+		/* the route callback checks the token before it looks at the
+		 * target's errors or the routes (an error kept from parsing the
+		 * target is its to replace) */
+		if (hs->cb->route(c) < 0 || r->bad_target)
+			return soft_fail(c, p);
+		max = r->body_max;
 	}
-	max = r->route->body_max;
 	if ((p->flags & F_CONTENTLENGTH) && p->content_length > max) {
 		req_fail(c, 413, "body of %llu bytes is over the limit of %zu",
 			 (unsigned long long)p->content_length, max);
@@ -694,10 +709,10 @@ static void request_handle(struct conn *c)
 	uv_timer_stop(&c->timer);
 	if (c->req.err)
 		reply_early(c, 1);
-	else if (c->req.route == &preflight)
+	else if (c->req.preflight)
 		preflight_answer(c);
 	else
-		c->req.route->fn(c);
+		c->hs->cb->request(c);
 }
 
 size_t http_feed(struct conn *c, const char *buf, size_t len,
@@ -723,7 +738,7 @@ size_t http_feed(struct conn *c, const char *buf, size_t len,
  * no answer that closes, no bytes waiting to be parsed. */
 static int conn_idle(const struct conn *c)
 {
-	return !c->busy && !c->op && !c->w.queued && !c->closing &&
+	return !c->busy && !c->held && !c->closing &&
 	       !c->lingering && !c->close_after && c->roff == c->rlen;
 }
 
@@ -815,12 +830,8 @@ static void peer_eof(struct conn *c)
 			conn_close(c);
 		return;
 	}
-	if (c->w.queued) {
-		claim_expire(c->srv, c);
-		return;
-	}
-	if (c->busy && c->req.route && route_cancel_on_fin(c->req.route)) {
-		conn_close(c);
+	if (c->held) {
+		c->hs->cb->fin(c);	/* a long poll may answer at once */
 		return;
 	}
 	if (!c->busy)
@@ -876,8 +887,9 @@ static const http_parser_settings settings = {
 
 /* ---- accepting ---------------------------------------------------------------- */
 
-void http_conn_init(struct conn *c)
+void http_conn_init(struct conn *c, struct http_server *hs)
 {
+	c->hs = hs;
 	/* process-wide in http_parser; our own ceilings (414, 431) come
 	 * first, this is the parser's backstop */
 	http_parser_set_max_header_size(HTTP_HEADERS_MAX + HTTP_URL_MAX + 1024);
@@ -889,71 +901,83 @@ void http_conn_init(struct conn *c)
 
 static void on_connection(uv_stream_t *ls, int status)
 {
-	struct server *srv = ls->data;
+	struct http_server *hs = ls->data;
 	struct conn *c;
 
-	if (status < 0 || srv->draining)
+	if (status < 0 || hs->draining)
 		return;
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return;
-	c->srv = srv;
-	uv_tcp_init(srv->loop, &c->tcp);
-	uv_timer_init(srv->loop, &c->timer);
+	c->hs = hs;
+	uv_tcp_init(hs->loop, &c->tcp);
+	uv_timer_init(hs->loop, &c->timer);
 	c->tcp.data = c->timer.data = c;
 	c->handles = 2;
-	c->next = srv->conns;
-	if (srv->conns)
-		srv->conns->prev = c;
-	srv->conns = c;
-	srv->nconns++;
+	c->next = hs->conns;
+	if (hs->conns)
+		hs->conns->prev = c;
+	hs->conns = c;
+	hs->nconns++;
 	if (uv_accept(ls, (uv_stream_t *)&c->tcp) < 0) {
 		conn_close(c);
 		return;
 	}
-	if (srv->nconns > srv->cfg.max_conns) {
+	if (hs->nconns > hs->cfg.max_conns) {
 		static char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
 			"Content-Type: application/json\r\nContent-Length: 34\r\n"
 			"Connection: close\r\n\r\n"
 			"{\"error\": \"too many connections\"}\n";
 		uv_buf_t b = uv_buf_init(busy, sizeof(busy) - 1);
 		uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-		metrics_request(&srv->m, 503, 0);
+		stats_add(&hs->st, 503, 0);
 		conn_close(c);
 		return;
 	}
 	uv_tcp_nodelay(&c->tcp, 1);
-	http_conn_init(c);
-	timer_set(c, srv->cfg.idle_ms);
+	http_conn_init(c, hs);
+	timer_set(c, hs->cfg.idle_ms);
 	reading_resume(c);
 }
 
-int http_listen(struct server *srv)
+void http_init(struct http_server *hs, uv_loop_t *loop,
+	       const struct http_config *cfg, const struct http_callbacks *cb,
+	       void *ud, const struct logger *log)
+{
+	memset(hs, 0, sizeof(*hs));
+	hs->loop = loop;
+	hs->cfg = *cfg;
+	hs->cb = cb;
+	hs->ud = ud;
+	hs->log = log;
+}
+
+int http_listen(struct http_server *hs)
 {
 	struct sockaddr_storage ss;
 	int rc, namelen = sizeof(ss);
 	char host[64];
 	int port;
 
-	if (strchr(srv->cfg.host, ':'))
-		rc = uv_ip6_addr(srv->cfg.host, srv->cfg.port,
+	if (strchr(hs->cfg.host, ':'))
+		rc = uv_ip6_addr(hs->cfg.host, hs->cfg.port,
 				 (struct sockaddr_in6 *)&ss);
 	else
-		rc = uv_ip4_addr(srv->cfg.host, srv->cfg.port,
+		rc = uv_ip4_addr(hs->cfg.host, hs->cfg.port,
 				 (struct sockaddr_in *)&ss);
 	if (rc < 0)
 		return rc;
-	uv_tcp_init(srv->loop, &srv->listener);
-	srv->listener.data = srv;
-	rc = uv_tcp_bind(&srv->listener, (struct sockaddr *)&ss, 0);
+	uv_tcp_init(hs->loop, &hs->listener);
+	hs->listener.data = hs;
+	rc = uv_tcp_bind(&hs->listener, (struct sockaddr *)&ss, 0);
 	if (!rc)
-		rc = uv_listen((uv_stream_t *)&srv->listener, 511, on_connection);
+		rc = uv_listen((uv_stream_t *)&hs->listener, 511, on_connection);
 	if (rc < 0) {
-		uv_close((uv_handle_t *)&srv->listener, NULL);
+		uv_close((uv_handle_t *)&hs->listener, NULL);
 		return rc;
 	}
-	srv->listening = 1;
-	uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&ss, &namelen);
+	hs->listening = 1;
+	uv_tcp_getsockname(&hs->listener, (struct sockaddr *)&ss, &namelen);
 	if (ss.ss_family == AF_INET6) {
 		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
 		uv_ip6_name(a, host, sizeof(host));
@@ -966,22 +990,23 @@ int http_listen(struct server *srv)
 		printf("listening on %s:%d\n", host, port);
 	}
 	fflush(stdout);
-	say(srv, "listening on %s port %d", host, port);
+	say(hs->log, "listening on %s port %d", host, port);
 	return 0;
 }
 
-void http_stop(struct server *srv)
+void http_stop(struct http_server *hs)
 {
 	struct conn *c, *next;
-	if (srv->listening) {
-		uv_close((uv_handle_t *)&srv->listener, NULL);
-		srv->listening = 0;
+	hs->draining = 1;
+	if (hs->listening) {
+		uv_close((uv_handle_t *)&hs->listener, NULL);
+		hs->listening = 0;
 	}
-	for (c = srv->conns; c; c = next) {
+	for (c = hs->conns; c; c = next) {
 		next = c->next;
 		/* busy ones answer first; close_after ones close once their
 		 * last answer is written (closing now would cancel it) */
-		if (!c->busy && !c->op && !c->w.queued && !c->close_after)
+		if (!c->busy && !c->held && !c->close_after)
 			conn_close(c);
 	}
 }

@@ -14,12 +14,14 @@
  * from a hash of the name (nothing stored). A node is two pointers, the due
  * time, a mark bit for rescans and the name itself: about 110 bytes of heap
  * per queued order with malloc's overhead.
+ *
+ * Layer: 3 core
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "spoold.h"
+#include "core.h"
 
 struct inode {
 	struct inode *l, *r;

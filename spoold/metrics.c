@@ -1,27 +1,40 @@
 /*
- * metrics: counters kept on the loop thread and their Prometheus text.
+ * metrics: /healthz, /metrics (Prometheus text) and /v1/stats. The
+ * counts per state come from a reader; the rest is read from each
+ * module's own counters (http, disk, core, watch, the handlers').
+ *
+ * Layer: 4 handler
  */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "spoold.h"
+#include "handler.h"
 
-static const double lat_le[LAT_BUCKETS] = {
-	0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-	0.05, 0.1, 0.25, 0.5, 1, 5,
+void metrics_healthz(struct conn *c)
+{
+	static const char ok[] = "{\"ok\": true}\n";
+	http_reply(c, 200, NULL, ok, sizeof(ok) - 1, NULL);
+}
+
+enum stats_kind { S_PROMETHEUS, S_JSON };
+
+struct stats_req {
+	struct hop h;
+	enum stats_kind kind;
+	int rc;
+	long counts[ST_COUNT];
 };
 
-void metrics_request(struct metrics *m, int status, double seconds)
+#define stats_of(opp) container_of(hop_of(opp), struct stats_req, h)
+
+static void run_count(struct op *op, struct spool *sp)
 {
-	int i;
-	if (status < 100 || status > 599)
-		status = 500;
-	m->by_status[status]++;
-	for (i = 0; i < LAT_BUCKETS && seconds > lat_le[i]; i++)
-		;
-	m->lat_bucket[i]++;
-	m->lat_sum += seconds;
-	m->lat_count++;
+	struct stats_req *r = stats_of(op);
+	r->rc = spool_count(sp, r->counts);
+	if (r->rc < 0)
+		hop_errno(&r->h, sp, r->rc, "count orders");
 }
 
 static void counter(struct buf *b, const char *name, const char *help,
@@ -37,10 +50,11 @@ static void gauge(struct buf *b, const char *name, const char *help, double v)
 		   name, name, v);
 }
 
-int metrics_text(struct server *srv, const long counts[ST_COUNT],
-		 struct buf *b)
+static void prometheus(const struct server *srv, const long counts[ST_COUNT],
+		       struct buf *b)
 {
-	const struct metrics *m = &srv->m;
+	const struct http_stats *m = &srv->http.st;
+	const struct hstats *hs = &srv->hs;
 	uint64_t cum = 0;
 	int s, i;
 
@@ -50,38 +64,38 @@ int metrics_text(struct server *srv, const long counts[ST_COUNT],
 		buf_printf(b, "spool_orders{state=\"%s\"} %ld\n",
 			   spool_state_name(s), counts[s]);
 	gauge(b, "spool_index_orders", "Orders in the daemon's claim index.",
-	      (double)srv->ix.n);
+	      (double)srv->core.ix.n);
 	gauge(b, "spool_index_bytes", "Approximate heap used by the claim index.",
-	      (double)index_bytes(&srv->ix));
+	      (double)index_bytes(&srv->core.ix));
 	gauge(b, "spool_waiting_claims", "Long-polling claims waiting for work.",
-	      srv->nwaiting);
+	      srv->core.nwaiting);
 	gauge(b, "spool_http_connections", "Open HTTP connections.",
-	      srv->nconns);
+	      srv->http.nconns);
 	counter(b, "spool_submits_total", "Jobs submitted over HTTP.",
-		m->submits);
+		hs->submits);
 	counter(b, "spool_claims_total", "Orders claimed through the daemon.",
-		m->claims);
+		srv->core.claims);
 	counter(b, "spool_completions_total", "Claims completed.",
-		m->completions);
+		hs->completions);
 	counter(b, "spool_failures_total", "Claims failed by their workers.",
-		m->failures);
+		hs->failures);
 	counter(b, "spool_retries_total", "Failed claims queued again.",
-		m->retries);
+		hs->retries);
 	counter(b, "spool_expired_leases_total", "Leases reaped after expiring.",
-		m->expired);
+		srv->expired);
 	counter(b, "spool_ingested_total", "Dropped job files ingested.",
-		m->ingested);
+		srv->watch.ingested);
 	counter(b, "spool_rejected_total", "Dropped job files rejected.",
-		m->rejected);
+		srv->watch.rejected);
 	counter(b, "spool_lost_claims_total",
 		"Claims that found the order taken by another claimant.",
-		m->lost_claims);
+		srv->core.lost_claims);
 	counter(b, "spool_commit_batches_total", "Group-commit batches run.",
-		m->batches);
+		srv->disk.batches);
 	counter(b, "spool_commit_ops_total", "Operations run in batches.",
-		m->batch_ops);
+		srv->disk.batch_ops);
 	counter(b, "spool_commit_errors_total", "Batches whose commit failed.",
-		m->commit_errors);
+		srv->disk.commit_errors);
 	buf_puts(b, "# HELP spool_http_requests_total HTTP requests answered, "
 		 "by status.\n# TYPE spool_http_requests_total counter\n");
 	for (s = 100; s < 600; s++)
@@ -94,7 +108,7 @@ int metrics_text(struct server *srv, const long counts[ST_COUNT],
 	for (i = 0; i < LAT_BUCKETS; i++) {
 		cum += m->lat_bucket[i];
 		buf_printf(b, "spool_http_request_duration_seconds_bucket"
-			   "{le=\"%g\"} %llu\n", lat_le[i],
+			   "{le=\"%g\"} %llu\n", http_lat_le[i],
 			   (unsigned long long)cum);
 	}
 	cum += m->lat_bucket[LAT_BUCKETS];
@@ -103,5 +117,78 @@ int metrics_text(struct server *srv, const long counts[ST_COUNT],
 	buf_printf(b, "spool_http_request_duration_seconds_sum %.6f\n"
 		   "spool_http_request_duration_seconds_count %llu\n",
 		   m->lat_sum, (unsigned long long)m->lat_count);
-	return 0;
+}
+
+static void stats_json(const struct server *srv, const long n[ST_COUNT],
+		       struct buf *b)
+{
+	const struct hstats *hs = &srv->hs;
+	int s;
+
+	buf_puts(b, "{\"orders\": {");
+	for (s = 0; s < ST_COUNT; s++)
+		buf_printf(b, "%s\"%s\": %ld", s ? ", " : "",
+			   spool_state_name(s), n[s]);
+	buf_printf(b, "}, \"queued\": %zu, \"waiting\": %d, "
+		   "\"connections\": %d, \"indexBytes\": %zu, "
+		   "\"uptimeS\": %lld, \"lastScanMs\": %lld, "
+		   "\"lastScanOrders\": %zu, \"lastMergeMs\": %lld, ",
+		   srv->core.ix.n, srv->core.nwaiting, srv->http.nconns,
+		   index_bytes(&srv->core.ix),
+		   (long long)((now_ms() - srv->started_ms) / 1000),
+		   (long long)srv->watch.scan_ms, srv->watch.scan_n,
+		   (long long)srv->watch.merge_ms);
+	buf_printf(b, "\"submits\": %llu, \"claims\": %llu, "
+		   "\"completions\": %llu, \"failures\": %llu, "
+		   "\"expiredLeases\": %llu, \"ingested\": %llu, "
+		   "\"rejected\": %llu, \"batches\": %llu, "
+		   "\"batchOps\": %llu, \"flushes\": %llu, \"unflushed\": %s, \"claimsKnown\": %zu}\n",
+		   (unsigned long long)hs->submits,
+		   (unsigned long long)srv->core.claims,
+		   (unsigned long long)hs->completions,
+		   (unsigned long long)hs->failures,
+		   (unsigned long long)srv->expired,
+		   (unsigned long long)srv->watch.ingested,
+		   (unsigned long long)srv->watch.rejected,
+		   (unsigned long long)srv->disk.batches,
+		   (unsigned long long)srv->disk.batch_ops,
+		   (unsigned long long)srv->disk.flushes,
+		   srv->disk.dirty || srv->disk.flushing ? "true" : "false",
+		   srv->core.map.n);
+}
+
+static void done_stats(struct op *op)
+{
+	struct stats_req *r = stats_of(op);
+	if (r->rc >= 0) {
+		buf_reset(&r->h.out);
+		if (r->kind == S_PROMETHEUS) {
+			prometheus(r->h.held.srv, r->counts, &r->h.out);
+			r->h.ctype = "text/plain; version=0.0.4";
+		} else {
+			stats_json(r->h.held.srv, r->counts, &r->h.out);
+		}
+		r->h.status = 200;
+	}
+	hop_reply(&r->h);
+}
+
+static void stats(struct conn *c, enum stats_kind kind)
+{
+	struct stats_req *r = hop_new(c, sizeof(*r), OP_READ, run_count,
+				      done_stats);
+	if (!r)
+		return;
+	r->kind = kind;
+	hop_submit(&r->h);
+}
+
+void metrics_get(struct conn *c)
+{
+	stats(c, S_PROMETHEUS);
+}
+
+void metrics_stats(struct conn *c)
+{
+	stats(c, S_JSON);
 }

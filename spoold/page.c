@@ -7,10 +7,12 @@
  * it needs no token; when the API answers 401 the page asks for the token
  * and sends it as a bearer token (kept in sessionStorage). Everything from
  * the spool is inserted as text, never as markup.
+ *
+ * Layer: 4 handler
  */
 #include <string.h>
 
-#include "spoold.h"
+#include "handler.h"
 
 static const char page[] =
 "<!doctype html>\n"

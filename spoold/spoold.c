@@ -1,13 +1,19 @@
 /*
  * spoold: the boss daemon. main(), options, the loop, timers, shutdown.
  *
- * Start-up: open (or create) the spool, watch new/ with inotify, then scan
- * it into the claim index (in that order, so nothing lands unseen between
- * the two), then listen and print "listening on HOST:PORT" as the first line
- * on stdout. Timers: the reaper (expired leases back to new/ or failed/) and
+ * Start-up: open (or create) the spool, watch new/ with inotify, listen
+ * and print "listening on HOST:PORT" as the first line on stdout, then load
+ * the claim index of new/ in the background (watched first, so nothing
+ * lands unseen; claims are served from what is loaded so far). Timers: the reaper (expired leases back to new/ or failed/) and
  * the rescan (what inotify cannot see). SIGTERM/SIGINT: stop accepting,
  * answer waiting claims 204, let in-flight work finish and commit, close
  * everything, exit 0.
+ *
+ * The top floor: it wires the modules together (each owns its struct,
+ * embedded in struct server) and hands the HTTP layer the handlers'
+ * callbacks.
+ *
+ * Layer: 5 main
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,7 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "spoold.h"
+#include "handler.h"
 
 static const char usage[] =
 "usage: spoold --spool DIR [options]\n"
@@ -46,28 +52,16 @@ static const char usage[] =
 "  --request-timeout SEC  a request must arrive within this of its first\n"
 "                         byte, else 408 and close (30)\n"
 "  --max-conns N          connections at most; more get 503 (1024)\n"
-"  --no-sync              skip fsync (tests and benchmarks only)\n"
+"  --sync always          acknowledge a change only once it is on disk (the\n"
+"                         default): a 201 or 200 means it survives a crash\n"
+"  --sync interval=MS     acknowledge before the flush and flush at most MS\n"
+"                         ms later (1 to 10000), as beanstalkd's and redis's\n"
+"                         defaults do: a crash may lose what was acknowledged\n"
+"                         in the last MS ms\n"
+"  --sync none            never flush (tests and benchmarks only); --no-sync\n"
+"                         is the same\n"
 "  --quiet                no per-event log lines on stderr\n"
 "  --help                 this text\n";
-
-void say(struct server *srv, const char *fmt, ...)
-{
-	char line[1024], when[32];
-	va_list ap;
-	int n;
-	if (srv && srv->cfg.quiet)
-		return;
-	iso_time(now_ms(), when);
-	n = snprintf(line, sizeof(line), "spoold: %s ", when);
-	va_start(ap, fmt);
-	vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
-	va_end(ap);
-	n = (int)strlen(line);
-	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == ' '))
-		line[--n] = 0;
-	strcat(line, "\n");
-	fputs(line, stderr);
-}
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...)
@@ -83,77 +77,91 @@ static void die(const char *fmt, ...)
 
 /* ---- timers ------------------------------------------------------------------ */
 
+/* The reaper's run, on the writer; one at a time. */
+struct reap_op {
+	struct op op;
+	struct server *srv;
+	int rc, n;
+	char why[300];
+};
+
 static void run_reap(struct op *op, struct spool *sp)
 {
-	int n = 0;
+	struct reap_op *r = container_of(op, struct reap_op, op);
+	r->n = 0;
 	/* the reaper also mends what a crash of another process left in tmp/
 	 * (its messages go to the log from this thread: say is thread-safe) */
 	watch_recover(NULL, sp);
-	op->rc = spool_reap(sp, now_ms(), &n);
-	op->num = n;
-	if (op->rc < 0)
-		buf_puts(&op->out, spool_error(sp)[0] ? spool_error(sp)
-						      : strerror(-op->rc));
+	r->rc = spool_reap(sp, now_ms(), &r->n);
+	if (r->rc < 0)
+		snprintf(r->why, sizeof(r->why), "%s", spool_error(sp)[0] ?
+			 spool_error(sp) : strerror(-r->rc));
 }
 
-static void done_reap(struct server *srv, struct op *op)
+static void done_reap(struct op *op)
 {
+	struct reap_op *r = container_of(op, struct reap_op, op);
+	struct server *srv = r->srv;
 	srv->reaping = 0;
-	if (op->num) {
-		srv->m.expired += (uint64_t)op->num;
-		say(srv, "reaped %lld expired leases", (long long)op->num);
+	if (r->n) {
+		srv->expired += (uint64_t)r->n;
+		say(&srv->log, "reaped %d expired leases", r->n);
 	}
-	if (op->rc < 0)
-		say(srv, "reap failed: %s", op->out.data ? op->out.data : "");
-	op_free(op);
+	if (r->rc < 0)
+		say(&srv->log, "reap failed: %s", r->why);
+	free(r);
 }
 
 static void on_reap(uv_timer_t *t)
 {
 	struct server *srv = t->data;
-	struct op *op;
+	struct reap_op *r;
 	if (srv->reaping || srv->draining)
 		return;
-	op = op_new(run_reap, done_reap, 0);
-	if (!op)
+	r = calloc(1, sizeof(*r));
+	if (!r)
 		return;
-	op->durable = 1;
+	r->op.kind = OP_WRITE;
+	r->op.run = run_reap;
+	r->op.done = done_reap;
+	r->srv = srv;
 	srv->reaping = 1;
-	disk_submit(srv, op);
+	disk_submit(&srv->disk, &r->op);
 }
 
 /* ---- shutdown ------------------------------------------------------------------- */
 
-void server_maybe_exit(struct server *srv)
+/* Close everything once draining and idle (after each piece of work and
+ * each connection freed). */
+static void server_maybe_exit(void *ud)
 {
-	if (!srv->draining || srv->conns || disk_busy(srv) || srv->all_closed)
+	struct server *srv = ud;
+	if (!srv->draining || srv->http.conns || disk_busy(&srv->disk) ||
+	    srv->all_closed)
 		return;
 	srv->all_closed = 1;
 	uv_close((uv_handle_t *)&srv->reap_timer, NULL);
-	uv_close((uv_handle_t *)&srv->rescan_timer, NULL);
-	uv_close((uv_handle_t *)&srv->due_timer, NULL);
-	uv_close((uv_handle_t *)&srv->merge_timer, NULL);
 	uv_close((uv_handle_t *)&srv->sigterm, NULL);
 	uv_close((uv_handle_t *)&srv->sigint, NULL);
-	watch_stop(srv);
+	watch_close(&srv->watch);
+	core_stop(&srv->core);
+	disk_stop(&srv->disk);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
 {
 	struct server *srv = s->data;
 	if (srv->draining) {
-		say(srv, "signal %d again: exiting now", signum);
+		say(&srv->log, "signal %d again: exiting now", signum);
 		exit(1);
 	}
-	say(srv, "signal %d: stopping", signum);
+	say(&srv->log, "signal %d: stopping", signum);
 	srv->draining = 1;
 	uv_timer_stop(&srv->reap_timer);
-	uv_timer_stop(&srv->rescan_timer);
-	uv_timer_stop(&srv->due_timer);
-	watch_abandon(srv);
-	watch_stop(srv);
-	claim_flush(srv);
-	http_stop(srv);
+	watch_stop(&srv->watch);
+	core_flush(&srv->core);
+	srv->core.draining = 1;
+	http_stop(&srv->http);
 	server_maybe_exit(srv);
 }
 
@@ -169,6 +177,26 @@ static int64_t secs_ms(const char *opt, const char *s, double lo, double hi)
 		die("%s: '%s' is not a number of seconds from %g to %g", opt, s,
 		    lo, hi);
 	return (int64_t)(v * 1000 + 0.5);
+}
+
+static void parse_sync(struct config *cfg, const char *s)
+{
+	char *end;
+	long ms;
+	if (!strcmp(s, "always")) {
+		cfg->sync = DISK_SYNC_ALWAYS;
+	} else if (!strcmp(s, "none")) {
+		cfg->sync = DISK_SYNC_NONE;
+	} else if (!strncmp(s, "interval=", 9)) {
+		errno = 0;
+		ms = strtol(s + 9, &end, 10);
+		if (!s[9] || *end || errno || ms < 1 || ms > 10000)
+			die("--sync interval=MS: MS is 1 to 10000, not '%s'", s + 9);
+		cfg->sync = DISK_SYNC_INTERVAL;
+		cfg->sync_ms = ms;
+	} else {
+		die("--sync: always, interval=MS or none, not '%s'", s);
+	}
 }
 
 static void parse_listen(struct config *cfg, const char *s)
@@ -191,19 +219,19 @@ static void parse_listen(struct config *cfg, const char *s)
 			die("--listen: expected HOST:PORT, got '%s'", s);
 		hlen = (size_t)(colon - s);
 	}
-	if (hlen >= sizeof(cfg->host))
+	if (hlen >= sizeof(cfg->http.host))
 		die("--listen: address too long");
 	if (hlen) {
-		memcpy(cfg->host, s, hlen);
-		cfg->host[hlen] = 0;
+		memcpy(cfg->http.host, s, hlen);
+		cfg->http.host[hlen] = 0;
 	}
-	if (!strcmp(cfg->host, "localhost"))
-		strcpy(cfg->host, "127.0.0.1");
+	if (!strcmp(cfg->http.host, "localhost"))
+		strcpy(cfg->http.host, "127.0.0.1");
 	errno = 0;
 	port = strtol(colon + 1, &end, 10);
 	if (!colon[1] || *end || errno || port < 0 || port > 65535)
 		die("--listen: bad port '%s'", colon + 1);
-	cfg->port = (int)port;
+	cfg->http.port = (int)port;
 }
 
 static void read_token(struct config *cfg, const char *file)
@@ -233,8 +261,8 @@ static void read_token(struct config *cfg, const char *file)
 static void parse_args(struct config *cfg, int argc, char **argv)
 {
 	enum { O_SPOOL = 1, O_LISTEN, O_TOKEN, O_ORIGIN, O_LEASE, O_SEED,
-	       O_REAP, O_RESCAN, O_IDLE, O_REQ, O_CONNS, O_NOSYNC, O_QUIET,
-	       O_HELP };
+	       O_REAP, O_RESCAN, O_IDLE, O_REQ, O_CONNS, O_NOSYNC, O_SYNCARG,
+	       O_QUIET, O_HELP };
 	static const struct option opts[] = {
 		{ "spool", required_argument, NULL, O_SPOOL },
 		{ "listen", required_argument, NULL, O_LISTEN },
@@ -248,6 +276,7 @@ static void parse_args(struct config *cfg, int argc, char **argv)
 		{ "request-timeout", required_argument, NULL, O_REQ },
 		{ "max-conns", required_argument, NULL, O_CONNS },
 		{ "no-sync", no_argument, NULL, O_NOSYNC },
+		{ "sync", required_argument, NULL, O_SYNCARG },
 		{ "quiet", no_argument, NULL, O_QUIET },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 },
@@ -255,15 +284,15 @@ static void parse_args(struct config *cfg, int argc, char **argv)
 	int c;
 
 	memset(cfg, 0, sizeof(*cfg));
-	strcpy(cfg->host, "127.0.0.1");
-	cfg->port = 8080;
+	strcpy(cfg->http.host, "127.0.0.1");
+	cfg->http.port = 8080;
 	cfg->lease_s = SPOOL_DEF_LEASE_S;
 	cfg->seed_lease_s = 6 * 3600;
 	cfg->reap_ms = 1000;
 	cfg->rescan_ms = 2000;
-	cfg->idle_ms = 60000;
-	cfg->request_ms = 30000;
-	cfg->max_conns = 1024;
+	cfg->http.idle_ms = 60000;
+	cfg->http.request_ms = 30000;
+	cfg->http.max_conns = 1024;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
@@ -274,7 +303,7 @@ static void parse_args(struct config *cfg, int argc, char **argv)
 			if (!strcmp(optarg, "*") || !optarg[0])
 				die("--allow-origin: name one origin, not '%s'",
 				    optarg);
-			cfg->allow_origin = optarg;
+			cfg->http.allow_origin = optarg;
 			break;
 		case O_LEASE:
 			cfg->lease_s = (int)(secs_ms("--lease", optarg, 1,
@@ -292,11 +321,11 @@ static void parse_args(struct config *cfg, int argc, char **argv)
 			cfg->rescan_ms = secs_ms("--rescan", optarg, 0, 86400);
 			break;
 		case O_IDLE:
-			cfg->idle_ms = secs_ms("--idle-timeout", optarg, 0.1,
+			cfg->http.idle_ms = secs_ms("--idle-timeout", optarg, 0.1,
 					       86400);
 			break;
 		case O_REQ:
-			cfg->request_ms = secs_ms("--request-timeout", optarg,
+			cfg->http.request_ms = secs_ms("--request-timeout", optarg,
 						  0.1, 3600);
 			break;
 		case O_CONNS: {
@@ -305,10 +334,11 @@ static void parse_args(struct config *cfg, int argc, char **argv)
 			if (!*optarg || *end || n < 1 || n > 1000000)
 				die("--max-conns: '%s' is not 1 to 1000000",
 				    optarg);
-			cfg->max_conns = (int)n;
+			cfg->http.max_conns = (int)n;
 			break;
 		}
-		case O_NOSYNC: cfg->nosync = 1; break;
+		case O_NOSYNC: cfg->sync = DISK_SYNC_NONE; break;
+		case O_SYNCARG: parse_sync(cfg, optarg); break;
 		case O_QUIET: cfg->quiet = 1; break;
 		case 'h':
 		case O_HELP:
@@ -330,60 +360,59 @@ static void parse_args(struct config *cfg, int argc, char **argv)
 int main(int argc, char **argv)
 {
 	static struct server srv;
-	int rc, i;
+	static struct http_callbacks cbs;
+	int rc;
 
 	signal(SIGPIPE, SIG_IGN);
 	parse_args(&srv.cfg, argc, argv);
-
-	rc = spool_open(&srv.sp, srv.cfg.spool_path, 1);
-	if (rc < 0)
-		die("cannot open spool '%s': %s", srv.cfg.spool_path,
-		    spool_error(&srv.sp)[0] ? spool_error(&srv.sp)
-					    : strerror(-rc));
-	srv.sp.nosync = srv.cfg.nosync;
-	for (i = 0; i < NREADERS; i++) {
-		rc = spool_open(&srv.readers[i].sp, srv.cfg.spool_path, 0);
-		if (rc < 0)
-			die("cannot open spool '%s' for reading: %s",
-			    srv.cfg.spool_path, strerror(-rc));
-		srv.readers[i].sp.nosync = srv.cfg.nosync;
-	}
+	srv.log.quiet = srv.cfg.quiet;
 	srv.started_ms = now_ms();
 	srv.loop = uv_default_loop();
-	srv.loop->data = &srv;
-	srv.wq_tail = &srv.wq;
-	srv.rq_tail = &srv.rq;
-	srv.inotify_fd = -1;
-	index_init(&srv.ix);
 
-	rc = watch_start(&srv);
+	rc = disk_open(&srv.disk, srv.loop, srv.cfg.spool_path, srv.cfg.sync,
+		       srv.cfg.sync_ms, &srv.log);
+	if (rc < 0)
+		die("cannot open spool '%s': %s", srv.cfg.spool_path,
+		    spool_error(&srv.disk.sp)[0] ? spool_error(&srv.disk.sp)
+						 : strerror(-rc));
+	srv.loop->data = &srv.disk;	/* the readers find their disk here */
+	srv.disk.idle = server_maybe_exit;
+	srv.disk.ud = &srv;
+	rc = core_open(&srv.core, srv.loop, srv.cfg.spool_path, &srv.disk,
+		       srv.cfg.sync == DISK_SYNC_NONE, &srv.log);
+	if (rc < 0)
+		die("cannot open spool '%s': %s", srv.cfg.spool_path,
+		    strerror(-rc));
+
+	rc = watch_start(&srv.watch, srv.loop, &srv.core, &srv.disk,
+			 srv.cfg.rescan_ms, &srv.log);
 	if (rc < 0)
 		die("cannot watch '%s/new' with inotify: %s", srv.cfg.spool_path,
 		    strerror(-rc));
-	rc = watch_scan_sync(&srv);
-	if (rc < 0)
-		die("cannot scan '%s/new': %s", srv.cfg.spool_path,
-		    spool_error(&srv.sp)[0] ? spool_error(&srv.sp)
-					    : strerror(-rc));
-	say(&srv, "spool '%s': %zu orders queued", srv.cfg.spool_path, srv.ix.n);
+	if ((rc = core_load_claims(&srv.core)) < 0)
+		say(&srv.log, "cannot list assigned/: %s (claims are looked up "
+		    "one by one)", strerror(-rc));
+	say(&srv.log, "spool '%s': %zu claims held; loading new/",
+	    srv.cfg.spool_path, srv.core.map.n);
 
-	rc = http_listen(&srv);
+	cbs = route_callbacks;
+	cbs.freed = server_maybe_exit;
+	http_init(&srv.http, srv.loop, &srv.cfg.http, &cbs, &srv, &srv.log);
+	rc = http_listen(&srv.http);
 	if (rc < 0)
-		die("cannot listen on %s:%d: %s", srv.cfg.host, srv.cfg.port,
-		    uv_strerror(rc));
-	if (!srv.cfg.token && strncmp(srv.cfg.host, "127.", 4) &&
-	    strcmp(srv.cfg.host, "::1"))
-		say(&srv, "warning: listening on %s without --token-file: anyone "
-		    "who can reach it may submit and claim", srv.cfg.host);
+		die("cannot listen on %s:%d: %s", srv.cfg.http.host,
+		    srv.cfg.http.port, uv_strerror(rc));
+	if (!srv.cfg.token && strncmp(srv.cfg.http.host, "127.", 4) &&
+	    strcmp(srv.cfg.http.host, "::1"))
+		say(&srv.log, "warning: listening on %s without --token-file: "
+		    "anyone who can reach it may submit and claim",
+		    srv.cfg.http.host);
 
+	/* serve at once; the index of new/ loads meanwhile */
+	watch_load(&srv.watch);
 	uv_timer_init(srv.loop, &srv.reap_timer);
-	uv_timer_init(srv.loop, &srv.rescan_timer);
-	uv_timer_init(srv.loop, &srv.due_timer);
-	uv_timer_init(srv.loop, &srv.merge_timer);
-	srv.reap_timer.data = srv.rescan_timer.data = srv.due_timer.data = &srv;
-	srv.merge_timer.data = &srv;
+	srv.reap_timer.data = &srv;
 	uv_timer_start(&srv.reap_timer, on_reap, 0, (uint64_t)srv.cfg.reap_ms);
-	watch_schedule(&srv);
 	uv_signal_init(srv.loop, &srv.sigterm);
 	uv_signal_init(srv.loop, &srv.sigint);
 	srv.sigterm.data = srv.sigint.data = &srv;
@@ -394,12 +423,10 @@ int main(int argc, char **argv)
 
 	rc = uv_loop_close(srv.loop);
 	if (rc < 0)
-		say(&srv, "loop not closed cleanly: %s", uv_strerror(rc));
-	index_release(&srv.ix);
-	for (i = 0; i < NREADERS; i++)
-		spool_close(&srv.readers[i].sp);
-	spool_close(&srv.sp);
+		say(&srv.log, "loop not closed cleanly: %s", uv_strerror(rc));
+	core_close(&srv.core);
+	disk_close(&srv.disk);
 	free(srv.cfg.token);
-	say(&srv, "stopped");
+	say(&srv.log, "stopped");
 	return 0;
 }

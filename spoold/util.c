@@ -1,6 +1,8 @@
 /*
  * util: small string helpers of the daemon: query strings, percent-decoding,
  * splitting a JSON array without a token array, constant-time compare.
+ *
+ * Layer: 1 base
  */
 #include <ctype.h>
 #include <errno.h>
@@ -9,7 +11,7 @@
 #include <string.h>
 
 #include "json.h"
-#include "spoold.h"
+#include "base.h"
 
 int url_decode(char *s, int plus)
 {

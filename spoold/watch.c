@@ -15,11 +15,16 @@
  * swept out. The same walk notes the drops it passes, and the writer
  * ingests just those names (drops not ready yet are retried next time): the
  * writer never walks new/ itself, so claims never wait behind a listing.
- * Start-up ingests with spool_ingest_each before its first scan.
+ * Start-up is such a listing, made while the daemon already serves
+ * (watch_load): claims are served from what is loaded so far, and a claim
+ * that would not wait is held until the load is done.
+ *
+ * Layer: 3 core
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,124 +32,78 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
-#include "spoold.h"
+#include "core.h"
 
 #define WATCH_MASK (IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_MOVED_FROM | \
 		    IN_DELETE)
 #define SCAN_MAX ((size_t)1 << 30)	/* bytes of names one rescan may list */
 
-/* ---- tags of a tagged order ------------------------------------------------- */
-
-static void run_tags(struct op *op, struct spool *sp)
-{
-	struct job_opts opts;
-	int64_t created;
-	int i;
-	op->rc = spool_read_opts(sp, &op->o, &opts, &created);
-	if (op->rc < 0)
-		return;
-	op->cl.ntags = opts.ntags;
-	for (i = 0; i < opts.ntags && i < SPOOL_TAGS_MAX; i++) {
-		memcpy(op->tagv[i], opts.tags[i], sizeof(op->tagv[i]));
-		op->tags[i] = op->tagv[i];
-	}
-}
-
-static void done_tags(struct server *srv, struct op *op)
-{
-	if (op->rc == 0) {
-		struct tagset *ts = index_tagset(&srv->ix, op->cl.ntags, op->tags);
-		if (index_add(&srv->ix, op->o.file, &op->o.n, ts) > 0)
-			claim_dispatch(srv);
-	}
-	op_free(op);
-}
-
 /* ---- drops --------------------------------------------------------------------- */
+
+/* Ingesting one dropped file, on the writer. */
+struct ingest_op {
+	struct op op;
+	struct watch *wa;
+	char file[SPOOL_NAME_MAX];
+	char id[SPOOL_ID_LEN + 1];
+	int rc;
+	char msg[300];
+};
 
 static void run_ingest(struct op *op, struct spool *sp)
 {
-	op->rc = spool_ingest(sp, op->file, op->id);
-	if (op->rc == 2)
-		buf_puts(&op->out, spool_error(sp));
-	else if (op->rc < 0 && op->rc != -ENOENT)
-		buf_puts(&op->out, spool_error(sp)[0] ? spool_error(sp)
-						      : strerror(-op->rc));
-}
-
-static void done_ingest(struct server *srv, struct op *op)
-{
+	struct ingest_op *g = container_of(op, struct ingest_op, op);
 	char pr[80];
-	printable(op->file, pr);
-	if (op->rc == 0) {
-		srv->m.ingested++;
-		say(srv, "ingest '%s' as %s", pr, op->id);
-	} else if (op->rc == 2) {
-		srv->m.rejected++;
-		say(srv, "reject '%s': %s", pr, op->out.data ? op->out.data : "");
-	} else if (op->rc < 0 && op->rc != -ENOENT) {
-		say(srv, "ingest '%s' failed: %s", pr,
-		    op->out.data ? op->out.data : "");
+	g->rc = spool_ingest(sp, g->file, g->id);
+	/* logged here, as the rejection note appears, not a commit later */
+	if (g->rc == 2)
+		say(g->wa->log, "reject '%s': %s", printable(g->file, pr),
+		    spool_error(sp));
+	if (g->rc == 2)
+		snprintf(g->msg, sizeof(g->msg), "%s", spool_error(sp));
+	else if (g->rc < 0 && g->rc != -ENOENT)
+		snprintf(g->msg, sizeof(g->msg), "%s", spool_error(sp)[0] ?
+			 spool_error(sp) : strerror(-g->rc));
+}
+
+static void done_ingest(struct op *op)
+{
+	struct ingest_op *g = container_of(op, struct ingest_op, op);
+	struct watch *wa = g->wa;
+	char pr[80];
+	printable(g->file, pr);
+	if (g->rc == 0) {
+		wa->ingested++;
+		say(wa->log, "ingest '%s' as %s", pr, g->id);
+	} else if (g->rc == 2) {
+		wa->rejected++;
+	} else if (g->rc < 0 && g->rc != -ENOENT) {
+		say(wa->log, "ingest '%s' failed: %s", pr, g->msg);
 	}
-	op_free(op);
+	free(g);
 }
 
-static void ingest(struct server *srv, const char *name)
+static void ingest(struct watch *wa, const char *name)
 {
-	struct op *op = op_new(run_ingest, done_ingest, 0);
-	if (!op)
+	struct ingest_op *g = calloc(1, sizeof(*g));
+	if (!g)
 		return;
-	snprintf(op->file, sizeof(op->file), "%s", name);
-	op->durable = 1;
-	disk_submit(srv, op);
-}
-
-/* ---- names ------------------------------------------------------------------------ */
-
-/* An order name (queued form) seen in new/. 1 if it went into the index. */
-static int order_seen(struct server *srv, const char *name,
-		      const struct order_name *n)
-{
-	struct op *op;
-	if (n->claimed)
-		return 0;	/* not a queued name: not claimable from new/ */
-	if (!n->tagged)
-		return index_add(&srv->ix, name, n, NULL) > 0;
-	op = op_new(run_tags, done_tags, 1);
-	if (!op)
-		return 0;
-	op->o.state = ST_NEW;
-	snprintf(op->o.file, sizeof(op->o.file), "%s", name);
-	op->o.n = *n;
-	disk_submit(srv, op);
-	return 0;
-}
-
-void watch_order(struct server *srv, const struct order *o)
-{
-	if (o->state == ST_NEW && order_seen(srv, o->file, &o->n))
-		claim_dispatch(srv);
-}
-
-void watch_name(struct server *srv, const char *name)
-{
-	struct order_name n;
-	if (name[0] == '.' || strlen(name) >= SPOOL_NAME_MAX)
-		return;
-	if (name_parse(name, &n) == 0)
-		order_seen(srv, name, &n);
-	else
-		ingest(srv, name);
+	g->op.kind = OP_WRITE;
+	g->op.run = run_ingest;
+	g->op.done = done_ingest;
+	g->wa = wa;
+	snprintf(g->file, sizeof(g->file), "%s", name);
+	disk_submit(wa->disk, &g->op);
 }
 
 static void on_inotify(uv_poll_t *p, int status, int events)
 {
-	struct server *srv = p->data;
+	struct watch *wa = p->data;
 	char buf[65536] __attribute__((aligned(__alignof__(struct inotify_event))));
 	int added = 0, rescan = 0;
 
 	for (;;) {
-		ssize_t n = read(srv->inotify_fd, buf, sizeof(buf));
+		ssize_t n = read(wa->inotify_fd, buf, sizeof(buf));
 		char *at;
 		if (n <= 0)
 			break;
@@ -161,79 +120,134 @@ static void on_inotify(uv_poll_t *p, int status, int events)
 				continue;
 			if (name_parse(ev->name, &on) == 0) {
 				if (ev->mask & (IN_MOVED_FROM | IN_DELETE))
-					index_del(&srv->ix, ev->name);
+					index_del(&wa->core->ix, ev->name);
 				else
-					added += order_seen(srv, ev->name, &on);
+					added += core_seen(wa->core, ev->name, &on);
 			} else if (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) {
-				ingest(srv, ev->name);
+				ingest(wa, ev->name);
 			}
 		}
 	}
 	if (rescan) {
-		say(srv, "inotify queue overflowed: rescanning new/");
-		watch_rescan(srv);
+		say(wa->log, "inotify queue overflowed: rescanning new/");
+		watch_rescan(wa);
 	}
 	if (added)
-		claim_dispatch(srv);
+		core_dispatch(wa->core);
 }
 
-int watch_start(struct server *srv)
+int watch_start(struct watch *wa, uv_loop_t *loop, struct core *k,
+		struct disk *d, int64_t rescan_ms, const struct logger *log)
 {
 	char path[4096];
-	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	int fd;
+
+	wa->loop = loop;
+	wa->core = k;
+	wa->disk = d;
+	wa->rescan_ms = rescan_ms;
+	wa->log = log;
+	wa->inotify_fd = -1;
+	uv_timer_init(loop, &wa->rescan_timer);
+	wa->rescan_timer.data = wa;
+	fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	snprintf(path, sizeof(path), "%s/new", srv->sp.path);
+	snprintf(path, sizeof(path), "%s/new", d->sp.path);
 	if (inotify_add_watch(fd, path, WATCH_MASK) < 0) {
 		int e = -errno;
 		close(fd);
 		return e;
 	}
-	srv->inotify_fd = fd;
-	uv_poll_init(srv->loop, &srv->inotify_poll, fd);
-	srv->inotify_poll.data = srv;
-	uv_poll_start(&srv->inotify_poll, UV_READABLE, on_inotify);
+	wa->inotify_fd = fd;
+	uv_poll_init(loop, &wa->inotify_poll, fd);
+	wa->inotify_poll.data = wa;
+	uv_poll_start(&wa->inotify_poll, UV_READABLE, on_inotify);
 	return 0;
 }
 
 static void on_poll_close(uv_handle_t *h)
 {
-	struct server *srv = h->data;
-	close(srv->inotify_fd);
-	srv->inotify_fd = -1;
+	struct watch *wa = h->data;
+	close(wa->inotify_fd);
+	wa->inotify_fd = -1;
 }
 
-void watch_stop(struct server *srv)
+static void watch_abandon(struct watch *wa);
+
+void watch_stop(struct watch *wa)
 {
-	if (srv->inotify_fd >= 0 && !uv_is_closing((uv_handle_t *)&srv->inotify_poll))
-		uv_close((uv_handle_t *)&srv->inotify_poll, on_poll_close);
+	wa->draining = 1;
+	uv_timer_stop(&wa->rescan_timer);
+	watch_abandon(wa);
+	if (wa->inotify_fd >= 0 && !uv_is_closing((uv_handle_t *)&wa->inotify_poll))
+		uv_close((uv_handle_t *)&wa->inotify_poll, on_poll_close);
+}
+
+void watch_close(struct watch *wa)
+{
+	uv_close((uv_handle_t *)&wa->rescan_timer, NULL);
 }
 
 /* ---- scanning ----------------------------------------------------------------------- */
 
-/* A scan's findings: records "name\0tag,tag\0" (the tags empty if none),
- * and the drops it saw ("name\0" each), for the writer to ingest. */
-struct scan {
-	struct spool *sp;
+/*
+ * A listing of new/, made on a reader and merged on the loop as it goes:
+ * every CHUNK_BYTES of names the reader hands a chunk to the loop (an
+ * async wake-up), which merges it into the index at once, so that claims
+ * are served from what is listed so far, a million orders or not. The
+ * start-up load is such a listing; so is every rescan.
+ */
+#define CHUNK_BYTES ((size_t)1 << 20)	/* about 12,000 names */
+#define SCAN_DROPS_MAX (4 << 20)	/* bytes of drop names one listing hands on */
+
+/* Records "name\0tag,tag\0" (the tags empty if none). */
+struct chunk {
+	struct chunk *next;
 	struct buf names;
-	struct buf drops;
-	int err;
-	size_t n;
 };
 
-#define SCAN_DROPS_MAX (4 << 20)	/* bytes of drop names one rescan hands on */
+struct watch_op {
+	struct op op;
+	struct watch *wa;
+	struct spool *sp;		/* the reader's, during run */
+	struct buf names;		/* the chunk being filled */
+	struct buf drops;		/* drops seen ("name\0" each), for the writer */
+	size_t n;
+	int err, rc;
+	int initial;			/* the start-up load */
+	uv_async_t async;
+	pthread_mutex_t mu;
+	struct chunk *ready, **ready_tail;	/* handed over, not merged yet */
+};
+
+static int chunk_hand(struct watch_op *l)
+{
+	struct chunk *ch = malloc(sizeof(*ch));
+	if (!ch)
+		return -ENOMEM;
+	ch->next = NULL;
+	ch->names = l->names;
+	buf_init(&l->names, CHUNK_BYTES * 2);
+	pthread_mutex_lock(&l->mu);
+	*l->ready_tail = ch;
+	l->ready_tail = &ch->next;
+	pthread_mutex_unlock(&l->mu);
+	uv_async_send(&l->async);
+	return 0;
+}
 
 static void scan_drop(void *arg, const char *name)
 {
-	struct scan *s = arg;
+	struct watch_op *l = arg;
 
 	/* past the ceiling the next rescan takes the rest */
-	buf_add(&s->drops, name, strlen(name) + 1);
+	buf_add(&l->drops, name, strlen(name) + 1);
 }
 
 static int scan_visit(void *arg, const struct order *o)
 {
-	struct scan *s = arg;
+	struct watch_op *l = arg;
 	char tags[SPOOL_TAGS_MAX * (SPOOL_TAG_MAX + 1) + 1] = "";
 	if (o->n.claimed)
 		return 0;
@@ -241,7 +255,7 @@ static int scan_visit(void *arg, const struct order *o)
 		struct job_opts opts;
 		int64_t created;
 		int i;
-		if (spool_read_opts(s->sp, o, &opts, &created) < 0)
+		if (spool_read_opts(l->sp, o, &opts, &created) < 0)
 			return 0;	/* gone or unreadable: not claimable */
 		for (i = 0; i < opts.ntags; i++) {
 			if (i)
@@ -249,31 +263,32 @@ static int scan_visit(void *arg, const struct order *o)
 			strcat(tags, opts.tags[i]);
 		}
 	}
-	if (buf_add(&s->names, o->file, strlen(o->file) + 1) < 0 ||
-	    buf_add(&s->names, tags, strlen(tags) + 1) < 0) {
-		s->err = -E2BIG;
+	if (buf_add(&l->names, o->file, strlen(o->file) + 1) < 0 ||
+	    buf_add(&l->names, tags, strlen(tags) + 1) < 0) {
+		l->err = -E2BIG;
 		return 1;
 	}
-	s->n++;
+	l->n++;
+	if (l->names.len >= CHUNK_BYTES && chunk_hand(l) < 0) {
+		l->err = -ENOMEM;
+		return 1;
+	}
 	return 0;
 }
 
-/* Merge up to max records of s from *pos on into the index; how many were
- * new. *pos is left after the last record merged. */
-static int scan_apply(struct server *srv, const struct scan *s, size_t *pos,
-		      size_t max)
+/* Merge the records of names into the index; how many were new. */
+static int scan_apply(struct core *k, const struct buf *names)
 {
-	const char *p = s->names.data ? s->names.data + *pos : NULL;
-	const char *end = s->names.data ? s->names.data + s->names.len : NULL;
+	const char *p = names->data, *end = p ? p + names->len : NULL;
 	int added = 0;
-	while (p && p < end && max--) {
+	while (p && p < end) {
 		const char *name = p, *tags = p + strlen(p) + 1;
 		struct order_name n;
 		p = tags + strlen(tags) + 1;
 		if (name_parse(name, &n) < 0)
 			continue;
 		if (!tags[0]) {
-			added += index_add(&srv->ix, name, &n, NULL) > 0;
+			added += index_add(&k->ix, name, &n, NULL) > 0;
 		} else {
 			char tv[SPOOL_TAGS_MAX][SPOOL_TAG_MAX + 1];
 			const char *tp[SPOOL_TAGS_MAX];
@@ -282,26 +297,11 @@ static int scan_apply(struct server *srv, const struct scan *s, size_t *pos,
 				continue;
 			for (i = 0; i < nt; i++)
 				tp[i] = tv[i];
-			added += index_add(&srv->ix, name, &n,
-					   index_tagset(&srv->ix, nt, tp)) > 0;
+			added += index_add(&k->ix, name, &n,
+					   index_tagset(&k->ix, nt, tp)) > 0;
 		}
 	}
-	if (p)
-		*pos = (size_t)(p - s->names.data);
 	return added;
-}
-
-static int scan_list(struct spool *sp, struct scan *s)
-{
-	int rc;
-	s->sp = sp;
-	buf_init(&s->names, SCAN_MAX);
-	buf_init(&s->drops, SCAN_DROPS_MAX);
-	/* one walk of new/, unsorted (the index sorts), drops noted on the way */
-	rc = spool_scan_new(sp, scan_visit, scan_drop, s);
-	if (rc < 0)
-		return rc;
-	return s->err;
 }
 
 static void said_recover(void *arg, const char *line)
@@ -309,174 +309,207 @@ static void said_recover(void *arg, const char *line)
 	say(arg, "recover: %s", line);
 }
 
-int watch_recover(struct server *srv, struct spool *sp)
+int watch_recover(const struct logger *lg, struct spool *sp)
 {
-	struct recover_opts ro = { 1, 0, sp->stale_ms, said_recover, srv };
+	struct recover_opts ro = { 1, 0, sp->stale_ms, said_recover, (void *)lg };
 	int rc = spool_recover(sp, &ro, NULL);
 
 	return rc < 0 ? rc : 0;
 }
 
-/* One log line per dropped file ingested at start. */
-static void said_ingest(void *arg, const char *name, int rc, const char *id,
-			const char *why)
-{
-	struct server *srv = arg;
-
-	if (rc == 0)
-		say(srv, "ingest '%.100s' as %s", name, id);
-	else if (rc == 2)
-		say(srv, "reject '%.100s': %s", name, why);
-}
-
-int watch_scan_sync(struct server *srv)
-{
-	struct scan s = { 0 };
-	int ing = 0, rej = 0, wait = 0, rc;
-
-	/* what a crash left in tmp/ first: a cut commit's orders are queued */
-	if ((rc = watch_recover(srv, &srv->sp)) < 0)
-		return rc;
-	rc = spool_ingest_each(&srv->sp, said_ingest, srv, &ing, &rej, &wait);
-	if (rc < 0)
-		return rc;
-	if (ing || rej)
-		say(srv, "ingested %d dropped files, rejected %d", ing, rej);
-	srv->m.ingested += (uint64_t)ing;
-	srv->m.rejected += (uint64_t)rej;
-	rc = scan_list(&srv->sp, &s);
-	if (rc == 0) {
-		size_t pos = 0;
-		scan_apply(srv, &s, &pos, SIZE_MAX);
-	}
-	buf_release(&s.names);
-	buf_release(&s.drops);	/* still being written: the first rescan retries them */
-	return rc;
-}
-
 static void run_list_new(struct op *op, struct spool *sp)
 {
-	struct scan *s = op->data;
-	op->rc = scan_list(sp, s);
+	struct watch_op *l = container_of(op, struct watch_op, op);
+	l->sp = sp;
+	/* one walk of new/, unsorted (the index sorts), drops noted on the way */
+	l->rc = spool_scan_new(sp, scan_visit, scan_drop, l);
+	if (l->rc == 0)
+		l->rc = l->err;
 }
 
-/* The end of a rescan, merged or not. */
-static void scan_finish(struct server *srv, struct op *op)
+/* Merge what the reader handed over so far. */
+static void merge_ready(struct watch_op *l)
 {
-	struct scan *s = op->data;
-	buf_release(&s->names);
-	buf_release(&s->drops);
-	op_free(op);
-	srv->merge = NULL;
-	srv->scanning = 0;
+	struct watch *wa = l->wa;
+	struct chunk *ch, *next;
+	uint64_t t0 = uv_hrtime();
+	int added = 0;
+
+	pthread_mutex_lock(&l->mu);
+	ch = l->ready;
+	l->ready = NULL;
+	l->ready_tail = &l->ready;
+	pthread_mutex_unlock(&l->mu);
+	for (; ch; ch = next) {
+		next = ch->next;
+		if (!wa->draining)
+			added += scan_apply(wa->core, &ch->names);
+		buf_release(&ch->names);
+		free(ch);
+	}
+	wa->merge_added += added;
+	wa->merge_ns += uv_hrtime() - t0;
+	if (added)
+		core_dispatch(wa->core);
+}
+
+static void on_chunk(uv_async_t *a)
+{
+	merge_ready(a->data);
+}
+
+static void on_list_closed(uv_handle_t *h)
+{
+	struct watch_op *l = h->data;
+	pthread_mutex_destroy(&l->mu);
+	free(l);
+}
+
+/* The end of a listing, merged or not. */
+static void scan_finish(struct watch *wa, struct watch_op *l)
+{
+	merge_ready(l);		/* (frees what is left when draining) */
+	buf_release(&l->names);
+	buf_release(&l->drops);
+	uv_close((uv_handle_t *)&l->async, on_list_closed);
+	wa->scanning = 0;
 	/* the listing was made on a pool thread, in its own malloc arena:
 	 * hand those pages back rather than keep a scan's worth of memory */
 	malloc_trim(0);
-	if (srv->draining)
+	if (l->initial)
+		core_loaded(wa->core);
+	if (wa->draining)
 		return;
-	if (srv->rescan_again) {
-		srv->rescan_again = 0;
-		watch_rescan(srv);
+	if (wa->rescan_again) {
+		wa->rescan_again = 0;
+		watch_rescan(wa);
 	} else {
-		watch_schedule(srv);
+		watch_schedule(wa);
 	}
 }
 
-/*
- * Merge a listing into the index a slice per loop turn (MERGE_SLICE records,
- * a few milliseconds), so that a million-order rescan never holds up the
- * loop; requests and inotify events are served between slices. Entries
- * added meanwhile carry the new mark, so the sweep at the end spares them.
- */
-#define MERGE_SLICE 16384
-
-static void on_merge(uv_timer_t *t)
+static void done_list_new(struct op *op)
 {
-	struct server *srv = t->data;
-	struct op *op = srv->merge;
-	struct scan *s = op->data;
-	uint64_t t0 = uv_hrtime();
-	int added;
+	struct watch_op *l = container_of(op, struct watch_op, op);
+	struct watch *wa = l->wa;
+	uint64_t t0;
+	size_t gone;
 
-	added = scan_apply(srv, s, &srv->merge_pos, MERGE_SLICE);
-	srv->merge_added += added;
-	if (added)
-		claim_dispatch(srv);
-	if (srv->merge_pos < s->names.len) {
-		srv->merge_ns += uv_hrtime() - t0;
-		uv_timer_start(&srv->merge_timer, on_merge, 0, 0);
+	wa->scan_ms = (int64_t)((uv_hrtime() - wa->scan_t0) / 1000000);
+	wa->scan_n = l->n;
+	if (l->rc < 0 || wa->draining) {
+		if (l->rc < 0)
+			say(wa->log, "%s failed: %s", l->initial ? "loading new/" :
+			    "rescan", strerror(-l->rc));
+		scan_finish(wa, l);
 		return;
 	}
-	{
-		size_t gone = index_sweep(&srv->ix);
-		srv->merge_ns += uv_hrtime() - t0;
-		srv->merge_ms = (int64_t)(srv->merge_ns / 1000000);
-		if (srv->merge_added || gone)
-			say(srv, "rescan: %d orders found, %zu gone",
-			    srv->merge_added, gone);
-	}
-	scan_finish(srv, op);
-}
-
-static void done_list_new(struct server *srv, struct op *op)
-{
-	struct scan *s = op->data;
-	srv->scan_ms = (int64_t)((uv_hrtime() - srv->scan_t0) / 1000000);
-	srv->scan_n = s->n;
-	if (op->rc < 0 || srv->draining) {
-		if (op->rc < 0)
-			say(srv, "rescan failed: %s", strerror(-op->rc));
-		scan_finish(srv, op);
-		return;
-	}
+	merge_ready(l);
+	t0 = uv_hrtime();
+	wa->merge_added += scan_apply(wa->core, &l->names);
+	gone = index_sweep(&wa->core->ix);
+	wa->merge_ns += uv_hrtime() - t0;
+	wa->merge_ms = (int64_t)(wa->merge_ns / 1000000);
+	if (l->initial)
+		say(wa->log, "loaded new/: %zu orders queued (%lld ms)",
+		    wa->core->ix.n, (long long)wa->scan_ms);
+	else if (wa->merge_added || gone)
+		say(wa->log, "rescan: %d orders found, %zu gone",
+		    wa->merge_added, gone);
 	/* the writer ingests just the drops the listing saw: it never lists
 	 * new/ itself, so claims do not wait behind a directory walk */
 	{
-		const char *p = s->drops.data, *end = p ? p + s->drops.len : NULL;
+		const char *p = l->drops.data, *end = p ? p + l->drops.len : NULL;
 
 		for (; p && p < end; p += strlen(p) + 1)
-			ingest(srv, p);
+			ingest(wa, p);
 	}
-	srv->merge = op;
-	srv->merge_pos = 0;
-	srv->merge_added = 0;
-	srv->merge_ns = 0;
-	on_merge(&srv->merge_timer);
+	core_dispatch(wa->core);
+	scan_finish(wa, l);
 }
 
-void watch_abandon(struct server *srv)
+static void watch_abandon(struct watch *wa)
 {
-	if (srv->merge) {
-		uv_timer_stop(&srv->merge_timer);
-		scan_finish(srv, srv->merge);
-	}
+	(void)wa;	/* a listing in flight ends on its own; draining drops it */
 }
 
-void watch_rescan(struct server *srv)
+static void list_start(struct watch *wa, int initial)
 {
-	struct op *list;
-	if (srv->scanning) {
-		srv->rescan_again = 1;
+	struct watch_op *l;
+	if (wa->scanning) {
+		wa->rescan_again = 1;
 		return;
 	}
-	list = op_new(run_list_new, done_list_new, 1);
-	if (!list || !(list->data = calloc(1, sizeof(struct scan)))) {
-		op_free(list);
-		watch_schedule(srv);
+	l = calloc(1, sizeof(*l));
+	if (!l || uv_async_init(wa->loop, &l->async, on_chunk) < 0) {
+		free(l);
+		if (initial)
+			core_loaded(wa->core);
+		watch_schedule(wa);
 		return;
 	}
-	srv->scanning = 1;
-	srv->scan_t0 = uv_hrtime();
+	l->async.data = l;
+	pthread_mutex_init(&l->mu, NULL);
+	l->ready_tail = &l->ready;
+	buf_init(&l->names, CHUNK_BYTES * 2);
+	buf_init(&l->drops, SCAN_DROPS_MAX);
+	l->op.kind = OP_READ;
+	l->op.run = run_list_new;
+	l->op.done = done_list_new;
+	l->wa = wa;
+	l->initial = initial;
+	wa->scanning = 1;
+	wa->scan_t0 = uv_hrtime();
+	wa->merge_added = 0;
+	wa->merge_ns = 0;
 	/* entries indexed from now on are not swept by this scan */
-	index_mark_begin(&srv->ix);
-	disk_submit(srv, list);
+	index_mark_begin(&wa->core->ix);
+	disk_submit(wa->disk, &l->op);
+}
+
+void watch_rescan(struct watch *wa)
+{
+	list_start(wa, 0);
+}
+
+/* Mending tmp/ at start, on the writer (its renames into new/ are seen). */
+struct recover_op {
+	struct op op;
+	struct watch *wa;
+};
+
+static void run_recover(struct op *op, struct spool *sp)
+{
+	struct recover_op *r = container_of(op, struct recover_op, op);
+	/* what a crash left in tmp/: a cut commit's orders are queued */
+	if (watch_recover(r->wa->log, sp) < 0)
+		say(r->wa->log, "recover: %s", spool_error(sp));
+}
+
+static void done_recover(struct op *op)
+{
+	free(container_of(op, struct recover_op, op));
+}
+
+void watch_load(struct watch *wa)
+{
+	struct recover_op *r = calloc(1, sizeof(*r));
+	if (r) {
+		r->op.kind = OP_WRITE;
+		r->op.run = run_recover;
+		r->op.done = done_recover;
+		r->wa = wa;
+		disk_submit(wa->disk, &r->op);
+	}
+	wa->core->loading = 1;
+	list_start(wa, 1);
 }
 
 static void on_rescan_timer(uv_timer_t *t)
 {
-	struct server *srv = t->data;
-	if (!srv->draining)
-		watch_rescan(srv);
+	struct watch *wa = t->data;
+	if (!wa->draining)
+		watch_rescan(wa);
 }
 
 /*
@@ -486,12 +519,12 @@ static void on_rescan_timer(uv_timer_t *t)
  */
 #define RESCAN_STRETCH 20
 
-void watch_schedule(struct server *srv)
+void watch_schedule(struct watch *wa)
 {
-	int64_t ms = srv->cfg.rescan_ms, cost = srv->scan_ms + srv->merge_ms;
-	if (ms <= 0 || srv->draining)
+	int64_t ms = wa->rescan_ms, cost = wa->scan_ms + wa->merge_ms;
+	if (ms <= 0 || wa->draining)
 		return;
 	if (ms < cost * RESCAN_STRETCH)
 		ms = cost * RESCAN_STRETCH;
-	uv_timer_start(&srv->rescan_timer, on_rescan_timer, (uint64_t)ms, 0);
+	uv_timer_start(&wa->rescan_timer, on_rescan_timer, (uint64_t)ms, 0);
 }

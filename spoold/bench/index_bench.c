@@ -21,7 +21,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "spoold.h"
+#include "core.h"
 
 /* ---- check: random operations against a brute-force model ---------------- */
 

@@ -5,8 +5,9 @@
  * read callback calls on every byte it receives, so what is tested is the
  * daemon's own code: the http_parser callbacks and their ceilings (414,
  * 431, 413), the header checks (repeated single headers, a blank before the
- * colon), the target split and percent-decoding, the token check
- * (route_auth) and the routing (route_find). No socket is opened and no
+ * colon), the target split and percent-decoding, and, through the route
+ * callback the daemon hands the HTTP layer (route_callbacks), the token
+ * check (route_auth) and the routing (route_find). No socket is opened and no
  * handler runs: where the daemon would answer, the target checks what the
  * request became, runs the query helpers of util.c on it as the handlers
  * would, and feeds the rest, as after an answer on a keep-alive connection.
@@ -27,22 +28,10 @@
 #include <strings.h>
 
 #include "json.h"
-#include "../../spoold/spoold.h"
+#include "../../spoold/handler.h"
 
 #define TOKEN "0123456789abcdef"
 #define ORIGIN "https://lab.example"
-
-/* spoold.c's, which the target does not link (it holds main) */
-void say(struct server *srv, const char *fmt, ...)
-{
-	(void)srv;
-	(void)fmt;
-}
-
-void server_maybe_exit(struct server *srv)
-{
-	(void)srv;
-}
 
 static void need(int ok, const char *what)
 {
@@ -138,9 +127,9 @@ static void check_error(const struct conn *c)
 	need(json_validate(b.data, b.len, NULL, 0) == 0, "message is UTF-8");
 	buf_release(&b);
 	if (r->err == 401)
-		need(c->srv->cfg.token != NULL, "401 only with a token");
+		need(srv_of(c)->cfg.token != NULL, "401 only with a token");
 	/* API.md: without the token even unknown paths and bad targets are 401 */
-	if ((r->err == 404 || r->err == 405) && c->srv->cfg.token &&
+	if ((r->err == 404 || r->err == 405) && srv_of(c)->cfg.token &&
 	    r->method != HTTP_OPTIONS)
 		need(has_token(r) || exempt(r), "nothing about paths told without the token");
 	if (r->err == 405)
@@ -154,25 +143,30 @@ static void check_request(struct conn *c)
 	const struct route *rt = r->route;
 	int i;
 
+	if (r->preflight && !r->err)
+		need(r->method == HTTP_OPTIONS && !rt, "only OPTIONS is a preflight");
+
 	need(r->hbytes <= (size_t)HTTP_HEADERS_MAX + HTTP_URL_MAX, "header bytes bounded");
 	need(r->url.len <= HTTP_URL_MAX, "target within 8 KiB");
 	if (r->err) {
 		check_error(c);
 		return;
 	}
-	need(rt != NULL, "a request without an error has a route");
+	need(rt != NULL || r->preflight, "a request without an error has a route");
 	need(!r->bad_target, "a routed target parsed");
 	need(r->nseg >= 0 && r->nseg <= 8, "at most 8 segments");
 	for (i = 0; i < r->nseg; i++)
 		need(r->seg[i][0] != 0, "no empty segment");
-	need(r->body.len <= rt->body_max, "body under its route's limit");
-	if (rt->method != HTTP_OPTIONS || rt->fn) {
+	need(r->body.len <= r->body_max || (r->preflight &&
+	     r->body.len <= HTTP_BODY_DEFAULT), "body under its route's limit");
+	if (rt) {
+		need(r->body_max == rt->body_max, "the route's body limit");
 		int st = 0;
 		char allow[64];
 		need(rt->method == r->method, "the route's method is the request's");
 		need(route_find(r, &st, allow, sizeof(allow)) == rt,
 		     "routing is a function of method and path");
-		if (c->srv->cfg.token && !exempt(r))
+		if (srv_of(c)->cfg.token && !exempt(r))
 			need(has_token(r), "routed only with the bearer token");
 	}
 	if (r->query)
@@ -185,6 +179,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static uv_loop_t loop;
 	static int inited;
 	static struct server srv;
+	struct http_config hc;
 	struct conn *c;
 	size_t off = 2, piece;
 
@@ -193,22 +188,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!inited) {
 		uv_loop_init(&loop);
 		srv.loop = &loop;
-		srv.cfg.request_ms = 30000;
-		srv.cfg.idle_ms = 60000;
 		inited = 1;
 	}
 	srv.cfg.token = data[0] & 1 ? TOKEN : NULL;
 	srv.cfg.token_len = srv.cfg.token ? strlen(TOKEN) : 0;
-	srv.cfg.allow_origin = data[0] & 2 ? ORIGIN : NULL;
-	srv.draining = data[0] == 0xff;
+	memset(&hc, 0, sizeof(hc));
+	hc.request_ms = 30000;
+	hc.idle_ms = 60000;
+	hc.allow_origin = data[0] & 2 ? ORIGIN : NULL;
+	http_init(&srv.http, &loop, &hc, &route_callbacks, &srv, NULL);
+	srv.http.draining = data[0] == 0xff;
 	piece = data[1] ? data[1] : size;
 
 	c = calloc(1, sizeof(*c));
 	need(c != NULL, "memory");
-	c->srv = &srv;
 	uv_tcp_init(&loop, &c->tcp);	/* never connected: a 100 Continue fails */
 	uv_timer_init(&loop, &c->timer);
-	http_conn_init(c);
+	http_conn_init(c, &srv.http);
 
 	while (off < size) {
 		size_t len = size - off < piece ? size - off : piece;

@@ -1,0 +1,78 @@
+/*
+ * base: the bottom floor of spoold, under every other file: the one
+ * logger and small string helpers (query strings, percent-decoding, JSON
+ * arrays, constant-time compare). Nothing here knows a connection, a
+ * route or a claim.
+ *
+ * The floors of spoold, top to bottom (each file's header names its own;
+ * tests/t-spoold-layers.sh checks that every call goes down):
+ *
+ *   5 main     spoold.c: options, the loop, timers, signals, shutdown
+ *   4 handler  route.c (the table, auth, the HTTP callbacks), one file per
+ *              resource: jobs.c, claims.c, orders.c, reads.c, workers.c,
+ *              seed.c (the article's routes, adapters onto the same
+ *              functions), metrics.c, page.c; hop.c (what they share)
+ *   3 core     core.c (the waiting claims, the claims made on the loop),
+ *              watch.c (inotify, rescans), index.c (the claim order of
+ *              new/), claimmap.c (order id -> its assigned/ name),
+ *              disk.c (the writer's batches and the readers)
+ *   3 http     http.c: bytes <-> requests, handed callbacks (beside core)
+ *   1 base     say.c, util.c
+ *
+ * Headers, one per floor: base.h, http.h, core.h, handler.h, server.h.
+ */
+#ifndef SPOOLD_BASE_H
+#define SPOOLD_BASE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "spool.h"
+#include "buf.h"
+
+#define container_of(p, type, member) \
+	((type *)((char *)(p) - offsetof(type, member)))
+
+/* ---- the logger (say.c) -------------------------------------------------------- */
+
+struct logger {
+	int quiet;		/* no per-event lines */
+};
+
+/* Log one event line on stderr (unless lg->quiet; lg may be NULL).
+ * Thread-safe: one write per line. */
+void say(const struct logger *lg, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* ---- helpers (util.c) ------------------------------------------------------------ */
+
+/* Decode %XX and (with plus) '+' in place. -EINVAL on a bad escape or NUL. */
+int url_decode(char *s, int plus);
+
+/*
+ * The value of key in a query string (not modified), decoded into out.
+ * 1 found, 0 absent, -EINVAL bad escape, -E2BIG too long.
+ */
+int query_get(const char *query, const char *key, char *out, size_t cap);
+
+/* An integer query value within [lo, hi]; absent gives def. 0 or -EINVAL. */
+int query_int(const char *query, const char *key, long lo, long hi, long def,
+	      long *out);
+
+/*
+ * Split the top-level elements of a JSON array s[0..len) (already validated)
+ * into slices; *el is malloc'd. Count, or -EINVAL (not an array), -ENOMEM,
+ * -E2BIG (more than max).
+ */
+long json_array_split(const char *s, size_t len, size_t max, size_t (**el)[2]);
+
+/* Constant-time equality of two byte strings (time depends on lengths only). */
+int ct_equal(const char *a, size_t alen, const char *b, size_t blen);
+
+/* Parse a comma list of tags into tagv; 0 or -EINVAL. */
+int tags_parse(const char *s, char tagv[][SPOOL_TAG_MAX + 1], int *ntags);
+
+/* "%s" of s for a message: at most 64 printable bytes, the rest elided. */
+const char *printable(const char *s, char out[80]);
+
+#endif

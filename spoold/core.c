@@ -1,0 +1,381 @@
+/*
+ * core: the waiting claims, and the claims themselves.
+ *
+ * A claimer waits in a FIFO (arrival order). Whenever the index may have
+ * something for a waiter (a new name in new/, a waiter arriving, a due
+ * time reached), dispatch walks the FIFO and, for each waiter, takes the
+ * first eligible name out of the index and claims it right here, on the
+ * loop thread, with the core's own struct spool: a claim is one rename of
+ * new/NAME to assigned/ and the syncs of those two directories, answered
+ * at once, without a thread hand-off. (Claims without syncs, see
+ * core_open, lost orders at power cuts.) A claim that finds
+ * the file gone (-ENOENT: a local claimer was faster) tries the next name.
+ * The claim is remembered in the claim map for the calls that end it.
+ * A claim whose sync fails is given back by the library and answered
+ * 507/500, so none is answered 200 on a disk that cannot keep it.
+ *
+ * The waiter's owner hears of the claim through its ops (served), after
+ * the waiter left the FIFO; a dispatch that a served callback starts
+ * (a pipelined request) is run by the dispatch already under way.
+ *
+ * Layer: 3 core
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core.h"
+
+static void fifo_insert(struct core *k, struct waiter *w)
+{
+	struct waiter *at = k->wlast;
+	/* usually the tail; a waiter coming back goes in before everyone who
+	 * arrived after it */
+	while (at && at->seq > w->seq)
+		at = at->prev;
+	w->prev = at;
+	w->next = at ? at->next : k->wfirst;
+	if (w->next)
+		w->next->prev = w;
+	else
+		k->wlast = w;
+	if (at)
+		at->next = w;
+	else
+		k->wfirst = w;
+	w->queued = 1;
+	k->nwaiting++;
+}
+
+void core_unwait(struct core *k, struct waiter *w)
+{
+	if (!w->queued)
+		return;
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		k->wfirst = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	else
+		k->wlast = w->prev;
+	w->prev = w->next = NULL;
+	w->queued = 0;
+	k->nwaiting--;
+}
+
+void waiter_set(struct waiter *w, const struct waiter_ops *ops,
+		const char *worker, int ntags, char tagv[][SPOOL_TAG_MAX + 1],
+		int lease_s, int seed)
+{
+	int i;
+	memset(w, 0, sizeof(*w));
+	w->ops = ops;
+	snprintf(w->worker, sizeof(w->worker), "%s", worker);
+	for (i = 0; i < ntags && i < SPOOL_TAGS_MAX; i++) {
+		memcpy(w->tagv[i], tagv[i], sizeof(w->tagv[i]));
+		w->tags[i] = w->tagv[i];
+	}
+	w->cl.worker = w->worker;
+	w->cl.ntags = i;
+	w->cl.tags = w->tags;
+	w->cl.lease_s = lease_s;
+	w->cl.seed = seed;
+}
+
+void core_wait(struct core *k, struct waiter *w)
+{
+	if (!w->seq)
+		w->seq = ++k->wseq;
+	fifo_insert(k, w);
+	core_dispatch(k);
+}
+
+void core_loaded(struct core *k)
+{
+	int64_t now = now_ms();
+	struct waiter *w;
+	k->loading = 0;
+	core_dispatch(k);
+	/* one at a time: letting one go may queue another (a pipelined one) */
+	for (;;) {
+		for (w = k->wfirst; w && w->deadline > now; w = w->next)
+			;
+		if (!w)
+			break;
+		core_unwait(k, w);
+		w->ops->dropped(w);
+	}
+}
+
+void core_flush(struct core *k)
+{
+	while (k->wfirst) {
+		struct waiter *w = k->wfirst;
+		core_unwait(k, w);
+		w->ops->dropped(w);
+	}
+}
+
+static void on_due(uv_timer_t *t)
+{
+	core_dispatch(t->data);
+}
+
+/*
+ * One claim for the first waiter that has an eligible order: 1 if a
+ * waiter was served (the FIFO may have changed under us), 0 if none can be.
+ */
+static int dispatch_one(struct core *k, int64_t now)
+{
+	char name[SPOOL_NAME_MAX];
+	struct waiter *w;
+
+	if (k->disk->commit_errors != k->seen_errors) {
+		k->seen_errors = k->disk->commit_errors;
+		k->careful = 1;
+	}
+	for (w = k->wfirst; w && k->ix.n; w = w->next) {
+		while (index_take(&k->ix, now, w->cl.ntags, w->tags, name)) {
+			struct order o;
+			int rc = spool_claim_file(&k->sp, name, &w->cl, &o);
+			char why[300];
+			if (rc == 0 && k->careful)
+				k->careful = 0;	/* the disk works again */
+			if (rc == -ENOENT) {
+				/* gone: someone else claimed it; look further */
+				k->lost_claims++;
+				continue;
+			}
+			snprintf(why, sizeof(why), "%s", rc < 0 && spool_error(&k->sp)[0]
+				 ? spool_error(&k->sp) : rc < 0 ? strerror(-rc) : "");
+			core_unwait(k, w);
+			if (rc == 0) {
+				k->claims++;
+				claimmap_put(&k->map, o.n.id, o.file);
+			}
+			w->ops->served(w, rc, &o, why);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+void core_dispatch(struct core *k)
+{
+	int64_t now, due;
+
+	if (k->draining)
+		return;
+	if (k->dispatching) {
+		k->again = 1;	/* the dispatch under way looks again */
+		return;
+	}
+	k->dispatching = 1;
+	now = now_ms();
+	do {
+		k->again = 0;
+		while (k->wfirst && k->ix.n && dispatch_one(k, now))
+			;
+	} while (k->again);
+	k->dispatching = 0;
+	/* orders not due yet: look again when the first one is */
+	uv_timer_stop(&k->due_timer);
+	if (k->wfirst && k->ix.n) {
+		due = index_next_due(&k->ix, now);
+		if (due != INT64_MAX)
+			uv_timer_start(&k->due_timer, on_due,
+				       (uint64_t)(due - now) + 1, 0);
+	}
+}
+
+/* ---- orders arriving in new/ ---------------------------------------------------- */
+
+/* Reading the tags of a tagged order, on a reader. */
+struct tags_op {
+	struct op op;
+	struct core *k;
+	struct order o;
+	int rc;
+	int ntags;
+	char tagv[SPOOL_TAGS_MAX][SPOOL_TAG_MAX + 1];
+};
+
+static void run_tags(struct op *op, struct spool *sp)
+{
+	struct tags_op *t = container_of(op, struct tags_op, op);
+	struct job_opts opts;
+	int64_t created;
+	int i;
+	t->rc = spool_read_opts(sp, &t->o, &opts, &created);
+	if (t->rc < 0)
+		return;
+	t->ntags = opts.ntags;
+	for (i = 0; i < opts.ntags && i < SPOOL_TAGS_MAX; i++)
+		memcpy(t->tagv[i], opts.tags[i], sizeof(t->tagv[i]));
+}
+
+static void done_tags(struct op *op)
+{
+	struct tags_op *t = container_of(op, struct tags_op, op);
+	struct core *k = t->k;
+	if (t->rc == 0) {
+		const char *tp[SPOOL_TAGS_MAX];
+		struct tagset *ts;
+		int i;
+		for (i = 0; i < t->ntags; i++)
+			tp[i] = t->tagv[i];
+		ts = index_tagset(&k->ix, t->ntags, tp);
+		if (index_add(&k->ix, t->o.file, &t->o.n, ts) > 0)
+			core_dispatch(k);
+	}
+	free(t);
+}
+
+int core_seen(struct core *k, const char *name, const struct order_name *n)
+{
+	struct tags_op *t;
+	if (n->claimed)
+		return 0;	/* not a queued name: not claimable from new/ */
+	if (!n->tagged)
+		return index_add(&k->ix, name, n, NULL) > 0;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return 0;
+	t->op.kind = OP_READ;
+	t->op.run = run_tags;
+	t->op.done = done_tags;
+	t->k = k;
+	t->o.state = ST_NEW;
+	snprintf(t->o.file, sizeof(t->o.file), "%s", name);
+	t->o.n = *n;
+	disk_submit(k->disk, &t->op);
+	return 0;
+}
+
+void core_queued(struct core *k, const struct order *o)
+{
+	if (o->state == ST_NEW && core_seen(k, o->file, &o->n))
+		core_dispatch(k);
+}
+
+/* ---- claims that do not go ahead --------------------------------------------------- */
+
+/* A give-back or the failing of an order without its job, on the writer. */
+struct back_op {
+	struct op op;
+	struct core *k;
+	struct order o;
+	int fail;
+	int rc, retried;
+};
+
+static void run_back(struct op *op, struct spool *sp)
+{
+	struct back_op *b = container_of(op, struct back_op, op);
+	static const char why[] = "{\"status\": 500, \"error\": "
+				  "\"the job document is missing\"}";
+	if (b->fail)
+		b->rc = spool_fail(sp, &b->o, why, sizeof(why) - 1, &b->retried);
+	else
+		b->rc = spool_release(sp, &b->o);
+}
+
+static void done_back(struct op *op)
+{
+	struct back_op *b = container_of(op, struct back_op, op);
+	struct core *k = b->k;
+	int rc = b->rc ? b->rc : op->commit_rc;
+	if (b->fail) {
+		say(k->log, "order %s has no job document: %s", b->o.n.id,
+		    rc < 0 ? strerror(-rc) : b->retried ? "attempt failed"
+							 : "failed");
+	} else {
+		say(k->log, "claim %s given back: its claimer did not get it (%s)",
+		    b->o.n.id, rc < 0 ? strerror(-rc) : "ok");
+	}
+	if (rc == 0 && (!b->fail || b->retried))
+		core_queued(k, &b->o);
+	free(b);
+}
+
+static void back(struct core *k, const struct order *o, int fail)
+{
+	struct back_op *b = calloc(1, sizeof(*b));
+	claimmap_del(&k->map, o->n.id);
+	if (!b)
+		return;		/* its lease ends it */
+	b->op.kind = OP_WRITE;
+	b->op.run = run_back;
+	b->op.done = done_back;
+	b->op.track = &b->o;
+	b->k = k;
+	b->o = *o;
+	b->fail = fail;
+	disk_submit(k->disk, &b->op);
+}
+
+void core_giveback(struct core *k, const struct order *o)
+{
+	back(k, o, 0);
+}
+
+void core_fail_orphan(struct core *k, const struct order *o)
+{
+	back(k, o, 1);
+}
+
+/* ---- set-up ------------------------------------------------------------------------- */
+
+int core_open(struct core *k, uv_loop_t *loop, const char *path,
+	      struct disk *disk, int nosync, const struct logger *log)
+{
+	int rc;
+	k->loop = loop;
+	k->log = log;
+	k->disk = disk;
+	index_init(&k->ix);
+	claimmap_init(&k->map);
+	rc = spool_open(&k->sp, path, 0);
+	if (rc < 0)
+		return rc;
+	k->sp.nosync = nosync;
+	/* Claims are synced (new/ and assigned/) before their answer: an
+	 * unsynced claim's rename is not safe while the writer, another
+	 * struct spool, syncs new/ for its own changes: a power cut then can
+	 * keep new/ without the name and assigned/ without the claim, and the
+	 * order is lost (t-powercut, under ASan). Until the library can tie the
+	 * two handles' syncs together, a claim pays its fsyncs here. */
+	spool_set_claim_sync(&k->sp, 1);
+	uv_timer_init(loop, &k->due_timer);
+	k->due_timer.data = k;
+	return 0;
+}
+
+static int load_visit(void *arg, const struct order *o)
+{
+	struct core *k = arg;
+	if (o->n.claimed)
+		claimmap_put(&k->map, o->n.id, o->file);
+	return 0;
+}
+
+int core_load_claims(struct core *k)
+{
+	return spool_list(&k->sp, ST_ASSIGNED, load_visit, k);
+}
+
+void core_stop(struct core *k)
+{
+	k->draining = 1;
+	uv_timer_stop(&k->due_timer);
+	uv_close((uv_handle_t *)&k->due_timer, NULL);
+}
+
+void core_close(struct core *k)
+{
+	index_release(&k->ix);
+	claimmap_release(&k->map);
+	spool_close(&k->sp);
+}

@@ -1,0 +1,228 @@
+/*
+ * http.h: the HTTP layer's contract (http.c, floor 3 "http").
+ *
+ * Bytes in, requests out; answers in, bytes out. The layer owns the
+ * connections, the parser, the framing, the ceilings and the timeouts; it
+ * knows no route, no token, no claim. What a request means is decided by
+ * the callbacks it is handed (struct http_callbacks): route once the
+ * headers are in, request once the request is whole, and, while a handler
+ * holds a request past its return (http_hold), fin, timeout and gone.
+ */
+#ifndef SPOOLD_HTTP_H
+#define SPOOLD_HTTP_H
+
+#include <uv.h>
+#include <http_parser.h>
+
+#include "base.h"
+
+/* ---- ceilings ------------------------------------------------------------ */
+
+#define HTTP_URL_MAX	    8192	/* request target; more is 414 */
+#define HTTP_HEADERS_MAX    16384	/* all header bytes; more is 431 */
+#define HTTP_NHEADERS_MAX   100		/* header lines; more is 431 */
+#define HTTP_RBUF	    16384	/* per-connection read buffer */
+#define HTTP_BODY_DEFAULT   (64 << 10)	/* body of requests that take little */
+#define HTTP_WQUEUE_MAX	    (4 << 20)	/* unsent answer bytes before we stop reading */
+#define HTTP_SEG_MAX	    8		/* path segments */
+
+/* ---- counters ------------------------------------------------------------- */
+
+#define LAT_BUCKETS 12
+
+/* Upper bounds (seconds) of the latency buckets; one more is +Inf. */
+extern const double http_lat_le[LAT_BUCKETS];
+
+struct http_stats {
+	uint64_t by_status[600];
+	uint64_t lat_bucket[LAT_BUCKETS + 1];
+	double lat_sum;
+	uint64_t lat_count;
+};
+
+/* ---- a request -------------------------------------------------------------- */
+
+/* Which header a value being read goes to. */
+enum http_hdr { H_OTHER, H_AUTH, H_XTOKEN, H_ORIGIN, H_EXPECT };
+
+/* The request being received or handled on a connection. */
+struct request {
+	int method;			/* enum http_method */
+	struct buf url;
+	struct buf body;
+	size_t body_max;		/* set by the route callback */
+	char auth[512];			/* Authorization */
+	char xtoken[64];		/* X-Spool-Token */
+	char origin[256];
+	int expect_continue;
+	size_t hbytes;			/* header bytes so far */
+	int nheaders;
+	char field[64];			/* the header name being read */
+	size_t flen;
+	int in_value;
+	enum http_hdr target;		/* which header the value goes to */
+	unsigned seen;			/* headers that must be single, seen (bits) */
+	int field_ws;			/* the field name ends in a blank */
+	int bad_target;			/* the target did not parse: no path is exempt */
+	int preflight;			/* a CORS preflight: http answers it */
+	const void *route;		/* the route callback's, opaque here */
+	int err;			/* status of an error found while parsing */
+	int soft;			/* err leaves the framing intact: answer in turn */
+	size_t discarded;		/* body bytes of a request in error */
+	char errmsg[160];
+	char allow[64];			/* methods of a path, for 405 */
+	uint64_t t0;			/* uv_hrtime at the first byte */
+	/* decoded target */
+	char *path;			/* owned; NUL-separated path and query */
+	char *seg[HTTP_SEG_MAX];
+	int nseg;
+	char *query;
+};
+
+/* ---- a connection -------------------------------------------------------------- */
+
+struct http_server;
+
+struct conn {
+	uv_tcp_t tcp;
+	uv_timer_t timer;
+	uv_shutdown_t shut;		/* FIN after an answer that closes */
+	struct http_server *hs;
+	struct conn *prev, *next;
+	http_parser parser;
+	int handles;			/* open libuv handles; freed at 0 */
+	int closing;			/* uv_close called */
+	int eof;			/* the peer is gone */
+	int rd_eof;			/* the peer half-closed: it sends no more, but
+					 * reads the answers to what it sent */
+	int busy;			/* a complete request is being answered */
+	int in_parse;
+	int reading;
+	int lingering;			/* answered and shut down: drain, then close */
+	int shut_sent;
+	int close_after;		/* close once the answer is written */
+	int keep_alive;
+	size_t rlen, roff;
+	struct request req;
+	void *held;			/* the handler's request past its return */
+	char *rbuf;			/* HTTP_RBUF bytes, only while bytes wait in it:
+					 * an idle or long-polling connection holds none */
+};
+
+/* ---- what the layer is handed ---------------------------------------------------- */
+
+struct http_callbacks {
+	/*
+	 * The headers of c's request are in (c->req: method, segments, query,
+	 * headers). Set c->req.route and c->req.body_max and return 0, or
+	 * record an error with http_fail and return -1.
+	 */
+	int (*route)(struct conn *c);
+	/* c's request is whole: answer it (http_reply...), now or later
+	 * (http_hold first). */
+	void (*request)(struct conn *c);
+	/* While held: the peer sent its FIN (it may only have half-closed). */
+	void (*fin)(struct conn *c);
+	/* While held: the timer set by http_hold_timer ran out. */
+	void (*timeout)(struct conn *c);
+	/* While held: c is closing (the peer is gone). Return 1 to keep it
+	 * until the handler answers (the answer is then dropped), 0 to let go
+	 * of it now (c->held is forgotten). */
+	int (*gone)(struct conn *c);
+	/* A connection was freed (the owner checks whether it may exit). */
+	void (*freed)(void *ud);
+};
+
+struct http_config {
+	char host[64];
+	int port;
+	const char *allow_origin;	/* CORS origin allowed, or NULL */
+	int64_t idle_ms;		/* keep-alive idle timeout */
+	int64_t request_ms;		/* a request must arrive within this */
+	int max_conns;
+};
+
+struct http_server {
+	uv_loop_t *loop;
+	struct http_config cfg;
+	const struct http_callbacks *cb;
+	void *ud;			/* the callbacks' */
+	const struct logger *log;
+	uv_tcp_t listener;
+	int listening;
+	int draining;			/* shutting down: new requests get 503 */
+	struct conn *conns;
+	int nconns;
+	struct http_stats st;
+	char date[40];			/* the Date header, remade each second */
+	int64_t date_s;
+};
+
+/* Set hs up (no socket yet). */
+void http_init(struct http_server *hs, uv_loop_t *loop,
+	       const struct http_config *cfg, const struct http_callbacks *cb,
+	       void *ud, const struct logger *log);
+
+/* Start listening on cfg host:port; prints "listening on HOST:PORT". */
+int http_listen(struct http_server *hs);
+
+/* Stop accepting; idle connections are closed, held ones answer first. */
+void http_stop(struct http_server *hs);
+
+/* What http_feed made of the bytes it was given. */
+enum http_feed {
+	HTTP_FEED_MORE,		/* all taken; no request complete yet */
+	HTTP_FEED_REQUEST,	/* a request is complete: c->req holds its route,
+				 * or a soft error (req.err) to answer in turn */
+	HTTP_FEED_ERROR,	/* the framing is broken (req.err says how):
+				 * answer and close */
+};
+
+/*
+ * The path every byte of a request takes: the parser and its callbacks,
+ * the header and target checks, the route callback (no socket is needed;
+ * the unit tests and the fuzzer call it directly). Feeds len bytes of buf
+ * to c's parser (len 0: the peer sent its last byte) and returns how many
+ * were taken; the rest wait for the next call once a request was answered.
+ */
+size_t http_feed(struct conn *c, const char *buf, size_t len,
+		 enum http_feed *out);
+
+/* Prepare c (hs set, handles initialised) to parse its first request. */
+void http_conn_init(struct conn *c, struct http_server *hs);
+
+/* Free what c's requests hold (its handles are the caller's). */
+void http_conn_release(struct conn *c);
+
+/* Record an error status and message for c's request (the first one
+ * recorded wins). For the route callback. */
+void http_fail(struct conn *c, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* The handler keeps c's request (req, its own) past its return: until it
+ * answers, http tells it of a FIN, the timer and the end of c. */
+void http_hold(struct conn *c, void *req);
+
+/* Run the held request's timer: ms from now, then the timeout callback. */
+void http_hold_timer(struct conn *c, int64_t ms);
+
+/*
+ * Answer the request on c with status and body (ctype NULL = JSON), plus
+ * extra header lines (each ending in \r\n, may be NULL). Ends a hold;
+ * handles keep-alive and resuming the parser. On a connection that is
+ * gone, the answer is counted and dropped.
+ */
+void http_reply(struct conn *c, int status, const char *ctype,
+		const char *body, size_t len, const char *extra);
+
+/* As http_reply, taking over body's storage (body is left empty). */
+void http_reply_take(struct conn *c, int status, const char *ctype,
+		     struct buf *body, const char *extra);
+
+/* {"error": msg} with status. */
+void http_error(struct conn *c, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+const char *http_reason(int status);
+
+#endif

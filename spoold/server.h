@@ -1,0 +1,51 @@
+/*
+ * server.h: the daemon as a whole (spoold.c, floor 5 "main"): its
+ * configuration and struct server, which embeds each module's own struct
+ * (the HTTP layer's, the disk's, the core's, the watch's). A module
+ * touches only its own struct; the handlers read the others' counters and
+ * call their functions.
+ */
+#ifndef SPOOLD_SERVER_H
+#define SPOOLD_SERVER_H
+
+#include "http.h"
+#include "core.h"
+
+struct config {
+	const char *spool_path;
+	struct http_config http;
+	char *token;			/* bearer token, or NULL (no auth) */
+	size_t token_len;
+	int lease_s;			/* default lease of /v1/claim */
+	int seed_lease_s;		/* lease of /bored claims */
+	int64_t reap_ms;		/* reaper period */
+	int64_t rescan_ms;		/* rescan period, 0 = never */
+	enum disk_sync sync;		/* --sync */
+	int64_t sync_ms;		/* --sync interval=MS */
+	int quiet;			/* no per-event log lines */
+};
+
+/* The handlers' counters (metrics.c shows them). */
+struct hstats {
+	uint64_t submits, completions, failures, retries;
+};
+
+struct server {
+	uv_loop_t *loop;
+	struct config cfg;
+	struct logger log;
+	struct http_server http;
+	struct disk disk;
+	struct core core;
+	struct watch watch;
+	struct hstats hs;
+	uv_signal_t sigterm, sigint;
+	uv_timer_t reap_timer;
+	int draining;
+	int reaping;			/* a reap is in flight */
+	int all_closed;			/* shutdown closed the server's handles */
+	int64_t started_ms;
+	uint64_t expired;		/* leases reaped */
+};
+
+#endif

@@ -1,0 +1,577 @@
+/*
+ * Unit tests of spoold's edge (issue 10), without a socket: tables of raw
+ * requests fed to http_feed, the function every byte the daemon reads goes
+ * through, with the daemon's own route callbacks (route_callbacks), and
+ * what each became (a route, its segments and query, or the status of an
+ * error: 400, 401, 404, 405, 413, 414, 431, 503); the query-string and
+ * percent-decoding helpers; and each handler's validation: the request is
+ * handed to its handler as the daemon would, on a real spool in the test's
+ * directory, and the status of the answer is read from the HTTP layer's
+ * counters (the answer's write fails: the connection has no socket).
+ */
+#include <dirent.h>
+#include <errno.h>
+
+#include "check.h"
+#include "../../spoold/handler.h"
+
+#define TOKEN "0123456789abcdef"
+#define ID "0123456789abcdef01234567"
+
+static uv_loop_t loop;
+static struct server srv;
+
+/* A server on a fresh spool "sp" (created), with or without a token. */
+static void server_up(const char *token)
+{
+	struct http_config hc;
+	uv_loop_init(&loop);
+	memset(&srv, 0, sizeof(srv));
+	srv.loop = &loop;
+	srv.log.quiet = 1;
+	srv.cfg.token = (char *)token;
+	srv.cfg.token_len = token ? strlen(token) : 0;
+	srv.cfg.lease_s = 300;
+	srv.cfg.seed_lease_s = 600;
+	memset(&hc, 0, sizeof(hc));
+	hc.request_ms = 30000;
+	hc.idle_ms = 60000;
+	hc.max_conns = 10;
+	http_init(&srv.http, &loop, &hc, &route_callbacks, &srv, &srv.log);
+	CHECK_INT(0, disk_open(&srv.disk, &loop, "sp", DISK_SYNC_NONE, 0, &srv.log));
+	loop.data = &srv.disk;
+	CHECK_INT(0, core_open(&srv.core, &loop, "sp", &srv.disk, 1, &srv.log));
+}
+
+static struct conn *conn_new(void)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+	CHECK(c != NULL);
+	uv_tcp_init(&loop, &c->tcp);	/* never connected */
+	uv_timer_init(&loop, &c->timer);
+	c->tcp.data = c->timer.data = c;
+	c->handles = 2;
+	http_conn_init(c, &srv.http);
+	return c;
+}
+
+static void conn_drop(struct conn *c)
+{
+	uv_close((uv_handle_t *)&c->tcp, NULL);
+	uv_close((uv_handle_t *)&c->timer, NULL);
+	uv_run(&loop, UV_RUN_NOWAIT);
+	http_conn_release(c);
+	free(c);
+}
+
+/* Feed all of s (in pieces of piece bytes, 0: whole) until a request is
+ * complete or the framing breaks; *used gets the bytes taken. */
+static enum http_feed feed(struct conn *c, const char *s, size_t piece,
+			   size_t *used)
+{
+	size_t len = strlen(s), off = 0;
+	enum http_feed st = HTTP_FEED_MORE;
+	if (!piece)
+		piece = len ? len : 1;
+	while (off < len) {
+		size_t n = len - off < piece ? len - off : piece;
+		off += http_feed(c, s + off, n, &st);
+		if (st != HTTP_FEED_MORE)
+			break;
+	}
+	if (used)
+		*used = off;
+	return st;
+}
+
+/* ---- the HTTP edge: what a request becomes ----------------------------------------- */
+
+struct edge_case {
+	const char *req;
+	enum http_feed want;		/* REQUEST (err may be a soft one) or ERROR */
+	int err;			/* 0: routed */
+	const char *pattern;		/* the route, when routed */
+	const char *seg;		/* the last segment, decoded ("" none) */
+	const char *query;		/* the raw query ("" none) */
+	const char *body;		/* the body read ("" none) */
+};
+
+static const struct edge_case edge[] = {
+	{ "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", HTTP_FEED_REQUEST, 0,
+	  "/healthz", "healthz", "", "" },
+	{ "GET / HTTP/1.1\r\n\r\n", HTTP_FEED_REQUEST, 0, "/", "", "", "" },
+	{ "GET /v1/orders/" ID " HTTP/1.1\r\n\r\n", HTTP_FEED_REQUEST, 0,
+	  "/v1/orders/:id", ID, "", "" },
+	{ "GET /v1/orders/" ID "/ HTTP/1.1\r\n\r\n", HTTP_FEED_REQUEST, 0,
+	  "/v1/orders/:id", ID, "", "" },
+	{ "POST /v1/claim?worker=w&wait=3 HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
+	  HTTP_FEED_REQUEST, 0, "/v1/claim", "claim", "worker=w&wait=3", "" },
+	/* percent-decoding after the split: %2F cannot make a segment */
+	{ "GET /v1/jobs/a%2Fb HTTP/1.1\r\n\r\n", HTTP_FEED_REQUEST, 0,
+	  "/v1/jobs/:id", "a/b", "", "" },
+	{ "GET /v1/jobs/%30%31 HTTP/1.1\r\n\r\n", HTTP_FEED_REQUEST, 0,
+	  "/v1/jobs/:id", "01", "", "" },
+	{ "GET /v1/jobs/a+b?x=a+b HTTP/1.1\r\n\r\n", HTTP_FEED_REQUEST, 0,
+	  "/v1/jobs/:id", "a+b", "x=a+b", "" },
+	{ "GET /v1/jobs/%zz HTTP/1.1\r\n\r\n", HTTP_FEED_REQUEST, 400, NULL, "", "", "" },
+	{ "GET /v1/jobs/%0 HTTP/1.1\r\n\r\n", HTTP_FEED_REQUEST, 400, NULL, "", "", "" },
+	{ "GET /v1/jobs/a%00b HTTP/1.1\r\n\r\n", HTTP_FEED_REQUEST, 400, NULL, "", "", "" },
+	/* segments: empty ones and more than eight name nothing */
+	{ "GET /v1//jobs HTTP/1.1\r\n\r\n", HTTP_FEED_REQUEST, 404, NULL, "", "", "" },
+	{ "GET /a/b/c/d/e/f/g/h/i HTTP/1.1\r\n\r\n", HTTP_FEED_REQUEST, 404, NULL, "", "", "" },
+	{ "GET /nowhere HTTP/1.1\r\n\r\n", HTTP_FEED_REQUEST, 404, NULL, "", "", "" },
+	{ "GET http://host/healthz HTTP/1.1\r\n\r\n", HTTP_FEED_REQUEST, 0,
+	  "/healthz", "healthz", "", "" },
+	{ "GET * HTTP/1.1\r\n\r\n", HTTP_FEED_REQUEST, 400, NULL, "", "", "" },
+	/* methods */
+	{ "DELETE /v1/jobs HTTP/1.1\r\n\r\n", HTTP_FEED_REQUEST, 405, NULL, "", "", "" },
+	{ "GET /v1/claim HTTP/1.1\r\n\r\n", HTTP_FEED_REQUEST, 405, NULL, "", "", "" },
+	{ "OPTIONS /v1/jobs HTTP/1.1\r\nOrigin: o\r\n\r\n", HTTP_FEED_REQUEST, 0,
+	  NULL, "jobs", "", "" },
+	/* bodies: framed by length or chunks, within the route's cap */
+	{ "POST /v1/jobs HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello",
+	  HTTP_FEED_REQUEST, 0, "/v1/jobs", "jobs", "", "hello" },
+	{ "POST /v1/jobs HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+	  "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n", HTTP_FEED_REQUEST, 0, "/v1/jobs",
+	  "jobs", "", "abcde" },
+	{ "POST /v1/claim HTTP/1.1\r\nContent-Length: 70000\r\n\r\n",
+	  HTTP_FEED_ERROR, 413, NULL, "", "", "" },
+	{ "POST /job/create HTTP/1.1\r\nContent-Length: 1048577\r\n\r\n",
+	  HTTP_FEED_ERROR, 413, NULL, "", "", "" },
+	{ "POST /v1/jobs HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx",
+	  HTTP_FEED_ERROR, 400, NULL, "", "", "" },
+	/* headers */
+	{ "GET /healthz HTTP/1.1\r\nAuthorization: a\r\nAuthorization: b\r\n\r\n",
+	  HTTP_FEED_ERROR, 400, NULL, "", "", "" },
+	{ "GET /healthz HTTP/1.1\r\nHost : x\r\n\r\n", HTTP_FEED_ERROR, 400, NULL,
+	  "", "", "" },
+	{ "GET /healthz HTTP/1.1\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n",
+	  HTTP_FEED_ERROR, 400, NULL, "", "", "" },
+	{ "BREW /healthz HTTP/1.1\r\n\r\n", HTTP_FEED_ERROR, 400, NULL, "", "", "" },
+};
+
+TEST(edge_table)
+{
+	size_t i;
+	server_up(NULL);
+	for (i = 0; i < sizeof(edge) / sizeof(edge[0]); i++) {
+		const struct edge_case *e = &edge[i];
+		struct conn *c = conn_new();
+		const struct route *rt;
+		enum http_feed st = feed(c, e->req, 0, NULL);
+		if (st != e->want)
+			FAILF("case %zu (%.40s): feed %d, want %d (err %d: %s)", i,
+			      e->req, st, e->want, c->req.err, c->req.errmsg);
+		if (c->req.err != e->err)
+			FAILF("case %zu (%.40s): err %d, want %d (%s)", i, e->req,
+			      c->req.err, e->err, c->req.errmsg);
+		rt = c->req.route;
+		if (!e->err && e->pattern) {
+			CHECK(rt != NULL);
+			CHECK_STR(e->pattern, rt->pattern);
+		}
+		if (!e->err && !e->pattern)
+			CHECK(c->req.preflight);
+		if (!e->err) {
+			CHECK_STR(e->seg, c->req.nseg ? c->req.seg[c->req.nseg - 1] : "");
+			CHECK_STR(e->query, c->req.query ? c->req.query : "");
+			CHECK_INT(strlen(e->body), c->req.body.len);
+			CHECK(!c->req.body.len ||
+			      !memcmp(e->body, c->req.body.data, c->req.body.len));
+		}
+		if (e->err)
+			CHECK(c->req.errmsg[0] != 0);
+		conn_drop(c);
+	}
+}
+
+/* The ceilings: target 414, header bytes and lines 431. */
+TEST(edge_limits)
+{
+	struct { size_t url, hbytes, hlines; int want; } t[] = {
+		{ HTTP_URL_MAX - 100, 0, 0, 0 },
+		{ HTTP_URL_MAX + 1, 0, 0, 414 },
+		{ 10, HTTP_HEADERS_MAX - 1000, 1, 0 },
+		{ 10, HTTP_HEADERS_MAX + 10, 1, 431 },
+		{ 10, 0, HTTP_NHEADERS_MAX - 1, 0 },
+		{ 10, 0, HTTP_NHEADERS_MAX + 1, 431 },
+	};
+	size_t i, k;
+	server_up(NULL);
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct buf b;
+		struct conn *c = conn_new();
+		enum http_feed st;
+		buf_init(&b, 1 << 20);
+		buf_puts(&b, "GET /v1/jobs/");
+		for (k = 0; k < t[i].url; k++)
+			buf_puts(&b, "a");
+		buf_puts(&b, " HTTP/1.1\r\n");
+		if (t[i].hbytes) {
+			buf_puts(&b, "X-Big: ");
+			for (k = 0; k < t[i].hbytes; k++)
+				buf_puts(&b, "b");
+			buf_puts(&b, "\r\n");
+		}
+		for (k = 0; k < t[i].hlines; k++)
+			buf_printf(&b, "X-%zu: v\r\n", k);
+		buf_puts(&b, "\r\n");
+		st = feed(c, b.data, 0, NULL);
+		if (t[i].want) {
+			CHECK_INT(HTTP_FEED_ERROR, st);
+			CHECK_INT(t[i].want, c->req.err);
+		} else {
+			CHECK_INT(HTTP_FEED_REQUEST, st);
+			CHECK_INT(0, c->req.err);
+		}
+		buf_release(&b);
+		conn_drop(c);
+	}
+}
+
+/* Framing: byte by byte, pipelined, cut short. */
+TEST(edge_framing)
+{
+	static const char two[] =
+		"POST /v1/jobs HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}"
+		"GET /healthz HTTP/1.1\r\n\r\n";
+	const struct route *rt;
+	struct conn *c;
+	size_t used, piece;
+	enum http_feed st;
+
+	server_up(NULL);
+	for (piece = 1; piece <= 7; piece += 3) {
+		c = conn_new();
+		st = feed(c, two, piece, &used);
+		CHECK_INT(HTTP_FEED_REQUEST, st);
+		rt = c->req.route;
+		CHECK_STR("/v1/jobs", rt->pattern);
+		CHECK_INT(2, c->req.body.len);
+		CHECK(used < strlen(two));
+		/* the next request waits in the buffer until this one is answered */
+		st = feed(c, two + used, 0, NULL);
+		CHECK_INT(HTTP_FEED_REQUEST, st);
+		rt = c->req.route;
+		CHECK_STR("/healthz", rt->pattern);
+		conn_drop(c);
+	}
+	/* the peer's FIN in the middle of a body: a broken request */
+	c = conn_new();
+	st = feed(c, "POST /v1/jobs HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc", 0, NULL);
+	CHECK_INT(HTTP_FEED_MORE, st);
+	http_feed(c, NULL, 0, &st);
+	CHECK_INT(HTTP_FEED_ERROR, st);
+	CHECK(c->req.err != 0);
+	conn_drop(c);
+	/* shutting down: 503 */
+	srv.http.draining = 1;
+	c = conn_new();
+	st = feed(c, "GET /healthz HTTP/1.1\r\n\r\n", 0, NULL);
+	CHECK_INT(HTTP_FEED_ERROR, st);
+	CHECK_INT(503, c->req.err);
+	conn_drop(c);
+}
+
+/* With a token: nothing is routed without it, not even to a 404. */
+TEST(edge_auth)
+{
+	static const struct { const char *req; int err; } t[] = {
+		{ "GET /v1/stats HTTP/1.1\r\n\r\n", 401 },
+		{ "GET /v1/stats HTTP/1.1\r\nAuthorization: Bearer wrongwrongwrong1\r\n\r\n", 401 },
+		{ "GET /v1/stats HTTP/1.1\r\nAuthorization: Basic " TOKEN "\r\n\r\n", 401 },
+		{ "GET /v1/stats HTTP/1.1\r\nAuthorization: Bearer " TOKEN "x\r\n\r\n", 401 },
+		{ "GET /v1/stats HTTP/1.1\r\nAuthorization: Bearer " TOKEN "\r\n\r\n", 0 },
+		{ "GET /v1/stats HTTP/1.1\r\nAuthorization: bearer  " TOKEN "\r\n\r\n", 0 },
+		{ "GET /nowhere HTTP/1.1\r\n\r\n", 401 },
+		{ "GET /v1/jobs/%zz HTTP/1.1\r\n\r\n", 401 },
+		{ "GET /nowhere HTTP/1.1\r\nAuthorization: Bearer " TOKEN "\r\n\r\n", 404 },
+		{ "GET /healthz HTTP/1.1\r\n\r\n", 0 },
+		{ "GET / HTTP/1.1\r\n\r\n", 0 },
+		{ "GET /healthz/x HTTP/1.1\r\n\r\n", 401 },
+	};
+	size_t i;
+	server_up(TOKEN);
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct conn *c = conn_new();
+		enum http_feed st = feed(c, t[i].req, 0, NULL);
+		CHECK_INT(HTTP_FEED_REQUEST, st);
+		if (c->req.err != t[i].err)
+			FAILF("case %zu (%s): err %d, want %d", i, t[i].req,
+			      c->req.err, t[i].err);
+		conn_drop(c);
+	}
+}
+
+/* ---- query strings and percent-decoding ------------------------------------------ */
+
+TEST(query_table)
+{
+	static const struct { const char *q, *key; int rc; const char *v; } t[] = {
+		{ "worker=w1&wait=3", "worker", 1, "w1" },
+		{ "worker=w1&wait=3", "wait", 1, "3" },
+		{ "worker=w1&wait=3", "tags", 0, "" },
+		{ "a=1&ab=2", "ab", 1, "2" },
+		{ "ab=2&a=1", "a", 1, "1" },
+		{ "flag", "flag", 1, "" },
+		{ "x=a+b%20c", "x", 1, "a b c" },
+		{ "x=%41%42", "x", 1, "AB" },
+		{ "x=%4", "x", -EINVAL, "" },
+		{ "x=%00", "x", -EINVAL, "" },
+		{ "x=%gg", "x", -EINVAL, "" },
+		{ "x=0123456789abcdef0123456789abcdef", "x", -E2BIG, "" },
+		{ "", "x", 0, "" },
+	};
+	char v[32];
+	size_t i;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		int rc = query_get(t[i].q, t[i].key, v, sizeof(v));
+		if (rc != t[i].rc)
+			FAILF("case %zu (%s %s): rc %d, want %d", i, t[i].q,
+			      t[i].key, rc, t[i].rc);
+		if (rc == 1)
+			CHECK_STR(t[i].v, v);
+	}
+}
+
+TEST(query_int_table)
+{
+	static const struct { const char *q; long lo, hi, def; int rc; long v; } t[] = {
+		{ "n=5", 0, 10, 1, 0, 5 },
+		{ "", 0, 10, 7, 0, 7 },
+		{ "n=", 0, 10, 7, -EINVAL, 0 },
+		{ "n=11", 0, 10, 7, -EINVAL, 0 },
+		{ "n=-1", 0, 10, 7, -EINVAL, 0 },
+		{ "n=3x", 0, 10, 7, -EINVAL, 0 },
+		{ "n=99999999999999999999", 0, 10, 7, -EINVAL, 0 },
+		{ "n=%35", 0, 10, 7, 0, 5 },
+	};
+	size_t i;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		long v = -42;
+		int rc = query_int(t[i].q, "n", t[i].lo, t[i].hi, t[i].def, &v);
+		if (rc != t[i].rc)
+			FAILF("case %zu (%s): rc %d, want %d", i, t[i].q, rc, t[i].rc);
+		if (!rc)
+			CHECK_INT(t[i].v, v);
+	}
+}
+
+TEST(decode_and_split)
+{
+	static const struct { const char *in; int plus; int rc; const char *out; } d[] = {
+		{ "a%2Fb", 0, 0, "a/b" },
+		{ "a+b", 0, 0, "a+b" },
+		{ "a+b", 1, 0, "a b" },
+		{ "%e2%82%ac", 0, 0, "\xe2\x82\xac" },
+		{ "%", 0, -EINVAL, "" },
+		{ "%%", 0, -EINVAL, "" },
+		{ "%00", 0, -EINVAL, "" },
+	};
+	static const struct { const char *json; long n; } a[] = {
+		{ "[]", 0 },
+		{ "[{}]", 1 },
+		{ " [ {\"a\": [1, 2]}, \"x,]\", 3 ] ", 3 },
+		{ "{}", -EINVAL },
+	};
+	char tagv[SPOOL_TAGS_MAX][SPOOL_TAG_MAX + 1];
+	size_t i;
+	int nt;
+	for (i = 0; i < sizeof(d) / sizeof(d[0]); i++) {
+		char s[32];
+		snprintf(s, sizeof(s), "%s", d[i].in);
+		CHECK_INT(d[i].rc, url_decode(s, d[i].plus));
+		if (!d[i].rc)
+			CHECK_STR(d[i].out, s);
+	}
+	for (i = 0; i < sizeof(a) / sizeof(a[0]); i++) {
+		size_t (*el)[2] = NULL;
+		CHECK_INT(a[i].n, json_array_split(a[i].json, strlen(a[i].json), 10, &el));
+		free(el);
+	}
+	{
+		size_t (*el)[2] = NULL;
+		CHECK_INT(-E2BIG, json_array_split("[1,2,3]", 7, 2, &el));
+	}
+	CHECK_INT(0, tags_parse("gpu,cpu,,x:1", tagv, &nt));
+	CHECK_INT(3, nt);
+	CHECK_STR("x:1", tagv[2]);
+	CHECK_INT(-EINVAL, tags_parse("a b", tagv, &nt));
+	CHECK_INT(-EINVAL, tags_parse("a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q", tagv, &nt));
+	CHECK_INT(-EINVAL, tags_parse("0123456789012345678901234567890123", tagv, &nt));
+	CHECK(ct_equal("abc", 3, "abc", 3));
+	CHECK(!ct_equal("abd", 3, "abc", 3));
+	CHECK(!ct_equal("ab", 2, "abc", 3));
+}
+
+/* ---- each handler's validation ----------------------------------------------------- */
+
+/* Hand req to its handler as the daemon would; the status it answered. */
+static int answer(const char *req)
+{
+	struct http_stats before = srv.http.st;
+	struct conn *c = conn_new();
+	enum http_feed st = feed(c, req, 0, NULL);
+	int s;
+
+	if (st != HTTP_FEED_REQUEST || c->req.err) {
+		int err = c->req.err;
+		conn_drop(c);
+		return -err;	/* refused by the HTTP layer itself */
+	}
+	route_callbacks.request(c);	/* answers, now or after disk work */
+	uv_run(&loop, UV_RUN_DEFAULT);	/* c is freed once answered */
+	for (s = 100; s < 600; s++)
+		if (srv.http.st.by_status[s] != before.by_status[s])
+			return s;
+	FAILF("no answer to %.60s", req);
+	return 0;
+}
+
+static char *post(const char *target, const char *body)
+{
+	static char b[4096];
+	snprintf(b, sizeof(b), "POST %s HTTP/1.1\r\nContent-Length: %zu\r\n\r\n%s",
+		 target, strlen(body), body);
+	return b;
+}
+
+static char *get(const char *target)
+{
+	static char b[4096];
+	snprintf(b, sizeof(b), "GET %s HTTP/1.1\r\n\r\n", target);
+	return b;
+}
+
+struct vcase {
+	int post;			/* POST with body, else GET */
+	const char *target;
+	const char *body;
+	int want;
+};
+
+static const struct vcase valid[] = {
+	/* jobs */
+	{ 1, "/v1/jobs", "", 400 },
+	{ 1, "/v1/jobs", "{", 400 },
+	{ 1, "/v1/jobs", "[]", 400 },
+	{ 1, "/v1/jobs", "3", 400 },
+	{ 1, "/v1/jobs", "{\"x\": 1}", 400 },
+	{ 1, "/v1/jobs", "[{\"scriptName\": \"a.py\"}, {}]", 400 },
+	{ 1, "/v1/jobs", "{\"scriptName\": \"a.py\", \"spool\": {\"priority\": 99999}}", 400 },
+	{ 1, "/v1/jobs", "{\"scriptName\": \"a.py\", \"spool\": {\"bogus\": 1}}", 400 },
+	{ 1, "/job/create", "[{\"scriptName\": \"a.py\"}]", 400 },
+	/* claims */
+	{ 1, "/v1/claim", "", 400 },
+	{ 1, "/v1/claim?worker=", "", 400 },
+	{ 1, "/v1/claim?worker=a%20b", "", 400 },
+	{ 1, "/v1/claim?worker=-w", "", 400 },
+	{ 1, "/v1/claim?worker=w&wait=-1", "", 400 },
+	{ 1, "/v1/claim?worker=w&wait=x", "", 400 },
+	{ 1, "/v1/claim?worker=w&tags=a%20b", "", 400 },
+	{ 1, "/v1/claim?worker=w&tags=a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q", "", 400 },
+	{ 1, "/v1/claim?worker=w&lease=0", "", 400 },
+	{ 1, "/v1/claim?worker=w&lease=2592001", "", 400 },
+	{ 1, "/bored/a%20b", "", 400 },
+	/* claim-token routes */
+	{ 1, "/v1/orders/xyz/complete?token=0123456789abcdef", "{}", 400 },
+	{ 1, "/v1/orders/" ID "/complete", "{}", 400 },
+	{ 1, "/v1/orders/" ID "/complete?token=0123", "{}", 400 },
+	{ 1, "/v1/orders/" ID "/complete?token=0123456789ABCDEF", "{}", 400 },
+	{ 1, "/v1/orders/" ID "/complete?token=0123456789abcdef", "", 400 },
+	{ 1, "/v1/orders/" ID "/complete?token=0123456789abcdef", "[1]", 400 },
+	{ 1, "/v1/orders/" ID "/complete?token=0123456789abcdef", "{", 400 },
+	{ 1, "/v1/orders/" ID "/fail?token=0123456789abcdef", "nope", 400 },
+	{ 1, "/v1/orders/" ID "/heartbeat?token=0123456789abcdef&lease=0", "", 400 },
+	{ 1, "/v1/orders/" ID "/heartbeat", "", 400 },
+	{ 1, "/v1/orders/" ID "/log?token=0123456789abcdef&attempt=0", "x", 400 },
+	{ 1, "/v1/orders/" ID "/log?token=0123456789abcdef&attempt=1000", "x", 400 },
+	{ 1, "/v1/orders/" ID "x/hold", "", 400 },
+	/* ... and well-formed ones for an order that does not exist */
+	{ 1, "/v1/orders/" ID "/complete?token=0123456789abcdef", "{}", 404 },
+	{ 1, "/v1/orders/" ID "/heartbeat?token=0123456789abcdef", "", 404 },
+	{ 1, "/v1/orders/" ID "/cancel", "", 404 },
+	/* reads */
+	{ 0, "/v1/jobs/xyz", NULL, 400 },
+	{ 0, "/v1/jobs/" ID, NULL, 404 },
+	{ 0, "/v1/orders/" ID, NULL, 404 },
+	{ 0, "/v1/outcomes/" ID, NULL, 404 },
+	{ 0, "/v1/orders?state=bogus", NULL, 400 },
+	{ 0, "/v1/orders?limit=0", NULL, 400 },
+	{ 0, "/v1/orders?limit=100001", NULL, 400 },
+	{ 0, "/v1/orders?state=new&limit=5", NULL, 200 },
+	{ 0, "/v1/leaderboard?key=a%20b", NULL, 400 },
+	{ 0, "/v1/leaderboard?order=up", NULL, 400 },
+	{ 0, "/v1/leaderboard?limit=1001", NULL, 400 },
+	{ 0, "/v1/leaderboard?sweep=0123456789012345678901234567890123456789"
+	     "012345678901234567890123456789", NULL, 400 },
+	{ 0, "/v1/leaderboard", NULL, 200 },
+	/* workers */
+	{ 1, "/v1/workers", "{}", 400 },
+	{ 1, "/v1/workers", "[]", 400 },
+	{ 1, "/v1/workers", "{\"name\": \"a b\"}", 400 },
+	{ 1, "/v1/workers", "{\"name\": 5}", 400 },
+	{ 1, "/v1/workers", "{\"nodeName\": \"n1\"}", 400 },
+	{ 1, "/worker-node/create", "{\"nodeName\": \"n1\"}", 200 },
+	/* the seed's callback */
+	{ 1, "/callback", "", 400 },
+	{ 1, "/callback", "{\"status\": 200}", 400 },
+	{ 1, "/callback", "{\"jobId\": \"nope\"}", 404 },
+	{ 1, "/callback", "{\"jobId\": \"" ID "\", \"assignmentId\": \"x\"}", 400 },
+	{ 1, "/callback", "{\"jobId\": \"" ID "\"}", 404 },
+	/* metrics */
+	{ 0, "/healthz", NULL, 200 },
+	{ 0, "/metrics", NULL, 200 },
+	{ 0, "/v1/stats", NULL, 200 },
+	{ 0, "/", NULL, 200 },
+};
+
+TEST(handler_validation)
+{
+	size_t i;
+	server_up(NULL);
+	for (i = 0; i < sizeof(valid) / sizeof(valid[0]); i++) {
+		const struct vcase *v = &valid[i];
+		int got = answer(v->post ? post(v->target, v->body) : get(v->target));
+		if (got != v->want)
+			FAILF("case %zu: %s %s '%s': answered %d, want %d", i,
+			      v->post ? "POST" : "GET", v->target,
+			      v->body ? v->body : "", got, v->want);
+	}
+}
+
+/* A job in, claimed (on the loop thread), its claim in the map. */
+TEST(handler_submit_claim)
+{
+	server_up(NULL);
+	CHECK_INT(201, answer(post("/v1/jobs", "{\"scriptName\": \"a.py\"}")));
+	CHECK_INT(201, answer(post("/v1/jobs", "[{\"scriptName\": \"a.py\"}, "
+					      "{\"scriptName\": \"b.py\"}]")));
+	CHECK_INT(3, srv.hs.submits);
+	/* nothing is in the index until watch (or a rescan) sees it: here the
+	 * test plays watch, as the daemon's start-up scan would */
+	{
+		struct spool *sp = &srv.core.sp;
+		DIR *d;
+		struct dirent *e;
+		char path[300];
+		snprintf(path, sizeof(path), "%s/new", sp->path);
+		d = opendir(path);
+		CHECK(d != NULL);
+		while ((e = readdir(d))) {
+			struct order_name n;
+			if (e->d_name[0] != '.' && name_parse(e->d_name, &n) == 0)
+				core_seen(&srv.core, e->d_name, &n);
+		}
+		closedir(d);
+	}
+	CHECK_INT(3, srv.core.ix.n);
+	CHECK_INT(200, answer(post("/v1/claim?worker=w1&wait=0", "")));
+	CHECK_INT(200, answer(post("/bored/w2", "")));
+	CHECK_INT(2, srv.core.map.n);
+	CHECK_INT(1, srv.core.ix.n);
+	CHECK_INT(200, answer(post("/v1/claim?worker=w1&wait=0", "")));
+	CHECK_INT(204, answer(post("/v1/claim?worker=w1&wait=0", "")));
+	CHECK_INT(200, answer(post("/bored/w2", "")));	/* the seed's "no work" */
+	CHECK_INT(3, srv.core.claims);
+}
