@@ -156,7 +156,7 @@ PY
 	# never made, removed by recovery once an hour old: everything is dead
 	# here, so --tmp-age 0 names them all)
 	$SC --spool "$img/spool" fsck --tmp-age 0 >fsck.$cycle 2>&1 || true
-	bad=$(grep -v -E "^tmp/[^ ]*: (stale temporary file|order staged for job [0-9a-f]+ that was never stored)|problems found|^clean" fsck.$cycle || true)
+	bad=$(grep -v -E "^tmp/[^ ]*: (stale temporary file|order staged for job [0-9a-f]+ that was never stored|order of job [0-9a-f]+ is queued already; removing this copy)|problems? found|^clean" fsck.$cycle || true)
 	[ -z "$bad" ] || fail "cycle $cycle: fsck after recovery: $bad"
 	lost=$(cat "$out/lost_claims")
 	echo "cycle $cycle ($model): acked $acked submits and $done_n completes before the cut; all kept; claims undone by the cut: $lost; torn documents removed: $torn (and $orphans torn jobs no order named, by fsck)"
