@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "json_array.h"
 #include "spool.h"
 #include "buf.h"
 
@@ -59,12 +60,7 @@ int query_get(const char *query, const char *key, char *out, size_t cap);
 int query_int(const char *query, const char *key, long lo, long hi, long def,
 	      long *out);
 
-/*
- * Split the top-level elements of a JSON array s[0..len) (already validated)
- * into slices; *el is malloc'd. Count, or -EINVAL (not an array), -ENOMEM,
- * -E2BIG (more than max).
- */
-long json_array_split(const char *s, size_t len, size_t max, size_t (**el)[2]);
+/* (the JSON array splitter is the library's: json_split_array, lib/json_array.h) */
 
 /* Constant-time equality of two byte strings (time depends on lengths only). */
 int ct_equal(const char *a, size_t alen, const char *b, size_t blen);

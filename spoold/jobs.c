@@ -208,7 +208,7 @@ static int jobs_check(struct conn *c, struct submit_req *r)
 			   b[i] == '\n'))
 		i++;
 	if (b[i] == '[' && !r->seed) {
-		n = json_array_split(b, len, 1000000, &r->el);
+		n = json_split_array(b, len, 1000000, &r->el);
 		if (n < 0) {
 			http_error(c, n == -E2BIG ? 413 : 400,
 				   "cannot split the array of jobs");

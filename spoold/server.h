@@ -23,6 +23,7 @@ struct config {
 	enum disk_sync sync;		/* --sync */
 	int64_t sync_ms;		/* --sync interval=MS */
 	int quiet;			/* no per-event log lines */
+	int init;			/* --init: a non-empty directory may become a spool */
 };
 
 /* The handlers' counters (metrics.c shows them). */

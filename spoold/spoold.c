@@ -15,7 +15,10 @@
  *
  * Layer: 5 main
  */
+#include <dirent.h>
 #include <errno.h>
+#include <netdb.h>
+#include <sys/socket.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
@@ -26,6 +29,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "token.h"
+#include "version.h"
 #include "handler.h"
 
 static const char usage[] =
@@ -60,7 +65,12 @@ static const char usage[] =
 "                         in the last MS ms\n"
 "  --sync none            never flush (tests and benchmarks only); --no-sync\n"
 "                         is the same\n"
+"  --init                 make a spool of DIR even if it holds other files\n"
+"                         (without it, a directory that is neither empty nor\n"
+"                         a spool is refused: a typo must not turn a home\n"
+"                         directory into a spool)\n"
 "  --quiet                no per-event log lines on stderr\n"
+"  --version              the version\n"
 "  --help                 this text\n";
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -234,25 +244,18 @@ static void parse_listen(struct config *cfg, const char *s)
 	cfg->http.port = (int)port;
 }
 
+/* The bearer token, by the one rule of every program (lib/token.c). */
 static void read_token(struct config *cfg, const char *file)
 {
-	struct buf b;
+	char tok[TOKEN_FILE_MAX + 1], err[256];
 	struct stat st;
-	size_t n;
-	int rc;
 
-	buf_init(&b, 4096);
-	rc = buf_read_file(&b, AT_FDCWD, file);
-	if (rc < 0)
-		die("--token-file: cannot read '%s': %s", file, strerror(-rc));
-	n = strcspn(b.data ? b.data : "", "\r\n");
-	while (n && (b.data[n - 1] == ' ' || b.data[n - 1] == '\t'))
-		n--;
-	if (n < 8)
+	if (token_file_read(file, tok, sizeof(tok), err, sizeof(err)) < 0)
+		die("--token-file: %s", err);
+	if (strlen(tok) < 8)
 		die("--token-file: '%s': the token must be at least 8 bytes", file);
-	cfg->token = strndup(b.data, n);
-	cfg->token_len = n;
-	buf_release(&b);
+	cfg->token = strdup(tok);
+	cfg->token_len = strlen(tok);
 	if (stat(file, &st) == 0 && (st.st_mode & 077))
 		fprintf(stderr, "spoold: warning: '%s' is readable by others\n",
 			file);
@@ -262,7 +265,7 @@ static void parse_args(struct config *cfg, int argc, char **argv)
 {
 	enum { O_SPOOL = 1, O_LISTEN, O_TOKEN, O_ORIGIN, O_LEASE, O_SEED,
 	       O_REAP, O_RESCAN, O_IDLE, O_REQ, O_CONNS, O_NOSYNC, O_SYNCARG,
-	       O_QUIET, O_HELP };
+	       O_QUIET, O_HELP, O_INIT, O_VERSION };
 	static const struct option opts[] = {
 		{ "spool", required_argument, NULL, O_SPOOL },
 		{ "listen", required_argument, NULL, O_LISTEN },
@@ -279,6 +282,8 @@ static void parse_args(struct config *cfg, int argc, char **argv)
 		{ "sync", required_argument, NULL, O_SYNCARG },
 		{ "quiet", no_argument, NULL, O_QUIET },
 		{ "help", no_argument, NULL, O_HELP },
+		{ "init", no_argument, NULL, O_INIT },
+		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -297,6 +302,8 @@ static void parse_args(struct config *cfg, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case O_SPOOL: cfg->spool_path = optarg; break;
+		case O_INIT: cfg->init = 1; break;
+		case O_VERSION: printf("spoold %s\n", SPOOL_VERSION); exit(0);
 		case O_LISTEN: parse_listen(cfg, optarg); break;
 		case O_TOKEN: read_token(cfg, optarg); break;
 		case O_ORIGIN:
@@ -357,6 +364,71 @@ static void parse_args(struct config *cfg, int argc, char **argv)
 
 /* ---- main ---------------------------------------------------------------------- */
 
+/*
+ * Before anything is made on disk: 1 if path is a spool already, 0 if one
+ * is to be made there (missing, or empty, or --init). A directory that is
+ * neither empty nor a spool is refused without --init.
+ */
+static int spool_preflight(const char *path, int init)
+{
+	struct spool sp;
+	struct dirent *e;
+	DIR *d;
+	int rc, other = 0;
+
+	memset(&sp, 0, sizeof(sp));
+	rc = spool_open(&sp, path, 0);
+	if (rc == 0) {
+		spool_close(&sp);
+		return 1;
+	}
+	spool_close(&sp);
+	if (rc != -ENOENT)
+		die("cannot open spool '%s': %s", path, strerror(-rc));
+	if (!(d = opendir(path))) {
+		if (errno == ENOENT)
+			return 0;
+		die("cannot open '%s': %s", path, strerror(errno));
+	}
+	while (!other && (e = readdir(d)))
+		other = strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+	closedir(d);
+	if (other && !init)
+		die("'%s' holds files and is not a spool: give --init to make a "
+		    "spool of it, or name a new or empty directory", path);
+	return 0;
+}
+
+/* Can host:port be bound? Asked before a new spool is made, so that a busy
+ * port leaves nothing behind. Dies if not. */
+static void port_preflight(const struct http_config *h)
+{
+	struct addrinfo hints, *ai = NULL;
+	char port[16];
+	int fd, rc, one = 1;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
+	hints.ai_socktype = SOCK_STREAM;
+	snprintf(port, sizeof(port), "%d", h->port);
+	if ((rc = getaddrinfo(h->host, port, &hints, &ai)) != 0)
+		return;		/* http_listen says why */
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0) {
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+			int e = errno;
+
+			close(fd);
+			freeaddrinfo(ai);
+			die("cannot listen on %s:%d: %s (nothing was created)",
+			    h->host, h->port, strerror(e));
+		}
+		close(fd);
+	}
+	freeaddrinfo(ai);
+}
+
 int main(int argc, char **argv)
 {
 	static struct server srv;
@@ -369,12 +441,16 @@ int main(int argc, char **argv)
 	srv.started_ms = now_ms();
 	srv.loop = uv_default_loop();
 
+	if (!spool_preflight(srv.cfg.spool_path, srv.cfg.init))
+		port_preflight(&srv.cfg.http);
 	rc = disk_open(&srv.disk, srv.loop, srv.cfg.spool_path, srv.cfg.sync,
 		       srv.cfg.sync_ms, &srv.log);
-	if (rc < 0)
-		die("cannot open spool '%s': %s", srv.cfg.spool_path,
-		    spool_error(&srv.disk.sp)[0] ? spool_error(&srv.disk.sp)
-						 : strerror(-rc));
+	if (rc < 0) {
+		/* the library's message names the spool already */
+		if (spool_error(&srv.disk.sp)[0])
+			die("%s", spool_error(&srv.disk.sp));
+		die("cannot open spool '%s': %s", srv.cfg.spool_path, strerror(-rc));
+	}
 	srv.loop->data = &srv.disk;	/* the readers find their disk here */
 	srv.disk.idle = server_maybe_exit;
 	srv.disk.ud = &srv;

@@ -100,9 +100,9 @@ static void check_body(const struct buf *b)
 
 	if (!b->len || json_validate(b->data, b->len, NULL, 0) < 0)
 		return;
-	n = json_array_split(b->data, b->len, 1000, &el);
+	n = json_split_array(b->data, b->len, 1000, &el);
 	need(n >= 0 || n == -EINVAL || n == -E2BIG || n == -ENOMEM,
-	     "json_array_split: a count or an error of its contract");
+	     "json_split_array: a count or an error of its contract");
 	for (i = 0; i < n; i++) {
 		need(el[i][0] < b->len && el[i][1] > 0 &&
 		     el[i][0] + el[i][1] <= b->len, "an element lies in the body");

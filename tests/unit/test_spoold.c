@@ -386,12 +386,12 @@ TEST(decode_and_split)
 	}
 	for (i = 0; i < sizeof(a) / sizeof(a[0]); i++) {
 		size_t (*el)[2] = NULL;
-		CHECK_INT(a[i].n, json_array_split(a[i].json, strlen(a[i].json), 10, &el));
+		CHECK_INT(a[i].n, json_split_array(a[i].json, strlen(a[i].json), 10, &el));
 		free(el);
 	}
 	{
 		size_t (*el)[2] = NULL;
-		CHECK_INT(-E2BIG, json_array_split("[1,2,3]", 7, 2, &el));
+		CHECK_INT(-E2BIG, json_split_array("[1,2,3]", 7, 2, &el));
 	}
 	CHECK_INT(0, tags_parse("gpu,cpu,,x:1", tagv, &nt));
 	CHECK_INT(3, nt);
