@@ -43,9 +43,20 @@ start_spoold() {
 
 # Stop every process a test started, by PID (a stopped one is woken, or the
 # wait for it would never end).
+# Only a process that is still this test's is stopped: a PID whose process
+# ended may be another test's by now (pid_max is 32768 here), so it must be
+# this shell's child or run with this test's directory in its arguments.
+ours() {
+	local pp
+	pp=$(awk '{print $4}' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ "$pp" = "$$" ] || tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- "$TESTDIR"
+}
 cleanup() {
 	local p
-	for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null && kill -CONT "$p" 2>/dev/null || true; done
+	for p in "${PIDS[@]:-}"; do
+		[ -n "$p" ] && ours "$p" && { kill "$p" 2>/dev/null; kill -CONT "$p" 2>/dev/null; }
+	done
 	for p in "${PIDS[@]:-}"; do [ -n "$p" ] && wait "$p" 2>/dev/null || true; done
+	return 0
 }
 trap cleanup EXIT
