@@ -54,7 +54,10 @@ ours() {
 cleanup() {
 	local p
 	for p in "${PIDS[@]:-}"; do
-		[ -n "$p" ] && ours "$p" && { kill "$p" 2>/dev/null; kill -CONT "$p" 2>/dev/null; }
+		if [ -n "$p" ] && ours "$p"; then
+			kill "$p" 2>/dev/null || true
+			kill -CONT "$p" 2>/dev/null || true
+		fi
 	done
 	for p in "${PIDS[@]:-}"; do [ -n "$p" ] && wait "$p" 2>/dev/null || true; done
 	return 0
