@@ -199,7 +199,7 @@ http_phase() {
 		stop_pid "$SVPID"
 		R[$kind.submit.$rep.$w]=$(get submit_rate <<<"$line")
 		R[$kind.drain$w.$rep]=$(get drain_rate <<<"$line")
-		[ "$rep" = 1 ] && DONE[$kind]="${DONE[$kind]:-}${DONE[$kind]:+, }lifecycle W=$w: $(get acked <<<"$line")"
+		if [ "$rep" = 1 ]; then DONE[$kind]="${DONE[$kind]:-}${DONE[$kind]:+, }lifecycle W=$w: $(get acked <<<"$line")"; fi
 	done
 	for w in 2 8; do
 		drop
@@ -211,7 +211,8 @@ http_phase() {
 		stop_pid "$SVPID"
 		R[$kind.mixed$w.$rep]=$(get mixed_rate <<<"$line")
 		R[$kind.cpu$w.$rep]=$(awk -v c="$cpu" -v n="$(get completed <<<"$line")" 'BEGIN {if (n > 0) printf "%.0f", c * 1000 / n; else print "-"}')
-		[ "$rep" = 1 ] && DONE[$kind]="${DONE[$kind]}, mixed W=$w: $(get completed <<<"$line")"
+		# (an if, not &&: a false test as a loop's last word would end the run)
+		if [ "$rep" = 1 ]; then DONE[$kind]="${DONE[$kind]}, mixed W=$w: $(get completed <<<"$line")"; fi
 	done
 }
 
