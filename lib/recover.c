@@ -213,7 +213,7 @@ static int recover_one(struct spool *sp, const struct recover_opts *ro,
 		 * did not end. A spool written by an older version may hold the
 		 * outcome of a claim that ended before it was published. */
 		char tok[SPOOL_TOKEN_LEN + 1], dest[SP_PATH_MAX], fan[3];
-		struct order o;
+		struct order o, claim;
 		int att = atoi(name + 50);
 
 		memcpy(id, name + 25, 24);
@@ -221,7 +221,11 @@ static int recover_one(struct spool *sp, const struct recover_opts *ro,
 		memcpy(tok, name + 54, 16);
 		tok[16] = '\0';
 		sp_fan(id, fan);
-		snprintf(dest, sizeof(dest), "outcomes/%s/%s.%03d.%s.json", fan, id, att, tok);	/* sp_outcome_path's rule */
+		memset(&claim, 0, sizeof(claim));
+		memcpy(claim.n.id, id, sizeof(id));
+		memcpy(claim.n.token, tok, sizeof(tok));
+		claim.n.attempt = att;
+		sp_outcome_path(&claim, dest, sizeof(dest));
 		if (id_valid(id) && token_valid(tok) && sp_exists(sp, dest) == 0 &&
 		    spool_lookup_claim(sp, id, tok, &o) == 0 && o.n.attempt == att) {
 			char ap[SP_PATH_MAX];
