@@ -30,6 +30,9 @@ SPOOLD_SRC := $(sort $(wildcard spoold/*.c))
 RUNNER_SRC := $(sort $(wildcard runner/*.c))
 UNIT_SRC  := $(sort $(wildcard tests/unit/*.c))
 TOOLS_SRC := $(sort $(wildcard tools/*.c))
+# the one HTTP client of runner and spoolctl (libcurl); spoold links none of it
+CLIENT_SRC := $(sort $(wildcard client/*.c))
+CPPFLAGS += -Iclient
 
 PROGS := bin/spoolctl
 ifneq ($(SPOOLD_SRC),)
@@ -70,13 +73,13 @@ obj/libspool.a: $(LIB_OBJ)
 
 # spoolctl is every file of tools/ (spoolctl.c, sweep.c, ...).
 $(patsubst %.c,obj/%.o,$(TOOLS_SRC)) $(patsubst %.c,asan/obj/%.o,$(TOOLS_SRC)): $(wildcard tools/*.h)
-bin/spoolctl: $(patsubst %.c,obj/%.o,$(TOOLS_SRC)) obj/libspool.a
+bin/spoolctl: $(patsubst %.c,obj/%.o,$(TOOLS_SRC)) obj/libclient.a obj/libspool.a
 	@mkdir -p bin
 	$(CC) $(CFLAGS) -o $@ $^ -lcurl -lm
 bin/spoold: $(patsubst %.c,obj/%.o,$(SPOOLD_SRC)) obj/libspool.a
 	@mkdir -p bin
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_spoold)
-bin/runner: $(patsubst %.c,obj/%.o,$(RUNNER_SRC)) obj/libspool.a
+bin/runner: $(patsubst %.c,obj/%.o,$(RUNNER_SRC)) obj/libclient.a obj/libspool.a
 	@mkdir -p bin
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_runner)
 bin/test/%: obj/tests/unit/%.o obj/libspool.a
@@ -99,19 +102,27 @@ asan/obj/%.o: %.c $(LIB_HDR) $(wildcard spoold/*.h runner/*.h) | deps
 ASAN_LIB_OBJ := $(patsubst %.c,asan/obj/%.o,$(LIB_SRC))
 asan/obj/libspool.a: $(ASAN_LIB_OBJ)
 	@rm -f $@; ar rcs $@ $^
-asan/bin/spoolctl: $(patsubst %.c,asan/obj/%.o,$(TOOLS_SRC)) asan/obj/libspool.a
+asan/bin/spoolctl: $(patsubst %.c,asan/obj/%.o,$(TOOLS_SRC)) asan/obj/libclient.a asan/obj/libspool.a
 	@mkdir -p asan/bin
 	$(CC) $(ASANFLAGS) -o $@ $^ -lcurl -lm
 asan/bin/spoold: $(patsubst %.c,asan/obj/%.o,$(SPOOLD_SRC)) asan/obj/libspool.a
 	@mkdir -p asan/bin
 	$(CC) $(ASANFLAGS) -o $@ $^ $(LIBS_spoold)
-asan/bin/runner: $(patsubst %.c,asan/obj/%.o,$(RUNNER_SRC)) asan/obj/libspool.a
+asan/bin/runner: $(patsubst %.c,asan/obj/%.o,$(RUNNER_SRC)) asan/obj/libclient.a asan/obj/libspool.a
 	@mkdir -p asan/bin
 	$(CC) $(ASANFLAGS) -o $@ $^ $(LIBS_runner)
 asan/bin/test/%: asan/obj/tests/unit/%.o asan/obj/libspool.a
 	@mkdir -p asan/bin/test
 	$(CC) $(ASANFLAGS) -o $@ $^ -lpthread
 asan: deps $(patsubst bin/%,asan/bin/%,$(PROGS) $(UNITS))
+
+# --- the HTTP client (client/): an archive of its own, for runner and spoolctl
+CLIENT_USERS := $(CLIENT_SRC) $(RUNNER_SRC) $(TOOLS_SRC)
+$(patsubst %.c,obj/%.o,$(CLIENT_USERS)) $(patsubst %.c,asan/obj/%.o,$(CLIENT_USERS)): $(wildcard client/*.h)
+obj/libclient.a: $(patsubst %.c,obj/%.o,$(CLIENT_SRC))
+	@rm -f $@; ar rcs $@ $^
+asan/obj/libclient.a: $(patsubst %.c,asan/obj/%.o,$(CLIENT_SRC))
+	@rm -f $@; ar rcs $@ $^
 
 # --- tests ---------------------------------------------------------------------
 # tests/run finds every unit test binary and every tests/t-*.sh and runs each

@@ -109,12 +109,10 @@ static void fatal_checks(struct runner *rn)
 	if (atomic_load(&rn->exit_code))
 		return;
 	if (denied) {
-		if (rn->token_file)
-			say(rn, "the boss refused the token of --token-file %s (HTTP %ld): "
-			    "fix the token; exiting", rn->token_file, denied);
-		else
-			say(rn, "the boss wants a token (HTTP %ld): give one with "
-			    "--token-file FILE; exiting", denied);
+		char why[PATH_MAX + 1024];
+
+		boss_denied_why(rn->boss_url, rn->token_of, denied, why, sizeof(why));
+		say(rn, "%s; exiting", why);
 		runner_stop(rn, 2, mono_ms());
 	} else if (down && rn->give_up_s > 0 &&
 		   mono_ms() - down >= (int64_t)rn->give_up_s * 1000) {
@@ -286,6 +284,7 @@ int main(int argc, char **argv)
 	free(rn.scripts);
 	free(rn.workroot);
 	free(rn.bearer);
+	free(rn.token_of);
 	free(rn.python);
 	free(rn.gpu_list);
 	curl_global_cleanup();

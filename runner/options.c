@@ -13,7 +13,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "token.h"
 #include "runner.h"
 
 static const char usage_text[] =
@@ -44,6 +43,8 @@ static const char usage_text[] =
 "  --drain-timeout S   on SIGTERM, how long running scripts may go on (20)\n"
 "  --token-file F      bearer token for the boss, first line of F (a 401 or\n"
 "                      403 answer is fatal: exit 2)\n"
+"                      --boss defaults to $SPOOL_BOSS when no --spool is given,\n"
+"                      --token-file to $SPOOL_TOKEN_FILE\n"
 "  --outbox DIR        durable outbox of outcomes not yet taken by the boss\n"
 "                      (default ~/.local/state/spool-runner/<boss>)\n"
 "  --workdir DIR       per-run work directories go below DIR\n"
@@ -154,14 +155,31 @@ static void default_name(char *out)
 	strcpy(out + n, pid);
 }
 
-/* The token of file, by the one rule of lib/token.c; dies with why. */
-static char *read_token(const char *file)
+/*
+ * The boss and its token, by the one rule of runner and spoolctl
+ * (client/boss.h: --boss, else $SPOOL_BOSS when no --spool is given;
+ * --token-file, else $SPOOL_TOKEN_FILE); dies with why.
+ */
+static void where_boss(struct runner *rn, const struct options *o)
 {
-	char tok[TOKEN_FILE_MAX + 1], err[256];
+	struct boss_where w;
+	char err[PATH_MAX + 256];
+	int r;
 
-	if (token_file_read(file, tok, sizeof(tok), err, sizeof(err)) < 0)
+	if (o->exec_file) {
+		rn->boss_url = NULL;	/* one job, no queue */
+		return;
+	}
+	r = boss_where_get(&w, rn->boss_url, o->token_file, !rn->spool_dir, err, sizeof(err));
+	if (r < 0)
 		die_usage("%s", err);
-	return strdup(tok);
+	rn->boss_url = NULL;
+	if (r == 0)
+		return;
+	if (!(rn->boss_url = strdup(w.url)) ||
+	    (w.token[0] && !(rn->bearer = strdup(w.token))) ||
+	    (w.token_of[0] && !(rn->token_of = strdup(w.token_of))))
+		die_usage("out of memory");
 }
 
 int runner_has_tag(const struct runner *rn, const char *tag)
@@ -296,18 +314,7 @@ void options_parse(struct runner *rn, struct options *o, int argc, char **argv)
 		die_usage("unexpected argument '%s'", argv[optind]);
 	if (!o->scripts)
 		die_usage("--scripts DIR is required");
-	if (rn->boss_url) {
-		char *u = strdup(rn->boss_url);
-		size_t n = u ? strlen(u) : 0;
-
-		if (!u)
-			exit(2);
-		while (n && u[n - 1] == '/')
-			u[--n] = '\0';
-		if (strncmp(u, "http://", 7) && strncmp(u, "https://", 8))
-			die_usage("--boss wants an http:// or https:// URL, not '%s'", u);
-		rn->boss_url = u;
-	}
+	where_boss(rn, o);
 	if (!o->exec_file && !!rn->boss_url == !!rn->spool_dir)
 		die_usage("give one of --boss URL and --spool DIR");
 	if (!(rn->scripts = realpath(o->scripts, NULL)))
@@ -328,9 +335,6 @@ void options_parse(struct runner *rn, struct options *o, int argc, char **argv)
 			rn->nslots = rn->ngpus;
 	}
 	rn->give_up_s = o->give_up >= 0 ? o->give_up : rn->drain ? 300 : 0;
-	rn->token_file = o->token_file;
-	if (o->token_file && !(rn->bearer = read_token(o->token_file)))
-		die_usage("out of memory");
 	rn->python = script_which("python3");
 	if (o->workdir) {
 		rn->workroot = strdup(o->workdir);

@@ -311,7 +311,7 @@ static int deliver(struct outbox *ob, struct boss *b, const char *file,
 	} else if (b->status >= 500 || b->status == 408 || b->status == 429 ||
 		   b->status == 401 || b->status == 403) {
 		/* the boss is struggling, or its token changed: both pass */
-		snprintf(b->err, sizeof(b->err), "HTTP %ld", b->status);
+		boss_error(b);
 		return 1;
 	} else {
 		snprintf(dead, sizeof(dead), "dead/%s", file);
@@ -454,7 +454,7 @@ static void *outbox_main(void *arg)
 			wait_ms = bo / 2 + rand_r(&seed) % (unsigned)(bo / 2 + 1);
 			if (!down++) {
 				snprintf(line, sizeof(line),
-					 "the boss did not take an outcome (%s): %d kept in %s, retrying",
+					 "the boss did not take an outcome (%.300s): %d kept in %s, retrying",
 					 ob->b.err[0] ? ob->b.err : "busy", left, ob->dir);
 				ta.tell(line);
 			}

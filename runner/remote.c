@@ -130,10 +130,8 @@ static int remote_release(struct claimer *cl, struct task *t)
 
 	snprintf(path, sizeof(path), "/v1/orders/%s/release?token=%s", t->id, t->token);
 	r = boss_request(&cl->b, "POST", path, NULL, 0, 10, 0);
-	if (r == 0 && cl->b.status != 200) {
-		snprintf(cl->b.err, sizeof(cl->b.err), "HTTP %ld", cl->b.status);
-		r = -EPROTO;
-	}
+	if (r == 0 && cl->b.status != 200)
+		r = boss_error(&cl->b);
 	return r < 0 ? berr(cl, r) : 0;
 }
 
@@ -176,11 +174,8 @@ static int remote_announce(struct claimer *cl, const struct buf *doc)
 	struct boss *b = &cl->b;
 	int r = boss_request(b, "POST", "/v1/workers", doc->data, doc->len, 10, 0);
 
-	if (r == 0 && b->status != 200) {
-		snprintf(cl->err, sizeof(cl->err), "HTTP %ld: %.200s", b->status,
-			 b->reply.data ? b->reply.data : "");
-		return -EPROTO;
-	}
+	if (r == 0 && b->status != 200)
+		r = boss_error(b);
 	return r < 0 ? berr(cl, r) : 0;
 }
 

@@ -9,7 +9,8 @@
  *	           environment
  *	workdir.c  per-run work directories; those of dead runners removed
  *	outcome.c  the outcome document of a finished run
- *	boss.c     the HTTP client of spoold's /v1 API (libcurl)
+ *	boss.c     claims and heartbeats over HTTP (the one HTTP client of
+ *	           runner and spoolctl: client/boss.h)
  *	outbox.c   durable outbox of outcomes and logs not yet taken by the
  *	           boss, and the thread that delivers them
  *	remote.c   the claimer over HTTP (boss.c, outbox.c)
@@ -33,6 +34,7 @@
 
 #include <limits.h>
 
+#include "boss.h"
 #include "buf.h"
 #include "command.h"
 #include "spool.h"
@@ -298,45 +300,9 @@ int outcome_command(struct exec_result *r, struct run_info *ri, const char *file
 int outcome_refused(const struct run_info *ri, const char *why,
 		    struct buf *b);
 
-/* ---- boss.c: the HTTP client of spoold --------------------------------- */
+/* ---- boss.c: claims and heartbeats, through the one HTTP client -------- */
 
-#define BOSS_REPLY_MAX (SPOOL_JOB_MAX + (64 << 10))
-
-/* What every request of a runner learns of its boss, shared by its threads. */
-struct boss_health {
-	_Atomic int64_t down_since;	/* mono ms of the first failure (transport,
-					 * 5xx) since the boss last answered; 0: up */
-	atomic_long denied;		/* 401 or 403 when the token was refused */
-};
-
-struct boss {
-	void *curl;		/* CURL * */
-	const char *url;	/* base, without a trailing '/' */
-	const char *bearer;	/* token from --token-file, or NULL */
-	void *headers;		/* struct curl_slist * */
-	const atomic_int *cancel;	/* non-zero aborts a claim's long poll */
-	struct boss_health *health;	/* updated by every request, or NULL */
-	long status;		/* HTTP status of the last request */
-	struct buf reply;	/* body of the last reply */
-	char err[256];		/* transport error, in words */
-};
-
-/* Prepare b for the boss at url; health may be NULL. 0 or -ENOMEM. */
-int boss_init(struct boss *b, const char *url, const char *bearer,
-	      const atomic_int *cancel, struct boss_health *health);
-void boss_release(struct boss *b);
-
-/*
- * One request: method "GET"/"POST", path with its query (begins with '/'),
- * an optional body. The status goes to b->status and the body to b->reply.
- * b->health learns whether the boss answered (below 500), failed (a
- * transport error, 5xx) or refused the token (401, 403).
- * 0 when an HTTP answer came (any status); -ECONNREFUSED, -ETIMEDOUT,
- * -EIO (transport: b->err says why), -ECANCELED (cancel was set during a
- * cancellable request), -E2BIG (reply over its ceiling).
- */
-int boss_request(struct boss *b, const char *method, const char *path,
-		 const void *body, size_t len, long timeout_s, int cancellable);
+/* struct boss, boss_init, boss_request, ...: client/boss.h */
 
 /* A claimed order, remote or local. */
 struct task {
@@ -535,7 +501,8 @@ struct runner {
 	int drain;		/* exit once nothing is left to claim */
 	int wait_delayed;	/* --drain: not while orders are queued, not yet due */
 	int give_up_s;		/* the boss unreachable this long: exit 2 (0: never) */
-	const char *token_file;	/* for the message of a refused token */
+	char *token_of;		/* "--token-file F" or "$SPOOL_TOKEN_FILE F" (the
+				 * message of a refused token), or NULL: none */
 	int wait_s;		/* long-poll of a remote claim */
 	int poll_ms;		/* local mode: interval between empty claims */
 	size_t log_max;

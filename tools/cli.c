@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "token.h"
 
 /* ---- messages -------------------------------------------------------------- */
 
@@ -273,27 +272,36 @@ int cli_open(struct spool *sp, int create)
 	return 0;
 }
 
-int cli_boss(const char *opt_url, const char *opt_tokfile, const char **url, char *token)
+int cli_boss(const char *opt_url, const char *opt_tokfile, struct boss_where *w)
 {
-	const char *u = opt_url, *f = opt_tokfile;
-	char err[PATH_MAX + 128];
+	char err[PATH_MAX + 256];
+	int r = boss_where_get(w, opt_url, opt_tokfile, !cli_spool_dir, err, sizeof err);
 
-	token[0] = '\0';
-	if (!u && !cli_spool_dir && (u = getenv("SPOOL_BOSS")) && !u[0])
-		u = NULL;
-	if (!u) {
-		if (f)
-			cli_warn("--token-file goes with --boss (or $SPOOL_BOSS)");
-		return f ? -1 : 0;
-	}
-	if (!f && (f = getenv("SPOOL_TOKEN_FILE")) && !f[0])
-		f = NULL;
-	if (f && token_file_read(f, token, TOKEN_FILE_MAX + 1, err, sizeof err) < 0) {
+	if (r < 0) {
 		cli_warn("%s", err);
 		return -1;
 	}
-	*url = u;
-	return 1;
+	return r;
+}
+
+int cli_boss_check(struct boss *b, const struct boss_where *w, int r, const char *what)
+{
+	char why[PATH_MAX + 1024];
+
+	if (r < 0) {
+		cli_warn("cannot %s: %s", what, b->err);
+		return EX_ERR;
+	}
+	if (b->status >= 200 && b->status < 300)
+		return EX_OK;
+	if (b->status == 401 || b->status == 403) {
+		boss_denied_why(w->url, w->token_of, b->status, why, sizeof why);
+		cli_warn("cannot %s: %s", what, why);
+		return EX_USAGE;
+	}
+	boss_error(b);
+	cli_warn("cannot %s: %s", what, b->err);
+	return b->status == 409 ? EX_CONFLICT : EX_ERR;
 }
 
 /* Read a whole file ("-": standard input) into b. 0, or -1 (said). */

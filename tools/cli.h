@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 
+#include "boss.h"
 #include "spool.h"
 
 /* Exit codes, the same for every command (spoolctl.c says what each means). */
@@ -26,6 +27,7 @@ enum {
 #define INPUT_MAX	(256u << 20)	/* one input file (may hold many jobs) */
 #define SUBMIT_BATCH	512		/* submits made durable by one commit */
 #define LEASE_MAX_S	(7 * 24 * 3600)
+#define CTL_BOSS_TIMEOUT_S 120L		/* one request to a boss, answer included */
 
 #define CLI_MULTI_MAX	64		/* values of a repeatable option */
 
@@ -107,14 +109,23 @@ int cli_check_token(const char *s);
 int cli_open(struct spool *sp, int create);
 
 /*
- * Where a command that can talk to a boss sends its work: --boss URL (the
+ * Where a command that can talk to a boss sends its work, by the rule the
+ * runner follows too (client/boss.h's boss_where_get): --boss URL (the
  * command's option, may be NULL), else $SPOOL_BOSS unless --spool was
- * given; the token from --token-file F, else $SPOOL_TOKEN_FILE, read by the
- * one token-file rule (lib/token.h) into token (TOKEN_FILE_MAX + 1 bytes;
- * "" for none). 1 with *url set: talk to the boss; 0: use the spool; -1: a
- * token file that cannot be used (said).
+ * given; the token from --token-file F, else $SPOOL_TOKEN_FILE. 1: talk to
+ * the boss at w->url; 0: use the spool; -1: a bad URL or a token file that
+ * cannot be used (said; exit 2).
  */
-int cli_boss(const char *opt_url, const char *opt_tokfile, const char **url, char *token);
+int cli_boss(const char *opt_url, const char *opt_tokfile, struct boss_where *w);
+
+/*
+ * Judge request r (boss_request's return) on b, made to the boss of w: EX_OK
+ * when a 2xx answer came; else say "cannot WHAT: WHY" (WHY names the boss
+ * and gives its message) and return the exit code: EX_USAGE for a token
+ * the boss refused (401, 403, said as the runner says it), EX_CONFLICT for
+ * 409, EX_ERR otherwise.
+ */
+int cli_boss_check(struct boss *b, const struct boss_where *w, int r, const char *what);
 
 /* Read a whole file ("-": standard input) into b, up to b->max. 0 or -1 (said). */
 int cli_read(const char *path, struct buf *b);

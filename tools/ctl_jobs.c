@@ -13,8 +13,6 @@
 #include "cli.h"
 #include "json.h"
 #include "json_array.h"
-#include "token.h"
-#include "boss.h"
 #include "sweep.h"
 
 #define SHOW_LOGS_MAX	(8 * SPOOL_LOG_MAX)	/* the logs of every attempt, shown */
@@ -164,39 +162,18 @@ static int command_job(const struct args *a, struct buf *b)
 	return 0;
 }
 
-/* POST the jobs to the boss as one array; print the ids it answers. */
-static int submit_remote(const struct jobs *js, const char *url, const char *token)
+/* Print the ids of a POST /v1/jobs answer in b. EX_OK or EX_ERR (said). */
+static int print_ids(struct boss *b)
 {
-	struct buf body, resp;
-	char err[512];
+	char err[256];
 	struct json j;
-	long status;
-	size_t i;
-	int arr, k, t, ex = EX_ERR;
+	int arr, k, t;
 
-	buf_init(&body, 16u << 20);
-	buf_init(&resp, 64u << 20);
-	buf_puts(&body, "[");
-	for (i = 0; i < js->n; i++)
-		if ((i && buf_puts(&body, ",") < 0) || buf_add(&body, js->v[i].s, js->v[i].len) < 0)
-			break;
-	if (i < js->n || buf_puts(&body, "]") < 0) {
-		cli_warn("the jobs are more than the boss takes in one request (16 MiB)");
-		goto out;
-	}
-	if (boss_request(url, "POST", "/v1/jobs", body.data, body.len, token, &resp,
-			 &status, err, sizeof err) < 0) {
-		cli_warn("cannot reach the boss: %s", err);
-		goto out;
-	}
-	if (status != 201 && status != 200) {
-		cli_warn("the boss refused the jobs (%ld): %.300s", status, resp.data ? resp.data : "");
-		goto out;
-	}
-	if (json_parse(&j, resp.data, resp.len, JSON_TOKENS_MAX, err, sizeof err) < 0 ||
-	    (arr = json_get(&j, 0, "ids")) < 0 || j.tok[arr].type != JSMN_ARRAY) {
-		cli_warn("the boss's answer has no \"ids\": %.200s", resp.data ? resp.data : "");
-		goto out;
+	if (json_parse(&j, b->reply.data, b->reply.len, JSON_TOKENS_MAX, err, sizeof err) < 0)
+		goto bad;
+	if ((arr = json_get(&j, 0, "ids")) < 0 || j.tok[arr].type != JSMN_ARRAY) {
+		json_release(&j);
+		goto bad;
 	}
 	for (k = 0, t = arr + 1; k < j.tok[arr].size; k++, t = json_skip(&j, t)) {
 		char id[SPOOL_ID_LEN + 1];
@@ -205,10 +182,41 @@ static int submit_remote(const struct jobs *js, const char *url, const char *tok
 			printf("%s\n", id);
 	}
 	json_release(&j);
-	ex = EX_OK;
+	return EX_OK;
+bad:
+	cli_warn("the answer of the boss at %s has no \"ids\": %.200s", b->url,
+		 b->reply.data ? b->reply.data : "");
+	return EX_ERR;
+}
+
+/* POST the jobs to the boss as one array; print the ids it answers. */
+static int submit_remote(const struct jobs *js, const struct boss_where *w)
+{
+	struct buf body;
+	struct boss b;
+	size_t i;
+	int ex = EX_ERR;
+
+	if (boss_init(&b, w->url, w->token, NULL, NULL) < 0) {
+		cli_warn("cannot start libcurl");
+		return EX_ERR;
+	}
+	buf_init(&body, 16u << 20);
+	buf_puts(&body, "[");
+	for (i = 0; i < js->n; i++)
+		if ((i && buf_puts(&body, ",") < 0) || buf_add(&body, js->v[i].s, js->v[i].len) < 0)
+			break;
+	if (i < js->n || buf_puts(&body, "]") < 0) {
+		cli_warn("the jobs are more than the boss takes in one request (16 MiB)");
+		goto out;
+	}
+	ex = cli_boss_check(&b, w, boss_request(&b, "POST", "/v1/jobs", body.data, body.len,
+						CTL_BOSS_TIMEOUT_S, 0), "submit the jobs");
+	if (ex == EX_OK)
+		ex = print_ids(&b);
 out:
 	buf_release(&body);
-	buf_release(&resp);
+	boss_release(&b);
 	return ex;
 }
 
@@ -218,8 +226,8 @@ int cmd_submit(const struct cmd *c, struct args *a)
 	int cmdline = a->dashdash >= 0 && a->dashdash < a->npos;
 	const char **files = a->npos ? a->pos : stdin_only;
 	size_t nfiles = cmdline ? 0 : a->npos > 0 ? (size_t)a->npos : 1;
-	const char *want = cli_opt(c, a, "id"), *url = NULL;
-	char token[TOKEN_FILE_MAX + 1];
+	const char *want = cli_opt(c, a, "id");
+	struct boss_where w;
 	struct buf cmdbuf;
 	int remote;
 	struct buf *bufs;
@@ -240,7 +248,7 @@ int cmd_submit(const struct cmd *c, struct args *a)
 		cli_warn("--set goes with a command: spoolctl submit --set K=V -- PROGRAM ARG...");
 		return EX_USAGE;
 	}
-	if ((remote = cli_boss(cli_opt(c, a, "boss"), cli_opt(c, a, "token-file"), &url, token)) < 0)
+	if ((remote = cli_boss(cli_opt(c, a, "boss"), cli_opt(c, a, "token-file"), &w)) < 0)
 		return EX_USAGE;
 	if (remote && want) {
 		cli_warn("--id is for a spool; over HTTP give the job an \"_id\" member");
@@ -312,7 +320,7 @@ int cmd_submit(const struct cmd *c, struct args *a)
 		goto out;
 	}
 	if (remote) {
-		ex = submit_remote(&js, url, token);
+		ex = submit_remote(&js, &w);
 		goto out;
 	}
 
@@ -606,21 +614,22 @@ out:
 
 /* ---- sweep ------------------------------------------------------------------------- */
 
-/* The "state" of order id at the boss, into st. 0 or an exit code. */
-static int remote_state(const char *url, const char *token, const char *id,
-			char *st, size_t cap, struct buf *resp)
+/* The "state" of order id at boss b, into st. EX_OK or an exit code (said). */
+static int remote_state(struct boss *b, const struct boss_where *w, const char *id,
+			char *st, size_t cap)
 {
-	char path[128], err[512];
+	char path[128], what[64];
 	struct json j;
-	long status;
+	int ex;
 
 	snprintf(path, sizeof path, "/v1/orders/%s", id);
-	if (boss_request(url, "GET", path, NULL, 0, token, resp, &status, err, sizeof err) < 0) {
-		cli_warn("cannot reach the boss: %s", err);
-		return EX_ERR;
-	}
-	if (status != 200 || json_parse(&j, resp->data, resp->len, JSON_TOKENS_MAX, err, sizeof err) < 0) {
-		cli_warn("the boss answered %ld for order '%s': %.200s", status, id, resp->data ? resp->data : "");
+	snprintf(what, sizeof what, "read order '%s'", id);
+	if ((ex = cli_boss_check(b, w, boss_request(b, "GET", path, NULL, 0, CTL_BOSS_TIMEOUT_S, 0),
+				 what)) != EX_OK)
+		return ex;
+	if (json_parse(&j, b->reply.data, b->reply.len, JSON_TOKENS_MAX, NULL, 0) < 0) {
+		cli_warn("the boss at %s answered order '%s' with no JSON: %.200s", b->url, id,
+			 b->reply.data ? b->reply.data : "");
 		return EX_ERR;
 	}
 	if (json_str(&j, json_get(&j, 0, "state"), st, cap) < 0)
@@ -633,20 +642,21 @@ static int remote_state(const char *url, const char *token, const char *id,
  * sweep --boss: the jobs go to POST /v1/jobs in batches, each with the "_id"
  * its content gives it, so that the boss, too, adds nothing it has already.
  */
-static int sweep_remote(const struct sweep *sw, const char *url, const char *token,
-			int requeue)
+static int sweep_remote(const struct sweep *sw, const struct boss_where *w, int requeue)
 {
-	char err[512];
-	struct buf body, resp;
+	struct buf body;
+	struct boss b;
 	size_t i, start;
-	long status, requeued = 0;
+	long requeued = 0;
 	int ex = EX_OK;
 
+	if (boss_init(&b, w->url, w->token, NULL, NULL) < 0) {
+		cli_warn("cannot start libcurl");
+		return EX_ERR;
+	}
 	buf_init(&body, 512u << 20);
-	buf_init(&resp, 64u << 20);
 	for (start = 0; ex == EX_OK && start < sw->n; start += SUBMIT_BATCH) {
-		struct json j;
-		int arr, k, t;
+		char what[PATH_MAX];
 
 		buf_reset(&body);
 		buf_puts(&body, "[");
@@ -658,52 +668,31 @@ static int sweep_remote(const struct sweep *sw, const char *url, const char *tok
 			ex = EX_ERR;
 			break;
 		}
-		if (boss_request(url, "POST", "/v1/jobs", body.data, body.len, token, &resp,
-				 &status, err, sizeof err) < 0) {
-			cli_warn("cannot reach the boss: %s", err);
-			ex = EX_ERR;
-			break;
-		}
-		if (status != 201 && status != 200) {
-			cli_warn("the boss refused the sweep (%ld): %.300s", status, resp.data ? resp.data : "");
-			ex = status == 409 ? EX_CONFLICT : EX_ERR;
-			break;
-		}
-		if (json_parse(&j, resp.data, resp.len, JSON_TOKENS_MAX, err, sizeof err) < 0 ||
-		    (arr = json_get(&j, 0, "ids")) < 0 || j.tok[arr].type != JSMN_ARRAY) {
-			cli_warn("the boss's answer has no \"ids\": %.200s", resp.data ? resp.data : "");
-			ex = EX_ERR;
-			break;
-		}
-		for (k = 0, t = arr + 1; k < j.tok[arr].size; k++, t = json_skip(&j, t)) {
-			char id[SPOOL_ID_LEN + 1];
-
-			if (json_str(&j, t, id, sizeof id) == 0)
-				printf("%s\n", id);
-		}
-		json_release(&j);
+		snprintf(what, sizeof what, "send sweep '%s'", sw->name);
+		ex = cli_boss_check(&b, w, boss_request(&b, "POST", "/v1/jobs", body.data, body.len,
+							CTL_BOSS_TIMEOUT_S, 0), what);
+		if (ex == EX_OK)
+			ex = print_ids(&b);
 	}
 	for (i = 0; ex == EX_OK && requeue && i < sw->n; i++) {
-		char st[32], path[128];
+		char st[32], path[128], what[64];
 
-		if ((ex = remote_state(url, token, sw->jobs[i].id, st, sizeof st, &resp)) != EX_OK)
+		if ((ex = remote_state(&b, w, sw->jobs[i].id, st, sizeof st)) != EX_OK)
 			break;
 		if (strcmp(st, "failed") != 0)
 			continue;
 		snprintf(path, sizeof path, "/v1/orders/%s/requeue", sw->jobs[i].id);
-		if (boss_request(url, "POST", path, NULL, 0, token, &resp, &status, err, sizeof err) < 0 ||
-		    status != 200) {
-			cli_warn("cannot requeue '%s' at the boss (%ld): %.200s", sw->jobs[i].id, status,
-				 status ? resp.data : err);
-			ex = EX_ERR;
+		snprintf(what, sizeof what, "requeue '%s'", sw->jobs[i].id);
+		if ((ex = cli_boss_check(&b, w, boss_request(&b, "POST", path, NULL, 0,
+							     CTL_BOSS_TIMEOUT_S, 0), what)) != EX_OK)
 			break;
-		}
 		requeued++;
 	}
 	if (ex == EX_OK)
-		cli_warn("sweep '%s': %zu jobs sent to %s, %ld requeued", sw->name, sw->n, url, requeued);
+		cli_warn("sweep '%s': %zu jobs sent to %s, %ld requeued", sw->name, sw->n, w->url,
+			 requeued);
 	buf_release(&body);
-	buf_release(&resp);
+	boss_release(&b);
 	return ex;
 }
 
@@ -711,8 +700,8 @@ int cmd_sweep(const struct cmd *c, struct args *a)
 {
 	int dry = cli_opt(c, a, "dry-run") != NULL, requeue = cli_opt(c, a, "requeue-failed") != NULL;
 	char (*ids)[SPOOL_ID_LEN + 1] = NULL;
-	char err[256], token[TOKEN_FILE_MAX + 1];
-	const char *url = NULL;
+	char err[256];
+	struct boss_where w;
 	struct sweep sw;
 	struct spool sp;
 	struct buf spec;
@@ -737,8 +726,8 @@ int cmd_sweep(const struct cmd *c, struct args *a)
 		sweep_release(&sw);
 		return EX_OK;
 	}
-	if ((rc = cli_boss(cli_opt(c, a, "boss"), cli_opt(c, a, "token-file"), &url, token)) != 0) {
-		ex = rc < 0 ? EX_USAGE : sweep_remote(&sw, url, token, requeue);
+	if ((rc = cli_boss(cli_opt(c, a, "boss"), cli_opt(c, a, "token-file"), &w)) != 0) {
+		ex = rc < 0 ? EX_USAGE : sweep_remote(&sw, &w, requeue);
 		sweep_release(&sw);
 		return ex;
 	}
