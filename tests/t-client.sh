@@ -30,8 +30,6 @@ run() {
 }
 state() { curl -s -H 'Authorization: Bearer tok-crlf-and-blank-1' "$URL/v1/orders/$1" | pyget 'd["state"]'; }
 pyget() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
-# assert_has TEXT IN WHAT: TEXT, as it is, in IN
-assert_has() { grep -qF -- "$1" <<<"$2" || fail "$3: expected '$1' in '$2'"; }
 
 start_spoold "$TESTDIR/spool" --init --token-file "$TESTDIR/tok"
 spool_url=$URL
@@ -57,63 +55,60 @@ unset SPOOL_BOSS SPOOL_TOKEN_FILE
 assert_eq 0 "$rc" "runner with \$SPOOL_BOSS and \$SPOOL_TOKEN_FILE: $log"
 assert_eq done "$(state "$id2")" "the job submitted from the environment"
 
-# --- a wrong token: exit 2 for both, the same words -----------------------------------
-want="the boss refused the token of --token-file bad (HTTP 401): fix the token (the boss at $URL)"
-ctl submit --boss "$URL" --token-file bad -- ok.sh
-assert_eq 2 "$rc" "spoolctl with a wrong token: $err"
-assert_has "$want" "$err" "spoolctl's message"
-run --boss "$URL" --token-file bad
-assert_eq 2 "$rc" "runner with a wrong token"
-assert_has "$want; exiting" "$log" "the runner's message"
-# ... from $SPOOL_TOKEN_FILE, it says so
-set +e; SPOOL_TOKEN_FILE=bad "$BIN/spoolctl" sweep sweep.json --boss "$URL" 2>errf; rc=$?; set -e
-assert_eq 2 "$rc" "spoolctl sweep, wrong token from the environment"
-assert_match 'refused the token of \$SPOOL_TOKEN_FILE bad \(HTTP 401\)' "$(cat errf)" "spoolctl names the variable"
-export SPOOL_TOKEN_FILE=bad
-run --boss "$URL"
-unset SPOOL_TOKEN_FILE
-assert_eq 2 "$rc" "runner, wrong token from the environment"
-assert_match 'refused the token of \$SPOOL_TOKEN_FILE bad \(HTTP 401\)' "$log" "the runner names the variable"
+# both CTL_RC RUNNER_RC ERE CTL_ARGS... :: RUNNER_ARGS...: spoolctl exits CTL_RC and
+# the runner RUNNER_RC, both saying ERE (with $ERR_ENV in the environment of both)
+both() {
+	local crc=$1 rrc=$2 text=$3 c=()
+	shift 3
+	while [ "$1" != :: ]; do c+=("$1"); shift; done
+	shift
+	env $ERR_ENV true	# (a bad ERR_ENV fails here, loudly)
+	set +e; env $ERR_ENV "$BIN/spoolctl" "${c[@]}" >out 2>errf; rc=$?; set -e; err=$(cat errf)
+	assert_eq "$crc" "$rc" "spoolctl ${c[*]} ($ERR_ENV): $err"
+	assert_match "$text" "$err" "spoolctl ${c[*]} ($ERR_ENV)"
+	set +e
+	env $ERR_ENV timeout 120 "$BIN/runner" --scripts scripts --workdir "$TESTDIR/work" \
+		--outbox "$TESTDIR/ob" --drain "$@" 2>logf
+	rc=$?; set -e; log=$(cat logf)
+	assert_eq "$rrc" "$rc" "runner $* ($ERR_ENV): $log"
+	assert_match "$text" "$log" "runner $* ($ERR_ENV)"
+}
+ERR_ENV=
+u=$(sed 's/[.]/[.]/g' <<<"$URL")
 
-# --- no token at all -------------------------------------------------------------------
-ctl submit --boss "$URL" -- ok.sh
-assert_eq 2 "$rc" "spoolctl without a token"
-assert_match 'the boss wants a token \(HTTP 401\): give one with --token-file FILE or \$SPOOL_TOKEN_FILE' "$err" "spoolctl says how"
-run --boss "$URL"
-assert_eq 2 "$rc" "runner without a token"
-assert_match 'the boss wants a token \(HTTP 401\): give one with --token-file FILE or \$SPOOL_TOKEN_FILE' "$log" "the runner says how"
+# --- a wrong token, or none: exit 2 for both, the same words ----------------------------
+both 2 2 "the boss refused the token of --token-file bad \(HTTP 401\): fix the token \(the boss at $u\)" \
+	submit --boss "$URL" --token-file bad -- ok.sh :: --boss "$URL" --token-file bad
+ERR_ENV=SPOOL_TOKEN_FILE=bad both 2 2 "the boss refused the token of [$]SPOOL_TOKEN_FILE bad \(HTTP 401\)" \
+	sweep sweep.json --boss "$URL" :: --boss "$URL"
+both 2 2 "the boss wants a token \(HTTP 401\): give one with --token-file FILE or [$]SPOOL_TOKEN_FILE \(the boss at $u\)" \
+	submit --boss "$URL" -- ok.sh :: --boss "$URL"
 
-# --- a URL that is not http(s)://: refused alike, before anything is sent --------------
+# --- a URL that is not http(s)://: refused alike, before anything is sent ---------------
 hostport=${URL#http://}
-ctl submit --boss "$hostport" --token-file tok -- ok.sh
-assert_eq 2 "$rc" "spoolctl --boss $hostport"
-assert_match "the boss URL must be http://HOST\[:PORT\] or https://..., not '$hostport'" "$err" "spoolctl's message"
-run --boss "$hostport" --token-file tok
-assert_eq 2 "$rc" "runner --boss $hostport"
-assert_match "the boss URL must be http://HOST\[:PORT\] or https://..., not '$hostport'" "$log" "the runner's message"
+both 2 2 "the boss URL must be http://HOST\[:PORT\] or https://[.][.][.], not '$hostport'" \
+	submit --boss "$hostport" --token-file tok -- ok.sh :: --boss "$hostport" --token-file tok
 
 # --- a boss whose disk fails: a 5xx whose JSON "error" both show ------------------------
+# (spoolctl: exit 1; the runner counts a 5xx as a boss that does not answer: --give-up)
 kill "$SPOOLD_PID"; wait "$SPOOLD_PID" 2>/dev/null || true
 "$BIN/spoolctl" --spool spool submit -- ok.sh >/dev/null	# queued, for the runner's claim
 export SPOOL_FAULT=fsync:1:ENOSPC
 start_spoold "$TESTDIR/spool" --token-file "$TESTDIR/tok"
 unset SPOOL_FAULT
-ctl submit --boss "$URL" --token-file tok -- ok.sh
-assert_eq 1 "$rc" "spoolctl against a full disk"
-assert_match "cannot submit the jobs: the boss at $URL answered HTTP 507: 1 of 1 jobs not stored: No space left on device" "$err" "spoolctl shows the boss's error"
-run --boss "$URL" --token-file tok --give-up 2
-assert_eq 2 "$rc" "runner against a failing boss (5xx counts as down)"
-assert_match "cannot claim: the boss at $URL answered HTTP 5[0-9][0-9]: [a-z]" "$log" "the runner shows the boss's error"
+u=$(sed 's/[.]/[.]/g' <<<"$URL")
+both 1 2 "the boss at $u answered HTTP 50[07]: [^ ].*(No space left on device|Input/output)" \
+	submit --boss "$URL" --token-file tok -- ok.sh :: --boss "$URL" --token-file tok --give-up 2
+assert_match "cannot submit the jobs: the boss at $u answered HTTP 507: 1 of 1 jobs not stored: No space left on device" \
+	"$err" "spoolctl gives the boss's message whole"
+assert_match "cannot claim: the boss at $u answered HTTP 50[07]" "$log" "the runner says what failed"
 kill "$SPOOLD_PID"; wait "$SPOOLD_PID" 2>/dev/null || true
 
-# --- the boss is down --------------------------------------------------------------------
-ctl submit --boss "$spool_url" --token-file tok -- ok.sh
-assert_eq 1 "$rc" "spoolctl, boss down"
-assert_match "cannot submit the jobs: cannot reach the boss at $spool_url: .*(connect|refused)" "$err" "spoolctl's message"
-run --boss "$spool_url" --token-file tok --give-up 1
-assert_eq 2 "$rc" "runner, boss down"
-assert_match "cannot claim: cannot reach the boss at $spool_url: .*(connect|refused)" "$log" "the runner's message"
-assert_match "the boss at $spool_url has not answered for 1 s" "$log" "the runner gives up"
+# --- the boss is down ---------------------------------------------------------------------
+u=$(sed 's/[.]/[.]/g' <<<"$spool_url")
+both 1 2 "cannot reach the boss at $u: .*(connect|refused)" \
+	submit --boss "$spool_url" --token-file tok -- ok.sh :: --boss "$spool_url" --token-file tok --give-up 1
+assert_match "the boss at $u has not answered for 1 s" "$log" "the runner gives up"
 
 # --- a boss that takes the connection but never answers: a timeout naming it -------------
 start_spoold "$TESTDIR/spool" --token-file "$TESTDIR/tok"
