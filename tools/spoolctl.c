@@ -210,7 +210,8 @@ static void main_help(FILE *f)
 	      "Exit codes:\n"
 	      "  0  success\n"
 	      "  1  error (I/O, bad job or outcome, disk full, ...)\n"
-	      "  2  usage (unknown command or option, malformed id, token or value)\n"
+	      "  2  usage (unknown command or option, malformed id, token or value;\n"
+	      "     a boss URL or token file that cannot be used, a token the boss refused)\n"
 	      "  3  nothing there (nothing eligible to claim, no such order)\n"
 	      "  4  conflict (claim no longer held, state does not allow it, id taken)\n"
 	      "  5  fsck found problems\n", f);
