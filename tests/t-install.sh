@@ -36,7 +36,8 @@ assert_match '^http://127\.0\.0\.1:[0-9]+$' "$url" "the page's URL, printed"
 grep -q "all 24 jobs done" out || fail "not every job is done: $(tail -5 out)"
 assert_eq "$p/bin/spoold" "$(readlink /proc/"$pid"/exe)" "the boss is the installed spoold"
 [ -d spool-demo/spool ] || fail "the demo's spool is not under ./spool-demo"
-curl -sf "$url/" | grep -qi '<html' || fail "the page does not answer at $url/"
+page=$(curl -sf "$url/") || fail "the page does not answer at $url/"
+grep -qi "<html" <<<"$page" || fail "the page at $url/ is not HTML"
 # the installed Python package, against that boss, with the installed spoolctl
 out=$(cd / && env -u SPOOLCTL PYTHONPATH="$pydir" python3 -c '
 import spool, sys
