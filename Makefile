@@ -104,11 +104,11 @@ obj/spoold/metrics.o asan/obj/spoold/metrics.o: CPPFLAGS += -DSPOOL_COMMIT='"$(S
 .PHONY: FORCE
 FORCE:
 
-# the histogram's unit test (issue 14) links spoold/histogram.c
-bin/test/test_histogram: obj/tests/unit/test_histogram.o obj/spoold/histogram.o obj/libspool.a
+# the histogram's unit test (issue 14) links spoold/histogram.c and claimclock.c
+bin/test/test_histogram: obj/tests/unit/test_histogram.o obj/spoold/histogram.o obj/spoold/claimclock.o obj/libspool.a
 	@mkdir -p bin/test
 	$(CC) $(CFLAGS) -o $@ $^ -lpthread
-asan/bin/test/test_histogram: asan/obj/tests/unit/test_histogram.o asan/obj/spoold/histogram.o asan/obj/libspool.a
+asan/bin/test/test_histogram: asan/obj/tests/unit/test_histogram.o asan/obj/spoold/histogram.o asan/obj/spoold/claimclock.o asan/obj/libspool.a
 	@mkdir -p asan/bin/test
 	$(CC) $(ASANFLAGS) -o $@ $^ -lpthread
 

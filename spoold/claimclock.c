@@ -99,10 +99,13 @@ int claimclock_put(struct claimclock *cc, const char *id, int attempt,
 		cc->slot[i].ms = ms;
 		return 0;
 	}
-	if ((cc->n + 1) * 4 > cc->cap * 3 &&
-	    (cc->n >= CLAIMCLOCK_MAX || grow(cc) < 0)) {
+	if (cc->n >= CLAIMCLOCK_MAX) {
 		cc->untimed++;
-		return cc->n >= CLAIMCLOCK_MAX ? -ENOSPC : -ENOMEM;
+		return -ENOSPC;
+	}
+	if ((cc->n + 1) * 4 > cc->cap * 3 && grow(cc) < 0) {
+		cc->untimed++;
+		return -ENOMEM;
 	}
 	i = find(cc, id, h);
 	cc->slot[i].h = h;

@@ -2,8 +2,10 @@
  * Unit tests of spoold/histogram.c: a value on a bound goes in that bound's
  * bucket (Prometheus' le is inclusive), past the last bound in +Inf; the
  * cumulative counts and the text written are what promtool and an operator
- * read; a zeroed histogram counts everything in +Inf.
+ * read; a zeroed histogram counts everything in +Inf. And claimclock.c, the
+ * table of when each claim was handed out (the start of its run time).
  */
+#include <errno.h>
 #include <math.h>
 
 #include "check.h"
@@ -90,4 +92,80 @@ TEST(bounds_capped)
 	CHECK_INT(HISTOGRAM_MAX, h.n);
 	histogram_observe(&h, 1e9);
 	CHECK_INT(1, h.bucket[HISTOGRAM_MAX]);
+}
+
+/* ---- spoold/claimclock.c: when each claim was handed out ---------------------- */
+
+static void id_of(int k, char out[SPOOL_ID_LEN + 1])
+{
+	snprintf(out, SPOOL_ID_LEN + 1, "0123456789ab%012x", (unsigned)k);
+}
+
+TEST(claimclock_put_take)
+{
+	struct claimclock cc;
+	char id[SPOOL_ID_LEN + 1];
+	int64_t ms = 0;
+	claimclock_init(&cc);
+	id_of(1, id);
+	CHECK_INT(0, claimclock_put(&cc, id, 1, 1000));
+	CHECK_INT(0, claimclock_take(&cc, id, 2, &ms));	/* another attempt */
+	CHECK_INT(0, claimclock_take(&cc, id, 1, &ms));	/* ... which forgot it */
+	CHECK_INT(0, claimclock_put(&cc, id, 1, 1000));
+	CHECK_INT(0, claimclock_put(&cc, id, 2, 5000));	/* claimed again */
+	CHECK_INT(1, cc.n);
+	CHECK_INT(1, claimclock_take(&cc, id, 2, &ms));
+	CHECK_INT(5000, ms);
+	CHECK_INT(0, cc.n);
+	CHECK_INT(-EINVAL, claimclock_put(&cc, "short", 1, 1));
+	CHECK_INT(0, claimclock_take(&cc, "short", 1, &ms));
+	claimclock_release(&cc);
+}
+
+/* Many entries, taken in another order than put: the backward shift on
+ * delete keeps every run reachable. */
+TEST(claimclock_many)
+{
+	struct claimclock cc;
+	char id[SPOOL_ID_LEN + 1];
+	int64_t ms;
+	int k;
+	claimclock_init(&cc);
+	for (k = 0; k < 5000; k++) {
+		id_of(k * 7919, id);
+		CHECK_INT(0, claimclock_put(&cc, id, k % 5 + 1, k));
+	}
+	CHECK_INT(5000, cc.n);
+	for (k = 0; k < 5000; k += 2) {
+		id_of(k * 7919, id);
+		CHECK_INT(1, claimclock_take(&cc, id, k % 5 + 1, &ms));
+		CHECK_INT(k, ms);
+	}
+	for (k = 1; k < 5000; k += 2) {
+		id_of(k * 7919, id);
+		CHECK_INT(1, claimclock_take(&cc, id, k % 5 + 1, &ms));
+		CHECK_INT(k, ms);
+	}
+	CHECK_INT(0, cc.n);
+	CHECK_INT(0, cc.untimed);
+	claimclock_release(&cc);
+}
+
+/* Past CLAIMCLOCK_MAX a claim is not timed, and counted. */
+TEST(claimclock_ceiling)
+{
+	struct claimclock cc;
+	char id[SPOOL_ID_LEN + 1];
+	unsigned k;
+	claimclock_init(&cc);
+	for (k = 0; k < CLAIMCLOCK_MAX; k++) {
+		id_of((int)k, id);
+		CHECK_INT(0, claimclock_put(&cc, id, 1, 1));
+	}
+	id_of((int)CLAIMCLOCK_MAX, id);
+	CHECK_INT(-ENOSPC, claimclock_put(&cc, id, 1, 1));
+	CHECK_INT(1, cc.untimed);
+	id_of(3, id);
+	CHECK_INT(0, claimclock_put(&cc, id, 2, 9));	/* a known one still updates */
+	claimclock_release(&cc);
 }
