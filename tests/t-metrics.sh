@@ -4,8 +4,8 @@
 # it); while a job runs, the worker is seen with its one slot busy and the
 # queued orders have an age; after it, the queue-wait and run-time histograms
 # count every claim and every end, the oldest age is 0, requests are labelled
-# by route pattern (never a raw id; 100 unknown paths are one label), and
-# spool_build_info names the build.
+# by route pattern (never a raw id; 100 unknown paths are one label; a 401
+# by the route it asked for), and spool_build_info names the build.
 . "$TOP/tests/lib.sh"
 command -v promtool >/dev/null ||
 	{ echo "SKIP: promtool is missing (make deps installs Debian's prometheus)"; exit 77; }
@@ -140,4 +140,14 @@ nlabels=$(sed -n 's/^spool_http_requests_total{route="\([^"]*\)".*/\1/p' after.p
 ver=$(sed -n 's/^#define SPOOL_VERSION "\(.*\)"/\1/p' "$TOP/lib/version.h")
 assert_match "^spool_build_info\{version=\"$ver\",commit=\"([0-9a-f]{7,40}|unknown)\"\} 1$" \
 	"$(grep '^spool_build_info' after.prom)" "spool_build_info"
+
+# with a token: a 401 is labelled with the route it asked for
+echo "m-s3cret-token" >token
+start_spoold "$TESTDIR/spool2" --init --token-file "$TESTDIR/token"
+assert_eq 401 "$(curl -s -o /dev/null -w '%{http_code}' "$URL/v1/orders")" "no token"
+assert_eq 401 "$(curl -s -o /dev/null -w '%{http_code}' "$URL/v1/orders/$(head -1 ids)/log")" "no token"
+curl -sf -H "Authorization: Bearer m-s3cret-token" "$URL/metrics" >auth.prom
+check auth.prom
+assert_eq 1 "$(msum auth.prom '^spool_http_requests_total\{route="/v1/orders",method="GET",code="401"\}')" "a 401 by route"
+assert_eq 1 "$(msum auth.prom '^spool_http_requests_total\{route="/v1/orders/:id/log",method="GET",code="401"\}')" "a 401 by route pattern"
 echo ok
