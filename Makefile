@@ -23,6 +23,8 @@ DEB_PKGS := gcc make libc6-dev libuv1-dev libcurl4-openssl-dev libjsmn-dev \
 DEB_PKGS += python3-fusepy fuse3 libfuse3-dev
 # the Slurm tests' private cluster (tests/slurm/; issue 11)
 DEB_PKGS += slurm-wlm slurm-client munge
+# promtool (Debian's prometheus) checks spoold's /metrics (tests/t-metrics.sh; issue 14)
+DEB_PKGS += prometheus
 
 LIB_SRC   := $(sort $(wildcard lib/*.c))
 LIB_HDR   := $(wildcard lib/*.h)
@@ -94,6 +96,24 @@ bin/test/test_spoold: obj/tests/unit/test_spoold.o $(addprefix obj/,$(SPOOLD_UNI
 asan/bin/test/test_spoold: asan/obj/tests/unit/test_spoold.o $(addprefix asan/obj/,$(SPOOLD_UNIT_OBJ)) asan/obj/libspool.a
 	@mkdir -p asan/bin/test
 	$(CC) $(ASANFLAGS) -o $@ $^ $(LIBS_spoold)
+
+# spoold's /metrics names its commit (spool_build_info, issue 14); the
+# stamp is rewritten only when the commit changes, so metrics.o is rebuilt then
+SPOOL_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+obj/commit.stamp: FORCE
+	@mkdir -p obj; echo '$(SPOOL_COMMIT)' | cmp -s - $@ || echo '$(SPOOL_COMMIT)' >$@
+obj/spoold/metrics.o asan/obj/spoold/metrics.o: obj/commit.stamp
+obj/spoold/metrics.o asan/obj/spoold/metrics.o: CPPFLAGS += -DSPOOL_COMMIT='"$(SPOOL_COMMIT)"'
+.PHONY: FORCE
+FORCE:
+
+# the histogram's unit test (issue 14) links spoold/histogram.c and claimclock.c
+bin/test/test_histogram: obj/tests/unit/test_histogram.o obj/spoold/histogram.o obj/spoold/claimclock.o obj/libspool.a
+	@mkdir -p bin/test
+	$(CC) $(CFLAGS) -o $@ $^ -lpthread
+asan/bin/test/test_histogram: asan/obj/tests/unit/test_histogram.o asan/obj/spoold/histogram.o asan/obj/spoold/claimclock.o asan/obj/libspool.a
+	@mkdir -p asan/bin/test
+	$(CC) $(ASANFLAGS) -o $@ $^ -lpthread
 
 # --- sanitizer build: same sources, objects under asan/ ---------------------
 asan/obj/%.o: %.c $(LIB_HDR) $(wildcard spoold/*.h runner/*.h) | deps

@@ -17,7 +17,8 @@
  *              new/), claimmap.c (order id -> its assigned/ name),
  *              disk.c (the writer's batches and the readers)
  *   3 http     http.c: bytes <-> requests, handed callbacks (beside core)
- *   1 base     say.c, util.c
+ *   1 base     say.c, util.c, histogram.c (Prometheus histograms),
+ *              claimclock.c (when each claim was handed out)
  *
  * Headers, one per floor: base.h, http.h, core.h, handler.h, server.h.
  */
@@ -70,5 +71,71 @@ int tags_parse(const char *s, char tagv[][SPOOL_TAG_MAX + 1], int *ntags);
 
 /* "%s" of s for a message: at most 64 printable bytes, the rest elided. */
 const char *printable(const char *s, char out[80]);
+
+/* ---- histograms (histogram.c) ---------------------------------------------------- */
+
+#define HISTOGRAM_MAX 24		/* bounds at most; one more bucket is +Inf */
+
+/*
+ * A Prometheus histogram: n upper bounds le[] (ascending, inclusive, owned
+ * by the caller and static), one count per bucket plus +Inf, the sum and
+ * count of what was observed. A zeroed struct is a histogram of no bounds
+ * (everything in +Inf), so an owner that was never set up cannot crash.
+ */
+struct histogram {
+	const double *le;
+	int n;
+	uint64_t bucket[HISTOGRAM_MAX + 1];	/* per bucket, not cumulative */
+	double sum;
+	uint64_t count;
+};
+
+/* Set h up with n bounds (more than HISTOGRAM_MAX are cut), all counts 0. */
+void histogram_init(struct histogram *h, const double *le, int n);
+
+/* Count v (seconds, say; a negative v counts as 0). No allocation. */
+void histogram_observe(struct histogram *h, double v);
+
+/* The bucket v falls in: the first i with v <= le[i], or n (+Inf). */
+int histogram_bucket(const struct histogram *h, double v);
+
+/* The cumulative count of buckets 0..i (i == n: all): Prometheus' le. */
+uint64_t histogram_le(const struct histogram *h, int i);
+
+/*
+ * Append h's samples in the Prometheus text format under name: the
+ * cumulative name_bucket{labels,le="..."} lines, +Inf, name_sum and
+ * name_count. labels is "" or NULL, or label pairs without braces
+ * (route="/x",method="GET"); the # HELP and # TYPE lines are the caller's.
+ */
+void histogram_write(const struct histogram *h, struct buf *b,
+		     const char *name, const char *labels);
+
+/* ---- when a claim was handed out (claimclock.c) ------------------------------------ */
+
+#define CLAIMCLOCK_MAX (1u << 17)	/* claims timed at once, at most */
+
+struct cc_slot;
+
+/* Order id -> the time (ms) and attempt of the claim this daemon handed
+ * out: a run's start, which the claimed name does not keep. */
+struct claimclock {
+	struct cc_slot *slot;		/* open addressing, a power of two */
+	size_t cap, n;
+	uint64_t untimed;		/* claims not remembered (the ceiling, memory) */
+};
+
+void claimclock_init(struct claimclock *cc);
+void claimclock_release(struct claimclock *cc);
+
+/* Remember that id's attempt was claimed at ms (replacing an older claim
+ * of id). 0, -EINVAL (not an id), -ENOSPC (CLAIMCLOCK_MAX), -ENOMEM. */
+int claimclock_put(struct claimclock *cc, const char *id, int attempt,
+		   int64_t ms);
+
+/* Forget id's claim; 1 with *ms (may be NULL) its claim time when it was
+ * attempt's, 0 when none was remembered for that attempt. */
+int claimclock_take(struct claimclock *cc, const char *id, int attempt,
+		    int64_t *ms);
 
 #endif

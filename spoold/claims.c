@@ -38,6 +38,7 @@ static void no_work(struct claim_req *r)
 		"{\"message\": \"No work to do.  Don't get used to it.\"}\n";
 	struct conn *c = r->held.c;
 	int seed = r->seed;
+	metrics_wait_end(c);
 	claim_free(r);
 	if (seed)
 		http_reply(c, 200, NULL, msg, sizeof(msg) - 1, NULL);
@@ -52,6 +53,7 @@ static void wait_arm(struct claim_req *r)
 	int64_t left = r->w.deadline - now_ms();
 	if (!r->w.queued)
 		return;		/* served already */
+	metrics_wait_begin(r->held.c);	/* waiting is not latency */
 	if (left <= 0 && k->loading)
 		return;		/* core_loaded decides, once all is loaded */
 	if (left <= 0 && !k->dispatching) {
@@ -117,6 +119,7 @@ static void claim_served(struct waiter *w, int rc, struct order *o,
 	struct conn *c = r->held.c;
 	struct buf out;
 
+	metrics_wait_end(c);
 	if (rc < 0) {
 		claim_free(r);
 		http_error(c, rc == -ENOSPC || rc == -EDQUOT ? 507 : 500,
@@ -151,6 +154,7 @@ static void claim_served(struct waiter *w, int rc, struct order *o,
 	}
 	say(&srv->log, "claim %s attempt %d by %s%s", o->n.id, o->n.attempt,
 	    w->worker, r->seed ? " (bored)" : "");
+	metrics_claimed(&srv->metrics, o);
 	claim_free(r);
 	http_reply_take(c, 200, NULL, &out, NULL);
 	buf_release(&out);

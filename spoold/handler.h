@@ -184,6 +184,26 @@ void metrics_healthz(struct conn *c);
 void metrics_get(struct conn *c);
 void metrics_stats(struct conn *c);
 
+/* metrics.c, the hooks (cheap: no allocation, no lock; the loop thread).
+ * c's request was answered with status, ns after its first byte; route is
+ * its index in route.c's table and pattern its pattern, or -1 and NULL
+ * when no route matched. The time c was held waiting (metrics_wait_*) is
+ * left out of its latency. */
+void metrics_answered(struct conn *c, int route, const char *pattern,
+		      int status, uint64_t ns);
+/* c's request starts (or goes on) waiting for an event that is not its
+ * own work: a long poll waits for an order. Idempotent. */
+void metrics_wait_begin(struct conn *c);
+/* ... and stops waiting: what follows is work again. Idempotent. */
+void metrics_wait_end(struct conn *c);
+/* The daemon handed out claim o (its queue wait; the run's start). */
+void metrics_claimed(struct metrics *m, const struct order *o);
+/* Claim o ended: ran (completed or failed: its run time is counted) or
+ * not (released). */
+void metrics_ended(struct metrics *m, const struct order *o, int ran);
+/* Free what m holds (shutdown). */
+void metrics_release(struct metrics *m);
+
 /* page.c: GET /. */
 void page_answer(struct conn *c);
 

@@ -292,6 +292,8 @@ static void reply_buf(struct conn *c, int status, const char *ctype,
 
 	c->held = NULL;
 	stats_add(&hs->st, status, secs);
+	if (hs->cb->answered)
+		hs->cb->answered(c, status, c->req.t0 ? uv_hrtime() - c->req.t0 : 0);
 	if (c->closing || c->eof) {
 		buf_release(body);
 		c->busy = 0;

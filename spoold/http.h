@@ -72,6 +72,8 @@ struct request {
 	char errmsg[160];
 	char allow[64];			/* methods of a path, for 405 */
 	uint64_t t0;			/* uv_hrtime at the first byte */
+	uint64_t wait_t0, wait_ns;	/* held waiting for an event (a long poll),
+					 * not working: kept out of its latency */
 	/* decoded target */
 	char *path;			/* owned; NUL-separated path and query */
 	char *seg[HTTP_SEG_MAX];
@@ -131,6 +133,9 @@ struct http_callbacks {
 	int (*gone)(struct conn *c);
 	/* A connection was freed (the owner checks whether it may exit). */
 	void (*freed)(void *ud);
+	/* c's request was answered with status, ns after its first byte (0:
+	 * none came); may be NULL. For the owner's metrics. */
+	void (*answered)(struct conn *c, int status, uint64_t ns);
 };
 
 struct http_config {

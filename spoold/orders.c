@@ -350,6 +350,8 @@ static void done_change(struct op *op)
 		claimmap_del(&srv->core.map, r->id);
 	if (r->verb == V_RELEASE || (fail && r->retried))
 		core_queued(&srv->core, &r->o);
+	if (r->verb != V_HEARTBEAT && (r->token[0] || r->api == API_SEED))
+		metrics_ended(&srv->metrics, &r->o, r->verb != V_RELEASE);
 	if (fail) {
 		hs->failures++;
 		if (r->retried)

@@ -48,6 +48,9 @@ static const struct route routes[] = {
 	{ HTTP_POST, "/callback", seed_callback, SPOOL_OUTCOME_MAX },
 };
 
+_Static_assert(sizeof(routes) / sizeof(routes[0]) <= METRICS_ROUTES,
+	       "more routes than METRICS_ROUTES (server.h) counts apart");
+
 static int route_match(const char *pattern, const struct request *req)
 {
 	const char *p = pattern + 1;
@@ -123,6 +126,9 @@ static int cb_route(struct conn *c)
 	 * the token nothing is told, not even which paths exist or how many
 	 * segments one may have */
 	if ((status = route_auth(srv_of(c), r))) {
+		/* (the route only labels the 401 in /metrics) */
+		r->route = r->bad_target ? NULL : route_find(r, &status, allow, sizeof(allow));
+		status = 401;
 		r->err = 0;
 		http_fail(c, status, "missing or wrong bearer token");
 		return -1;
@@ -172,7 +178,14 @@ static int cb_gone(struct conn *c)
 	return 0;
 }
 
+static void cb_answered(struct conn *c, int status, uint64_t ns)
+{
+	const struct route *rt = c->req.route;
+	metrics_answered(c, rt ? (int)(rt - routes) : -1, rt ? rt->pattern : NULL,
+			 status, ns);
+}
+
 /* (freed is the owner's: spoold.c sets its own) */
 const struct http_callbacks route_callbacks = {
-	cb_route, cb_request, cb_fin, cb_timeout, cb_gone, NULL,
+	cb_route, cb_request, cb_fin, cb_timeout, cb_gone, NULL, cb_answered,
 };

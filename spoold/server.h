@@ -31,6 +31,28 @@ struct hstats {
 	uint64_t submits, completions, failures, retries;
 };
 
+/* What /metrics shows beyond the modules' own counters (metrics.c owns it;
+ * the hooks are in handler.h). Set up on first use: a zeroed one is ready. */
+#define METRICS_ROUTES	    64		/* entries of route.c's table, at most */
+#define METRICS_METHODS	    8		/* unmatched requests: one per method class */
+#define METRICS_CODES	    36		/* statuses counted apart; the last is "other" */
+
+struct route_metrics {
+	const char *route;		/* the pattern (static), NULL until first used */
+	const char *method;
+	uint64_t by_code[METRICS_CODES];
+	struct histogram latency;
+};
+
+struct metrics {
+	int ready;
+	uint8_t code_ix[600];		/* status -> by_code index */
+	struct route_metrics rt[METRICS_ROUTES + METRICS_METHODS];
+	struct histogram queue_wait;	/* due (submitted, retry or not-before) -> claimed */
+	struct histogram run;		/* claimed -> completed or failed */
+	struct claimclock clock;	/* when each claim was handed out */
+};
+
 struct server {
 	uv_loop_t *loop;
 	struct config cfg;
@@ -40,6 +62,7 @@ struct server {
 	struct core core;
 	struct watch watch;
 	struct hstats hs;
+	struct metrics metrics;
 	uv_signal_t sigterm, sigint;
 	uv_timer_t reap_timer;
 	int draining;

@@ -502,6 +502,7 @@ int main(int argc, char **argv)
 		say(&srv.log, "loop not closed cleanly: %s", uv_strerror(rc));
 	core_close(&srv.core);
 	disk_close(&srv.disk);
+	metrics_release(&srv.metrics);
 	free(srv.cfg.token);
 	say(&srv.log, "stopped");
 	return 0;

@@ -140,8 +140,8 @@ assert_eq "$JB 0.25 b.py" "$(js 'd["rows"][0]["id"]+" "+str(d["rows"][0]["value"
 http GET "/v1/leaderboard?order=sideways";	assert_eq 400 "$CODE" "leaderboard bad order"
 http GET /metrics; assert_eq 200 "$CODE" metrics
 for m in 'spool_orders{state="done"} 1' 'spool_claims_total' 'spool_completions_total 1' \
-	 'spool_failures_total 2' 'spool_expired_leases_total' 'spool_http_requests_total{code="409"}' \
-	 'spool_http_request_duration_seconds_bucket{le="+Inf"}'; do
+	 'spool_failures_total 2' 'spool_expired_leases_total' ',code="409"} ' \
+	 'spool_http_request_duration_seconds_bucket{route="/v1/claim",method="POST",le="+Inf"}'; do
 	grep -qF -- "$m" <<<"$BODY" || fail "metrics lack '$m'"
 done
 
