@@ -316,47 +316,71 @@ static int job_in_sweep(const struct buf *job, const char *sweep)
 	return ok;
 }
 
+/* Each point of the series of run o (spool_series_read: whole lines only). */
+static int each_point(struct spool *sp, const struct order *o, struct buf *b,
+		      int (*fn)(void *arg, const char *line, size_t n), void *arg)
+{
+	size_t off = 0;
+	int r, trunc;
+
+	buf_reset(b);
+	if ((r = spool_series_read(sp, o->n.id, o->n.attempt, b, &trunc)) < 0)
+		return r;
+	while (off < b->len) {
+		const char *line = b->data + off, *nl = memchr(line, '\n', b->len - off);
+
+		if (!nl)
+			break;
+		off = (size_t)(nl - b->data) + 1;
+		if ((r = fn(arg, line, (size_t)(nl - line))) != 0)
+			return r < 0 ? r : 0;
+	}
+	return 0;
+}
+
+struct series_read {
+	struct run *run;
+	const char *key;
+	size_t cap;
+};
+
+static int add_point(void *arg, const char *line, size_t n)
+{
+	struct series_read *sr = arg;
+	struct run *run = sr->run;
+	double step, v;
+
+	if (run->n >= STOP_STEPS_MAX)
+		return 1;
+	if (!stop_point(line, n, sr->key, &step, &v))
+		return 0;	/* not a point of this key (a step that is no number...) */
+	if (run->n && step <= run->step[run->n - 1])
+		return 0;	/* steps go forward; a restarted count is not this run's */
+	if (run->n == sr->cap) {
+		size_t nc = sr->cap ? sr->cap * 2 : 64;
+		double *s2 = realloc(run->step, nc * sizeof(double)), *v2;
+
+		if (!s2)
+			return -ENOMEM;
+		run->step = s2;
+		if (!(v2 = realloc(run->val, nc * sizeof(double))))
+			return -ENOMEM;
+		run->val = v2;
+		sr->cap = nc;
+	}
+	run->step[run->n] = step;
+	run->val[run->n] = v;
+	run->n++;
+	return 0;
+}
+
 /* Read run o's series of key into run (points with ascending steps only). */
 static int read_series(struct stop_cache *c, struct spool *sp, const struct order *o,
 		       const char *key, struct run *run)
 {
-	char fan[3], path[96];
-	size_t cap = 0, off = 0;
-	int r;
+	struct series_read sr = { run, key, 0 };
 
-	sp_fan(o->n.id, fan);
-	snprintf(path, sizeof(path), "logs/%s/%s.%03d.series", fan, o->n.id, o->n.attempt);
-	if ((r = buf_read_file(&c->doc, sp->root, path)) < 0)
-		return r;
-	while (off < c->doc.len && run->n < STOP_STEPS_MAX) {
-		const char *line = c->doc.data + off;
-		const char *nl = memchr(line, '\n', c->doc.len - off);
-		double step, v;
-
-		if (!nl)
-			break;	/* a torn last line */
-		off = (size_t)(nl - c->doc.data) + 1;
-		if (!stop_point(line, (size_t)(nl - line), key, &step, &v))
-			continue;
-		if (run->n && step <= run->step[run->n - 1])
-			continue;	/* steps go forward; a restarted count is not this run's */
-		if (run->n == cap) {
-			size_t nc = cap ? cap * 2 : 64;
-			double *s2 = realloc(run->step, nc * sizeof(double)), *v2;
-
-			if (!s2)
-				return -ENOMEM;
-			run->step = s2;
-			if (!(v2 = realloc(run->val, nc * sizeof(double))))
-				return -ENOMEM;
-			run->val = v2;
-			cap = nc;
-		}
-		run->step[run->n] = step;
-		run->val[run->n] = v;
-		run->n++;
-	}
-	return 0;
+	return each_point(sp, o, &c->doc, add_point, &sr);
 }
 
 struct refresh {
@@ -390,7 +414,7 @@ static int refresh_visit(void *arg, const struct order *o)
 		free(run.step);
 		free(run.val);
 		if (r != -ENOMEM)
-			return 0;	/* no series (yet): read it again next time */
+			return 0;	/* unreadable now: read it again next time */
 		w->err = r;
 		return 1;
 	}
@@ -398,10 +422,10 @@ static int refresh_visit(void *arg, const struct order *o)
 		w->s->runs[w->s->nruns++] = run;
 		return 0;
 	}
+	/* no point yet (a remote run's series may come after its end): read
+	 * it again next time */
 	free(run.step);
 	free(run.val);
-	if (!run.n)
-		seen_add(w->s, o->n.id);
 	return 0;
 seen:
 	seen_add(w->s, o->n.id);
@@ -532,40 +556,42 @@ struct savings {
 	char err;
 };
 
-/* The last step of the series in outcome-less terms: its series file. */
+struct last {
+	double step;
+	int got;
+};
+
+static int max_step(void *arg, const char *line, size_t n)
+{
+	struct last *l = arg;
+	struct json j;
+	double s;
+	int t;
+
+	if (json_parse(&j, line, n, 4096, NULL, 0) < 0)
+		return 0;
+	if (j.tok[0].type == JSMN_OBJECT) {
+		t = json_get(&j, 0, "step");
+		if (t < 0)
+			t = json_get(&j, 0, "epoch");
+		if (t >= 0 && json_num(&j, t, &s) == 0 && isfinite(s) && (!l->got || s > l->step)) {
+			l->step = s;
+			l->got = 1;
+		}
+	}
+	json_release(&j);
+	return 0;
+}
+
+/* The last step of run o's series: how far it went. 1 (*out set) or 0. */
 static int last_step(struct spool *sp, const struct order *o, struct buf *b, double *out)
 {
-	char fan[3], path[96];
-	size_t off = 0;
-	int got = 0;
+	struct last l = { 0, 0 };
 
-	sp_fan(o->n.id, fan);
-	snprintf(path, sizeof(path), "logs/%s/%s.%03d.series", fan, o->n.id, o->n.attempt);
-	if (buf_read_file(b, sp->root, path) < 0)
+	if (each_point(sp, o, b, max_step, &l) < 0 || !l.got)
 		return 0;
-	while (off < b->len) {
-		const char *line = b->data + off, *nl = memchr(line, '\n', b->len - off);
-		struct json j;
-		double s;
-		int t;
-
-		if (!nl)
-			break;
-		off = (size_t)(nl - b->data) + 1;
-		if (json_parse(&j, line, (size_t)(nl - line), 4096, NULL, 0) < 0)
-			continue;
-		if (j.tok[0].type == JSMN_OBJECT) {
-			t = json_get(&j, 0, "step");
-			if (t < 0)
-				t = json_get(&j, 0, "epoch");
-			if (t >= 0 && json_num(&j, t, &s) == 0 && isfinite(s) && (!got || s > *out)) {
-				*out = s;
-				got = 1;
-			}
-		}
-		json_release(&j);
-	}
-	return got;
+	*out = l.step;
+	return 1;
 }
 
 static int push(double **arr, size_t *cap, size_t n, double v)

@@ -34,11 +34,11 @@
 #define STOP_KEY_MAX	 63		/* bytes of a metric's name */
 #define STOP_SWEEP_MAX	 127		/* bytes of a sweep's name (tools/sweep.h) */
 #define STOP_RUNS_MAX	 256		/* finished runs kept per sweep in a cache */
-#define STOP_STEPS_MAX	 10000		/* points kept per run (the series' own cap) */
+#define STOP_STEPS_MAX	 SPOOL_SERIES_LINES	/* points kept per run (the series' own cap) */
 #define STOP_SWEEPS_MAX	 8		/* sweeps a cache holds at once */
 #define STOP_SEEN_MAX	 65536		/* done orders a cache remembers having read */
 #define STOP_REFRESH_MS	 1000		/* a cache lists done/ at most this often */
-#define STOP_SERIES_READ_MAX (16 << 20)	/* bytes of one series file read */
+#define STOP_SERIES_READ_MAX (SPOOL_SERIES_MAX + 64)	/* one series, as read */
 
 enum stop_kind { STOP_NONE, STOP_MEDIAN, STOP_THRESHOLD };
 

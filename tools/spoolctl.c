@@ -157,9 +157,11 @@ static const struct cmd cmds[] = {
 	  "  --json        the board as one JSON object\n"
 	  "  --watch       refresh in place with a progress bar (Ctrl-C stops)\n"
 	  "  --every S     seconds between refreshes (default 2)\n"
-	  "  --until-done  with --watch: stop once nothing is queued or running\n",
+	  "  --until-done  with --watch: stop once nothing is queued or running\n"
+	  "  --pruned      also rank runs stopped early (counted, not ranked, by default)\n",
 	  { { "key", 1 }, { "desc", 0 }, { "order", 1 }, { "limit", 1 }, { "sweep", 1 },
-	    { "json", 0 }, { "watch", 0 }, { "every", 1 }, { "until-done", 0 }, { NULL, 0 } }, 0, 0 },
+	    { "json", 0 }, { "watch", 0 }, { "every", 1 }, { "until-done", 0 }, { "pruned", 0 },
+	    { NULL, 0 } }, 0, 0 },
 	{ "export", cmd_export, "[--sweep NAME] [--format csv|jsonl]",
 	  "A sweep's results as a table: parameters and outcomes per job.",
 	  "One row per job (by id): id, state, attempt, then one column per job\n"
