@@ -174,6 +174,9 @@ void reads_list(struct conn *c, long def_limit);
 void reads_orders(struct conn *c);
 void reads_leaderboard(struct conn *c);
 
+/* stop.c: GET /v1/orders/ID/stop?step=S&value=V (early stopping, lib/stop.h) */
+void stop_get(struct conn *c);
+
 /* workers.c: worker records. */
 void workers_put(struct conn *c, int seed);
 void workers_post(struct conn *c);
