@@ -40,6 +40,36 @@ int spool_series_append(struct spool *sp, const char *id, int attempt, int64_t o
 	return r;
 }
 
+int spool_series_put(struct spool *sp, const char *id, int attempt, const void *data,
+		     size_t len)
+{
+	char dest[SP_PATH_MAX], tmp[96], stamp[SPOOL_ID_LEN + 1];
+	const char *p = data;
+	struct buf b;
+	int r;
+
+	if (!id_valid(id) || attempt < 1 || attempt > SPOOL_ATTEMPTS_MAX)
+		return sp_fail(sp, -EINVAL, "bad order id or attempt for a series");
+	if (len && p[len - 1] != '\n')
+		return sp_fail(sp, -EINVAL, "a series is put whole lines (ending in a newline)");
+	series_path(id, attempt, dest, sizeof(dest));
+	id_new(stamp);
+	snprintf(tmp, sizeof(tmp), "%s.series", stamp);
+	if (len <= SPOOL_SERIES_MAX)
+		return sp_end(sp, sp_stage(sp, tmp, data, len, dest, PUB_RENAME, 0, 0));
+	/* whole lines up to the cap, then the mark */
+	for (len = SPOOL_SERIES_MAX; len && p[len - 1] != '\n'; len--)
+		;
+	buf_init(&b, len + sizeof(SPOOL_SERIES_MARK) + 1);
+	r = buf_add(&b, p, len);
+	if (r == 0)
+		r = buf_puts(&b, SPOOL_SERIES_MARK "\n");
+	if (r == 0)
+		r = sp_stage(sp, tmp, b.data, b.len, dest, PUB_RENAME, 0, 0);
+	buf_release(&b);
+	return sp_end(sp, r);
+}
+
 int spool_series_read(struct spool *sp, const char *id, int attempt, struct buf *out,
 		      int *truncated)
 {

@@ -549,6 +549,14 @@ int spool_series_append(struct spool *sp, const char *id, int attempt, int64_t o
 			const void *data, size_t len, int64_t *size);
 
 /*
+ * Store attempt's series whole (tmp, rename), replacing what an earlier
+ * run of the same attempt number left (a released claim keeps its
+ * number); whole lines up to SPOOL_SERIES_MAX, then the mark. 0, errno.
+ */
+int spool_series_put(struct spool *sp, const char *id, int attempt, const void *data,
+		     size_t len);
+
+/*
  * The points of attempt's series into out: its JSON object lines, each
  * ending in a newline, at most SPOOL_SERIES_LINES of them and
  * SPOOL_SERIES_MAX bytes; a torn last line (no newline, or not an object:
