@@ -178,9 +178,9 @@ int prune_finish(struct prune *p, const struct exec_result *r, const struct run_
 	rr = *r;
 	buf_init(&rr.outcome, SPOOL_OUTCOME_MAX);
 	if ((e = pruned_doc(p, r, &rr.outcome)) == 0) {
+		/* "_run" then says how it ended: the signal we sent, as a cancel */
 		rr.end = END_EXITED;
 		rr.code = 0;
-		rr.sig = 0;
 		rr.nonfinite = 0;
 		e = outcome_build(&rr, ri, out, why, sizeof(why));
 		e = e == 1 ? 0 : e < 0 ? e : -EINVAL;
