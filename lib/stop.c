@@ -187,7 +187,7 @@ struct run {
 struct sweep_runs {
 	char sweep[STOP_SWEEP_MAX + 1];
 	char key[STOP_KEY_MAX + 1];
-	int64_t listed_ms;	/* last listing of done/ (0: never) */
+	int64_t next_ms;	/* list done/ again from then on (0: now) */
 	int64_t used_ms;	/* for eviction */
 	struct run runs[STOP_RUNS_MAX];
 	size_t nruns;
@@ -439,10 +439,14 @@ static int refresh(struct stop_cache *c, struct spool *sp, struct sweep_runs *s)
 	int64_t now = now_ms();
 	int r;
 
-	if (s->listed_ms && now - s->listed_ms < STOP_REFRESH_MS)
+	if (s->next_ms && now < s->next_ms)
 		return 0;
-	r = spool_list(sp, ST_DONE, refresh_visit, &w);
-	s->listed_ms = now;
+	/* in directory order, storing no names; a listing that costs T waits
+	 * 10 T before the next, so that a huge done/ is not walked nonstop */
+	r = spool_scan(sp, ST_DONE, refresh_visit, &w);
+	s->next_ms = now_ms();
+	s->next_ms += (s->next_ms - now) * 10 > STOP_REFRESH_MS ? (s->next_ms - now) * 10
+								 : STOP_REFRESH_MS;
 	return w.err ? w.err : r < 0 ? r : 0;
 }
 
@@ -657,7 +661,7 @@ int stop_savings_json(struct spool *sp, const char *sweep, struct buf *b)
 	w.sweep = sweep;
 	buf_init(&w.job, SPOOL_JOB_MAX + 64);
 	buf_init(&w.out, STOP_SERIES_READ_MAX);
-	r = spool_list(sp, ST_DONE, savings_visit, &w);
+	r = spool_scan(sp, ST_DONE, savings_visit, &w);
 	if (r < 0)
 		goto out;
 	full_steps = median_of(w.fin_steps, w.nfin);

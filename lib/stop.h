@@ -36,8 +36,9 @@
 #define STOP_RUNS_MAX	 256		/* finished runs kept per sweep in a cache */
 #define STOP_STEPS_MAX	 SPOOL_SERIES_LINES	/* points kept per run (the series' own cap) */
 #define STOP_SWEEPS_MAX	 8		/* sweeps a cache holds at once */
-#define STOP_SEEN_MAX	 65536		/* done orders a cache remembers having read */
-#define STOP_REFRESH_MS	 1000		/* a cache lists done/ at most this often */
+#define STOP_SEEN_MAX	 (1 << 18)	/* done orders a sweep's cache remembers having read */
+#define STOP_REFRESH_MS	 1000		/* a cache lists done/ at most this often (and
+					 * waits 10 times what a listing cost) */
 #define STOP_SERIES_READ_MAX (SPOOL_SERIES_MAX + 64)	/* one series, as read */
 
 enum stop_kind { STOP_NONE, STOP_MEDIAN, STOP_THRESHOLD };
