@@ -134,6 +134,7 @@ static const struct cmd cmds[] = {
 	  "\"random\": {\"count\", \"seed\", \"params\": {param: dist}}} (tools/sweep.h).\n"
 	  "A job's id comes from its content, so a sweep submitted again adds only\n"
 	  "what is missing. Prints every job's id.\n"
+	  "\"stop\": {\"rule\": \"median\"|\"threshold\", \"key\", ...} prunes bad runs early (README).\n"
 	  "  --requeue-failed  also requeue the sweep's jobs that are in failed/\n"
 	  "  --dry-run         print \"ID JOB\" per job, submit nothing\n"
 	  "  --boss URL        submit over HTTP to the spoold at URL instead of\n"
