@@ -13,6 +13,7 @@
 #include "command.h"
 #include "internal.h"
 #include "json.h"
+#include "stop.h"
 
 #define LEASE_MAX_S (7 * 24 * 3600)
 #define TIMEOUT_MAX_S (365 * 24 * 3600)
@@ -117,6 +118,17 @@ int job_opts_parse(const struct json *j, int64_t now, struct job_opts *o,
 				}
 				o->ntags++;
 			}
+		} else if (strcmp(key, "stop") == 0) {
+			/* early stopping (stop.h); the median rule compares a sweep's runs */
+			struct stop_rule rule;
+
+			if (stop_rule_parse(j, val, &rule, err, errlen) < 0)
+				return -EINVAL;
+			if (rule.kind == STOP_MEDIAN && (json_get(j, 0, "sweep") < 0 ||
+			    j->tok[json_get(j, 0, "sweep")].type != JSMN_STRING)) {
+				snprintf(err, errlen, "a median rule (\"spool\".\"stop\") compares the runs of a sweep: the job needs a \"sweep\" member");
+				return -EINVAL;
+			}
 		} else {
 			goto unknown;
 		}
@@ -126,7 +138,7 @@ unknown:
 	{
 		char q[48];
 
-		snprintf(err, errlen, "unknown job option \"spool\".\"%s\" (known: priority, delay, notBefore, maxAttempts, timeout, lease, retryDelay, tags)",
+		snprintf(err, errlen, "unknown job option \"spool\".\"%s\" (known: priority, delay, notBefore, maxAttempts, timeout, lease, retryDelay, tags, stop)",
 			 json_quote(j, i, q, sizeof(q)));
 	}
 	return -EINVAL;

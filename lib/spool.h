@@ -578,6 +578,7 @@ int spool_metrics_json(struct spool *sp, const char *id, int attempt, struct buf
 
 struct board_row {
 	char id[SPOOL_ID_LEN + 1];
+	int pruned;		/* an early-stopped run (its outcome has "pruned") */
 	double value;		/* the outcome's numeric member named by the key */
 	char *outcome;		/* the outcome document (owned) */
 	char *job;		/* the job document (owned) */
@@ -588,6 +589,8 @@ struct board {
 	size_t n;
 	long counts[ST_COUNT];	/* orders per state (of the sweep, if one was named) */
 	long total;
+	long pruned;		/* of counts[ST_DONE], runs stopped early (stop.h) */
+	char *saved;		/* a sweep's: what pruning saved, JSON (stop_savings_json), or NULL */
 };
 
 /*
@@ -598,11 +601,23 @@ struct board {
  */
 int spool_board(struct spool *sp, const char *key, int desc, size_t limit,
 		const char *sweep, struct board *b);
+
+/*
+ * spool_board, with flags: BOARD_PRUNED ranks pruned runs too (by the
+ * value their outcome carries: the last point's), each row saying so.
+ * Without it they are left out of the rows and only counted (b->pruned).
+ * With a sweep that has pruned runs, b->saved says what that saved.
+ */
+#define BOARD_PRUNED 1
+int spool_board_ex(struct spool *sp, const char *key, int desc, size_t limit,
+		   const char *sweep, int flags, struct board *b);
 void board_release(struct board *b);
 
 /*
- * Append the board as JSON: {"key":..,"order":"asc"|"desc","counts":{state:n},
- * "total":n,"rows":[{"rank":1,"id":..,"value":..,"outcome":{..},"job":{..}}]}.
+ * Append the board as JSON: {"key":..,"order":"asc"|"desc","counts":{state:n,
+ * "pruned":n},"total":n,["saved":{..},]"rows":[{"rank":1,"id":..,"value":..,
+ * ["pruned":true,]"outcome":{..},"job":{..}}]}. counts.done does not count
+ * the pruned runs (they are done orders): the counts add up to total.
  */
 int board_json(const struct board *b, const char *key, int desc, struct buf *out);
 

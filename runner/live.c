@@ -117,6 +117,8 @@ static void line_end(struct live *lv)
 	json_release(&j);
 	if (kind > 0) {
 		series_add(lv, s, n);
+		if (lv->point)
+			lv->point(lv->point_arg, s, n);
 	} else if (kind < 0) {
 		if (!lv->bad_steps++) {
 			snprintf(lv->bad_first, sizeof(lv->bad_first), "%.*s",

@@ -38,6 +38,7 @@
 #include "buf.h"
 #include "command.h"
 #include "spool.h"
+#include "stop.h"
 
 /* ---- exec.c: one run of one script ------------------------------------- */
 
@@ -493,6 +494,10 @@ struct live {
 	int bad_steps;		/* metrics lines with a step that is not a number */
 	char bad_first[128];
 	int64_t retry_at;	/* mono: the boss failed; not before this */
+	/* each series line as it is kept (prune.c), in the poll loop: must
+	 * not block. May be NULL. */
+	void (*point)(void *point_arg, const char *line, size_t n);
+	void *point_arg;
 };
 
 /*
@@ -508,6 +513,43 @@ void live_output(void *arg, int fd, const char *p, size_t n);
 void live_beat(struct live *lv);
 void live_end(struct live *lv, struct buf *log);
 void live_release(struct live *lv);
+
+/* ---- prune.c: early stopping (lib/stop.h) ------------------------------ */
+
+struct prune {
+	struct claimer *cl;
+	struct task *t;
+	int on;			/* the job names a rule */
+	struct stop_rule rule;
+	char sweep[STOP_SWEEP_MAX + 1];
+	struct stop_cache *cache;	/* local mode: the slot's, kept across runs */
+	int have;		/* a point is waiting to be judged (remote) */
+	double step, value;	/* the last point of the rule's key */
+	struct buf last;	/* its line */
+	int stop;		/* judged: prune the run */
+	double ref;		/* the median or threshold it was worse than */
+	int runs;		/* median: finished runs that reached the step */
+	int said;		/* a failure to ask was logged */
+};
+
+/*
+ * Early stopping of a run (README, "Early stopping"). prune_begin before
+ * the run reads the job's rule and hooks lv (its series lines come to
+ * prune_point); the threshold rule, and the median rule of a local runner
+ * (on the spool, through the slot's cache), judge each point as it comes;
+ * a remote runner asks the boss (GET /v1/orders/ID/stop) at prune_beat,
+ * from the heartbeat, about the last point. prune_stop is the slot's stop
+ * hook: 1 once a point was judged worse. After the run, prune_finish
+ * builds the pruned outcome into out (and notes it in log): 1, else 0 (not
+ * pruned) or a negative errno. prune_release at the slot's end.
+ */
+void prune_begin(struct prune *p, struct claimer *cl, struct task *t, struct live *lv);
+void prune_point(void *arg, const char *line, size_t n);
+void prune_beat(struct prune *p);
+int prune_stop(const struct prune *p);
+int prune_finish(struct prune *p, const struct exec_result *r, const struct run_info *ri,
+		 struct buf *log, struct buf *out);
+void prune_release(struct prune *p);
 
 /* ---- slot.c and main.c: the program ------------------------------------ */
 

@@ -40,6 +40,7 @@ struct ctx {
 	int beat_errors;
 	int64_t next_renew_ms;	/* mono: the next heartbeat; checks in between */
 	struct live *live;	/* the running script's live log and series */
+	struct prune pr;	/* early stopping of the running script */
 };
 
 /* Exponential backoff with jitter: the next wait, in [cur/2, cur]. */
@@ -89,6 +90,7 @@ static int on_beat(void *arg, int64_t *next_ms)
 	}
 	*next_ms = CHECK_MS;
 	live_beat(c->live);
+	prune_beat(&c->pr);
 	if (now < c->next_renew_ms)
 		goto out;
 	if (r < 0) {
@@ -114,7 +116,7 @@ static int on_stop(void *arg)
 	struct ctx *c = arg;
 	int64_t k = atomic_load(&c->rn->kill_at_ms);
 
-	return k && mono_ms() >= k;
+	return (k && mono_ms() >= k) || prune_stop(&c->pr);
 }
 
 /* ---- handing back ------------------------------------------------------- */
@@ -341,6 +343,7 @@ static void run_task(struct ctx *c)
 	live_begin(&lv, c->cl, t, s.log_max);
 	s.output = live_output;
 	s.out_arg = c->live = &lv;
+	prune_begin(&c->pr, c->cl, t, &lv);
 	say(rn, "slot %d: %s attempt %d: running %s%s", sl->index, t->id, t->attempt,
 	    sj.sname, sj.is_command ? " (a command job)" : "");
 
@@ -359,7 +362,12 @@ static void run_task(struct ctx *c)
 		    : res.end == END_EXITED ? "exit code" : "timeout");
 		res.end = END_STOPPED;
 	}
-	if (res.end == END_LOST) {
+	if ((r = prune_finish(&c->pr, &res, &ri, &res.log, &out)) != 0) {
+		if (r == 1)	/* stopped early by its rule: done, not failed */
+			deliver(c, &res.log, 1, &out);
+		else
+			refuse(c, &ri, "cannot build the pruned outcome");
+	} else if (res.end == END_LOST) {
 		trailer(&res.log, &res, NULL);
 		/* The claim has moved on; the log is still worth keeping. */
 		c->cl->ops->keep_log(c->cl, t, &res.log);
@@ -573,6 +581,7 @@ void *slot_main(void *arg)
 		atomic_fetch_sub(&rn->busy, 1);
 	}
 	skip_release(&c, &sk);
+	prune_release(&c.pr);
 	cl.ops->close(&cl);
 out:
 	buf_release(&t.job);

@@ -182,6 +182,9 @@ void logs_series_post(struct conn *c);
 void logs_get(struct conn *c);
 void logs_metrics(struct conn *c);
 
+/* stop.c: GET /v1/orders/ID/stop?step=S&value=V (early stopping, lib/stop.h) */
+void stop_get(struct conn *c);
+
 /* workers.c: worker records. */
 void workers_put(struct conn *c, int seed);
 void workers_post(struct conn *c);

@@ -23,6 +23,7 @@ struct read_req {
 	int limit;
 	char key[64];			/* R_BOARD */
 	int desc;
+	int flags;			/* R_BOARD: BOARD_PRUNED (pruned=1) */
 	char sweep[SPOOL_WORKER_MAX + 1];	/* "": every sweep */
 };
 
@@ -149,8 +150,8 @@ static void read_board(struct read_req *r, struct spool *sp)
 	int rc;
 
 	memset(&bd, 0, sizeof(bd));
-	rc = spool_board(sp, r->key, r->desc, (size_t)r->limit,
-			 r->sweep[0] ? r->sweep : NULL, &bd);
+	rc = spool_board_ex(sp, r->key, r->desc, (size_t)r->limit,
+			    r->sweep[0] ? r->sweep : NULL, r->flags, &bd);
 	if (rc == 0)
 		rc = board_json(&bd, r->key, r->desc, &r->h.out);
 	if (rc < 0) {
@@ -259,7 +260,7 @@ void reads_leaderboard(struct conn *c)
 {
 	struct read_req *r;
 	char key[64], ord[8], sweep[SPOOL_WORKER_MAX + 1];
-	long limit;
+	long limit, pruned;
 	int rc, i;
 
 	rc = query_get(c->req.query, "key", key, sizeof(key));
@@ -291,8 +292,13 @@ void reads_leaderboard(struct conn *c)
 		http_error(c, 400, "sweep: at most %d bytes", SPOOL_WORKER_MAX);
 		return;
 	}
+	if (query_int(c->req.query, "pruned", 0, 1, 0, &pruned) < 0) {
+		http_error(c, 400, "pruned must be 0 or 1");
+		return;
+	}
 	if (!(r = read_new(c, R_BOARD)))
 		return;
+	r->flags = pruned ? BOARD_PRUNED : 0;
 	if (rc > 0)
 		memcpy(r->sweep, sweep, sizeof(r->sweep));
 	snprintf(r->key, sizeof(r->key), "%s", key);

@@ -36,6 +36,7 @@ static const struct route routes[] = {
 	{ HTTP_GET,  "/v1/orders/:id/log", logs_get, B_DEF },
 	{ HTTP_POST, "/v1/orders/:id/series", logs_series_post, SPOOL_SERIES_MAX + (64 << 10) },
 	{ HTTP_GET,  "/v1/orders/:id/metrics", logs_metrics, B_DEF },
+	{ HTTP_GET,  "/v1/orders/:id/stop", stop_get, B_DEF },
 	{ HTTP_GET,  "/v1/outcomes/:id", reads_outcome, B_DEF },
 	{ HTTP_GET,  "/v1/workers", workers_list, B_DEF },
 	{ HTTP_POST, "/v1/workers", workers_post, SPOOL_WORKER_DOC_MAX },

@@ -867,6 +867,25 @@ static void params_release(struct params *p, size_t nrows)
 }
 
 /* "[#######.......]  12/24 done, 2 running, 10 queued, 0 failed" */
+/* What early stopping saved in a sweep (board.c, stop.h): one line. */
+static void saved_print(const struct board *b)
+{
+	struct json j;
+	double n = 0, steps = 0, secs = 0, frac = 0, fin = 0;
+
+	if (!b->saved || json_parse(&j, b->saved, strlen(b->saved), 64, NULL, 0) < 0)
+		return;
+	json_num(&j, json_get(&j, 0, "pruned"), &n);
+	json_num(&j, json_get(&j, 0, "finished"), &fin);
+	json_num(&j, json_get(&j, 0, "stepsSaved"), &steps);
+	json_num(&j, json_get(&j, 0, "wallSecondsSaved"), &secs);
+	json_num(&j, json_get(&j, 0, "savedFraction"), &frac);
+	json_release(&j);
+	printf("early stopping: %.0f run%s pruned; saved %.0f steps (%.0f%% of the sweep's) and "
+	       "about %.1f s of run time (estimated from %.0f finished run%s)\n",
+	       n, n == 1 ? "" : "s", steps, frac * 100, secs, fin, fin == 1 ? "" : "s");
+}
+
 static void progress(const struct board *b)
 {
 	long queued = b->counts[ST_NEW] + b->counts[ST_HELD];
@@ -876,11 +895,14 @@ static void progress(const struct board *b)
 	putchar('[');
 	for (k = 0; k < width; k++)
 		putchar(k < fill ? '#' : '.');
-	printf("] %ld/%ld done, %ld running, %ld queued, %ld failed", b->counts[ST_DONE],
+	printf("] %ld/%ld done, %ld running, %ld queued, %ld failed", b->counts[ST_DONE] - b->pruned,
 	       b->total, b->counts[ST_ASSIGNED], queued, b->counts[ST_FAILED]);
+	if (b->pruned)
+		printf(", %ld pruned", b->pruned);
 	if (b->counts[ST_CANCELLED])
 		printf(", %ld cancelled", b->counts[ST_CANCELLED]);
 	putchar('\n');
+	saved_print(b);
 }
 
 /*
@@ -900,7 +922,8 @@ static void board_print(const struct board *b, const char *key, size_t limit)
 	params_collect(&p, b);
 	printf("%4s  %-12s  %-24s  %s\n", "rank", key, "id", "job");
 	for (r = 0; r < b->n && (!limit || r < limit); r++) {
-		printf("%4zu  %-12.6g  %s ", r + 1, b->rows[r].value, b->rows[r].id);
+		printf("%4zu  %-12.6g  %s%s ", r + 1, b->rows[r].value, b->rows[r].id,
+		       b->rows[r].pruned ? " (pruned)" : "");
 		for (k = 0; p.val && k < p.nkeys; k++) {
 			const char *v = p.val[r * TOP_KEYS_MAX + k];
 
@@ -920,6 +943,7 @@ int cmd_top(const struct cmd *c, struct args *a)
 	const char *every = cli_opt(c, a, "every");
 	int desc = cli_opt(c, a, "desc") != NULL, json = cli_opt(c, a, "json") != NULL;
 	int watch = cli_opt(c, a, "watch") != NULL, until = cli_opt(c, a, "until-done") != NULL;
+	int flags = cli_opt(c, a, "pruned") ? BOARD_PRUNED : 0;
 	int tty = isatty(STDOUT_FILENO);
 	struct board b;
 	struct spool sp;
@@ -950,7 +974,7 @@ int cmd_top(const struct cmd *c, struct args *a)
 		memset(&b, 0, sizeof b);
 		sp.err[0] = 0;
 		/* the text board ranks every row to choose its columns (board_print) */
-		rc = spool_board(&sp, key, desc, json ? (size_t)limit : 0, sweep, &b);
+		rc = spool_board_ex(&sp, key, desc, json ? (size_t)limit : 0, sweep, flags, &b);
 		if (rc < 0) {
 			ex = cli_failed(&sp, rc, "cannot rank outcomes");
 			break;

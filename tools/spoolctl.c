@@ -134,6 +134,7 @@ static const struct cmd cmds[] = {
 	  "\"random\": {\"count\", \"seed\", \"params\": {param: dist}}} (tools/sweep.h).\n"
 	  "A job's id comes from its content, so a sweep submitted again adds only\n"
 	  "what is missing. Prints every job's id.\n"
+	  "\"stop\": {\"rule\": \"median\"|\"threshold\", \"key\", ...} prunes bad runs early (README).\n"
 	  "  --requeue-failed  also requeue the sweep's jobs that are in failed/\n"
 	  "  --dry-run         print \"ID JOB\" per job, submit nothing\n"
 	  "  --boss URL        submit over HTTP to the spoold at URL instead of\n"
@@ -157,9 +158,11 @@ static const struct cmd cmds[] = {
 	  "  --json        the board as one JSON object\n"
 	  "  --watch       refresh in place with a progress bar (Ctrl-C stops)\n"
 	  "  --every S     seconds between refreshes (default 2)\n"
-	  "  --until-done  with --watch: stop once nothing is queued or running\n",
+	  "  --until-done  with --watch: stop once nothing is queued or running\n"
+	  "  --pruned      also rank runs stopped early (counted, not ranked, by default)\n",
 	  { { "key", 1 }, { "desc", 0 }, { "order", 1 }, { "limit", 1 }, { "sweep", 1 },
-	    { "json", 0 }, { "watch", 0 }, { "every", 1 }, { "until-done", 0 }, { NULL, 0 } }, 0, 0 },
+	    { "json", 0 }, { "watch", 0 }, { "every", 1 }, { "until-done", 0 }, { "pruned", 0 },
+	    { NULL, 0 } }, 0, 0 },
 	{ "export", cmd_export, "[--sweep NAME] [--format csv|jsonl]",
 	  "A sweep's results as a table: parameters and outcomes per job.",
 	  "One row per job (by id): id, state, attempt, then one column per job\n"

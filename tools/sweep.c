@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "stop.h"
 #include "sweep.h"
 
 #define PARAMS_MAX 64
@@ -117,8 +118,31 @@ static int is_param(const struct param *p, int n, const struct json *j, int key)
 	return 0;
 }
 
+/*
+ * The job's "spool" options with the sweep's stopping rule (token stop) as
+ * "stop": the base's own options, less any "stop" of its own, then it.
+ */
+static int spool_with_stop(const struct json *j, int base, int stop, struct buf *doc)
+{
+	int sp = json_get(j, base, "spool"), k, c, r;
+
+	r = buf_puts(doc, "\"spool\":{");
+	if (sp >= 0 && j->tok[sp].type == JSMN_OBJECT)
+		for (k = 0, c = sp + 1; r == 0 && k < j->tok[sp].size; k++, c = json_skip(j, c + 1)) {
+			if (json_eq(j, c, "stop"))
+				continue;
+			if ((r = json_append_raw(j, c, doc)) == 0 && (r = buf_puts(doc, ":")) == 0 &&
+			    (r = json_append_raw(j, c + 1, doc)) == 0)
+				r = buf_puts(doc, ",");
+		}
+	if (r == 0 && (r = buf_puts(doc, "\"stop\":")) == 0 &&
+	    (r = json_append_raw(j, stop, doc)) == 0)
+		r = buf_puts(doc, "},");
+	return r;
+}
+
 /* Build one job: base minus swept members, the chosen values, the sweep name. */
-static int build(struct sweep *s, const struct json *j, int base,
+static int build(struct sweep *s, const struct json *j, int base, int stop,
 		 const struct param *gp, int ng, const int *pick,
 		 const struct param *rp, int nr, uint64_t *rng, char *err, size_t errlen)
 {
@@ -134,6 +158,8 @@ static int build(struct sweep *s, const struct json *j, int base,
 		if (is_param(gp, ng, j, c) || is_param(rp, nr, j, c) ||
 		    json_eq(j, c, "_id") || json_eq(j, c, "sweep"))
 			continue;
+		if (stop >= 0 && json_eq(j, c, "spool"))
+			continue;	/* written below, with the sweep's "stop" */
 		if ((r = json_append_raw(j, c, &doc)) == 0 && (r = buf_puts(&doc, ":")) == 0 &&
 		    (r = json_append_raw(j, c + 1, &doc)) == 0)
 			r = buf_puts(&doc, ",");
@@ -153,6 +179,8 @@ static int build(struct sweep *s, const struct json *j, int base,
 		    (r = draw(j, rp[i].tok, rng, &doc, rp[i].name, err, errlen)) == 0)
 			r = buf_puts(&doc, ",");
 	}
+	if (r == 0 && stop >= 0)
+		r = spool_with_stop(j, base, stop, &doc);
 	if (r == 0 && (r = buf_puts(&doc, "\"sweep\":")) == 0 &&
 	    (r = buf_json_str(&doc, s->name, strlen(s->name))) == 0)
 		r = buf_puts(&doc, "}");
@@ -187,7 +215,7 @@ int sweep_expand(const char *spec, size_t len, struct sweep *s, char *err,
 	struct param gp[PARAMS_MAX], rp[PARAMS_MAX];
 	int pick[PARAMS_MAX];
 	struct json j;
-	int base, grid, rnd, ng = 0, nr = 0, count = 1, i, r;
+	int base, grid, rnd, stop, ng = 0, nr = 0, count = 1, i, r;
 	uint64_t rng = 1;
 	double total = 1;
 
@@ -208,6 +236,18 @@ int sweep_expand(const char *spec, size_t len, struct sweep *s, char *err,
 	if (base < 0 || j.tok[base].type != JSMN_OBJECT || (json_get(&j, base, "scriptName") < 0 && json_get(&j, base, "command") < 0)) {
 		snprintf(err, errlen, "a sweep spec needs a \"base\" job object with \"scriptName\" or \"command\"");
 		goto out;
+	}
+	/* a stopping rule for every run of the sweep: checked here, in the
+	 * sweep's words, before any job is built */
+	stop = json_get(&j, 0, "stop");
+	if (stop >= 0) {
+		struct stop_rule rule;
+		char why[256];
+
+		if (stop_rule_parse(&j, stop, &rule, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "\"stop\": %s", why);
+			goto out;
+		}
 	}
 	grid = json_get(&j, 0, "grid");
 	if (read_params(&j, grid, gp, &ng, 1, "grid", err, errlen) < 0)
@@ -239,7 +279,7 @@ int sweep_expand(const char *spec, size_t len, struct sweep *s, char *err,
 		int c;
 
 		for (c = 0; c < count; c++)
-			if ((r = build(s, &j, base, gp, ng, pick, rp, nr, &rng, err, errlen)) < 0)
+			if ((r = build(s, &j, base, stop, gp, ng, pick, rp, nr, &rng, err, errlen)) < 0)
 				goto out;
 		/* next grid point: an odometer over the grid's values */
 		for (i = ng - 1; i >= 0; i--) {

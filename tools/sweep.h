@@ -8,6 +8,9 @@
  *   "random": {"count": N, "seed": S, "params": {"param": DIST, ...}}:
  *             N samples per grid point, DIST one of {"uniform": [lo, hi]},
  *             {"logUniform": [lo, hi]}, {"int": [lo, hi]}, {"choice": [v...]}
+ *   "stop":   an early-stopping rule for every run (lib/stop.h), e.g.
+ *             {"rule": "median", "key": "loss", "warmup": 5, "minRuns": 3}:
+ *             written into each job as "spool": {"stop": ...}
  * Parameters are top-level members of the job; a value may be any JSON
  * value (to sweep a whole "hiddenLayers" list, give each list as a value).
  * Each job is written in canonical JSON and its id is derived from it, so a
