@@ -25,10 +25,10 @@
 /* Where a log is read: the spool, or a boss. */
 struct src {
 	int remote;
-	const char *url;
-	char token[TOKEN_FILE_MAX + 1];
+	struct boss_where w;	/* the boss, when remote */
+	struct boss b;
 	struct spool sp;
-	char err[300];
+	int denied;		/* the boss refused the token: exit 2, as every client */
 };
 
 static void nap(int ms)
@@ -43,10 +43,14 @@ static int src_open(struct src *s, const struct cmd *c, struct args *a)
 	int rc;
 
 	memset(s, 0, sizeof(*s));
-	if ((rc = cli_boss(cli_opt(c, a, "boss"), cli_opt(c, a, "token-file"), &s->url,
-			   s->token)) < 0)
+	if ((rc = cli_boss(cli_opt(c, a, "boss"), cli_opt(c, a, "token-file"), &s->w)) < 0)
 		return EX_USAGE;
 	s->remote = rc > 0;
+	if (s->remote && boss_init(&s->b, s->w.url, s->w.token[0] ? s->w.token : NULL,
+				   NULL, NULL) < 0) {
+		cli_warn("out of memory");
+		return EX_ERR;
+	}
 	if (!s->remote && cli_open(&s->sp, 0) < 0)
 		return EX_ERR;
 	return EX_OK;
@@ -56,19 +60,36 @@ static void src_close(struct src *s)
 {
 	if (!s->remote)
 		spool_close(&s->sp);
+	else
+		boss_release(&s->b);
 }
 
-/* GET path from the boss into b: the status, or -1 (said). */
+/*
+ * GET path from the boss into b (up to b's ceiling, which may be a whole
+ * log's and so above the client's usual one): the status, or -1 (said; a
+ * refused token in the words every program uses).
+ */
 static long get(struct src *s, const char *path, struct buf *b)
 {
-	long status;
-
-	if (boss_request(s->url, "GET", path, NULL, 0, s->token, b, &status, s->err,
-			 sizeof(s->err)) < 0) {
-		cli_warn("%s", s->err);
+	s->b.reply.max = b->max;
+	if (boss_request(&s->b, "GET", path, NULL, 0, CTL_BOSS_TIMEOUT_S, 0) < 0) {
+		cli_warn("%s", s->b.err);
 		return -1;
 	}
-	return status;
+	if (s->b.status == 401 || s->b.status == 403) {
+		char why[PATH_MAX + 1024];
+
+		boss_denied_why(s->w.url, s->w.token_of, s->b.status, why, sizeof why);
+		cli_warn("%s", why);
+		s->denied = 1;
+		return -1;
+	}
+	buf_reset(b);
+	if (s->b.reply.len && buf_add(b, s->b.reply.data, s->b.reply.len) < 0) {
+		cli_warn("out of memory");
+		return -1;
+	}
+	return s->b.status;
 }
 
 /* The boss's {"error": ...} of an answer, for a message. */
@@ -274,6 +295,8 @@ int cmd_log_live(const struct cmd *c, struct args *a)
 			ex = EX_NONE;
 		}
 	}
+	if (s.denied)
+		ex = EX_USAGE;
 	src_close(&s);
 	return ex;
 }
@@ -405,6 +428,8 @@ int cmd_metrics(const struct cmd *c, struct args *a)
 			json_release(&j);
 	}
 	buf_release(&b);
+	if (s.denied)
+		ex = EX_USAGE;
 	src_close(&s);
 	return ex;
 }
