@@ -171,6 +171,7 @@ static void on_signal(uv_signal_t *s, int signum)
 	watch_stop(&srv->watch);
 	core_flush(&srv->core);
 	srv->core.draining = 1;
+	sweepmap_stop(&srv->sweeps);
 	http_stop(&srv->http);
 	server_maybe_exit(srv);
 }
@@ -454,6 +455,7 @@ int main(int argc, char **argv)
 	srv.loop->data = &srv.disk;	/* the readers find their disk here */
 	srv.disk.idle = server_maybe_exit;
 	srv.disk.ud = &srv;
+	sweepmap_init(&srv.sweeps, &srv.disk);
 	rc = core_open(&srv.core, srv.loop, srv.cfg.spool_path, &srv.disk,
 		       srv.cfg.sync == DISK_SYNC_NONE, &srv.log);
 	if (rc < 0)
@@ -502,6 +504,7 @@ int main(int argc, char **argv)
 		say(&srv.log, "loop not closed cleanly: %s", uv_strerror(rc));
 	core_close(&srv.core);
 	disk_close(&srv.disk);
+	sweepmap_release(&srv.sweeps);
 	free(srv.cfg.token);
 	say(&srv.log, "stopped");
 	return 0;

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# The page at / in a real browser (issue 14): headless chromium against a
+# real spoold while real runners work through real sweeps, driven over the
+# DevTools protocol (tests/browser/cdp.py) with assertions on the rendered
+# DOM, and the API checked behind each action. Screenshots of each view are
+# left in $TESTDIR/screens/. Skips (77) only when chromium is missing or
+# does not start.
+. "$TOP/tests/lib.sh"
+CHROMIUM=$(command -v chromium || true)
+[ -n "$CHROMIUM" ] || { echo "SKIP: chromium is not installed (make deps installs Debian's chromium)"; exit 77; }
+
+SC="$BIN/spoolctl --spool $TESTDIR/spool"
+mkdir scripts screens
+# a fast training script: its loss depends on lr and opt, its log names them
+cat >scripts/fit.py <<'S'
+import json, sys
+job = json.loads(sys.argv[1])
+print("training lr=%s opt=%s epochs=%s" % (job["lr"], job.get("opt"), job.get("epochs")))
+loss = job["lr"] * (2 if job.get("opt") == "sgd" else 1)
+print(json.dumps({"status": 200, "loss": loss, "acc": round(1 - loss, 6)}))
+S
+cat >scripts/broken.sh <<'S'
+#!/bin/sh
+echo "reading the data" 
+echo "bad column 'x'" >&2
+exit 3
+S
+chmod +x scripts/broken.sh
+
+$SC init
+# s1: two varying parameters (one a string holding markup), one constant
+cat >s1.json <<'EOF'
+{"name": "s1", "base": {"scriptName": "fit.py", "epochs": 2},
+ "grid": {"lr": [0.1, 0.2, 0.3], "opt": ["adam", "sgd", "<script>alert(1)</script>"]}}
+EOF
+echo '{"name": "s2", "base": {"scriptName": "broken.sh", "spool": {"maxAttempts": 1}}, "grid": {"lr": [1, 2]}}' >s2.json
+echo '{"name": "s4", "base": {"scriptName": "fit.py"}, "grid": {"lr": [0.5, 0.7]}}' >s4.json
+# s3: needs a capability no runner here has, so it stays queued
+echo '{"name": "s3", "base": {"scriptName": "fit.py", "lr": 9, "spool": {"tags": ["gpu"]}}}' >s3.json
+for s in s1 s2 s3 s4; do $SC sweep $s.json >$s.ids 2>/dev/null; done
+assert_eq 9 "$(wc -l <s1.ids)" "s1 has nine jobs"
+
+# a second boss guarded by a token, for the page's token prompt
+echo "spool-page-test-token" >token
+start_spoold "$TESTDIR/spool2" --no-sync --quiet --token-file token
+URL2=$URL
+start_spoold "$TESTDIR/spool" --no-sync --quiet
+
+# the page and its files come from spoold, under a strict CSP; with a token
+# set they need none (they hold no data) while the API does
+hdr=$(curl -sS -D - -o page.html "$URL/" | tr -d '\r')
+assert_match "^Content-Security-Policy: default-src 'none'; script-src 'self'; style-src 'self';" "$hdr" "the page's CSP"
+if grep -qiE '<script>|<script [^>]*>[^<]|<style|[[:space:]]style=|[[:space:]]on[a-z]+=' page.html; then fail "inline script or style in the page"; fi
+cmp -s <(curl -sS "$URL/static/chart.js") /usr/share/javascript/chart.js/chart.min.js || fail "spoold serves Debian's Chart.js"
+for f in / /static/app.js /static/app.css /static/chart.js; do
+	assert_eq 200 "$(curl -s -o /dev/null -w '%{http_code}' "$URL2$f")" "$f without the token"
+done
+assert_eq 401 "$(curl -s -o /dev/null -w '%{http_code}' "$URL2/v1/sweeps")" "the API without the token"
+assert_eq 404 "$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer spool-page-test-token' "$URL2/static/nothing.js")" "no such file"
+
+# paging: s1's nine queued orders in pages of four, by the cursor each
+# page gives; together exactly the sweep's jobs, none twice
+after=""; : >paged
+for page in 1 2 3 4; do
+	curl -sS -D hdr -o body "$URL/v1/orders?state=new&sweep=s1&limit=4${after:+&after=$after}"
+	python3 -c 'import json,sys; [print(o["_id"]) for o in json.load(open("body"))]' >>paged
+	after=$(tr -d '\r' <hdr | sed -n 's/^X-Spool-Next: //p')
+	[ -n "$after" ] || break
+done
+assert_eq 3 "$page" "nine orders in pages of four: three pages"
+assert_eq "$(sort s1.ids)" "$(sort paged)" "the pages hold s1's jobs, each once"
+assert_eq 400 "$(curl -s -o /dev/null -w '%{http_code}' "$URL/v1/orders?after=0.x")" "a bad cursor"
+
+# the browser test starts the page before any runner: it writes "ready",
+# then the runners work while the page watches, without reloading
+python3 "$TOP/tests/browser/page_test.py" --chromium "$CHROMIUM" --url "$URL" \
+	--token-url "$URL2" --token "spool-page-test-token" --screens screens \
+	--ready ready --s3 "$(cat s3.ids)" --profile "$TESTDIR/profile" --runners runners &
+PY=$!
+PIDS+=("$PY")
+WAIT_S=60 wait_for test -e ready
+: >runners.tmp
+for w in w1 w2; do
+	"$BIN/runner" --boss "$URL" --scripts scripts --name $w --slots 2 --drain \
+		--outbox "ob-$w" --workdir "wd-$w" --wait 1 2>"runner-$w.log" &
+	PIDS+=("$!")
+	echo $! >>runners.tmp
+done
+mv runners.tmp runners
+set +e
+wait $PY
+rc=$?
+set -e
+[ "$rc" = 77 ] && exit 77
+[ "$rc" = 0 ] || fail "the browser test failed (exit $rc); screenshots in $TESTDIR/screens"
+for f in 1-board-queued 2-board-done 3-results-s1 4-plot-categorical 5-failed-s2 6-job 7-job-cancelled 8-token; do
+	[ -s "screens/$f.png" ] || fail "no screenshot $f.png"
+done
+# kept when asked (tests/run removes a passing test's directory)
+[ -z "${PAGE_SCREENS:-}" ] || { mkdir -p "$PAGE_SCREENS" && cp screens/*.png "$PAGE_SCREENS/"; }
