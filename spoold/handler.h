@@ -198,9 +198,10 @@ int sweeps_param(struct conn *c, const char *key,
 		 char out[SPOOL_WORKER_MAX + 1]);
 
 /* pages.c: GET /v1/orders (paged with sweep, after or reason; else
- * reads_orders), GET /v1/results. */
+ * reads_orders), GET /v1/results, GET /v1/orders/ID/attempts. */
 void pages_orders(struct conn *c);
 void pages_results(struct conn *c);
+void pages_attempts(struct conn *c);
 
 /* seed.c: the article's routes. */
 void seed_job_create(struct conn *c);

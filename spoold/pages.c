@@ -6,6 +6,7 @@
  *			 (state, sweep, a cursor, a limit); without them the
  *			 list of reads.c, answered as before
  *	GET /v1/results	 one page of a sweep's ranked runs with their parameters
+ *	GET /v1/orders/ID/attempts  an order's attempts, from the outcomes filed
  *
  * Neither sorts a whole listing: a page is one walk of a state's names
  * (spool_scan, no memory per name) keeping the first `limit` (or, ranked,
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attempts.h"
 #include "handler.h"
 #include "json.h"
 
@@ -614,5 +616,32 @@ void pages_results(struct conn *c)
 	r->offset = (int)offset;
 	r->desc = !strcmp(ord, "desc");
 	memcpy(r->key, key, sizeof(key));
+	hop_submit(&r->h);
+}
+
+/* ---- an order's attempts --------------------------------------------------------- */
+
+static void run_attempts(struct op *op, struct spool *sp)
+{
+	struct page_req *r = page_of(op);
+	int rc = spool_attempts_json(sp, r->key, &r->h.out);
+	if (rc < 0) {
+		buf_reset(&r->h.out);
+		hop_errno(&r->h, sp, rc, "list the attempts");
+		return;
+	}
+	buf_puts(&r->h.out, "\n");
+	r->h.status = 200;
+}
+
+void pages_attempts(struct conn *c)
+{
+	struct page_req *r;
+	char id[SPOOL_ID_LEN + 1];
+	if (seg_id(c, 2, id) < 0)
+		return;
+	if (!(r = hop_new(c, sizeof(*r), OP_READ, run_attempts, hop_done)))
+		return;
+	memcpy(r->key, id, sizeof(id));
 	hop_submit(&r->h);
 }

@@ -35,6 +35,7 @@ static const struct route routes[] = {
 	{ HTTP_POST, "/v1/orders/:id/cancel", orders_cancel, B_DEF },
 	{ HTTP_POST, "/v1/orders/:id/log", orders_log_put, HTTP_BODY_LOG },
 	{ HTTP_GET,  "/v1/orders/:id/log", reads_log, B_DEF },
+	{ HTTP_GET,  "/v1/orders/:id/attempts", pages_attempts, B_DEF },
 	{ HTTP_GET,  "/v1/outcomes/:id", reads_outcome, B_DEF },
 	{ HTTP_GET,  "/v1/workers", workers_list, B_DEF },
 	{ HTTP_POST, "/v1/workers", workers_post, SPOOL_WORKER_DOC_MAX },

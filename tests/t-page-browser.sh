@@ -26,6 +26,14 @@ echo "bad column 'x'" >&2
 exit 3
 S
 chmod +x scripts/broken.sh
+# a job that runs until the test lets it end (touches $TESTDIR/go)
+cat >scripts/hold.sh <<S
+#!/bin/sh
+echo "holding until $TESTDIR/go"
+while [ ! -e "$TESTDIR/go" ]; do sleep 0.1; done
+echo '{"status": 200}'
+S
+chmod +x scripts/hold.sh
 
 $SC init
 # s1: two varying parameters (one a string holding markup), one constant
@@ -37,7 +45,8 @@ echo '{"name": "s2", "base": {"scriptName": "broken.sh", "spool": {"maxAttempts"
 echo '{"name": "s4", "base": {"scriptName": "fit.py"}, "grid": {"lr": [0.5, 0.7]}}' >s4.json
 # s3: needs a capability no runner here has, so it stays queued
 echo '{"name": "s3", "base": {"scriptName": "fit.py", "lr": 9, "spool": {"tags": ["gpu"]}}}' >s3.json
-for s in s1 s2 s3 s4; do $SC sweep $s.json >$s.ids 2>/dev/null; done
+echo '{"name": "s5", "base": {"scriptName": "hold.sh"}}' >s5.json
+for s in s1 s2 s3 s4 s5; do $SC sweep $s.json >$s.ids 2>/dev/null; done
 assert_eq 9 "$(wc -l <s1.ids)" "s1 has nine jobs"
 
 # a second boss guarded by a token, for the page's token prompt
@@ -75,7 +84,7 @@ assert_eq 400 "$(curl -s -o /dev/null -w '%{http_code}' "$URL/v1/orders?after=0.
 # then the runners work while the page watches, without reloading
 python3 "$TOP/tests/browser/page_test.py" --chromium "$CHROMIUM" --url "$URL" \
 	--token-url "$URL2" --token "spool-page-test-token" --screens screens \
-	--ready ready --s3 "$(cat s3.ids)" --profile "$TESTDIR/profile" --runners runners &
+	--ready ready --s3 "$(cat s3.ids)" --hold "$(cat s5.ids)" --go "$TESTDIR/go" --profile "$TESTDIR/profile" --runners runners &
 PY=$!
 PIDS+=("$PY")
 WAIT_S=60 wait_for test -e ready
@@ -93,7 +102,7 @@ rc=$?
 set -e
 [ "$rc" = 77 ] && exit 77
 [ "$rc" = 0 ] || fail "the browser test failed (exit $rc); screenshots in $TESTDIR/screens"
-for f in 1-board-queued 2-board-done 3-results-s1 4-plot-categorical 5-failed-s2 6-job 7-job-cancelled 8-token; do
+for f in 1-board-queued 2-board-done 2-workers-running 3-results-s1 4-plot-categorical 5-failed-s2 5-job-attempts 6-job 7-job-cancelled 8-token; do
 	[ -s "screens/$f.png" ] || fail "no screenshot $f.png"
 done
 # kept when asked (tests/run removes a passing test's directory)

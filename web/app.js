@@ -15,7 +15,8 @@ const REFRESH_MS = 3000;
 const PAGE = 20;                    // rows of the cursor-paged lists
 const RESULTS_PAGE = 50;            // rows of the results table
 const PLOT_ROWS = 1000;             // best runs plotted
-const WORKER_GONE_MS = 3 * 30000;   // the runner re-registers every 30 s
+const HEARTBEAT_S = 30;              // a runner re-registers this often (its record's heartbeatS)
+const WORKER_RUNS = 1000;           // running orders asked for the workers' table
 
 const $ = id => document.getElementById(id);
 
@@ -420,24 +421,38 @@ async function loadOrders(state, table, pagerDiv, p, columns, extra) {
   return render;
 }
 
-async function loadWorkers(runningLoad) {
-  const [{ data }, r] = await Promise.all([getJSON('/v1/workers'), runningLoad]);
-  return () => renderWorkers(data, r.data);
+// The workers with what each one runs: one page of the running orders
+// (WORKER_RUNS at most, whatever the running table's pager shows).
+async function loadWorkers() {
+  const [{ data }, { data: running, next }] = await Promise.all([
+    getJSON('/v1/workers'), getJSON('/v1/orders?state=assigned&after=&limit=' + WORKER_RUNS)]);
+  return () => renderWorkers(data, running, !!next);
 }
 
-function renderWorkers(data, running) {
+// A worker is gone when not seen for two of its heartbeats; one whose last
+// record says it exited is shown so.
+function workerState(w, now) {
+  const age = now - Date.parse(w.lastSeen);
+  if (w.state === 'exited') return 'exited (' + fmt(w.exitCode) + ')';
+  return age <= 2000 * (Number(w.heartbeatS) || HEARTBEAT_S) ? 'alive' : 'gone';
+}
+
+function renderWorkers(data, running, more) {
   const now = Date.now();
-  const busy = new Map();
-  running.forEach(o => busy.set(o.worker, (busy.get(o.worker) || 0) + 1));
+  const runs = new Map();
+  running.forEach(o => { if (!runs.has(o.worker)) runs.set(o.worker, []); runs.get(o.worker).push(o._id); });
   data.sort((a, b) => compare(a.name, b.name));
   fill($('workers'), ['worker', 'host', 'mode', 'slots', 'running now', 'done', 'failed', 'last seen', 'state'],
     data.map(w => {
-      const age = now - Date.parse(w.lastSeen);
-      const gone = !(age <= WORKER_GONE_MS);
+      const age = now - Date.parse(w.lastSeen), st = workerState(w, now);
+      const ids = runs.get(w.name) || [], cell = el('span');
+      ids.forEach((id, i) => { if (i) cell.append(el('span', ' ')); cell.append(jobLink(id)); });
+      if (!ids.length) cell.textContent = more ? '(not in the first ' + WORKER_RUNS + ' running)' : 'idle';
       return {
-        cls: gone ? 'gone' : '',
-        cells: [w.name, w.host, w.mode, w.slots, busy.get(w.name) || 0, w.completed, w.failed,
-                isFinite(age) ? fmtAge(age) + ' ago' : fmt(w.lastSeen), gone ? 'gone' : 'alive'],
+        id: w.name,
+        cls: st === 'alive' ? '' : 'gone',
+        cells: [w.name, w.host, w.mode, w.slots, cell, w.completed, w.failed,
+                isFinite(age) ? fmtAge(age) + ' ago' : fmt(w.lastSeen), st],
       };
     }), 'no worker has registered');
 }
@@ -492,7 +507,7 @@ async function loadBoard() {
     loadQueued([
       ['job', o => jobLink(o._id)], ['priority', o => o.priority], ['attempts used', o => o.attempt],
       ['due', o => o.due], ['', o => actionButton(o._id, 'hold')], ['', o => actionButton(o._id, 'cancel')]]),
-    loadWorkers(running),
+    loadWorkers(),
   ]);
   draw.forEach(d => d());   // the sweeps first: the results' columns use them
   $('requeue-failed').textContent = 'requeue all failed' + (view.sweep ? ' of ' + view.sweep : '');
@@ -505,11 +520,20 @@ function kvTable(table, obj, empty) {
   fill(table, ['field', 'value'], rows, empty);
 }
 
+// The job's log: every attempt's, whole (GET /v1/orders/ID/log). This is
+// the one place the log is asked for: a live log read by offset while the
+// job runs goes here.
+async function loadLog(id) {
+  const r = await api('/v1/orders/' + id + '/log');
+  return r.ok ? await r.text() : '';
+}
+
+const ms = v => (typeof v !== 'number' ? '' : v < 10000 ? v + ' ms' : fmtAge(v));
+
 async function loadJob(id) {
-  const [{ data: order }, { data: job }, { data: outcome }] = await Promise.all([
-    getJSON('/v1/orders/' + id, true), getJSON('/v1/jobs/' + id, true), getJSON('/v1/outcomes/' + id, true)]);
-  const lr = await api('/v1/orders/' + id + '/log');
-  const log = lr.ok ? await lr.text() : '';
+  const [{ data: order }, { data: job }, { data: outcome }, { data: attempts }, log] = await Promise.all([
+    getJSON('/v1/orders/' + id, true), getJSON('/v1/jobs/' + id, true), getJSON('/v1/outcomes/' + id, true),
+    getJSON('/v1/orders/' + id + '/attempts', true), loadLog(id)]);
   $('job-id').textContent = id;
   $('job-state').textContent = order ? order.state : 'unknown';
   $('job-state').className = 'state ' + (order ? order.state : '');
@@ -526,16 +550,20 @@ async function loadJob(id) {
     .forEach(k => { if (k in order) ord[k] = order[k]; });
   if (job && job.spool) ord.options = job.spool;
   kvTable($('job-order'), order ? ord : null, 'no such order');
-  // the attempts: each attempt's log section, with what the order says of the last
-  const parts = log.split(/^=== attempt (\d+) ===\n?/m);
-  const att = [];
-  for (let i = 1; i < parts.length; i += 2) {
-    const body = parts[i + 1] || '', lines = body.split('\n').filter(Boolean);
-    att.push({ cells: [Number(parts[i]), body.length + ' bytes', lines.length ? lines[lines.length - 1] : ''] });
-  }
-  if (order && order.attempt && !att.some(a => a.cells[0] === order.attempt) && order.state === 'assigned')
-    att.push({ cells: [order.attempt, 'running on ' + order.worker, ''] });
-  fill($('job-attempts'), ['attempt', 'log', 'its last line'], att, 'no attempt has a log yet');
+  // the attempts: one row per outcome filed (the spool keeps each), with
+  // the size of that attempt's log; the attempt running now last
+  const parts = log.split(/^=== attempt (\d+) ===\n?/m), logOf = new Map();
+  for (let i = 1; i < parts.length; i += 2) logOf.set(Number(parts[i]), (parts[i + 1] || '').length);
+  const att = (attempts || []).map(a => {
+    const r = a.run || {};
+    return { cells: [a.attempt, a.filedAt, a.status, a.error, r.worker, r.exit, r.signal,
+                     ms(r.wallMs), ms(r.cpuMs), r.maxRssKb, logOf.has(a.attempt) ? logOf.get(a.attempt) + ' bytes' : ''] };
+  });
+  if (order && order.state === 'assigned')
+    att.push({ cls: 'selected', cells: [order.attempt, 'running now', '', '', order.worker, '', '', '', '', '',
+                                        logOf.has(order.attempt) ? logOf.get(order.attempt) + ' bytes' : ''] });
+  fill($('job-attempts'), ['attempt', 'ended', 'status', 'error', 'worker', 'exit', 'signal', 'wall', 'CPU',
+                           'max RSS kB', 'log'], att, 'no attempt has ended yet');
   const pre = $('job-log');
   const atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
   if (pre.textContent !== (log || '(no log yet)')) {

@@ -39,7 +39,7 @@ def api(base, path, method="GET"):
 def main():
     ap = argparse.ArgumentParser()
     for a in ("--chromium", "--url", "--token-url", "--token", "--screens", "--ready",
-              "--s3", "--profile", "--runners"):
+              "--s3", "--hold", "--go", "--profile", "--runners"):
         ap.add_argument(a, required=True)
     o = ap.parse_args()
     shots = o.screens
@@ -146,6 +146,17 @@ def run(b, o, shots):
     check(sweep_row(b, "s3")[7] == "1", "s3's job stays queued (no runner has its tag)")
     b.screenshot(os.path.join(shots, "2-board-done.png"))
 
+    # s5's job runs until told: the running list and its worker's row say so
+    b.wait("!!document.querySelector(\"#running tbody tr[data-id='%s']\")" % o.hold, "s5's job in the running list")
+    b.wait("""(() => { const r = [...document.querySelectorAll('#workers tbody tr')]
+        .find(tr => [...tr.children[4].querySelectorAll('a.id')].some(a => a.textContent === %s));
+        return !!r && r.children[8].textContent === 'alive'; })()""" % json.dumps(o.hold),
+           "the worker running s5's job shows it, alive")
+    slots = sorted(col(b, "workers", "slots"))
+    check(slots == ["2", "2"], "each worker's slots: %r" % slots)
+    b.screenshot(os.path.join(shots, "2-workers-running.png"))
+    open(o.go, "w").close()
+
     # all sweeps: 11 done runs; the sweep filter narrows the table to s1's 9
     t = now_ms(b)
     loaded_after(b, t)
@@ -241,6 +252,14 @@ def run(b, o, shots):
     check(st["state"] == "new" and st["attempt"] == 0, "requeued through the API: %r" % st)
     b.wait("document.querySelectorAll('#failed tbody tr[data-id]').length <= 1 || "
            "!document.querySelector(\"#failed tbody tr[data-id='%s']\")" % fid, "the requeued job leaves the failed list")
+    # its page keeps the history: attempt 1 failed with exit 3
+    goto(b, url + "?job=" + fid)
+    b.wait("document.getElementById('job-state').textContent === 'new'", "the requeued job's page")
+    check(col(b, "job-attempts", "attempt") == ["1"], "one attempt ended: %r" % col(b, "job-attempts", "attempt"))
+    check(col(b, "job-attempts", "error") == ["exit code 3"] and col(b, "job-attempts", "exit") == ["3"],
+          "attempt 1 failed with exit 3: %r" % texts(b, "#job-attempts tbody tr"))
+    check(col(b, "job-attempts", "worker")[0] in ("w1", "w2"), "the attempt's worker")
+    b.screenshot(os.path.join(shots, "5-job-attempts.png"))
 
     # a job's page: parameters, outcome, run record, log
     goto(b, url + "?sweep=s1")
@@ -280,7 +299,9 @@ def run(b, o, shots):
     b.wait("document.querySelectorAll('#workers tbody tr').length === 2", "two workers")
     names = sorted(col(b, "workers", "worker"))
     check(names == ["w1", "w2"], "the workers: %r" % names)
-    check(set(col(b, "workers", "state")) == {"alive"}, "both seen within their heartbeat")
+    states = col(b, "workers", "state")
+    check(all(x.startswith("exited (") for x in states), "both runners said they exited: %r" % states)
+    check(b.eval("document.querySelectorAll('#workers tbody tr.gone').length") == 2, "exited workers greyed")
 
     # a page of results further down the ranking: ranks 5 to 8 of s1's 9
     r = api(o.url, "/v1/results?sweep=s1&key=loss&limit=4&offset=4")
