@@ -430,6 +430,26 @@ static void port_preflight(const struct http_config *h)
 	freeaddrinfo(ai);
 }
 
+/* Say where the page is (stderr: stdout's first line stays the address). */
+static void say_page(struct server *srv)
+{
+	struct sockaddr_storage ss;
+	char host[64];
+	int len = sizeof(ss), port;
+
+	if (uv_tcp_getsockname(&srv->http.listener, (struct sockaddr *)&ss, &len) < 0)
+		return;
+	if (ss.ss_family == AF_INET6) {
+		uv_ip6_name((struct sockaddr_in6 *)&ss, host, sizeof(host));
+		port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+		say(&srv->log, "the page: http://[%s]:%d/", host, port);
+	} else {
+		uv_ip4_name((struct sockaddr_in *)&ss, host, sizeof(host));
+		port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		say(&srv->log, "the page: http://%s:%d/", host, port);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static struct server srv;
@@ -480,6 +500,7 @@ int main(int argc, char **argv)
 	if (rc < 0)
 		die("cannot listen on %s:%d: %s", srv.cfg.http.host,
 		    srv.cfg.http.port, uv_strerror(rc));
+	say_page(&srv);
 	if (!srv.cfg.token && strncmp(srv.cfg.http.host, "127.", 4) &&
 	    strcmp(srv.cfg.http.host, "::1"))
 		say(&srv.log, "warning: listening on %s without --token-file: "
