@@ -79,6 +79,13 @@ done
 assert_eq 3 "$page" "nine orders in pages of four: three pages"
 assert_eq "$(sort s1.ids)" "$(sort paged)" "the pages hold s1's jobs, each once"
 assert_eq 400 "$(curl -s -o /dev/null -w '%{http_code}' "$URL/v1/orders?after=0.x")" "a bad cursor"
+# the list the runner reads (state=new&limit=10000) is the unpaged one, as
+# before the page: every queued order in claim order, no cursor
+curl -sS -D hdr -o body "$URL/v1/orders?state=new&limit=10000"
+! grep -qi '^X-Spool-Next' hdr || fail "the runner's list got a cursor"
+assert_eq 15 "$(python3 -c 'import json; print(len(json.load(open("body"))))')" "the runner's list: all 15 queued"
+curl -sS -o paged.json "$URL/v1/orders?state=new&limit=10000&after="
+cmp -s body paged.json || fail "the paged list of new/ (one page) differs from the runner's list"
 
 # the browser test starts the page before any runner: it writes "ready",
 # then the runners work while the page watches, without reloading

@@ -335,7 +335,13 @@ function renderResults(page, all, p) {
     ' \u2014 ' + page.total + ' done runs report ' + view.key + ', ranked ' +
     (view.order === 'asc' ? 'lowest' : 'highest') + ' first';
   setOptions($('key'), keys, view.key);
-  const param = view.param && params.includes(view.param) ? view.param : (params[0] || '');
+  // by default the first parameter that takes two values among the runs
+  // plotted (one that only some jobs have may take one)
+  const rowsFor = all.rows.length ? all.rows : page.rows;
+  const spread = n => new Set(rowsFor.filter(r => r.params && n in r.params)
+    .map(r => JSON.stringify(r.params[n]))).size > 1;
+  const param = view.param && params.includes(view.param) ? view.param
+    : (params.find(spread) || params[0] || '');
   setOptions($('param'), params.length ? params : [''], param, params.length ? null : ['(no parameter varies)']);
 
   // the table: ranked by the server; a parameter column sorts this page
