@@ -562,7 +562,8 @@ async function loadJob(id) {
   for (let i = 1; i < parts.length; i += 2) logOf.set(Number(parts[i]), (parts[i + 1] || '').length);
   const att = (attempts || []).map(a => {
     const r = a.run || {};
-    return { cells: [a.attempt, a.filedAt, a.status, a.error, r.worker, r.exit, r.signal,
+    const blank = v => (v === null ? '' : v);
+    return { cells: [a.attempt, a.filedAt, blank(a.status), blank(a.error), r.worker, blank(r.exit), blank(r.signal),
                      ms(r.wallMs), ms(r.cpuMs), r.maxRssKb, logOf.has(a.attempt) ? logOf.get(a.attempt) + ' bytes' : ''] };
   });
   if (order && order.state === 'assigned')

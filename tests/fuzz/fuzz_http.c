@@ -66,6 +66,7 @@ static void check_query(const char *q)
 	static const char *const keys[] = {
 		"worker", "wait", "tags", "lease", "token", "state", "limit",
 		"key", "order", "sweep", "attempt",
+		"after", "offset", "reason",	/* the page's lists */
 	};
 	char v[SPOOL_WORKER_MAX + 1], tagv[SPOOL_TAGS_MAX][SPOOL_TAG_MAX + 1];
 	char pr[80];
