@@ -331,6 +331,46 @@ static void outcome_one(struct fsck *f, const char *dir, const char *name)
 		sp_move(f->sp, from, to);
 }
 
+/*
+ * A series (logs/FF/ID.AAA.series) whose last line is torn: a SIGKILL or a
+ * crash mid-append. Readers skip it; the repair cuts it, so that the next
+ * append does not join it. Logs are text, and other names there are left.
+ */
+static void series_one(struct fsck *f, const char *dir, const char *name)
+{
+	char path[SP_PATH_MAX];
+	size_t n = strlen(name);
+	struct stat st;
+	struct buf b;
+
+	if (n < 7 || strcmp(name + n - 7, ".series"))
+		return;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (fstatat(f->sp->root, path, &st, 0) < 0 || !st.st_size)
+		return;
+	buf_init(&b, (size_t)st.st_size + 1);
+	if (buf_read_file(&b, f->sp->root, path) == 0 && b.len &&
+	    b.data[b.len - 1] != '\n') {
+		size_t keep = b.len;
+
+		while (keep && b.data[keep - 1] != '\n')
+			keep--;
+		f->problems++;
+		say(f, "%s: its last line is torn (%zu bytes, a crash mid-append); cutting it%s",
+		    path, b.len - keep, fixing(f));
+		if (f->fo->repair) {
+			int fd = openat(f->sp->root, path, O_WRONLY | O_CLOEXEC);
+
+			if (fd >= 0) {
+				if (ftruncate(fd, (off_t)keep) == 0)
+					sys_fsync(fd);
+				close(fd);
+			}
+		}
+	}
+	buf_release(&b);
+}
+
 /* Rebuild an order file from its job when it does not parse. */
 static void check_order_file(struct fsck *f, struct entry *e)
 {
@@ -525,6 +565,7 @@ int spool_fsck(struct spool *sp, const struct fsck_opts *fo)
 	}
 	each_fanned(&f, "jobs", job_one);
 	each_fanned(&f, "outcomes", outcome_one);
+	each_fanned(&f, "logs", series_one);
 	{
 		int ni = 0, nr = 0, nw = 0;
 

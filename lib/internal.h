@@ -172,6 +172,16 @@ int sp_is_drop_name(const char *name);
 /* 1 if path exists (lstat), 0 if not, -errno on other errors. */
 int sp_exists(struct spool *sp, const char *path);
 
+/* ---- log.c ---- */
+
+/*
+ * Append data to the file at path (created) at offset off (-1: its end):
+ * the rule of spool_log_append, capped at cap bytes and then mark, once.
+ * 0, -ESPIPE (a gap or an overlap), -errno. *size: the length after.
+ */
+int sp_append_capped(struct spool *sp, const char *path, int64_t off, const void *data,
+		     size_t len, size_t cap, const char *mark, int64_t *size);
+
 /* ---- recover.c ---- */
 
 /* Queue the order of job id that a cut commit left staged in tmp/, if any.

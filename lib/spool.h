@@ -508,6 +508,72 @@ int spool_log_put(struct spool *sp, const char *id, int attempt,
  */
 int spool_log_read(struct spool *sp, const char *id, struct buf *b);
 
+/*
+ * Live logs and series (log.c, series.c): appended while a run lasts.
+ *
+ * Append data to attempt's log at byte offset off (-1: at its end, as a
+ * local runner does), with O_APPEND under an flock. Idempotent for retries:
+ * data that lies wholly below the file's length is taken as there already.
+ * A gap (off beyond the length) or an overlap (off below it, data reaching
+ * past it) is -ESPIPE, nothing written. Past SPOOL_LOG_MAX the rest is cut
+ * and the line "[spool: log truncated at N bytes]" written once; later
+ * appends are taken and dropped. *size (may be NULL) gets the length after.
+ * 0, -ESPIPE, -EINVAL, errno. Not synced: a crash may lose the last bytes.
+ */
+int spool_log_append(struct spool *sp, const char *id, int attempt, int64_t off,
+		     const void *data, size_t len, int64_t *size);
+
+/*
+ * Bytes [off, off + max) of attempt's log into b (appended), *size its
+ * length. 0, -ENOENT (no log of that attempt), -ERANGE (off past the
+ * length; *size is set), -EINVAL, errno.
+ */
+int spool_log_read_at(struct spool *sp, const char *id, int attempt, int64_t off,
+		      size_t max, struct buf *b, int64_t *size);
+
+/* The highest attempt of order id with a log or a series, or 0 (none). */
+int spool_log_last_attempt(struct spool *sp, const char *id);
+
+#define SPOOL_SERIES_MAX (1 << 20)	/* bytes of one attempt's series */
+#define SPOOL_SERIES_LINES 10000	/* lines of it */
+#define SPOOL_SERIES_MARK "{\"truncated\": true}"
+
+/*
+ * Append whole lines (data must end in a newline) to attempt's series,
+ * logs/FF/ID.AAA.series, by the offset rule of spool_log_append; past
+ * SPOOL_SERIES_MAX bytes the line SPOOL_SERIES_MARK is written once and
+ * the rest dropped. The writer keeps SPOOL_SERIES_LINES; readers enforce
+ * both. 0, -ESPIPE, -EINVAL, errno.
+ */
+int spool_series_append(struct spool *sp, const char *id, int attempt, int64_t off,
+			const void *data, size_t len, int64_t *size);
+
+/*
+ * Store attempt's series whole (tmp, rename), replacing what an earlier
+ * run of the same attempt number left (a released claim keeps its
+ * number); whole lines up to SPOOL_SERIES_MAX, then the mark. 0, errno.
+ */
+int spool_series_put(struct spool *sp, const char *id, int attempt, const void *data,
+		     size_t len);
+
+/*
+ * The points of attempt's series into out: its JSON object lines, each
+ * ending in a newline, at most SPOOL_SERIES_LINES of them and
+ * SPOOL_SERIES_MAX bytes; a torn last line (no newline, or not an object:
+ * a crash mid-append) is skipped. *truncated is set when the writer's mark
+ * or the cap was met. 0 (an absent series is none: 0 points), -EINVAL, errno.
+ */
+int spool_series_read(struct spool *sp, const char *id, int attempt, struct buf *out,
+		      int *truncated);
+
+/*
+ * The document of GET /v1/orders/ID/metrics into out:
+ * {"id": ID, "attempt": N, "points": [...], "truncated": bool}. attempt 0:
+ * the last one that has a log or a series. 0, -ENOENT (no attempt has
+ * either), -EINVAL, errno.
+ */
+int spool_metrics_json(struct spool *sp, const char *id, int attempt, struct buf *out);
+
 /* ---- leaderboard (board.c) ------------------------------------------------ */
 
 struct board_row {

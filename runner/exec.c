@@ -731,6 +731,8 @@ int exec_run(const struct exec_spec *s, struct exec_result *r)
 				r->out_bytes += (uint64_t)n;
 				cap_add(&cap, chunk, (size_t)n);
 				lines_add(&lines, chunk, (size_t)n);
+				if (s->output)
+					s->output(s->out_arg, 1, chunk, (size_t)n);
 			} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
 				close_fd(&out[0]);
 			}
@@ -743,6 +745,8 @@ int exec_run(const struct exec_spec *s, struct exec_result *r)
 				r->err_bytes += (uint64_t)n;
 				cap_add(&cap, chunk, (size_t)n);
 				tail_add(&tail, chunk, (size_t)n);
+				if (s->output)
+					s->output(s->out_arg, 2, chunk, (size_t)n);
 			} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
 				close_fd(&er[0]);
 			}

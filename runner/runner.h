@@ -68,6 +68,10 @@ struct exec_spec {
 	int (*beat)(void *arg, int64_t *next_ms);
 	int (*stop)(void *arg);
 	void *arg;
+	/* Each chunk of output as it is read (fd 1: stdout, 2: stderr), in the
+	 * poll loop: must not block (live.c buffers it). May be NULL. */
+	void (*output)(void *out_arg, int fd, const char *p, size_t n);
+	void *out_arg;
 };
 
 enum exec_end {
@@ -502,6 +506,42 @@ struct claimer {
 int remote_open(struct claimer *cl, struct runner *rn, int slot);
 int local_open(struct claimer *cl, struct runner *rn, int slot);
 int claimer_open(struct claimer *cl, struct runner *rn, int slot);
+
+/* ---- live.c: the log and the series while the run lasts ---------------- */
+
+struct live_stream {
+	struct buf data;	/* all of it so far, up to its cap */
+	size_t sent;		/* of which the store has this many */
+	int put;		/* the first hand-over (a whole put) is made */
+};
+
+struct live {
+	struct claimer *cl;
+	struct task *t;
+	int remote, on, said, ending;
+	struct live_stream log;	/* the final log's head: the first half of log_max */
+	struct live_stream series;	/* the lines of the series, capped, marked */
+	int series_lines, series_capped;
+	struct buf line, fixed;	/* the stdout line being read */
+	int line_over;
+	int bad_steps;		/* metrics lines with a step that is not a number */
+	char bad_first[128];
+	int64_t retry_at;	/* mono: the boss failed; not before this */
+};
+
+/*
+ * Live logs and series (spool-layout.md): live_begin before the run (log_max
+ * as the exec_spec's); live_output is the exec_spec's output hook (copies
+ * only); live_beat from the heartbeat hands what is new to the spool or the
+ * boss; live_end after the run hands over the rest of the series and adds
+ * the note about bad metrics lines to log (before the runner's trailer);
+ * then live_release.
+ */
+void live_begin(struct live *lv, struct claimer *cl, struct task *t, size_t log_max);
+void live_output(void *arg, int fd, const char *p, size_t n);
+void live_beat(struct live *lv);
+void live_end(struct live *lv, struct buf *log);
+void live_release(struct live *lv);
 
 /* ---- slot.c and main.c: the program ------------------------------------ */
 

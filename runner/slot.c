@@ -39,6 +39,7 @@ struct ctx {
 	struct task *t;
 	int beat_errors;
 	int64_t next_renew_ms;	/* mono: the next heartbeat; checks in between */
+	struct live *live;	/* the running script's live log and series */
 };
 
 /* Exponential backoff with jitter: the next wait, in [cur/2, cur]. */
@@ -87,6 +88,7 @@ static int on_beat(void *arg, int64_t *next_ms)
 		return r;
 	}
 	*next_ms = CHECK_MS;
+	live_beat(c->live);
 	if (now < c->next_renew_ms)
 		goto out;
 	if (r < 0) {
@@ -292,6 +294,7 @@ static void run_task(struct ctx *c)
 	struct run_env re;
 	struct script_job sj;
 	struct buf out;
+	struct live lv;
 	char **env = NULL;
 	int r, ok, lock = -1;
 
@@ -335,6 +338,9 @@ static void run_task(struct ctx *c)
 	s.beat = on_beat;
 	s.stop = on_stop;
 	s.arg = c;
+	live_begin(&lv, c->cl, t, s.log_max);
+	s.output = live_output;
+	s.out_arg = c->live = &lv;
 	say(rn, "slot %d: %s attempt %d: running %s%s", sl->index, t->id, t->attempt,
 	    sj.sname, sj.is_command ? " (a command job)" : "");
 
@@ -345,6 +351,7 @@ static void run_task(struct ctx *c)
 		trouble(c, "cannot run the script: %s", strerror(-r));
 		goto done;
 	}
+	live_end(&lv, &res.log);
 	if (res.end != END_STOPPED && preempted(rn, &res)) {
 		say(rn, "slot %d: %s attempt %d: ended (%s) while the runner stops: "
 		    "a preemption, not a failure", sl->index, t->id, t->attempt,
@@ -384,6 +391,9 @@ static void run_task(struct ctx *c)
 	}
 	exec_result_release(&res);
 done:
+	if (c->live)
+		live_release(c->live);
+	c->live = NULL;
 	if (lock >= 0)
 		workdir_done(wd, lock, rn->keep_work);
 	script_env_free(env);

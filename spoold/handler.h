@@ -175,6 +175,14 @@ void reads_list(struct conn *c, long def_limit);
 void reads_orders(struct conn *c);
 void reads_leaderboard(struct conn *c);
 
+/* logs.c: live logs and series (appends by offset, reads by offset),
+ * GET /v1/orders/ID/metrics; the plain log routes fall through to orders.c
+ * and reads.c. */
+void logs_post(struct conn *c);
+void logs_series_post(struct conn *c);
+void logs_get(struct conn *c);
+void logs_metrics(struct conn *c);
+
 /* workers.c: worker records. */
 void workers_put(struct conn *c, int seed);
 void workers_post(struct conn *c);

@@ -129,6 +129,17 @@ int cli_parse(const struct cmd *c, int argc, char **argv, struct args *a)
 			cli_help(c);
 			return -1;
 		}
+		if (s[1] != '-' && s[2] == '\0') {
+			/* a one-letter option, when the command has one ("-f") */
+			for (k = 0; c->opts[k].name; k++)
+				if (c->opts[k].name[0] == s[1] && !c->opts[k].name[1] &&
+				    !c->opts[k].arg)
+					break;
+			if (c->opts[k].name) {
+				a->val[k] = "";
+				continue;
+			}
+		}
 		if (s[1] != '-') {
 			cli_warn("unknown option '%s'", s);
 			cli_usage_hint(c);

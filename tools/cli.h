@@ -134,6 +134,8 @@ int cmd_sweep(const struct cmd *c, struct args *a);
 int cmd_top(const struct cmd *c, struct args *a);
 int cmd_workers(const struct cmd *c, struct args *a);
 int cmd_log(const struct cmd *c, struct args *a);
+int cmd_log_live(const struct cmd *c, struct args *a);
+int cmd_metrics(const struct cmd *c, struct args *a);
 int cmd_claim(const struct cmd *c, struct args *a);
 int cmd_drain(const struct cmd *c, struct args *a);
 int cmd_complete(const struct cmd *c, struct args *a);

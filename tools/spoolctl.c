@@ -170,11 +170,29 @@ static const struct cmd cmds[] = {
 	  "  --sweep NAME       only the jobs of that sweep (default: every job)\n"
 	  "  --format csv|jsonl the output (default csv)\n",
 	  { { "sweep", 1 }, { "format", 1 }, { NULL, 0 } }, 0, 0 },
-	{ "log", cmd_log, "ID",
+	{ "log", cmd_log_live, "ID [--attempt N] [-f|--follow] [--boss URL [--token-file F]]",
 	  "Print the stdout and stderr kept of each attempt of an order.",
 	  "Each attempt's log (capped by the runner; a cut is marked) follows a line\n"
-	  "\"=== attempt N ===\". Exit 3 when the order has no logs.\n",
-	  { { NULL, 0 } }, 1, 1 },
+	  "\"=== attempt N ===\". Exit 3 when the order has no logs.\n"
+	  "  --attempt N     that attempt's log only (no header line)\n"
+	  "  -f, --follow    follow the running attempt (or --attempt N) like tail -f:\n"
+	  "                  print what arrives, waiting for the order to start; exit\n"
+	  "                  when the attempt has ended\n"
+	  "  --boss URL      read from a boss over HTTP (else $SPOOL_BOSS, else the spool)\n"
+	  "  --token-file F  its bearer token (else $SPOOL_TOKEN_FILE)\n",
+	  { { "attempt", 1 }, { "f", 0 }, { "follow", 0 }, { "boss", 1 }, { "token-file", 1 },
+	    { NULL, 0 } }, 1, 1 },
+	{ "metrics", cmd_metrics, "ID [--attempt N] [--json] [--boss URL [--token-file F]]",
+	  "Print the metrics series a run printed (step, epoch and numeric keys).",
+	  "The JSON object lines with a numeric step or epoch the script printed on\n"
+	  "stdout, as a table (one row per line; - where a key is absent), of the\n"
+	  "last attempt that has a log or a series. Exit 3 when there is none.\n"
+	  "  --attempt N     that attempt's\n"
+	  "  --json          the document of GET /v1/orders/ID/metrics\n"
+	  "  --boss URL      read from a boss over HTTP (else $SPOOL_BOSS, else the spool)\n"
+	  "  --token-file F  its bearer token (else $SPOOL_TOKEN_FILE)\n",
+	  { { "attempt", 1 }, { "json", 0 }, { "boss", 1 }, { "token-file", 1 }, { NULL, 0 } },
+	  1, 1 },
 	{ "workers", cmd_workers, "[--json]",
 	  "List the workers that have reported: name and when last seen.",
 	  "  --json  every worker record, as stored (an array)\n",

@@ -944,6 +944,12 @@ class Progress:
         self.say("%sepoch %d/%d train_mse %.6g val_mse %.6g"
                  % (self.label, epoch, self.last, train_mse * self.units,
                     val_mse * self.units))
+        # a point of the run's series (spoolctl metrics): a JSON line with "epoch"
+        point = {"epoch": epoch, "loss": _round(val_mse * self.units),
+                 "trainLoss": _round(train_mse * self.units)}
+        if self.label:
+            point["fit"] = self.label.strip().rstrip(":")
+        self.say(json.dumps(point))
 
 
 class InputMap:
