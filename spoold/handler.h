@@ -174,6 +174,13 @@ void reads_list(struct conn *c, long def_limit);
 void reads_orders(struct conn *c);
 void reads_leaderboard(struct conn *c);
 
+/* artifacts.c: a job's artifacts and checkpoint. */
+void artifacts_list(struct conn *c);
+void artifacts_get(struct conn *c);
+void artifacts_put(struct conn *c);
+void checkpoint_get(struct conn *c);
+void checkpoint_put(struct conn *c);
+
 /* workers.c: worker records. */
 void workers_put(struct conn *c, int seed);
 void workers_post(struct conn *c);
