@@ -175,6 +175,13 @@ static const struct cmd cmds[] = {
 	  "Each attempt's log (capped by the runner; a cut is marked) follows a line\n"
 	  "\"=== attempt N ===\". Exit 3 when the order has no logs.\n",
 	  { { NULL, 0 } }, 1, 1 },
+	{ "artifacts", cmd_artifacts, "ID [NAME] [-o FILE] [--json] [--boss URL [--token-file F]]",
+	  "List the files a job's runs kept, or print (-o: write) one.",
+	  "Without NAME: one line per artifact, SIZE SHA256 NAME (--json: the list as\n"
+	  "JSON). With NAME: its bytes to standard output, or to FILE (-o). From the\n"
+	  "spool, or from the boss with --boss. Exit 3 when the job or the file is\n"
+	  "not there.\n",
+	  { { "o", 1 }, { "json", 0 }, { "boss", 1 }, { "token-file", 1 }, { NULL, 0 } }, 1, 2 },
 	{ "workers", cmd_workers, "[--json]",
 	  "List the workers that have reported: name and when last seen.",
 	  "  --json  every worker record, as stored (an array)\n",
