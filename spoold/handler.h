@@ -182,6 +182,12 @@ void logs_post(struct conn *c);
 void logs_series_post(struct conn *c);
 void logs_get(struct conn *c);
 void logs_metrics(struct conn *c);
+/* artifacts.c: a job's artifacts and checkpoint. */
+void artifacts_list(struct conn *c);
+void artifacts_get(struct conn *c);
+void artifacts_put(struct conn *c);
+void checkpoint_get(struct conn *c);
+void checkpoint_put(struct conn *c);
 
 /* workers.c: worker records. */
 void workers_put(struct conn *c, int seed);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "artifact.h"
 #include "handler.h"
 
 #define B_DEF HTTP_BODY_DEFAULT
@@ -23,6 +24,13 @@ static const struct route routes[] = {
 	{ HTTP_GET,  "/metrics", metrics_get, B_DEF },
 	{ HTTP_POST, "/v1/jobs", jobs_post, HTTP_BODY_JOBS },
 	{ HTTP_GET,  "/v1/jobs/:id", reads_job, B_DEF },
+	{ HTTP_GET,  "/v1/jobs/:id/artifacts", artifacts_list, B_DEF },
+	{ HTTP_GET,  "/v1/jobs/:id/artifacts/:name", artifacts_get, B_DEF },
+	{ HTTP_POST, "/v1/jobs/:id/artifacts/:name", artifacts_put, ARTIFACT_FILE_MAX },
+	{ HTTP_PUT,  "/v1/jobs/:id/artifacts/:name", artifacts_put, ARTIFACT_FILE_MAX },
+	{ HTTP_GET,  "/v1/jobs/:id/checkpoint", checkpoint_get, B_DEF },
+	{ HTTP_POST, "/v1/jobs/:id/checkpoint", checkpoint_put, CKPT_PACK_MAX },
+	{ HTTP_PUT,  "/v1/jobs/:id/checkpoint", checkpoint_put, CKPT_PACK_MAX },
 	{ HTTP_POST, "/v1/claim", claims_post, B_DEF },
 	{ HTTP_GET,  "/v1/orders", pages_orders, B_DEF },
 	{ HTTP_GET,  "/v1/orders/:id", reads_order, B_DEF },
