@@ -12,11 +12,17 @@ CHROMIUM=$(command -v chromium || true)
 SC="$BIN/spoolctl --spool $TESTDIR/spool"
 mkdir scripts screens
 # a fast training script: its loss depends on lr and opt, its log names them
+# and it prints a point per epoch (the run's series) and keeps an artifact
 cat >scripts/fit.py <<'S'
-import json, sys
+import json, os, sys
 job = json.loads(sys.argv[1])
 print("training lr=%s opt=%s epochs=%s" % (job["lr"], job.get("opt"), job.get("epochs")))
 loss = job["lr"] * (2 if job.get("opt") == "sgd" else 1)
+epochs = job.get("epochs", 3)
+for e in range(1, epochs + 1):
+    print(json.dumps({"epoch": e, "loss": round(loss * (1 + (epochs - e) / epochs), 6)}))
+with open(os.path.join(os.environ["SPOOL_ARTIFACTS_DIR"], "model.txt"), "w") as f:
+    f.write("lr=%s\n" % job["lr"])
 print(json.dumps({"status": 200, "loss": loss, "acc": round(1 - loss, 6)}))
 S
 cat >scripts/broken.sh <<'S'
@@ -30,6 +36,7 @@ chmod +x scripts/broken.sh
 cat >scripts/hold.sh <<S
 #!/bin/sh
 echo "holding until $TESTDIR/go"
+echo "<b>bold?</b> is text"
 while [ ! -e "$TESTDIR/go" ]; do sleep 0.1; done
 echo '{"status": 200}'
 S
@@ -109,7 +116,7 @@ rc=$?
 set -e
 [ "$rc" = 77 ] && exit 77
 [ "$rc" = 0 ] || fail "the browser test failed (exit $rc); screenshots in $TESTDIR/screens"
-for f in 1-board-queued 2-board-done 2-workers-running 3-results-s1 4-plot-categorical 5-failed-s2 5-job-attempts 6-job 7-job-cancelled 8-token; do
+for f in 1-board-queued 2-board-done 2-workers-running 2-job-live 3-results-s1 4-plot-categorical 4-curves 5-failed-s2 5-job-attempts 6-job 7-job-cancelled 8-token; do
 	[ -s "screens/$f.png" ] || fail "no screenshot $f.png"
 done
 # kept when asked (tests/run removes a passing test's directory)

@@ -22,7 +22,8 @@ const $ = id => document.getElementById(id);
 
 // ---- the view, in the URL ------------------------------------------------
 
-const view = { sweep: '', key: 'loss', order: 'asc', param: '', sort: '', job: '' };
+const view = { sweep: '', key: 'loss', order: 'asc', param: '', sort: '', job: '', runs: [] };
+const RUNS_MAX = 10;                // learning curves drawn at once
 
 function readURL() {
   const q = new URLSearchParams(location.search);
@@ -32,6 +33,7 @@ function readURL() {
   view.param = q.get('param') || '';
   view.sort = q.get('sort') || '';
   view.job = /^[0-9a-f]{24}$/.test(q.get('job') || '') ? q.get('job') : '';
+  view.runs = (q.get('runs') || '').split(',').filter(x => /^[0-9a-f]{24}$/.test(x)).slice(0, RUNS_MAX);
 }
 
 function urlOf(v) {
@@ -42,6 +44,7 @@ function urlOf(v) {
   if (v.param) q.set('param', v.param);
   if (v.sort) q.set('sort', v.sort);
   if (v.job) q.set('job', v.job);
+  if (v.runs && v.runs.length) q.set('runs', v.runs.join(','));
   const s = q.toString();
   return s ? '?' + s : location.pathname;
 }
@@ -220,6 +223,75 @@ function withCursor(path, p) {
   return c ? path + '&after=' + encodeURIComponent(c) : path;
 }
 
+// ---- learning curves (GET /v1/orders/ID/metrics) --------------------------
+
+// A run that ended keeps its series: asked once (a bounded cache).
+const seriesCache = new Map();
+async function loadSeries(id, ended) {
+  if (seriesCache.has(id)) return seriesCache.get(id);
+  const { data } = await getJSON('/v1/orders/' + id + '/metrics', true);
+  const pts = data && Array.isArray(data.points) ? data.points : [];
+  if (ended && data) {
+    if (seriesCache.size >= 500) seriesCache.delete(seriesCache.keys().next().value);
+    seriesCache.set(id, pts);
+  }
+  return pts;
+}
+
+// The x of a point (step, else epoch) and the key plotted: the board's
+// key when the series has it, else loss, else its first numeric member.
+function curveKeys(runs) {
+  const pts = runs.flatMap(r => r.points);
+  const x = pts.some(p => typeof p.step === 'number') ? 'step' : 'epoch';
+  const has = k => pts.some(p => typeof p[k] === 'number');
+  let y = has(view.key) ? view.key : has('loss') ? 'loss' : '';
+  if (!y) {
+    const p = pts.find(q => Object.keys(q).some(k => k !== x && typeof q[k] === 'number'));
+    y = p ? Object.keys(p).find(k => k !== x && typeof p[k] === 'number') : '';
+  }
+  return { x, y };
+}
+
+const COLORS = ['#1c7ed6', '#d9480f', '#2f9e44', '#ae3ec9', '#f08c00', '#0c8599', '#e64980', '#5c940d', '#495057', '#3b5bdb'];
+
+// Draw runs [{id, rank, points}] as lines on canvas id; the number drawn.
+function drawCurves(canvasId, runs) {
+  if (typeof Chart === 'undefined') return 0;
+  const { x, y } = curveKeys(runs);
+  const datasets = runs.map((r, i) => ({
+    label: (r.rank ? '#' + r.rank + ' ' : '') + r.id,
+    data: r.points.filter(p => typeof p[x] === 'number' && typeof p[y] === 'number').map(p => ({ x: p[x], y: p[y] })),
+    borderColor: COLORS[i % COLORS.length], backgroundColor: COLORS[i % COLORS.length],
+    pointRadius: 2, borderWidth: 1.5,
+  })).filter(d => d.data.length);
+  const scales = { x: { type: 'linear', title: { display: true, text: x } },
+                   y: { type: 'linear', title: { display: true, text: y || '(no numeric key)' } } };
+  let c = Chart.getChart(canvasId);
+  if (!c) {
+    c = new Chart($(canvasId), { type: 'line', data: { datasets },
+      options: { animation: false, responsive: true, maintainAspectRatio: false, scales,
+                 plugins: { legend: { display: true, position: 'right' } } } });
+  } else {
+    c.data.datasets = datasets;
+    c.options.scales = scales;
+    c.update('none');
+  }
+  return datasets.length;
+}
+
+function curveBox(id) {
+  const b = el('input');
+  b.type = 'checkbox';
+  b.checked = view.runs.includes(id);
+  b.title = 'draw its learning curve';
+  b.addEventListener('change', () => {
+    const runs = view.runs.filter(x => x !== id);
+    if (b.checked) runs.push(id);
+    go({ runs: runs.slice(-RUNS_MAX) });
+  });
+  return b;
+}
+
 // ---- the board -----------------------------------------------------------------
 
 let sweeps = [];        // the last /v1/sweeps page
@@ -323,7 +395,18 @@ async function loadResults() {
     getJSON(base + '&limit=' + RESULTS_PAGE + '&offset=' + p.offset),
     getJSON(base + '&limit=' + PLOT_ROWS),
   ]);
-  return () => renderResults(page, all, p);
+  // the curves: the runs ticked (in the URL), else the best three shown
+  const ids = view.runs.length ? view.runs : page.rows.slice(0, 3).map(r => r.id);
+  const done = new Set(all.rows.map(r => r.id).concat(page.rows.map(r => r.id)));
+  const series = await Promise.all(ids.map(id => loadSeries(id, done.has(id))));
+  return () => {
+    renderResults(page, all, p);
+    const rank = new Map(all.rows.concat(page.rows).map(r => [r.id, r.rank]));
+    const n = drawCurves('curves', ids.map((id, i) => ({ id, rank: rank.get(id), points: series[i] })));
+    $('curves-of').textContent = view.runs.length ? 'of the runs ticked' : 'of the best ' + ids.length + ' (tick rows to choose)';
+    $('curves-note').textContent = n ? n + ' of ' + ids.length + ' runs printed a series (JSON lines with "epoch" or "step")'
+                                     : 'no series: a script prints one JSON line per epoch, e.g. {"epoch": 1, "loss": 0.4}';
+  };
 }
 
 function renderResults(page, all, p) {
@@ -352,7 +435,7 @@ function renderResults(page, all, p) {
     rows.sort((a, b) => compare((a.params || {})[name], (b.params || {})[name]) * (sdir === 'desc' ? -1 : 1));
   }
   const mark = (col, dir) => col === scol ? (dir === 'desc' ? ' \u25bc' : ' \u25b2') : '';
-  const head = [{ label: 'rank' }, { label: 'job' }];
+  const head = [{ label: 'rank' }, { label: 'job' }, { label: 'curve', title: 'draw its learning curve below' }];
   params.forEach(n => head.push({
     label: n + mark('p.' + n, sdir), cls: 'param',
     title: 'sort this page by ' + n,
@@ -366,7 +449,7 @@ function renderResults(page, all, p) {
   fill($('results'), head, rows.map(r => ({
     id: r.id,
     cls: r.rank === 1 ? 'best' : '',
-    cells: [r.rank, jobLink(r.id)].concat(params.map(n => (r.params || {})[n]),
+    cells: [r.rank, jobLink(r.id), curveBox(r.id)].concat(params.map(n => (r.params || {})[n]),
       keys.map(k => (r.outcome || {})[k])),
   })), 'no done run reports "' + view.key + '" yet');
   const pager = $('results-pager');
@@ -377,6 +460,7 @@ function renderResults(page, all, p) {
   pager.replaceChildren(prev, el('span', ' ' + (p.total ? p.offset + 1 : 0) + '\u2013' +
     Math.min(p.total, p.offset + RESULTS_PAGE) + ' of ' + p.total + ' ', 'muted'), next);
   plot(all.rows, param);
+  return page.rows;
 }
 
 function plot(rows, param) {
@@ -526,20 +610,48 @@ function kvTable(table, obj, empty) {
   fill(table, ['field', 'value'], rows, empty);
 }
 
-// The job's log: every attempt's, whole (GET /v1/orders/ID/log). This is
-// the one place the log is asked for: a live log read by offset while the
-// job runs goes here.
-async function loadLog(id) {
-  const r = await api('/v1/orders/' + id + '/log');
-  return r.ok ? await r.text() : '';
+// The job's log. While an attempt runs, it is followed live: each refresh
+// asks for what came after the bytes already shown (GET .../log?attempt=A
+// &offset=N); otherwise every attempt's log, whole (GET .../log), asked
+// again only when the order changed.
+const live = { id: '', attempt: 0, offset: 0, text: '', dec: null };
+let logKey = '', logText = '';
+
+async function loadLog(id, order) {
+  if (order && order.state === 'assigned') {
+    if (live.id !== id || live.attempt !== order.attempt)
+      Object.assign(live, { id, attempt: order.attempt, offset: 0, text: '', dec: new TextDecoder() });
+    const r = await api('/v1/orders/' + id + '/log?attempt=' + order.attempt + '&offset=' + live.offset);
+    if (r.status === 416) {          // the log was replaced: from the start
+      Object.assign(live, { offset: 0, text: '', dec: new TextDecoder() });
+    } else if (r.ok) {
+      const b = new Uint8Array(await r.arrayBuffer());
+      live.offset += b.byteLength;
+      live.text += live.dec.decode(b, { stream: true });
+    }
+    return { text: '=== attempt ' + order.attempt + ' ===\n' + live.text, live: true };
+  }
+  live.id = '';
+  const key = id + ' ' + (order ? order.state + ' ' + order.attempt : '');
+  if (key !== logKey) {
+    const r = await api('/v1/orders/' + id + '/log');
+    logText = r.ok ? await r.text() : '';
+    logKey = key;
+  }
+  return { text: logText, live: false };
 }
 
 const ms = v => (typeof v !== 'number' ? '' : v < 10000 ? v + ' ms' : fmtAge(v));
 
 async function loadJob(id) {
-  const [{ data: order }, { data: job }, { data: outcome }, { data: attempts }, log] = await Promise.all([
-    getJSON('/v1/orders/' + id, true), getJSON('/v1/jobs/' + id, true), getJSON('/v1/outcomes/' + id, true),
-    getJSON('/v1/orders/' + id + '/attempts', true), loadLog(id)]);
+  const { data: order } = await getJSON('/v1/orders/' + id, true);
+  const ended = order && !['new', 'assigned'].includes(order.state);
+  const [{ data: job }, { data: outcome }, { data: attempts }, { data: artifacts }, logged, points] = await Promise.all([
+    getJSON('/v1/jobs/' + id, true), getJSON('/v1/outcomes/' + id, true),
+    getJSON('/v1/orders/' + id + '/attempts', true), getJSON('/v1/jobs/' + id + '/artifacts', true),
+    loadLog(id, order), loadSeries(id, ended)]);
+  const log = logged.text;
+  if (id !== view.job) return;     // the view moved on meanwhile
   $('job-id').textContent = id;
   $('job-state').textContent = order ? order.state : 'unknown';
   $('job-state').className = 'state ' + (order ? order.state : '');
@@ -571,6 +683,16 @@ async function loadJob(id) {
                                         logOf.has(order.attempt) ? logOf.get(order.attempt) + ' bytes' : ''] });
   fill($('job-attempts'), ['attempt', 'ended', 'status', 'error', 'worker', 'exit', 'signal', 'wall', 'CPU',
                            'max RSS kB', 'log'], att, 'no attempt has ended yet');
+  // its artifacts (a link each: without a token the browser fetches it)
+  fill($('job-artifacts'), ['name', 'bytes', 'sha256'], (artifacts || []).map(a => {
+    const link = el('a', a.name);
+    link.href = '/v1/jobs/' + id + '/artifacts/' + encodeURIComponent(a.name);
+    link.download = a.name;
+    return { cells: [link, a.size, a.sha256] };
+  }), 'no artifacts kept');
+  const n = drawCurves('job-curve', [{ id, points }]);
+  $('job-curve-note').textContent = n ? points.length + ' points' : 'no series printed (JSON lines with "epoch" or "step")';
+  $('job-log-live').textContent = logged.live ? '(live: the running attempt, as it arrives)' : '';
   const pre = $('job-log');
   const atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
   if (pre.textContent !== (log || '(no log yet)')) {

@@ -155,7 +155,21 @@ def run(b, o, shots):
     slots = sorted(col(b, "workers", "slots"))
     check(slots == ["2", "2"], "each worker's slots: %r" % slots)
     b.screenshot(os.path.join(shots, "2-workers-running.png"))
+    # its page follows the log live, while the run lasts (the markup as text)
+    goto(b, url + "?job=" + o.hold)
+    b.wait("document.getElementById('job-state').textContent === 'assigned' && "
+           "document.getElementById('job-log').textContent.includes('<b>bold?</b> is text')",
+           "the running job's log, live", timeout=60)
+    check(b.eval("document.querySelectorAll('#job-log *').length") == 0, "the log is text, no element")
+    check(b.eval("document.getElementById('job-log-live').textContent").startswith("(live"), "the log said live")
+    check("running now" in texts(b, "#job-attempts tbody td"), "the attempt running now: %r" % texts(b, "#job-attempts tbody tr"))
+    b.screenshot(os.path.join(shots, "2-job-live.png"))
     open(o.go, "w").close()
+    b.wait("document.getElementById('job-state').textContent === 'done' && "
+           "!document.getElementById('job-log-live').textContent && "
+           "document.getElementById('job-log').textContent.includes('[runner: exit code 0')",
+           "the held job done, its whole log shown", timeout=60)
+    goto(b, url)
 
     # all sweeps: 11 done runs; the sweep filter narrows the table to s1's 9
     t = now_ms(b)
@@ -203,6 +217,22 @@ def run(b, o, shots):
     labels = b.eval("Chart.getChart('plot').scales.x.getLabels()")
     check(sorted(labels) == sorted(["adam", "sgd", XSS]), "categories on the x axis: %r" % labels)
     b.screenshot(os.path.join(shots, "4-plot-categorical.png"))
+
+    # learning curves: the best three by default, then the runs ticked
+    b.wait("Chart.getChart('curves') && Chart.getChart('curves').data.datasets.length === 3 && "
+           "Chart.getChart('curves').data.datasets.every(d => d.data.length === 2)",
+           "the best three runs' curves, two epochs each")
+    check(b.eval("Chart.getChart('curves').options.scales.x.title.text") == "epoch", "curves against epoch")
+    check(b.eval("Chart.getChart('curves').options.scales.y.title.text") == "loss", "curves of loss")
+    ticked = b.eval("[...document.querySelectorAll('#results tbody tr')].slice(4, 6).map(tr => tr.dataset.id)")
+    for rid in ticked:
+        settle(b, lambda: click(b, "#results tbody tr[data-id='%s'] input[type=checkbox]" % rid, "a curve box"))
+    b.wait("location.search.includes('runs=') && Chart.getChart('curves').data.datasets.length === 2",
+           "two runs ticked, two curves")
+    labels = b.eval("Chart.getChart('curves').data.datasets.map(d => d.label)")
+    check(all(any(rid in l for l in labels) for rid in ticked), "the curves are the runs ticked: %r" % labels)
+    check(b.eval("decodeURIComponent(location.search)").count(",") >= 1, "both runs in the URL")
+    b.screenshot(os.path.join(shots, "4-curves.png"))
 
     # sorting: by a parameter (this page), by an outcome key (the server ranks)
     settle(b, lambda: b.eval("[...document.querySelectorAll('#results thead th')]"
@@ -277,6 +307,11 @@ def run(b, o, shots):
           "the run record: %r" % run_rec)
     att = col(b, "job-attempts", "attempt")
     check(att == ["1"], "one attempt: %r" % att)
+    b.wait("document.querySelector('#job-artifacts tbody a') && "
+           "document.querySelector('#job-artifacts tbody a').textContent === 'model.txt'", "its artifact")
+    check(col(b, "job-artifacts", "bytes") == ["7"], "model.txt's size: %r" % col(b, "job-artifacts", "bytes"))
+    b.wait("Chart.getChart('job-curve') && Chart.getChart('job-curve').data.datasets[0].data.length === 2",
+           "the run's own curve")
     check(b.eval("document.querySelector('#job-actions [data-action=cancel]').disabled"),
           "cancel is not offered for a done job")
     b.screenshot(os.path.join(shots, "6-job.png"))
