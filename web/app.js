@@ -391,10 +391,12 @@ function compare(a, b) {
 async function loadResults() {
   const base = '/v1/results?key=' + encodeURIComponent(view.key) + '&order=' + view.order + sweepQuery();
   const p = pages.results;
-  const [{ data: page }, { data: all }] = await Promise.all([
-    getJSON(base + '&limit=' + RESULTS_PAGE + '&offset=' + p.offset),
-    getJSON(base + '&limit=' + PLOT_ROWS),
-  ]);
+  // a page within the runs plotted is cut from their answer: one ranking
+  // of the done runs per refresh, not two
+  const { data: all } = await getJSON(base + '&limit=' + PLOT_ROWS);
+  const page = p.offset + RESULTS_PAGE <= PLOT_ROWS
+    ? Object.assign({}, all, { offset: p.offset, rows: all.rows.slice(p.offset, p.offset + RESULTS_PAGE) })
+    : (await getJSON(base + '&limit=' + RESULTS_PAGE + '&offset=' + p.offset)).data;
   // the curves: the runs ticked (in the URL), else the best three shown
   const ids = view.runs.length ? view.runs : page.rows.slice(0, 3).map(r => r.id);
   const done = new Set(all.rows.map(r => r.id).concat(page.rows.map(r => r.id)));
