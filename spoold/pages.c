@@ -424,6 +424,7 @@ struct results_walk {
 	int sweep;
 	const char *key;
 	long total;
+	long pruned;		/* done runs stopped early, left out */
 	struct buf job, out;
 	char keys[RESULT_KEYS_MAX][64];
 	int nkeys;
@@ -462,7 +463,11 @@ static int results_visit(void *arg, const struct order *o)
 	if (spool_read_outcome(rw->sp, o, &rw->out) < 0 || !rw->out.data ||
 	    json_parse(&j, rw->out.data, rw->out.len, JSON_TOKENS_MAX, err, sizeof(err)) < 0)
 		return 0;
-	if (j.tok[0].type == JSMN_OBJECT) {
+	t = j.tok[0].type == JSMN_OBJECT ? json_get(&j, 0, "pruned") : -1;
+	if (t >= 0 && !json_eq(&j, t, "false") && !json_eq(&j, t, "null")) {
+		/* stopped early: not ranked, as the leaderboard does */
+		rw->pruned++;
+	} else if (j.tok[0].type == JSMN_OBJECT) {
 		note_keys(rw, &j);
 		t = json_get(&j, 0, rw->key);
 		if (t >= 0 && json_num(&j, t, &v) == 0 && isfinite(v)) {
@@ -533,8 +538,9 @@ static void run_results(struct op *op, struct spool *sp)
 		buf_puts(b, "null");
 	buf_puts(b, ", \"key\": ");
 	buf_json_str(b, r->key, strlen(r->key));
-	buf_printf(b, ", \"order\": \"%s\", \"total\": %ld, \"offset\": %d, "
-		   "\"keys\": [", r->desc ? "desc" : "asc", rw.total, offset);
+	buf_printf(b, ", \"order\": \"%s\", \"total\": %ld, \"pruned\": %ld, "
+		   "\"offset\": %d, \"keys\": [", r->desc ? "desc" : "asc", rw.total,
+		   rw.pruned, offset);
 	for (i = 0; i < rw.nkeys; i++) {
 		buf_puts(b, i ? ", " : "");
 		buf_json_str(b, rw.keys[i], strlen(rw.keys[i]));

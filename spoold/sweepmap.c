@@ -6,7 +6,9 @@
  *
  * What makes it cheap is that a job never changes once stored: the sweep a
  * job belongs to, and its parameters, are read once per daemon life and
- * remembered by id (the id map, 16 bytes an order). After that a table
+ * remembered by id (the id map, 24 bytes an order), and so is whether a
+ * done run was pruned (stopped early: its outcome has "pruned"), read
+ * once per claim that ended. After that a table
  * costs one walk of the state directories' names (readdir, no file
  * opened). Requests are answered from the table in memory; one older than a
  * second, or than 20 times what its last walk cost (3 s to walk a million
@@ -58,6 +60,7 @@ struct sweep {
 	int nparams;
 	struct param params[SWEEP_PARAMS_MAX];
 	long counts[ST_COUNT];		/* as of the last table */
+	long pruned;			/* of counts[ST_DONE], the runs stopped early */
 	struct sample s[SWEEP_SAMPLES];
 	int ns, s0;			/* ring: count, oldest */
 };
@@ -65,6 +68,8 @@ struct sweep {
 struct idslot {
 	unsigned char id[SPOOL_ID_LEN / 2];
 	uint32_t sweep;			/* index + 1; 0 = empty slot */
+	uint32_t done_tag;		/* the done claim read (a hash of its name), 0 none */
+	uint32_t pruned;		/* its outcome says "pruned" */
 };
 
 void sweepmap_init(struct sweepmap *m, struct disk *disk)
@@ -122,14 +127,25 @@ static int map_get(const struct sweepmap *m, const unsigned char *id)
 	return -1;
 }
 
-static void map_insert(struct idslot *t, size_t cap, const unsigned char *id,
-		       uint32_t v)
+/* Under mu: id's slot, or NULL. */
+static struct idslot *map_slot(struct sweepmap *m, const unsigned char *id)
 {
-	size_t i = id_hash(id) & (cap - 1);
+	size_t i;
+	if (!m->cap)
+		return NULL;
+	for (i = id_hash(id) & (m->cap - 1); m->ids[i].sweep;
+	     i = (i + 1) & (m->cap - 1))
+		if (!memcmp(m->ids[i].id, id, sizeof(m->ids[i].id)))
+			return &m->ids[i];
+	return NULL;
+}
+
+static void map_insert(struct idslot *t, size_t cap, const struct idslot *v)
+{
+	size_t i = id_hash(v->id) & (cap - 1);
 	while (t[i].sweep)
 		i = (i + 1) & (cap - 1);
-	memcpy(t[i].id, id, sizeof(t[i].id));
-	t[i].sweep = v;
+	t[i] = *v;
 }
 
 /* Under mu: remember id's sweep; quietly not when full (it is re-read). */
@@ -144,12 +160,18 @@ static void map_put(struct sweepmap *m, const unsigned char *id, int sweep)
 			return;
 		for (i = 0; i < m->cap; i++)
 			if (m->ids[i].sweep)
-				map_insert(t, cap, m->ids[i].id, m->ids[i].sweep);
+				map_insert(t, cap, &m->ids[i]);
 		free(m->ids);
 		m->ids = t;
 		m->cap = cap;
 	}
-	map_insert(m->ids, m->cap, id, (uint32_t)sweep + 1);
+	{
+		struct idslot v;
+		memset(&v, 0, sizeof(v));
+		memcpy(v.id, id, sizeof(v.id));
+		v.sweep = (uint32_t)sweep + 1;
+		map_insert(m->ids, m->cap, &v);
+	}
 	m->n++;
 }
 
@@ -301,12 +323,71 @@ struct table_walk {
 	struct sweepmap *m;
 	struct spool *sp;
 	struct buf job;
-	long (*cnt)[ST_COUNT];
+	long (*cnt)[ST_COUNT + 1];	/* [ST_COUNT]: pruned, of done */
 	size_t ncnt;
 	long unread;
 	int64_t read_until, read_ms;	/* the budget; time spent reading */
 	int err;
 };
+
+/* A name's hash, never 0: which claim of an order was read. */
+static uint32_t name_tag(const char *name)
+{
+	uint32_t h = 2166136261u;
+	for (; *name; name++)
+		h = (h ^ (unsigned char)*name) * 16777619u;
+	return h ? h : 1;
+}
+
+/* 1 if the outcome of done order o says "pruned" (not false or null). */
+static int outcome_pruned(struct spool *sp, const struct order *o, struct buf *b)
+{
+	struct json j;
+	int t, p = 0;
+	buf_reset(b);
+	if (spool_read_outcome(sp, o, b) < 0 || !b->data ||
+	    json_parse(&j, b->data, b->len, JSON_TOKENS_MAX, NULL, 0) < 0)
+		return 0;
+	if (j.tok[0].type == JSMN_OBJECT && (t = json_get(&j, 0, "pruned")) >= 0)
+		p = !json_eq(&j, t, "false") && !json_eq(&j, t, "null");
+	json_release(&j);
+	return p;
+}
+
+/* Whether done order o was pruned: remembered for its claim, or read
+ * within the walk's budget (past it: 0 now, and the table counts it
+ * unread). */
+static int done_pruned(struct table_walk *tw, const struct order *o)
+{
+	unsigned char id[SPOOL_ID_LEN / 2];
+	uint32_t tag = name_tag(o->file);
+	struct idslot *sl;
+	int64_t t0;
+	int p = -1;
+
+	id_bin(o->n.id, id);
+	pthread_mutex_lock(&tw->m->mu);
+	sl = map_slot(tw->m, id);
+	if (sl && sl->done_tag == tag)
+		p = (int)sl->pruned;
+	pthread_mutex_unlock(&tw->m->mu);
+	if (p >= 0)
+		return p;
+	t0 = now_ms();
+	if (t0 >= tw->read_until) {
+		tw->unread++;
+		return 0;
+	}
+	p = outcome_pruned(tw->sp, o, &tw->job);
+	tw->read_ms += now_ms() - t0;
+	pthread_mutex_lock(&tw->m->mu);
+	if ((sl = map_slot(tw->m, id))) {
+		sl->done_tag = tag;
+		sl->pruned = (uint32_t)p;
+	}
+	pthread_mutex_unlock(&tw->m->mu);
+	return p;
+}
 
 static int table_visit(void *arg, const struct order *o)
 {
@@ -326,7 +407,7 @@ static int table_visit(void *arg, const struct order *o)
 	}
 	if ((size_t)s >= tw->ncnt) {
 		size_t n = (size_t)s + 64;
-		long (*c)[ST_COUNT] = realloc(tw->cnt, n * sizeof(*c));
+		long (*c)[ST_COUNT + 1] = realloc(tw->cnt, n * sizeof(*c));
 		if (!c) {
 			tw->err = -ENOMEM;
 			return 1;
@@ -336,6 +417,8 @@ static int table_visit(void *arg, const struct order *o)
 		tw->ncnt = n;
 	}
 	tw->cnt[s][o->state]++;
+	if (o->state == ST_DONE && done_pruned(tw, o) == 1)
+		tw->cnt[s][ST_COUNT]++;
 	return 0;
 }
 
@@ -350,6 +433,7 @@ static void table_publish(struct sweepmap *m, struct table_walk *tw,
 		struct sample *sm;
 		for (st = 0; st < ST_COUNT; st++)
 			w->counts[st] = i < tw->ncnt ? tw->cnt[i][st] : 0;
+		w->pruned = i < tw->ncnt ? tw->cnt[i][ST_COUNT] : 0;
 		if (tw->unread) {
 			/* counts still grow as jobs are learnt: no rate */
 			w->ns = 0;
@@ -385,7 +469,8 @@ static int table_walk(struct sweepmap *m, struct spool *sp, int64_t read_ms)
 	tw.sp = sp;
 	pthread_mutex_lock(&m->walk_mu);
 	tw.read_until = t0 + read_ms;
-	buf_init(&tw.job, SPOOL_JOB_MAX + 2);
+	buf_init(&tw.job, (SPOOL_JOB_MAX > SPOOL_OUTCOME_MAX ? SPOOL_JOB_MAX :
+			   SPOOL_OUTCOME_MAX) + 2);
 	for (st = 0; st < ST_COUNT && rc == 0 && !tw.err; st++)
 		rc = spool_scan(sp, st, table_visit, &tw);
 	buf_release(&tw.job);
@@ -489,10 +574,12 @@ static void sweep_json(const struct sweep *w, struct buf *b)
 		buf_puts(b, "null");
 	buf_puts(b, ", \"counts\": {");
 	for (st = 0; st < ST_COUNT; st++) {
-		buf_printf(b, "%s\"%s\": %ld", st ? ", " : "",
-			   spool_state_name(st), w->counts[st]);
+		/* done counts the runs not pruned, as the leaderboard does */
+		buf_printf(b, "%s\"%s\": %ld", st ? ", " : "", spool_state_name(st),
+			   w->counts[st] - (st == ST_DONE ? w->pruned : 0));
 		t += w->counts[st];
 	}
+	buf_printf(b, ", \"pruned\": %ld", w->pruned);
 	left = w->counts[ST_NEW] + w->counts[ST_ASSIGNED];
 	rate = sweep_rate(w);
 	buf_printf(b, "}, \"total\": %ld, \"perMinute\": ", t);

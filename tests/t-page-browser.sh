@@ -23,7 +23,10 @@ for e in range(1, epochs + 1):
     print(json.dumps({"epoch": e, "loss": round(loss * (1 + (epochs - e) / epochs), 6)}))
 with open(os.path.join(os.environ["SPOOL_ARTIFACTS_DIR"], "model.txt"), "w") as f:
     f.write("lr=%s\n" % job["lr"])
-print(json.dumps({"status": 200, "loss": loss, "acc": round(1 - loss, 6)}))
+out = {"status": 200, "loss": loss, "acc": round(1 - loss, 6)}
+if job.get("prune"):   # what an early stop leaves (issue12-stop): "pruned"
+    out["pruned"] = {"rule": "median", "step": 1}
+print(json.dumps(out))
 S
 cat >scripts/broken.sh <<'S'
 #!/bin/sh
@@ -53,7 +56,8 @@ echo '{"name": "s4", "base": {"scriptName": "fit.py"}, "grid": {"lr": [0.5, 0.7]
 # s3: needs a capability no runner here has, so it stays queued
 echo '{"name": "s3", "base": {"scriptName": "fit.py", "lr": 9, "spool": {"tags": ["gpu"]}}}' >s3.json
 echo '{"name": "s5", "base": {"scriptName": "hold.sh"}}' >s5.json
-for s in s1 s2 s3 s4 s5; do $SC sweep $s.json >$s.ids 2>/dev/null; done
+echo '{"name": "s6", "base": {"scriptName": "fit.py", "lr": 0.9}, "grid": {"prune": [false, true]}}' >s6.json
+for s in s1 s2 s3 s4 s5 s6; do $SC sweep $s.json >$s.ids 2>/dev/null; done
 assert_eq 9 "$(wc -l <s1.ids)" "s1 has nine jobs"
 
 # a second boss guarded by a token, for the page's token prompt
@@ -90,7 +94,7 @@ assert_eq 400 "$(curl -s -o /dev/null -w '%{http_code}' "$URL/v1/orders?after=0.
 # before the page: every queued order in claim order, no cursor
 curl -sS -D hdr -o body "$URL/v1/orders?state=new&limit=10000"
 ! grep -qi '^X-Spool-Next' hdr || fail "the runner's list got a cursor"
-assert_eq 15 "$(python3 -c 'import json; print(len(json.load(open("body"))))')" "the runner's list: all 15 queued"
+assert_eq 17 "$(python3 -c 'import json; print(len(json.load(open("body"))))')" "the runner's list: all 17 queued"
 curl -sS -o paged.json "$URL/v1/orders?state=new&limit=10000&after="
 cmp -s body paged.json || fail "the paged list of new/ (one page) differs from the runner's list"
 

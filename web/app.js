@@ -301,7 +301,7 @@ function sweepQuery() { return view.sweep ? '&sweep=' + encodeURIComponent(view.
 
 function progressBar(c, total) {
   const bar = el('div', undefined, 'bar');
-  [['done', 'done'], ['failed', 'failed'], ['cancelled', 'cancelled'],
+  [['done', 'done'], ['pruned', 'pruned'], ['failed', 'failed'], ['cancelled', 'cancelled'],
    ['assigned', 'running'], ['held', 'held'], ['new', 'queued']].forEach(([k, cls]) => {
     if (!c[k]) return;
     const s = el('span', undefined, 'seg ' + cls);
@@ -336,16 +336,16 @@ function renderSweeps(data, p) {
       cell.href = urlOf(Object.assign({}, view, { sweep: s.name }));
       cell.addEventListener('click', e => { e.preventDefault(); go({ sweep: s.name }, true); });
     }
-    const finished = c.done + c.failed + c.cancelled;
+    const pruned = c.pruned || 0, finished = c.done + pruned + c.failed + c.cancelled;
     return {
       cls: s.name !== null && s.name === view.sweep ? 'selected' : '',
-      cells: [cell, progressBar(c, s.total || 1), finished + ' / ' + s.total, c.done, c.failed,
+      cells: [cell, progressBar(c, s.total || 1), finished + ' / ' + s.total, c.done, pruned, c.failed,
               c.cancelled, c.assigned, c.new, c.held,
               s.perMinute === null ? '' : fmt(s.perMinute),
               s.etaS === null ? (c.new + c.assigned ? '?' : '') : fmtAge(s.etaS * 1000)],
     };
   });
-  fill($('sweeps'), ['sweep', 'progress', 'finished', 'done', 'failed', 'cancelled', 'running',
+  fill($('sweeps'), ['sweep', 'progress', 'finished', 'done', 'pruned', 'failed', 'cancelled', 'running',
                      'queued', 'held', 'per min', 'time left'], rows, 'no jobs yet');
   const head = $('sweeps').querySelector('th');
   if (head) { head.textContent = ''; head.append(el('span', 'sweep ('), all, el('span', ')')); }
@@ -418,7 +418,8 @@ function renderResults(page, all, p) {
   if (!keys.includes(view.key)) keys.unshift(view.key);
   $('results-of').textContent = (view.sweep ? 'of sweep ' + view.sweep : 'of all sweeps') +
     ' \u2014 ' + page.total + ' done runs report ' + view.key + ', ranked ' +
-    (view.order === 'asc' ? 'lowest' : 'highest') + ' first';
+    (view.order === 'asc' ? 'lowest' : 'highest') + ' first' +
+    (page.pruned ? ' (' + page.pruned + ' pruned left out)' : '');
   setOptions($('key'), keys, view.key);
   // by default the first parameter that takes two values among the runs
   // plotted (one that only some jobs have may take one)

@@ -131,7 +131,7 @@ def run(b, o, shots):
     b.eval("window.__sameDocument = 1")
     row = sweep_row(b, "s1")
     check(row is not None, "the sweeps table lists s1: %r" % texts(b, "#sweeps tbody tr"))
-    check(row[2] == "0 / 9" and row[7] == "9", "s1 is 9 queued, 0 finished: %r" % row)
+    check(row[2] == "0 / 9" and row[8] == "9", "s1 is 9 queued, 0 finished: %r" % row)
     b.screenshot(os.path.join(shots, "1-board-queued.png"))
     open(o.ready, "w").close()
 
@@ -139,11 +139,12 @@ def run(b, o, shots):
     b.wait("""(() => { const r = [...document.querySelectorAll('#sweeps tbody tr')]
         .map(tr => [...tr.children].map(td => td.textContent));
         const f = n => r.find(c => c[0] === n);
-        return f('s1') && f('s1')[2] === '9 / 9' && f('s1')[3] === '9' && f('s2') && f('s2')[4] === '2'
+        return f('s1') && f('s1')[2] === '9 / 9' && f('s1')[3] === '9' && f('s2') && f('s2')[5] === '2'
+               && f('s6') && f('s6')[2] === '2 / 2' && f('s6')[3] === '1' && f('s6')[4] === '1'
                && f('s4') && f('s4')[3] === '2'; })()""",
-           "s1 9 done, s2 2 failed, s4 2 done on the page", timeout=60)
+           "s1 9 done, s2 2 failed, s4 2 done, s6 1 done 1 pruned on the page", timeout=60)
     check(b.eval("window.__sameDocument") == 1, "the page reloaded while refreshing")
-    check(sweep_row(b, "s3")[7] == "1", "s3's job stays queued (no runner has its tag)")
+    check(sweep_row(b, "s3")[8] == "1", "s3's job stays queued (no runner has its tag)")
     b.screenshot(os.path.join(shots, "2-board-done.png"))
 
     # s5's job runs until told: the running list and its worker's row say so
@@ -175,7 +176,9 @@ def run(b, o, shots):
     t = now_ms(b)
     loaded_after(b, t)
     all_rows = len(texts(b, "#results tbody tr"))
-    check(all_rows == 11, "all sweeps: 11 ranked runs, got %d" % all_rows)
+    check(all_rows == 12, "all sweeps: 12 ranked runs (s6's pruned one left out), got %d" % all_rows)
+    check("(1 pruned left out)" in b.eval("document.getElementById('results-of').textContent"),
+          "the pruned run said left out")
     settle(b, lambda: click(b, "#sweeps a.sweep-link[href*='sweep=s1']", "sweep s1"))
     b.wait("location.search.includes('sweep=s1')", "the sweep in the URL")
     b.wait("document.querySelectorAll('#results tbody tr').length === 9 && "
