@@ -174,7 +174,7 @@ struct page_walk {
 	struct sweepmap *m;
 	struct spool *sp;
 	struct heap h;
-	int sweep;		/* -1: any, else the index wanted */
+	const char *sweep;	/* the sweep wanted, NULL: any */
 	const char *after;	/* key in this state, or NULL */
 	struct buf job;
 };
@@ -184,7 +184,8 @@ static int page_visit(void *arg, const struct order *o)
 	struct page_walk *pw = arg;
 	if (pw->after && key_cmp(o->file, pw->after) <= 0)
 		return 0;
-	if (pw->sweep >= 0 && sweepmap_of(pw->m, pw->sp, o->n.id, &pw->job) != pw->sweep)
+	if (pw->sweep && !sweepmap_is(pw->m, sweepmap_of(pw->m, pw->sp, o->n.id,
+						      &pw->job), pw->sweep))
 		return 0;
 	return heap_offer(&pw->h, o, 0);
 }
@@ -264,7 +265,7 @@ static void run_page(struct op *op, struct spool *sp)
 	memset(&pw, 0, sizeof(pw));
 	pw.m = r->m;
 	pw.sp = sp;
-	pw.sweep = r->sweep[0] ? sweepmap_find(r->m, r->sweep) : -1;
+	pw.sweep = r->sweep[0] ? r->sweep : NULL;
 	buf_init(&pw.job, SPOOL_JOB_MAX + 2);
 	buf_init(&tmp, SPOOL_OUTCOME_MAX + 2);
 	buf_puts(out, "[");
@@ -421,7 +422,7 @@ struct results_walk {
 	struct sweepmap *m;
 	struct spool *sp;
 	struct heap h;
-	int sweep;
+	const char *sweep;	/* NULL: any */
 	const char *key;
 	long total;
 	long pruned;		/* done runs stopped early, left out */
@@ -457,7 +458,8 @@ static int results_visit(void *arg, const struct order *o)
 	double v;
 	int t;
 
-	if (rw->sweep >= 0 && sweepmap_of(rw->m, rw->sp, o->n.id, &rw->job) != rw->sweep)
+	if (rw->sweep && !sweepmap_is(rw->m, sweepmap_of(rw->m, rw->sp, o->n.id,
+						      &rw->job), rw->sweep))
 		return 0;
 	buf_reset(&rw->out);
 	if (spool_read_outcome(rw->sp, o, &rw->out) < 0 || !rw->out.data ||
@@ -517,7 +519,7 @@ static void run_results(struct op *op, struct spool *sp)
 	rw.m = r->m;
 	rw.sp = sp;
 	rw.key = r->key;
-	rw.sweep = r->sweep[0] ? sweepmap_find(r->m, r->sweep) : -1;
+	rw.sweep = r->sweep[0] ? r->sweep : NULL;
 	if (heap_init(&rw.h, (size_t)(offset + r->limit), 1, r->desc) < 0) {
 		heap_release(&rw.h);
 		hop_error(&r->h, 500, "out of memory");

@@ -300,13 +300,14 @@ int sweepmap_of(struct sweepmap *m, struct spool *sp, const char *hexid,
 	return sweep_known(m, sp, hexid, job, 1);
 }
 
-int sweepmap_find(struct sweepmap *m, const char *name)
+int sweepmap_is(struct sweepmap *m, int s, const char *name)
 {
-	int s;
+	int is;
 	pthread_mutex_lock(&m->mu);
-	s = sweep_slot(m, name);
+	is = s > 0 && (size_t)s < m->nsw && m->sw[s].named &&
+	     !strcmp(m->sw[s].name, name);
 	pthread_mutex_unlock(&m->mu);
-	return s < 0 ? 0 : s;
+	return is;
 }
 
 /* ---- the table ---------------------------------------------------------------- */

@@ -47,8 +47,9 @@ void sweepmap_stop(struct sweepmap *m);
 int sweepmap_of(struct sweepmap *m, struct spool *sp, const char *hexid,
 		struct buf *job);
 
-/* The index of the sweep named name (made if new; 0 past the ceiling). */
-int sweepmap_find(struct sweepmap *m, const char *name);
+/* 1 if sweep index s (of sweepmap_of) is the sweep named name. A name
+ * asked for makes no sweep: only jobs do. */
+int sweepmap_is(struct sweepmap *m, int s, const char *name);
 
 /* 1 if member key token k of a job is not a parameter (_id, sweep, spool). */
 int sweepmap_reserved(const struct json *j, int k);
