@@ -18,7 +18,7 @@ for i in $(seq 1 4100); do
 	echo "url = \"$URL/v1/orders?state=new&limit=1&sweep=junk-$i\""
 	echo "output = /dev/null"
 done >junk.cfg
-curl -sS --parallel --parallel-max 4 -K junk.cfg
+curl -sS --no-progress-meter --parallel --parallel-max 4 -K junk.cfg
 assert_eq 200 "$(curl -s -o /dev/null -w '%{http_code}' "$URL/v1/results?sweep=junk-9")" "a results page of a name asked"
 
 # a sweep submitted now is told apart and listed by its name
