@@ -214,7 +214,8 @@ int spool_artifact_list(struct spool *sp, const char *id, struct buf *out)
 		return buf_puts(out, "[]");
 	if (r < 0)
 		return sp_fail(sp, r, "cannot list '%s': %s", dir, strerror(-r));
-	qsort(v, n, sizeof(*v), cmp_str);
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_str);
 	buf_init(&f, ARTIFACT_FILE_MAX > ARTIFACT_TOTAL_MAX ? ARTIFACT_FILE_MAX
 			: ARTIFACT_TOTAL_MAX);
 	if ((r = buf_puts(out, "[")) < 0)
@@ -317,7 +318,8 @@ int artifact_walk(int dfd, const struct artifact_caps *caps,
 	closedir(d);
 	if (r < 0)
 		goto out;
-	qsort(v, n, sizeof(*v), cmp_str);
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_str);
 	buf_init(&f, caps->file_max > SIZE_MAX / 2 ? SIZE_MAX / 2 : (size_t)caps->file_max);
 	for (i = 0; i < n; i++) {
 		char why[200] = "";

@@ -102,8 +102,8 @@ int ckpt_pack(int dirfd, const struct artifact_caps *caps, struct buf *out,
 
 /*
  * Write the files of pack into the directory dirfd (each fsynced unless
- * nosync). How many, or -EINVAL (a pack that does not parse, or a bad
- * name), errno.
+ * nosync). How many, or -EINVAL (a pack that does not parse, a bad name,
+ * more than ARTIFACT_COUNT_MAX files or one over ARTIFACT_FILE_MAX), errno.
  */
 int ckpt_unpack(const char *pack, size_t len, int dirfd, int nosync);
 

@@ -103,6 +103,9 @@ int ckpt_unpack(const char *pack, size_t len, int dirfd, int nosync)
 		name[nlen] = '\0';
 		if (artifact_name_check(name, why, sizeof(why)) < 0)
 			return -EINVAL;
+		/* the caps of a checkpoint hold for one that comes from outside too */
+		if (n >= ARTIFACT_COUNT_MAX || size > ARTIFACT_FILE_MAX)
+			return -EINVAL;
 		p = nl + 1;
 		if ((unsigned long long)(end - p) < size)
 			return -EINVAL;

@@ -304,6 +304,9 @@ void files_release(struct run_files *f);
 int files_prepare(struct claimer *cl, struct task *t, const char *wd,
 		  struct run_files *f);
 
+/* Only make adir and cdir below wd (--exec: nothing is kept). 0 or -errno. */
+int files_dirs(const char *wd, struct run_files *f);
+
 /* Keep the artifacts of the run, noting in log what was refused. */
 void files_keep(struct claimer *cl, struct task *t, struct run_files *f,
 		struct buf *log);

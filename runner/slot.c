@@ -388,7 +388,10 @@ static void run_task(struct ctx *c)
 		if (!ok) {
 			/* the next attempt resumes from here; the record says so */
 			files_checkpoint(c->cl, t, &rf, &res.log);
-			ok = outcome_build(&res, &ri, &out, err, sizeof(err));
+			if ((ok = outcome_build(&res, &ri, &out, err, sizeof(err))) < 0) {
+				ri.files = NULL;	/* out of memory: the record without them */
+				ok = outcome_build(&res, &ri, &out, err, sizeof(err)) > 0;
+			}
 		}
 		trailer(&res.log, &res, ok ? NULL : err);
 		if (ok) {

@@ -182,16 +182,23 @@ static void boss_why(struct boss *b, char *out, size_t cap)
 		snprintf(out, cap, "the boss answered %ld", b->status);
 }
 
+int files_dirs(const char *wd, struct run_files *f)
+{
+	snprintf(f->adir, sizeof(f->adir), "%s/%s", wd, SCRIPT_ARTIFACTS_DIR);
+	snprintf(f->cdir, sizeof(f->cdir), "%s/%s", wd, SCRIPT_CHECKPOINT_DIR);
+	if (mkdir(f->adir, 0755) < 0 || mkdir(f->cdir, 0755) < 0)
+		return -errno;
+	return 0;
+}
+
 int files_prepare(struct claimer *cl, struct task *t, const char *wd,
 		  struct run_files *f)
 {
 	struct buf pack;
 	int r, fd;
 
-	snprintf(f->adir, sizeof(f->adir), "%s/%s", wd, SCRIPT_ARTIFACTS_DIR);
-	snprintf(f->cdir, sizeof(f->cdir), "%s/%s", wd, SCRIPT_CHECKPOINT_DIR);
-	if (mkdir(f->adir, 0755) < 0 || mkdir(f->cdir, 0755) < 0)
-		return -errno;
+	if ((r = files_dirs(wd, f)) < 0)
+		return r;
 	buf_init(&pack, CKPT_PACK_MAX);
 	if (cl->rn->boss_url) {
 		char path[128];

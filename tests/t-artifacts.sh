@@ -18,7 +18,7 @@ mkdir scripts
 cat >scripts/art.sh <<'S'
 #!/bin/sh
 set -e
-A=$SPOOL_ARTIFACTS_DIR
+A=${SPOOL_ARTIFACTS_DIR:?the runner sets no SPOOL_ARTIFACTS_DIR}
 head -c 300000 /dev/urandom >"$A/model.bin"
 cp "$A/model.bin" "$SPOOL_WORKDIR/../../model-$SPOOL_JOB_ID.bin"
 echo "epochs: 3" >"$A/report.txt"
