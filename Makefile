@@ -25,6 +25,9 @@ DEB_PKGS += python3-fusepy fuse3 libfuse3-dev
 DEB_PKGS += slurm-wlm slurm-client munge
 # promtool (Debian's prometheus) checks spoold's /metrics (tests/t-metrics.sh; issue 14)
 DEB_PKGS += prometheus
+# the page (issue 14): Chart.js served by spoold, xxd to build the page into
+# it, chromium for the browser test
+DEB_PKGS += libjs-chart.js xxd chromium
 
 LIB_SRC   := $(sort $(wildcard lib/*.c))
 LIB_HDR   := $(wildcard lib/*.h)
@@ -143,6 +146,25 @@ obj/libclient.a: $(patsubst %.c,obj/%.o,$(CLIENT_SRC))
 	@rm -f $@; ar rcs $@ $^
 asan/obj/libclient.a: $(patsubst %.c,asan/obj/%.o,$(CLIENT_SRC))
 	@rm -f $@; ar rcs $@ $^
+# --- the page (web/), built into spoold -----------------------------------------
+# Each file becomes a C array (xxd -i) named web_<file>, linked into spoold;
+# Chart.js is Debian's (libjs-chart.js), so nothing comes from a CDN.
+CHARTJS := /usr/share/javascript/chart.js/chart.min.js
+WEB_FILES := web/index.html web/app.js web/app.css
+obj/web_assets.c: $(WEB_FILES) | deps
+	@mkdir -p obj
+	@{ for f in $(WEB_FILES) $(CHARTJS); do \
+	     n=web_$$(basename $$f | sed 's/^chart\.min\.js$$/chart.js/; s/[^A-Za-z0-9]/_/g'); \
+	     echo "const unsigned char $$n[] = {"; xxd -i <$$f; echo "};"; \
+	     echo "const unsigned int $${n}_len = sizeof($$n);"; \
+	   done; } >$@.tmp && mv $@.tmp $@
+obj/web_assets.o: obj/web_assets.c
+	$(CC) $(CFLAGS) -c $< -o $@
+asan/obj/web_assets.o: obj/web_assets.c
+	@mkdir -p asan/obj
+	$(CC) $(ASANFLAGS) -c $< -o $@
+bin/spoold bin/test/test_spoold: obj/web_assets.o
+asan/bin/spoold asan/bin/test/test_spoold: asan/obj/web_assets.o
 
 # --- tests ---------------------------------------------------------------------
 # tests/run finds every unit test binary and every tests/t-*.sh and runs each
@@ -237,6 +259,11 @@ FUZZ_MAXLEN_fuzz_job  := 4096
 # its own say and server_maybe_exit); inputs long enough for 414 and 431
 FUZZ_EXTRA_fuzz_http  := $(patsubst %.c,fuzz/obj/%.o,$(filter-out spoold/spoold.c,$(SPOOLD_SRC)))
 FUZZ_LIBS_fuzz_http   := -luv -lhttp_parser
+# (and the page's files, which web.c serves: obj/web_assets.c)
+FUZZ_EXTRA_fuzz_http  += fuzz/obj/web_assets.o
+fuzz/obj/web_assets.o: obj/web_assets.c
+	@mkdir -p fuzz/obj
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
 FUZZ_MAXLEN_fuzz_http := 24576
 # the flags of one run of target $*
 fuzz_args = -max_len=$(or $(FUZZ_MAXLEN_$*),4096) -timeout=10 -rss_limit_mb=2048 \

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "artifact.h"
 #include "internal.h"
 #include "json.h"
 
@@ -300,6 +301,32 @@ static void each_fanned(struct fsck *f, const char *top,
 	}
 }
 
+/*
+ * A job's artifacts or checkpoint (artifacts/FF/ID/, checkpoints/FF/ID/):
+ * of a job that exists; a checkpoint of one generation (a save cut between
+ * its rename and the removal of the old one leaves two; the newest is it).
+ */
+static void files_one(struct fsck *f, const char *dir, const char *name)
+{
+	int k;
+
+	if (!id_valid(name)) {
+		say(f, "%s/%s: not a job id; left alone", dir, name);
+		return;
+	}
+	if (!job_exists(f->sp, name)) {
+		say(f, "note: %s/%s: kept for job %s, which does not exist; left alone",
+		    dir, name, name);
+		return;
+	}
+	if (!strncmp(dir, "checkpoints/", 12) &&
+	    (k = spool_checkpoint_prune(f->sp, name, f->fo->repair)) > 0) {
+		f->problems++;
+		say(f, "%s/%s: %d older checkpoint generation%s beside the newest (a save was cut); removing %s%s",
+		    dir, name, k, k == 1 ? "" : "s", k == 1 ? "it" : "them", fixing(f));
+	}
+}
+
 /* Every outcome belongs to a job and an order, and to a claim the order had. */
 static void outcome_one(struct fsck *f, const char *dir, const char *name)
 {
@@ -566,6 +593,8 @@ int spool_fsck(struct spool *sp, const struct fsck_opts *fo)
 	each_fanned(&f, "jobs", job_one);
 	each_fanned(&f, "outcomes", outcome_one);
 	each_fanned(&f, "logs", series_one);
+	each_fanned(&f, "artifacts", files_one);
+	each_fanned(&f, "checkpoints", files_one);
 	{
 		int ni = 0, nr = 0, nw = 0;
 

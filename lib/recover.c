@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "artifact.h"
 #include "internal.h"
 
 #define ORDER_SUFFIX ".order"
@@ -244,6 +245,16 @@ static int recover_one(struct spool *sp, const struct recover_opts *ro,
 				return 1;
 			}
 		}
+	}
+	if (ckpt_is_staged(name) && S_ISDIR(st.st_mode)) {
+		/* a checkpoint cut before its rename: the old one stands */
+		if (!stale)
+			goto young;
+		say(ro, "tmp/%s: checkpoint of job %s never put in place (%lld s old); removing it%s",
+		    name, name + strlen(name) - SPOOL_ID_LEN, (long long)(age / 1000), would(ro));
+		if (ro->repair && sp_remove_tree(sp, path) == 0 && rs)
+			rs->removed++;
+		return 1;
 	}
 	if (!stale)
 		goto young;

@@ -59,7 +59,9 @@ static void scripts_json(const char *dir, struct buf *b)
 }
 
 
-static void worker_doc(struct runner *rn, struct buf *b)
+/* The worker's record; exited >= 0: the last one, of a runner exiting with
+ * that code (the page shows it as exited rather than gone). */
+static void worker_doc(struct runner *rn, struct buf *b, int exited)
 {
 	char host[256] = "";
 	int i;
@@ -83,8 +85,13 @@ static void worker_doc(struct runner *rn, struct buf *b)
 		buf_puts(b, "null");
 	buf_puts(b, ",\"scripts\":");
 	scripts_json(rn->scripts, b);
-	buf_printf(b, ",\"completed\":%ld,\"failed\":%ld}",
-		   atomic_load(&rn->completed), atomic_load(&rn->failed));
+	buf_printf(b, ",\"completed\":%ld,\"failed\":%ld,\"heartbeatS\":%d",
+		   atomic_load(&rn->completed), atomic_load(&rn->failed),
+		   REGISTER_EVERY_MS / 1000);
+	if (exited >= 0)
+		buf_printf(b, ",\"state\":\"exited\",\"exitCode\":%d}", exited);
+	else
+		buf_puts(b, ",\"state\":\"running\"}");
 }
 
 
@@ -166,7 +173,7 @@ static void watch_slots(struct runner *rn, struct claimer *cl, const sigset_t *s
 		if (!alive)
 			break;
 		if (now >= next_register && !atomic_load(&rn->stopping)) {
-			worker_doc(rn, &doc);
+			worker_doc(rn, &doc, -1);
 			if (cl->ops->announce(cl, &doc) < 0 && !next_register)
 				say(rn, "cannot register the worker: %s", cl->err);
 			next_register = now + REGISTER_EVERY_MS;
@@ -276,6 +283,15 @@ int main(int argc, char **argv)
 	    atomic_load(&rn.failed));
 	if (!rn.keep_work)
 		rmdir(rn.workroot);
+	if (!atomic_load(&rn.health.down_since)) {
+		/* the last record says it exited (a boss not answering is not
+		 * waited for) */
+		struct buf doc;
+		buf_init(&doc, SPOOL_WORKER_DOC_MAX);
+		worker_doc(&rn, &doc, code);
+		cl.ops->announce(&cl, &doc);
+		buf_release(&doc);
+	}
 	cl.ops->close(&cl);
 	for (i = 0; i < rn.ntags; i++)
 		free((char *)rn.tags[i]);

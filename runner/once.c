@@ -20,6 +20,7 @@ int once_run(struct runner *rn, const char *file)
 	struct exec_result res;
 	struct exec_spec s;
 	struct run_info ri = { 0 };
+	struct run_files rf;	/* only its directories: --exec keeps nothing */
 	struct run_env re;
 	struct script_job sj;
 	int ok = 0, lock = -1;
@@ -42,11 +43,12 @@ int once_run(struct runner *rn, const char *file)
 	} else {
 		snprintf(wd, sizeof(wd), "%s/%s.1", rn->workroot, id);
 		re = (struct run_env){ id, 1, 0, wd, rn->name, rn->gpus, sj.is_command };
-		if (workdir_make(wd, &lock) < 0 || !(env = script_env(&re)) ||
-		    script_job_file(wd, &sj.arg) < 0) {
+		if (workdir_make(wd, &lock) < 0 || files_dirs(wd, &rf) < 0 ||
+		    !(env = script_env(&re)) || script_job_file(wd, &sj.arg) < 0) {
 			fprintf(stderr, "runner: cannot prepare '%s'\n", wd);
 			return 2;
 		}
+		outcome_what_ran(&ri, sj.path, rn->scripts);
 		script_spec(&s, rn, &sj, env, wd, ri.timeout_ms);
 		snprintf(ofile, sizeof(ofile), "%s/%s", wd, SCRIPT_OUTCOME_FILE);
 		if (exec_run(&s, &res) < 0 ||

@@ -52,6 +52,10 @@ static const char usage_text[] =
 "                      removed by the next runner started on DIR\n"
 "  --keep-workdirs     do not remove a run's work directory when it ends\n"
 "  --log-max BYTES     stdout+stderr kept per run (default 1 MiB, at most 8 MiB)\n"
+"  --artifact-max FILE,TOTAL,COUNT\n"
+"                      caps on what a run keeps of $SPOOL_ARTIFACTS_DIR, and\n"
+"                      on a checkpoint: bytes a file, bytes in all, files\n"
+"                      (default 67108864,268435456,1000; never above these)\n"
 "  --wait S            long poll of a remote claim (default 20)\n"
 "  --poll-ms MS        local mode: pause after finding nothing (default 500)\n"
 "  --exec JOBFILE      run the job in JOBFILE once, print its outcome, claim nothing\n""                      (exit 0 done, 1 failed, 2 could not run it)\n"
@@ -61,7 +65,9 @@ static const char usage_text[] =
 "The script gets the job JSON as its first argument (unless it is 128 KiB or\n"
 "more), on stdin and in the file $SPOOL_JOB_FILE; it runs in a fresh work\n"
 "directory, and finds SPOOL_JOB_ID, SPOOL_ORDER_ID, SPOOL_ATTEMPT, SPOOL_SLOT,\n"
-"SPOOL_WORKDIR, SPOOL_WORKER, SPOOL_JOB_FILE in its environment (any other\n"
+"SPOOL_WORKDIR, SPOOL_WORKER, SPOOL_JOB_FILE, SPOOL_ARTIFACTS_DIR (files kept\n"
+"with the run) and SPOOL_CHECKPOINT_DIR (carried over to the job's next attempt)\n"
+"in its environment (any other\n"
 "variable, SPOOL_DATA_DIR included, passes through). The last line of its\n"
 "stdout that is a JSON object is the outcome (NaN and Infinity read as null).\n"
 "\n"
@@ -223,6 +229,7 @@ enum {
 	O_BOSS = 256, O_SPOOL, O_SCRIPTS, O_NAME, O_SLOTS, O_TAG, O_GPUS, O_TIMEOUT,
 	O_GRACE, O_LEASE, O_DRAIN, O_DRAIN_TIMEOUT, O_TOKEN_FILE, O_OUTBOX, O_WORKDIR,
 	O_KEEP, O_LOG_MAX, O_WAIT, O_POLL, O_EXEC, O_HELP, O_GIVE_UP, O_VERSION, O_WAIT_DELAYED,
+	O_ARTIFACT_MAX,
 };
 
 static const struct option longopts[] = {
@@ -250,6 +257,7 @@ static const struct option longopts[] = {
 	{ "give-up", required_argument, NULL, O_GIVE_UP },
 	{ "version", no_argument, NULL, O_VERSION },
 	{ "wait-delayed", no_argument, NULL, O_WAIT_DELAYED },
+	{ "artifact-max", required_argument, NULL, O_ARTIFACT_MAX },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -265,6 +273,7 @@ void options_parse(struct runner *rn, struct options *o, int argc, char **argv)
 	rn->wait_s = 20;
 	rn->poll_ms = 500;
 	rn->log_max = EXEC_LOG_DEFAULT;
+	artifact_caps_default(&rn->caps);
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case O_BOSS: rn->boss_url = optarg; break;
@@ -293,6 +302,21 @@ void options_parse(struct runner *rn, struct options *o, int argc, char **argv)
 		case O_LOG_MAX:
 			rn->log_max = (size_t)parse_int(optarg, 1024, SPOOL_LOG_MAX - 4096, "--log-max");
 			break;
+		case O_ARTIFACT_MAX: {
+			unsigned long long f, t;
+			int n, used = 0;
+
+			/* the boss and the spool take no more than the defaults */
+			if (sscanf(optarg, "%llu,%llu,%d%n", &f, &t, &n, &used) != 3 ||
+			    optarg[used] || !f || !t || n < 1 || f > ARTIFACT_FILE_MAX ||
+			    t > ARTIFACT_TOTAL_MAX || n > ARTIFACT_COUNT_MAX)
+				die_usage("--artifact-max FILE,TOTAL,COUNT: bytes 1 to %llu, bytes 1 to %llu, files 1 to %d",
+					  ARTIFACT_FILE_MAX, ARTIFACT_TOTAL_MAX, ARTIFACT_COUNT_MAX);
+			rn->caps.file_max = f;
+			rn->caps.total_max = t;
+			rn->caps.count_max = n;
+			break;
+		}
 		case O_WAIT: rn->wait_s = parse_int(optarg, 0, 3600, "--wait"); break;
 		case O_POLL: rn->poll_ms = parse_int(optarg, 10, 60000, "--poll-ms"); break;
 		case O_EXEC: o->exec_file = optarg; break;

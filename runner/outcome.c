@@ -8,12 +8,20 @@
  * A command job (a program that may know nothing of JSON) has two more
  * sources before that rule is applied: the file named by $SPOOL_OUTCOME,
  * else its exit status alone.
+ *
+ * What ran is part of the record too: the sha256 of the script (or the
+ * command's program) and the commit of the scripts directory's git
+ * checkout, read straight from .git (HEAD, then the ref's loose file or
+ * packed-refs): no git is run, and a tree changed since its commit is not
+ * detected (the record names the commit, not the tree).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "json.h"
 #include "runner.h"
@@ -86,6 +94,13 @@ static int run_record(struct buf *b, const struct exec_result *r,
 		return e;
 	if (ri->outcome_from &&
 	    (e = buf_printf(b, ",\"outcomeFrom\":\"%s\"", ri->outcome_from)) < 0)
+		return e;
+	if (ri->sha256[0] &&
+	    (e = buf_printf(b, ",\"script\":{\"sha256\":\"%s\",\"commit\":%s%s%s}",
+			    ri->sha256, ri->commit[0] ? "\"" : "",
+			    ri->commit[0] ? ri->commit : "null", ri->commit[0] ? "\"" : "")) < 0)
+		return e;
+	if (ri->files && (e = files_record(ri->files, b)) < 0)
 		return e;
 	return buf_printf(b, ",\"timedOut\":%s}",
 			  r->end == END_TIMEOUT ? "true" : "false");
@@ -338,4 +353,179 @@ int outcome_refused(const struct run_info *ri, const char *why, struct buf *b)
 			    ri->attempt)) < 0)
 		return e;
 	return 0;
+}
+
+/* ---- what ran --------------------------------------------------------------- */
+
+#define WHAT_RAN_MAX (1ULL << 30)	/* a program larger than this is not hashed */
+#define GIT_FILE_MAX (16 << 20)		/* packed-refs of a very large repository */
+
+/* The file at path (symlinks followed: a script may be one), into b. */
+static int read_all(const char *path, struct buf *b)
+{
+	char chunk[65536];
+	ssize_t n;
+	int fd, r = 0;
+
+	buf_reset(b);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -errno;
+	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || (r = buf_add(b, chunk, (size_t)n)) < 0) {
+			r = n < 0 ? -errno : r;
+			break;
+		}
+	}
+	close(fd);
+	return r;
+}
+
+static int hex40(const char *s)
+{
+	int i;
+
+	for (i = 0; i < 40; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+/* The first line of the small file at path into out (cap bytes). 0 or -1. */
+static int first_line(const char *path, char *out, size_t cap)
+{
+	struct buf b;
+	size_t n;
+	int r;
+
+	buf_init(&b, 4096);
+	r = read_all(path, &b);
+	if (r < 0 || !b.data) {
+		buf_release(&b);
+		return -1;
+	}
+	n = strcspn(b.data, "\r\n");
+	snprintf(out, cap, "%.*s", (int)n, b.data);
+	buf_release(&b);
+	return (n < cap) ? 0 : -1;
+}
+
+/* dir + "/" + rel, or rel when it is absolute. */
+static void join(char *out, size_t cap, const char *dir, const char *rel)
+{
+	int n = rel[0] == '/' ? snprintf(out, cap, "%s", rel)
+			      : snprintf(out, cap, "%s/%s", dir, rel);
+
+	if (n < 0 || (size_t)n >= cap)
+		out[0] = '\0';	/* too long: no such path */
+}
+
+/* The commit ref names: its loose file, else its line in packed-refs. */
+static int ref_commit(const char *common, const char *ref, char out[41])
+{
+	char path[PATH_MAX + 300], line[64];
+	struct buf b;
+	const char *p;
+	size_t rl = strlen(ref);
+
+	if (strncmp(ref, "refs/", 5) || strstr(ref, "..") || strspn(ref,
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+") != rl)
+		return -1;
+	snprintf(path, sizeof(path), "%s/%s", common, ref);
+	if (first_line(path, line, sizeof(line)) == 0 && strlen(line) == 40 && hex40(line)) {
+		memcpy(out, line, 41);
+		return 0;
+	}
+	snprintf(path, sizeof(path), "%s/packed-refs", common);
+	buf_init(&b, GIT_FILE_MAX);
+	if (read_all(path, &b) < 0 || !b.data) {
+		buf_release(&b);
+		return -1;
+	}
+	for (p = b.data; *p; ) {
+		const char *nl = strchr(p, '\n'), *end = nl ? nl : p + strlen(p);
+
+		if (end - p == (ptrdiff_t)(41 + rl) && hex40(p) && p[40] == ' ' &&
+		    !memcmp(p + 41, ref, rl)) {
+			memcpy(out, p, 40);
+			out[40] = '\0';
+			buf_release(&b);
+			return 0;
+		}
+		p = nl ? nl + 1 : end;
+	}
+	buf_release(&b);
+	return -1;
+}
+
+/* The HEAD commit of the checkout holding dir (its .git found going up). */
+static void git_commit(const char *dir, char out[41])
+{
+	char at[PATH_MAX], git[PATH_MAX + 8], gd[PATH_MAX + 300], common[PATH_MAX + 600];
+	char line[PATH_MAX];
+	struct stat st;
+	char *slash;
+
+	out[0] = '\0';
+	if (!realpath(dir, at))
+		return;
+	for (;;) {
+		snprintf(git, sizeof(git), "%s/.git", at[1] ? at : "");
+		if (lstat(git, &st) == 0)
+			break;
+		if (!(slash = strrchr(at, '/')) || slash == at) {
+			if (at[1] == '\0')
+				return;
+			at[1] = '\0';	/* try / itself last */
+			continue;
+		}
+		*slash = '\0';
+	}
+	if (S_ISDIR(st.st_mode)) {
+		snprintf(gd, sizeof(gd), "%s", git);
+	} else {
+		/* a worktree or submodule: "gitdir: PATH" */
+		if (first_line(git, line, sizeof(line)) < 0 || strncmp(line, "gitdir: ", 8))
+			return;
+		join(gd, sizeof(gd), at, line + 8);
+	}
+	snprintf(common, sizeof(common), "%s", gd);
+	{
+		char cpath[PATH_MAX + 320];
+
+		snprintf(cpath, sizeof(cpath), "%s/commondir", gd);
+		if (first_line(cpath, line, sizeof(line)) == 0)
+			join(common, sizeof(common), gd, line);
+		snprintf(cpath, sizeof(cpath), "%s/HEAD", gd);
+		if (first_line(cpath, line, sizeof(line)) < 0)
+			return;
+	}
+	if (!strncmp(line, "ref: ", 5)) {
+		/* a worktree's own refs live in its gitdir; branches in the common one */
+		if (ref_commit(gd, line + 5, out) < 0 && ref_commit(common, line + 5, out) < 0)
+			out[0] = '\0';
+	} else if (strlen(line) == 40 && hex40(line)) {
+		memcpy(out, line, 41);	/* a detached HEAD */
+	}
+}
+
+void outcome_what_ran(struct run_info *ri, const char *path, const char *scripts)
+{
+	unsigned char h[32];
+	struct buf b;
+	int i;
+
+	ri->sha256[0] = ri->commit[0] = '\0';
+	if (path) {
+		buf_init(&b, WHAT_RAN_MAX);
+		if (read_all(path, &b) == 0) {
+			sha256(b.data ? b.data : "", b.len, h);
+			for (i = 0; i < 32; i++)
+				snprintf(ri->sha256 + 2 * i, 3, "%02x", h[i]);
+		}
+		buf_release(&b);
+	}
+	if (scripts)
+		git_commit(scripts, ri->commit);
 }

@@ -35,6 +35,7 @@
 #include <limits.h>
 
 #include "boss.h"
+#include "artifact.h"
 #include "buf.h"
 #include "command.h"
 #include "spool.h"
@@ -223,6 +224,11 @@ struct run_env {
 /* The job as a file in the run's work directory, named by $SPOOL_JOB_FILE. */
 #define SCRIPT_JOB_FILE "spool-job.json"
 
+/* What a run keeps ($SPOOL_ARTIFACTS_DIR) and carries over to the job's next
+ * attempt ($SPOOL_CHECKPOINT_DIR), below its work directory (workdir.c). */
+#define SCRIPT_ARTIFACTS_DIR "spool-artifacts"
+#define SCRIPT_CHECKPOINT_DIR "spool-checkpoint"
+
 /* Where a command job may write its outcome, named by $SPOOL_OUTCOME. */
 #define SCRIPT_OUTCOME_FILE "spool-outcome.json"
 
@@ -230,7 +236,7 @@ struct run_env {
  * The environment of a run: the runner's own, less the variables it sets
  * itself and (when cuda is set) CUDA_VISIBLE_DEVICES, plus SPOOL_JOB_ID,
  * SPOOL_ORDER_ID, SPOOL_ATTEMPT, SPOOL_SLOT, SPOOL_WORKDIR, SPOOL_WORKER,
- * SPOOL_JOB_FILE, SPOOL_RUN (a marker unique to the run: its watcher
+ * SPOOL_JOB_FILE, SPOOL_ARTIFACTS_DIR, SPOOL_CHECKPOINT_DIR, SPOOL_RUN (a marker unique to the run: its watcher
  * kills whatever carries it), and for a command job SPOOL_OUTCOME. Any
  * other SPOOL_* (SPOOL_DATA_DIR) reaches the script.
  * A malloc'd vector to free with script_env_free, or NULL.
@@ -263,6 +269,58 @@ int workdir_remove(const char *path);
  */
 int workdir_sweep(const char *root);
 
+/*
+ * What a run keeps besides its log and outcome: the files it wrote to
+ * $SPOOL_ARTIFACTS_DIR (into the spool, or uploaded to the boss) and its
+ * checkpoint directory, restored at the start of each attempt and saved
+ * at the end of one that did not succeed (failed, timed out, stopped by a
+ * preemption), before the claim is given up. What was refused, and why,
+ * goes into the log and the outcome's run record.
+ */
+struct claimer;
+struct task;
+
+struct run_files {
+	char adir[PATH_MAX];		/* $SPOOL_ARTIFACTS_DIR */
+	char cdir[PATH_MAX];		/* $SPOOL_CHECKPOINT_DIR */
+	int restored;			/* files restored into cdir */
+	int kept;			/* artifacts kept */
+	uint64_t kept_bytes;
+	struct buf refused;		/* JSON members {"name","why"} of artifacts left out */
+	char art_err[256];		/* why none was kept at all, or "" */
+	int ckpt;			/* 0 not saved, 1 saved, -1 not saved for a reason */
+	int ckpt_files;
+	uint64_t ckpt_bytes;
+	struct buf ckpt_refused;	/* as refused, for the checkpoint */
+	char ckpt_note[512];		/* restore or save trouble, or "" */
+};
+
+void files_init(struct run_files *f);
+void files_release(struct run_files *f);
+
+/*
+ * Make adir and cdir below the work directory wd, and restore the job's
+ * checkpoint into cdir (from the spool, or the boss). 0, or a negative
+ * errno when the directories cannot be made (the runner's trouble); a
+ * checkpoint that cannot be had is only noted (ckpt_note).
+ */
+int files_prepare(struct claimer *cl, struct task *t, const char *wd,
+		  struct run_files *f);
+
+/* Only make adir and cdir below wd (--exec: nothing is kept). 0 or -errno. */
+int files_dirs(const char *wd, struct run_files *f);
+
+/* Keep the artifacts of the run, noting in log what was refused. */
+void files_keep(struct claimer *cl, struct task *t, struct run_files *f,
+		struct buf *log);
+
+/* Save cdir as the job's checkpoint, noting in log what went wrong. */
+void files_checkpoint(struct claimer *cl, struct task *t, struct run_files *f,
+		      struct buf *log);
+
+/* The run record's "artifacts" and "checkpoint" members (",..." appended). */
+int files_record(const struct run_files *f, struct buf *b);
+
 /* ---- outcome.c --------------------------------------------------------- */
 
 /* Who ran it, for the "_run" record of an outcome. */
@@ -274,7 +332,18 @@ struct run_info {
 	int64_t timeout_ms;
 	const char *outcome_from;	/* a command job: "stdout", "file", "exit"; or NULL */
 	const char *outcome_bad;	/* why its $SPOOL_OUTCOME file was refused, or NULL */
+	const struct run_files *files;	/* artifacts and checkpoint, or NULL */
+	char sha256[65];		/* of the script or program run, or "" */
+	char commit[41];		/* of the scripts directory's git checkout, or "" */
 };
+
+/*
+ * What ran, for the run record: the sha256 of the file at path (the script,
+ * or a command's program) and, when the directory scripts is in a git
+ * checkout, its HEAD commit, read from .git itself (no git is run; a tree
+ * changed since the commit is not detected). Leaves "" where unknown.
+ */
+void outcome_what_ran(struct run_info *ri, const char *path, const char *scripts);
 
 /*
  * The outcome document of run r into b (replacing its contents). A run
@@ -589,6 +658,7 @@ struct runner {
 	int poll_ms;		/* local mode: interval between empty claims */
 	size_t log_max;
 	int keep_work;
+	struct artifact_caps caps;	/* on a run's artifacts, and a checkpoint */
 	char *workroot;		/* per-run work dirs go below */
 	char *bearer;
 	char *python;		/* python3 from PATH, or NULL */

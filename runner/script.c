@@ -184,7 +184,7 @@ char *script_which(const char *prog)
 static const char *const env_set[] = {
 	"SPOOL_JOB_ID=", "SPOOL_ORDER_ID=", "SPOOL_ATTEMPT=", "SPOOL_SLOT=",
 	"SPOOL_WORKDIR=", "SPOOL_WORKER=", "SPOOL_JOB_FILE=", "SPOOL_RUN=",
-	"SPOOL_OUTCOME=",
+	"SPOOL_OUTCOME=", "SPOOL_ARTIFACTS_DIR=", "SPOOL_CHECKPOINT_DIR=",
 };
 
 /* Only what we set is dropped: SPOOL_DATA_DIR and the like pass through. */
@@ -205,7 +205,7 @@ char **script_env(const struct run_env *e)
 
 	while (environ[n])
 		n++;
-	if (!(env = calloc(n + 11, sizeof(*env))))
+	if (!(env = calloc(n + 13, sizeof(*env))))
 		return NULL;
 	for (i = 0; i < n; i++)
 		if (!env_ours(environ[i], e->cuda != NULL) &&
@@ -218,6 +218,8 @@ char **script_env(const struct run_env *e)
 	    asprintf(&env[k++], "SPOOL_WORKDIR=%s", e->workdir) < 0 ||
 	    asprintf(&env[k++], "SPOOL_WORKER=%s", e->worker) < 0 ||
 	    asprintf(&env[k++], "SPOOL_JOB_FILE=%s/%s", e->workdir, SCRIPT_JOB_FILE) < 0 ||
+	    asprintf(&env[k++], "SPOOL_ARTIFACTS_DIR=%s/%s", e->workdir, SCRIPT_ARTIFACTS_DIR) < 0 ||
+	    asprintf(&env[k++], "SPOOL_CHECKPOINT_DIR=%s/%s", e->workdir, SCRIPT_CHECKPOINT_DIR) < 0 ||
 	    asprintf(&env[k++], "SPOOL_RUN=%s.%d.%s.%ld", e->job_id, e->attempt, e->worker,
 		     (long)getpid()) < 0 ||
 	    (e->command && asprintf(&env[k++], "SPOOL_OUTCOME=%s/%s", e->workdir,

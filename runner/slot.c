@@ -295,6 +295,7 @@ static void run_task(struct ctx *c)
 	struct exec_result res;
 	struct run_env re;
 	struct script_job sj;
+	struct run_files rf;
 	struct buf out;
 	struct live lv;
 	char **env = NULL;
@@ -307,6 +308,7 @@ static void run_task(struct ctx *c)
 	ri.slot = sl->index;
 	ri.timeout_ms = (int64_t)(t->timeout_s ? t->timeout_s : rn->timeout_s) * 1000;
 	script_job_init(&sj);
+	files_init(&rf);
 	buf_init(&out, SPOOL_OUTCOME_MAX);
 
 	if ((r = script_prepare(rn->scripts, rn->python, t->job.data ? t->job.data : "",
@@ -324,6 +326,13 @@ static void run_task(struct ctx *c)
 		trouble(c, "cannot make the work directory '%s': %s", wd, strerror(-r));
 		goto done;
 	}
+	if ((r = files_prepare(c->cl, t, wd, &rf)) < 0) {
+		trouble(c, "cannot make the artifact and checkpoint directories in '%s': %s",
+			wd, strerror(-r));
+		goto done;
+	}
+	ri.files = &rf;
+	outcome_what_ran(&ri, sj.path, rn->scripts);
 	re = (struct run_env){ t->id, t->attempt, sl->index, wd, rn->name, sl->cuda,
 			       sj.is_command };
 	if (!(env = script_env(&re))) {
@@ -362,6 +371,8 @@ static void run_task(struct ctx *c)
 		    : res.end == END_EXITED ? "exit code" : "timeout");
 		res.end = END_STOPPED;
 	}
+	if (res.end != END_LOST)
+		files_keep(c->cl, t, &rf, &res.log);
 	if ((r = prune_finish(&c->pr, &res, &ri, &res.log, &out)) != 0) {
 		if (r == 1)	/* stopped early by its rule: done, not failed */
 			deliver(c, &res.log, 1, &out);
@@ -372,6 +383,7 @@ static void run_task(struct ctx *c)
 		/* The claim has moved on; the log is still worth keeping. */
 		c->cl->ops->keep_log(c->cl, t, &res.log);
 	} else if (res.end == END_STOPPED) {
+		files_checkpoint(c->cl, t, &rf, &res.log);	/* before the release */
 		trailer(&res.log, &res, NULL);
 		c->cl->ops->keep_log(c->cl, t, &res.log);
 		release(c);
@@ -381,6 +393,14 @@ static void run_task(struct ctx *c)
 		refuse(c, &ri, err);
 		goto done;
 	} else {
+		if (!ok) {
+			/* the next attempt resumes from here; the record says so */
+			files_checkpoint(c->cl, t, &rf, &res.log);
+			if ((ok = outcome_build(&res, &ri, &out, err, sizeof(err))) < 0) {
+				ri.files = NULL;	/* out of memory: the record without them */
+				ok = outcome_build(&res, &ri, &out, err, sizeof(err)) > 0;
+			}
+		}
 		trailer(&res.log, &res, ok ? NULL : err);
 		if (ok) {
 			say(rn, "slot %d: %s attempt %d: done in %.2f s%s", sl->index, t->id,
@@ -406,6 +426,7 @@ done:
 		workdir_done(wd, lock, rn->keep_work);
 	script_env_free(env);
 	script_job_release(&sj);
+	files_release(&rf);
 	buf_release(&out);
 }
 

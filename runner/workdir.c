@@ -8,6 +8,11 @@
  * runner started on the same root finds the directories whose lock it can
  * take and removes them (workdir_sweep). A directory without a lock file
  * (--keep-workdirs, or an older runner's) is left alone.
+ *
+ * What a run keeps of its directory (its artifacts, its checkpoint) goes
+ * where the claimer's orders come from: the spool for a local runner (the
+ * library's artifact.h), the boss for a remote one (an upload per artifact,
+ * the checkpoint as one pack), always fenced by the claim's token.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -20,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "json.h"
 #include "runner.h"
 
 static int rm_one(const char *path, const struct stat *st, int flag,
@@ -138,4 +144,308 @@ int workdir_sweep(const char *root)
 	}
 	closedir(d);
 	return n;
+}
+
+/* ---- artifacts and checkpoints ------------------------------------------------ */
+
+#define NOTES_MAX (256 << 10)	/* bytes of the refusals kept for the record */
+#define NOTE_ROOM (64 << 10)	/* the log's ceiling is raised this much for the notes */
+
+void files_init(struct run_files *f)
+{
+	memset(f, 0, sizeof(*f));
+	buf_init(&f->refused, NOTES_MAX);
+	buf_init(&f->ckpt_refused, NOTES_MAX);
+}
+
+void files_release(struct run_files *f)
+{
+	buf_release(&f->refused);
+	buf_release(&f->ckpt_refused);
+}
+
+/* The "error" of a boss's error answer, else its status, into out. */
+static void boss_why(struct boss *b, char *out, size_t cap)
+{
+	struct json j;
+	char e[200] = "";
+	int i;
+
+	if (b->reply.len && json_parse(&j, b->reply.data, b->reply.len, 64, NULL, 0) == 0) {
+		if (j.tok[0].type == JSMN_OBJECT && (i = json_get(&j, 0, "error")) >= 0)
+			json_str(&j, i, e, sizeof(e));
+		json_release(&j);
+	}
+	if (e[0])
+		snprintf(out, cap, "the boss answered %ld: %s", b->status, e);
+	else
+		snprintf(out, cap, "the boss answered %ld", b->status);
+}
+
+int files_dirs(const char *wd, struct run_files *f)
+{
+	snprintf(f->adir, sizeof(f->adir), "%s/%s", wd, SCRIPT_ARTIFACTS_DIR);
+	snprintf(f->cdir, sizeof(f->cdir), "%s/%s", wd, SCRIPT_CHECKPOINT_DIR);
+	if (mkdir(f->adir, 0755) < 0 || mkdir(f->cdir, 0755) < 0)
+		return -errno;
+	return 0;
+}
+
+int files_prepare(struct claimer *cl, struct task *t, const char *wd,
+		  struct run_files *f)
+{
+	struct buf pack;
+	int r, fd;
+
+	if ((r = files_dirs(wd, f)) < 0)
+		return r;
+	buf_init(&pack, CKPT_PACK_MAX);
+	if (cl->rn->boss_url) {
+		char path[128];
+		size_t keep = cl->b.reply.max;
+
+		snprintf(path, sizeof(path), "/v1/jobs/%s/checkpoint?token=%s", t->id, t->token);
+		cl->b.reply.max = CKPT_PACK_MAX;	/* this one answer may be that large */
+		r = boss_request(&cl->b, "GET", path, NULL, 0, 300, 0);
+		if (r == 0 && cl->b.status == 200)
+			r = buf_add(&pack, cl->b.reply.data ? cl->b.reply.data : "", cl->b.reply.len);
+		else if (r == 0 && cl->b.status == 404)
+			r = -ENOENT;
+		else if (r == 0) {
+			boss_why(&cl->b, f->ckpt_note, sizeof(f->ckpt_note));
+			r = -EPROTO;
+		} else
+			snprintf(f->ckpt_note, sizeof(f->ckpt_note), "cannot fetch the checkpoint: %s",
+				 cl->b.err[0] ? cl->b.err : strerror(-r));
+		buf_release(&cl->b.reply);	/* do not keep a large one around */
+		cl->b.reply.max = keep;
+		if (r == -EPROTO) {
+			char tmp[sizeof(f->ckpt_note)];
+
+			snprintf(tmp, sizeof(tmp), "%s", f->ckpt_note);
+			snprintf(f->ckpt_note, sizeof(f->ckpt_note), "cannot fetch the checkpoint: %.400s", tmp);
+		}
+	} else {
+		r = spool_checkpoint_get(&cl->sp, t->id, &pack, NULL);
+		if (r < 0 && r != -ENOENT)
+			snprintf(f->ckpt_note, sizeof(f->ckpt_note), "cannot read the checkpoint: %s",
+				 spool_error(&cl->sp));
+	}
+	if (r == 0) {
+		if ((fd = open(f->cdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+			r = -errno;
+		} else {
+			r = ckpt_unpack(pack.data, pack.len, fd, 1);
+			close(fd);
+		}
+		if (r >= 0)
+			f->restored = r;
+		else
+			snprintf(f->ckpt_note, sizeof(f->ckpt_note), "cannot restore the checkpoint: %s",
+				 r == -EINVAL ? "not a valid pack" : strerror(-r));
+	}
+	buf_release(&pack);
+	return 0;
+}
+
+struct keep_ctx {
+	struct claimer *cl;
+	struct task *t;
+	int down;		/* the boss could not be reached: stop trying */
+};
+
+static int keep_one(void *arg, const char *name, const void *data, size_t len,
+		    char *why, size_t whylen)
+{
+	struct keep_ctx *k = arg;
+	struct claimer *cl = k->cl;
+	char path[256];
+	int r;
+
+	if (!cl->rn->boss_url) {
+		if (spool_artifact_put(&cl->sp, k->t->id, name, data, len, &cl->rn->caps) < 0) {
+			snprintf(why, whylen, "%s", spool_error(&cl->sp));
+			return -1;
+		}
+		return 0;
+	}
+	if (k->down) {
+		snprintf(why, whylen, "not uploaded: the boss could not be reached");
+		return -1;
+	}
+	snprintf(path, sizeof(path), "/v1/jobs/%s/artifacts/%s?token=%s", k->t->id, name,
+		 k->t->token);
+	r = boss_request(&cl->b, "POST", path, data, len, 300, 0);
+	if (r < 0) {
+		k->down = 1;
+		snprintf(why, whylen, "cannot upload it: %s", cl->b.err[0] ? cl->b.err : strerror(-r));
+		return -1;
+	}
+	if (cl->b.status != 200 && cl->b.status != 201) {
+		boss_why(&cl->b, why, whylen);
+		return -1;
+	}
+	return 0;
+}
+
+/* The refusals in notes (JSON members) as log lines. */
+static void note_lines(struct buf *log, const char *what, const struct buf *notes)
+{
+	struct json j;
+	struct buf arr;
+	int i, end;
+
+	if (!notes->len)
+		return;
+	buf_init(&arr, notes->len + 4);
+	buf_puts(&arr, "[");
+	buf_add(&arr, notes->data, notes->len);
+	buf_puts(&arr, "]");
+	if (json_parse(&j, arr.data, arr.len, JSON_TOKENS_MAX, NULL, 0) == 0) {
+		end = json_skip(&j, 0);
+		for (i = 1; i < end; i = json_skip(&j, i)) {
+			char name[ARTIFACT_NAME_MAX + 20] = "", why[400] = "";
+			int k;
+
+			if ((k = json_get(&j, i, "name")) >= 0)
+				json_str(&j, k, name, sizeof(name));
+			if ((k = json_get(&j, i, "why")) >= 0)
+				json_str(&j, k, why, sizeof(why));
+			buf_printf(log, "[runner: %s '%s' not kept: %s]\n", what, name, why);
+		}
+		json_release(&j);
+	}
+	buf_release(&arr);
+}
+
+static void log_room(struct buf *log)
+{
+	if (log->len && log->data[log->len - 1] != '\n')
+		buf_puts(log, "\n");
+	if (log->max < log->len + NOTE_ROOM)
+		log->max = log->len + NOTE_ROOM;
+}
+
+void files_keep(struct claimer *cl, struct task *t, struct run_files *f, struct buf *log)
+{
+	struct keep_ctx k = { cl, t, 0 };
+	int fd, r;
+
+	log_room(log);
+	if (f->restored)
+		buf_printf(log, "[runner: this attempt started from the job's checkpoint: %d file%s]\n",
+			   f->restored, f->restored == 1 ? "" : "s");
+	else if (f->ckpt_note[0])
+		buf_printf(log, "[runner: %s]\n", f->ckpt_note);
+	if ((fd = open(f->adir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		if (errno == ENOENT)
+			snprintf(f->art_err, sizeof(f->art_err), "$SPOOL_ARTIFACTS_DIR was removed by the script: no artifacts kept");
+		else
+			snprintf(f->art_err, sizeof(f->art_err), "cannot open $SPOOL_ARTIFACTS_DIR: %s", strerror(errno));
+		buf_printf(log, "[runner: %s]\n", f->art_err);
+		return;
+	}
+	r = artifact_walk(fd, &cl->rn->caps, keep_one, &k, &f->refused, &f->kept, &f->kept_bytes);
+	close(fd);
+	if (r < 0) {
+		snprintf(f->art_err, sizeof(f->art_err), "cannot read $SPOOL_ARTIFACTS_DIR: %s", strerror(-r));
+		buf_printf(log, "[runner: %s]\n", f->art_err);
+	}
+	note_lines(log, "artifact", &f->refused);
+	if (f->kept)
+		buf_printf(log, "[runner: kept %d artifact%s, %llu bytes]\n", f->kept,
+			   f->kept == 1 ? "" : "s", (unsigned long long)f->kept_bytes);
+}
+
+void files_checkpoint(struct claimer *cl, struct task *t, struct run_files *f,
+		      struct buf *log)
+{
+	struct buf pack;
+	int fd, n, r = 0;
+
+	log_room(log);
+	if ((fd = open(f->cdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		f->ckpt = -1;
+		snprintf(f->ckpt_note, sizeof(f->ckpt_note), errno == ENOENT
+			 ? "$SPOOL_CHECKPOINT_DIR was removed by the script: no checkpoint saved, the job's last one is kept"
+			 : "cannot open $SPOOL_CHECKPOINT_DIR: no checkpoint saved");
+		buf_printf(log, "[runner: %s]\n", f->ckpt_note);
+		return;
+	}
+	buf_init(&pack, CKPT_PACK_MAX);
+	{
+		struct artifact_caps caps = cl->rn->caps;
+
+		n = ckpt_pack(fd, &caps, &pack, &f->ckpt_refused);
+	}
+	close(fd);
+	note_lines(log, "checkpoint file", &f->ckpt_refused);
+	if (n <= 0) {
+		/* nothing to carry over: the job's last checkpoint stands */
+		if (n < 0) {
+			f->ckpt = -1;
+			snprintf(f->ckpt_note, sizeof(f->ckpt_note), "cannot read $SPOOL_CHECKPOINT_DIR: %s",
+				 strerror(-n));
+			buf_printf(log, "[runner: %s]\n", f->ckpt_note);
+		}
+		buf_release(&pack);
+		return;
+	}
+	if (cl->rn->boss_url) {
+		char path[128];
+
+		snprintf(path, sizeof(path), "/v1/jobs/%s/checkpoint?token=%s", t->id, t->token);
+		r = boss_request(&cl->b, "POST", path, pack.data, pack.len, 300, 0);
+		if (r < 0)
+			snprintf(f->ckpt_note, sizeof(f->ckpt_note), "checkpoint not saved: cannot upload it: %s",
+				 cl->b.err[0] ? cl->b.err : strerror(-r));
+		else if (cl->b.status != 200 && cl->b.status != 201) {
+			char why[200];
+
+			boss_why(&cl->b, why, sizeof(why));
+			snprintf(f->ckpt_note, sizeof(f->ckpt_note), "checkpoint not saved: %s", why);
+			r = -EPROTO;
+		}
+	} else if ((r = spool_checkpoint_put(&cl->sp, t->id, pack.data, pack.len)) < 0) {
+		snprintf(f->ckpt_note, sizeof(f->ckpt_note), "checkpoint not saved: %s",
+			 spool_error(&cl->sp));
+	}
+	buf_release(&pack);
+	if (r < 0) {
+		f->ckpt = -1;
+		buf_printf(log, "[runner: %s]\n", f->ckpt_note);
+		return;
+	}
+	f->ckpt = 1;
+	f->ckpt_files = n;
+	buf_printf(log, "[runner: checkpoint saved for the next attempt: %d file%s]\n", n,
+		   n == 1 ? "" : "s");
+}
+
+int files_record(const struct run_files *f, struct buf *b)
+{
+	int e;
+
+	if ((e = buf_printf(b, ",\"artifacts\":{\"kept\":%d,\"bytes\":%llu,\"refused\":[",
+			    f->kept, (unsigned long long)f->kept_bytes)) < 0 ||
+	    (e = buf_add(b, f->refused.data ? f->refused.data : "", f->refused.len)) < 0 ||
+	    (e = buf_puts(b, "]")) < 0)
+		return e;
+	if (f->art_err[0] && ((e = buf_puts(b, ",\"error\":")) < 0 ||
+			      (e = buf_json_str(b, f->art_err, strlen(f->art_err))) < 0))
+		return e;
+	if ((e = buf_printf(b, "},\"checkpoint\":{\"restored\":%d,\"saved\":%s",
+			    f->restored, f->ckpt > 0 ? "true" : "false")) < 0)
+		return e;
+	if (f->ckpt > 0 && (e = buf_printf(b, ",\"files\":%d", f->ckpt_files)) < 0)
+		return e;
+	if (f->ckpt_refused.len &&
+	    ((e = buf_puts(b, ",\"refused\":[")) < 0 ||
+	     (e = buf_add(b, f->ckpt_refused.data, f->ckpt_refused.len)) < 0 ||
+	     (e = buf_puts(b, "]")) < 0))
+		return e;
+	if (f->ckpt_note[0] && ((e = buf_puts(b, ",\"note\":")) < 0 ||
+				(e = buf_json_str(b, f->ckpt_note, strlen(f->ckpt_note))) < 0))
+		return e;
+	return buf_puts(b, "}");
 }

@@ -11,16 +11,19 @@
  *   4 handler  route.c (the table, auth, the HTTP callbacks), one file per
  *              resource: jobs.c, claims.c, orders.c, reads.c, workers.c,
  *              seed.c (the article's routes, adapters onto the same
- *              functions), metrics.c, page.c; hop.c (what they share)
+ *              functions), metrics.c, web.c, sweeps.c, pages.c (the
+ *              page); hop.c (what they share)
  *   3 core     core.c (the waiting claims, the claims made on the loop),
  *              watch.c (inotify, rescans), index.c (the claim order of
  *              new/), claimmap.c (order id -> its assigned/ name),
- *              disk.c (the writer's batches and the readers)
+ *              disk.c (the writer's batches and the readers),
+ *              sweepmap.c (order id -> sweep, the sweep table)
  *   3 http     http.c: bytes <-> requests, handed callbacks (beside core)
  *   1 base     say.c, util.c, histogram.c (Prometheus histograms),
  *              claimclock.c (when each claim was handed out)
  *
- * Headers, one per floor: base.h, http.h, core.h, handler.h, server.h.
+ * Headers, one per floor: base.h, http.h, core.h (and sweepmap.h, the
+ * sweep table's), handler.h, server.h.
  */
 #ifndef SPOOLD_BASE_H
 #define SPOOLD_BASE_H

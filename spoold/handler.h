@@ -3,7 +3,8 @@
  *
  * route.c holds the table and is the HTTP layer's callbacks; one file per
  * resource answers its routes: jobs.c, claims.c, orders.c, reads.c,
- * workers.c, metrics.c, page.c, and seed.c, whose routes are adapters onto
+ * workers.c, metrics.c, web.c (the page), sweeps.c and pages.c (the
+ * page's lists), and seed.c, whose routes are adapters onto
  * the same functions. hop.c holds what they share: the request that
  * carries disk work and its answer (struct hop), and the checks of ids,
  * tokens and bodies. A handler runs on the loop thread: it checks
@@ -181,6 +182,12 @@ void logs_post(struct conn *c);
 void logs_series_post(struct conn *c);
 void logs_get(struct conn *c);
 void logs_metrics(struct conn *c);
+/* artifacts.c: a job's artifacts and checkpoint. */
+void artifacts_list(struct conn *c);
+void artifacts_get(struct conn *c);
+void artifacts_put(struct conn *c);
+void checkpoint_get(struct conn *c);
+void checkpoint_put(struct conn *c);
 
 /* stop.c: GET /v1/orders/ID/stop?step=S&value=V (early stopping, lib/stop.h) */
 void stop_get(struct conn *c);
@@ -215,8 +222,23 @@ void metrics_ended(struct metrics *m, const struct order *o, int ran);
 /* Free what m holds (shutdown). */
 void metrics_release(struct metrics *m);
 
-/* page.c: GET /. */
-void page_answer(struct conn *c);
+/* web.c: the page, GET / and GET /static/NAME; web_public: req is one of
+ * them (served without the token: they hold no data). */
+void web_index(struct conn *c);
+void web_static(struct conn *c);
+int web_public(const struct request *req);
+
+/* sweeps.c: GET /v1/sweeps; sweeps_param: the query's key as a sweep's
+ * name into out (1 given, 0 not, -1 answered 400). */
+void sweeps_list(struct conn *c);
+int sweeps_param(struct conn *c, const char *key,
+		 char out[SPOOL_WORKER_MAX + 1]);
+
+/* pages.c: GET /v1/orders (paged with sweep, after or reason; else
+ * reads_orders), GET /v1/results, GET /v1/orders/ID/attempts. */
+void pages_orders(struct conn *c);
+void pages_results(struct conn *c);
+void pages_attempts(struct conn *c);
 
 /* seed.c: the article's routes. */
 void seed_job_create(struct conn *c);

@@ -13,17 +13,26 @@
 #include <string.h>
 #include <strings.h>
 
+#include "artifact.h"
 #include "handler.h"
 
 #define B_DEF HTTP_BODY_DEFAULT
 static const struct route routes[] = {
-	{ HTTP_GET,  "/", page_answer, B_DEF },
+	{ HTTP_GET,  "/", web_index, B_DEF },
+	{ HTTP_GET,  "/static/:name", web_static, B_DEF },
 	{ HTTP_GET,  "/healthz", metrics_healthz, B_DEF },
 	{ HTTP_GET,  "/metrics", metrics_get, B_DEF },
 	{ HTTP_POST, "/v1/jobs", jobs_post, HTTP_BODY_JOBS },
 	{ HTTP_GET,  "/v1/jobs/:id", reads_job, B_DEF },
+	{ HTTP_GET,  "/v1/jobs/:id/artifacts", artifacts_list, B_DEF },
+	{ HTTP_GET,  "/v1/jobs/:id/artifacts/:name", artifacts_get, B_DEF },
+	{ HTTP_POST, "/v1/jobs/:id/artifacts/:name", artifacts_put, ARTIFACT_FILE_MAX },
+	{ HTTP_PUT,  "/v1/jobs/:id/artifacts/:name", artifacts_put, ARTIFACT_FILE_MAX },
+	{ HTTP_GET,  "/v1/jobs/:id/checkpoint", checkpoint_get, B_DEF },
+	{ HTTP_POST, "/v1/jobs/:id/checkpoint", checkpoint_put, CKPT_PACK_MAX },
+	{ HTTP_PUT,  "/v1/jobs/:id/checkpoint", checkpoint_put, CKPT_PACK_MAX },
 	{ HTTP_POST, "/v1/claim", claims_post, B_DEF },
-	{ HTTP_GET,  "/v1/orders", reads_orders, B_DEF },
+	{ HTTP_GET,  "/v1/orders", pages_orders, B_DEF },
 	{ HTTP_GET,  "/v1/orders/:id", reads_order, B_DEF },
 	{ HTTP_POST, "/v1/orders/:id/heartbeat", orders_heartbeat, B_DEF },
 	{ HTTP_POST, "/v1/orders/:id/complete", orders_complete, SPOOL_OUTCOME_MAX },
@@ -42,6 +51,9 @@ static const struct route routes[] = {
 	{ HTTP_POST, "/v1/workers", workers_post, SPOOL_WORKER_DOC_MAX },
 	{ HTTP_GET,  "/v1/stats", metrics_stats, B_DEF },
 	{ HTTP_GET,  "/v1/leaderboard", reads_leaderboard, B_DEF },
+	{ HTTP_GET,  "/v1/sweeps", sweeps_list, B_DEF },
+	{ HTTP_GET,  "/v1/results", pages_results, B_DEF },
+	{ HTTP_GET,  "/v1/orders/:id/attempts", pages_attempts, B_DEF },
 	/* the seed's */
 	{ HTTP_POST, "/job/create", seed_job_create, SPOOL_JOB_MAX },
 	{ HTTP_POST, "/worker-node/create", seed_worker_create, SPOOL_WORKER_DOC_MAX },
@@ -103,6 +115,8 @@ int route_auth(const struct server *srv, const struct request *req)
 	 * token when the API answers 401); a target that did not parse is
 	 * neither, whatever its segments so far */
 	if (!srv->cfg.token)
+		return 0;
+	if (!req->bad_target && web_public(req))
 		return 0;
 	if (!req->bad_target && (req->nseg == 0 ||
 	    (req->nseg == 1 && !strcmp(req->seg[0], "healthz"))))

@@ -10,6 +10,7 @@
 
 #include "http.h"
 #include "core.h"
+#include "sweepmap.h"
 
 struct config {
 	const char *spool_path;
@@ -61,6 +62,7 @@ struct server {
 	struct disk disk;
 	struct core core;
 	struct watch watch;
+	struct sweepmap sweeps;		/* the page's sweep table (sweepmap.c) */
 	struct hstats hs;
 	struct metrics metrics;
 	uv_signal_t sigterm, sigint;

@@ -171,6 +171,7 @@ static void on_signal(uv_signal_t *s, int signum)
 	watch_stop(&srv->watch);
 	core_flush(&srv->core);
 	srv->core.draining = 1;
+	sweepmap_stop(&srv->sweeps);
 	http_stop(&srv->http);
 	server_maybe_exit(srv);
 }
@@ -429,6 +430,26 @@ static void port_preflight(const struct http_config *h)
 	freeaddrinfo(ai);
 }
 
+/* Say where the page is (stderr: stdout's first line stays the address). */
+static void say_page(struct server *srv)
+{
+	struct sockaddr_storage ss;
+	char host[64];
+	int len = sizeof(ss), port;
+
+	if (uv_tcp_getsockname(&srv->http.listener, (struct sockaddr *)&ss, &len) < 0)
+		return;
+	if (ss.ss_family == AF_INET6) {
+		uv_ip6_name((struct sockaddr_in6 *)&ss, host, sizeof(host));
+		port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+		say(&srv->log, "the page: http://[%s]:%d/", host, port);
+	} else {
+		uv_ip4_name((struct sockaddr_in *)&ss, host, sizeof(host));
+		port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		say(&srv->log, "the page: http://%s:%d/", host, port);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static struct server srv;
@@ -454,6 +475,7 @@ int main(int argc, char **argv)
 	srv.loop->data = &srv.disk;	/* the readers find their disk here */
 	srv.disk.idle = server_maybe_exit;
 	srv.disk.ud = &srv;
+	sweepmap_init(&srv.sweeps, &srv.disk);
 	rc = core_open(&srv.core, srv.loop, srv.cfg.spool_path, &srv.disk,
 		       srv.cfg.sync == DISK_SYNC_NONE, &srv.log);
 	if (rc < 0)
@@ -478,6 +500,7 @@ int main(int argc, char **argv)
 	if (rc < 0)
 		die("cannot listen on %s:%d: %s", srv.cfg.http.host,
 		    srv.cfg.http.port, uv_strerror(rc));
+	say_page(&srv);
 	if (!srv.cfg.token && strncmp(srv.cfg.http.host, "127.", 4) &&
 	    strcmp(srv.cfg.http.host, "::1"))
 		say(&srv.log, "warning: listening on %s without --token-file: "
@@ -503,6 +526,7 @@ int main(int argc, char **argv)
 	core_close(&srv.core);
 	disk_close(&srv.disk);
 	metrics_release(&srv.metrics);
+	sweepmap_release(&srv.sweeps);
 	free(srv.cfg.token);
 	say(&srv.log, "stopped");
 	return 0;

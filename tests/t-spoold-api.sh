@@ -148,7 +148,9 @@ done
 # ---- the web page ----
 ct=$(curl -sS -o page.html -w '%{content_type}' "$URL/")
 assert_eq "text/html; charset=utf-8" "$ct" "page content type"
-grep -q '/v1/leaderboard' page.html || fail "the page does not read the leaderboard"
+grep -q 'src="/static/app.js"' page.html || fail "the page does not load its script from spoold"
+curl -sS -o app.js "$URL/static/app.js"
+grep -q '/v1/results' app.js || fail "the page's script does not read the results"
 
 # ---- methods and paths ----
 http GET /v1/jobs;		assert_eq 405 "$CODE" "GET /v1/jobs"

@@ -140,11 +140,19 @@ int cli_parse(const struct cmd *c, int argc, char **argv, struct args *a)
 			}
 		}
 		if (s[1] != '-') {
-			cli_warn("unknown option '%s'", s);
-			cli_usage_hint(c);
-			return -2;
+			/* a one-letter option a command names ("o"): -o, as --o */
+			for (k = 0; s[1] && !s[2] && c->opts[k].name; k++)
+				if (c->opts[k].name[0] == s[1] && !c->opts[k].name[1])
+					break;
+			if (!(s[1] && !s[2] && c->opts[k].name)) {
+				cli_warn("unknown option '%s'", s);
+				cli_usage_hint(c);
+				return -2;
+			}
+			s += 1;	/* "-o" read as "--o" from here on */
+		} else {
+			s += 2;
 		}
-		s += 2;
 		eq = strchr(s, '=');
 		n = eq ? (size_t)(eq - s) : strlen(s);
 		if (n == 5 && strncmp(s, "spool", 5) == 0) {

@@ -160,6 +160,7 @@ int cmd_reap(const struct cmd *c, struct args *a);
 int cmd_fsck(const struct cmd *c, struct args *a);
 int cmd_ingest(const struct cmd *c, struct args *a);
 int cmd_export(const struct cmd *c, struct args *a);
+int cmd_artifacts(const struct cmd *c, struct args *a);	/* ctl_artifacts.c */
 
 /*
  * Hints when a board or an export comes out empty (ctl_export.c), to

@@ -196,6 +196,13 @@ static const struct cmd cmds[] = {
 	  "  --token-file F  its bearer token (else $SPOOL_TOKEN_FILE)\n",
 	  { { "attempt", 1 }, { "json", 0 }, { "boss", 1 }, { "token-file", 1 }, { NULL, 0 } },
 	  1, 1 },
+	{ "artifacts", cmd_artifacts, "ID [NAME] [-o FILE] [--json] [--boss URL [--token-file F]]",
+	  "List the files a job's runs kept, or print (-o: write) one.",
+	  "Without NAME: one line per artifact, SIZE SHA256 NAME (--json: the list as\n"
+	  "JSON). With NAME: its bytes to standard output, or to FILE (-o). From the\n"
+	  "spool, or from the boss with --boss. Exit 3 when the job or the file is\n"
+	  "not there.\n",
+	  { { "o", 1 }, { "json", 0 }, { "boss", 1 }, { "token-file", 1 }, { NULL, 0 } }, 1, 2 },
 	{ "workers", cmd_workers, "[--json]",
 	  "List the workers that have reported: name and when last seen.",
 	  "  --json  every worker record, as stored (an array)\n",

@@ -110,6 +110,11 @@ The job (keys are optional unless marked required):
                         scored (either may be given alone)
   loss                  "mse" (the only training loss; the seed names it)
   progressEvery         a progress line every N epochs (default: about 10 a fit)
+  checkpointEvery       with $SPOOL_CHECKPOINT_DIR (a runner sets it): save the
+                        training state there every N epochs (default 5; 0: never),
+                        and resume from it when an attempt starts (a preempted
+                        or timed-out run goes on where it stopped; the outcome
+                        says resumedFromEpoch and epochsRun)
 Refused with a 400 naming the key, because nn.py does not do what they ask
 and a run that quietly did something else would be reported as this one:
   extraTreesKeepThreshd any value but 0 (feature selection by extra trees)
@@ -130,6 +135,7 @@ traceback goes to stderr, the outcome line still to stdout.
 """
 
 import csv
+import dataclasses
 import hashlib
 import json
 import math
@@ -167,7 +173,7 @@ USED_KEYS = frozenset((
     "patience", "validationSplit", "scalerType", "seed", "splitSeed",
     "testSplit", "crossValidateOnly", "crossValidationFolds",
     "crossValidationCrossingType", "pcaComponents", "minDependentVarValue",
-    "maxDependentVarValue", "loss", "progressEvery",
+    "maxDependentVarValue", "loss", "progressEvery", "checkpointEvery",
     # checked, then refused unless off: see refusals()
     "extraTreesKeepThreshd", "slowLearningRate", "saveWeightsOnlyAtEnd"))
 
@@ -216,6 +222,8 @@ class Config:
     pca_components: int = 0  # 0: no PCA
     y_min: float = None      # prediction bounds, None: unbounded
     y_max: float = None
+    checkpoint_every: int = 0    # epochs between saves of the training state
+    checkpoint_dir: str = None   # $SPOOL_CHECKPOINT_DIR, None: no checkpoints
 
 
 def read_job_text(argv, stdin):
@@ -451,6 +459,7 @@ def make_config(job):
         pca_components=_pca(job),
         y_min=y_min,
         y_max=y_max,
+        checkpoint_every=_number(job, "checkpointEvery", 5, minimum=0, integer=True),
     )
 
 
@@ -883,6 +892,55 @@ class Fit:
     layers: list
     epochs: int
     stopped_early: bool
+    resumed_from: int = 0       # the checkpoint's epoch this attempt began after
+
+
+class Checkpoint:
+    """The training state of one fit in $SPOOL_CHECKPOINT_DIR, so that the
+    next attempt of the job (after a preemption, a timeout) resumes instead
+    of starting over. Written whole then renamed: a kill leaves the old
+    file or the new one. A state saved for other hyper-parameters (the job
+    was changed and resubmitted under the same id) is not used."""
+
+    def __init__(self, cfg, label):
+        key = re.sub(r"[^0-9]+", "-", label).strip("-") or "0"
+        self.path = os.path.join(cfg.checkpoint_dir, "nn-fit-%s.json" % key)
+        same = dataclasses.replace(cfg, checkpoint_dir=None, progress_every=0)
+        self.digest = hashlib.sha256(repr(same).encode()).hexdigest()
+        self.every = cfg.checkpoint_every
+
+    def load(self):
+        try:
+            with open(self.path) as f:
+                state = json.load(f)
+        except (OSError, ValueError):
+            return None
+        return state if state.get("digest") == self.digest else None
+
+    def save(self, epoch, layers, opt, rng, order, best, waited, done=False):
+        state = {
+            "digest": self.digest, "epoch": epoch, "done": done,
+            "layers": [[l.weights, l.biases] for l in layers],
+            "opt": {"t": opt.t, "state": [[k, j, v] for (k, j), v in opt.state.items()]},
+            "rng": [rng.getstate()[0], list(rng.getstate()[1]), rng.getstate()[2]],
+            "order": order, "best": best if math.isfinite(best) else None,
+            "waited": waited,
+        }
+        tmp = self.path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(state, f)
+        os.replace(tmp, self.path)
+
+    @staticmethod
+    def restore(state, layers, opt, rng):
+        for layer, (w, b) in zip(layers, state["layers"]):
+            layer.weights, layer.biases = w, b
+        opt.t = state["opt"]["t"]
+        opt.state = {(k, j): v for k, j, v in state["opt"]["state"]}
+        v, internal, gauss = state["rng"]
+        rng.setstate((v, tuple(internal), gauss))
+        best = state["best"]
+        return state["order"], math.inf if best is None else best, state["waited"]
 
 
 def train(cfg, X, y, X_val, y_val, rng, progress):
@@ -897,7 +955,16 @@ def train(cfg, X, y, X_val, y_val, rng, progress):
     batch = min(cfg.batch_size, n)
     best, waited = math.inf, 0
     order = list(range(n))
-    for epoch in range(1, cfg.epochs + 1):
+    ckpt = Checkpoint(cfg, progress.label) if cfg.checkpoint_dir and cfg.checkpoint_every else None
+    state = ckpt.load() if ckpt else None
+    first = 1
+    if state:
+        order, best, waited = Checkpoint.restore(state, layers, opt, rng)
+        first = state["epoch"] + 1
+        progress.say("%sresumed from the checkpoint at epoch %d" % (progress.label, state["epoch"]))
+        if state["done"]:
+            return Fit(layers, state["epoch"], state["epoch"] < cfg.epochs, state["epoch"])
+    for epoch in range(first, cfg.epochs + 1):
         rng.shuffle(order)
         total = 0.0
         for start in range(0, n, batch):
@@ -925,8 +992,12 @@ def train(cfg, X, y, X_val, y_val, rng, progress):
                 if waited >= cfg.patience:
                     if not wanted:
                         progress(epoch, train_mse, val_mse)
-                    return Fit(layers, epoch, True)
-    return Fit(layers, cfg.epochs, False)
+                    if ckpt:
+                        ckpt.save(epoch, layers, opt, rng, order, best, waited, done=True)
+                    return Fit(layers, epoch, True, first - 1)
+        if ckpt and (epoch % ckpt.every == 0 or epoch == cfg.epochs):
+            ckpt.save(epoch, layers, opt, rng, order, best, waited, done=epoch == cfg.epochs)
+    return Fit(layers, cfg.epochs, False, first - 1)
 
 
 class Progress:
@@ -1004,6 +1075,8 @@ def fit_and_score(cfg, X, y, part, rng, say, label):
         "trainLoss": mse(net(X_tr), y_tr),
         "epochs": fit.epochs,
         "stoppedEarly": fit.stopped_early,
+        "resumedFromEpoch": fit.resumed_from,
+        "epochsRun": fit.epochs - fit.resumed_from,
     }
     if not all(math.isfinite(score[k]) for k in ("loss", "metric", "trainLoss")):
         raise JobError("training diverged (predictions are not finite): "
@@ -1092,6 +1165,8 @@ def evaluate(cfg, X, y, say):
             out["baselineRidgeTestLoss"] = sum(s["ridge"][best][1] for s in scores) / k
             out["baselineRidgeAlpha"] = best
     out.update(epochs=max(column("epochs")), stoppedEarly=any(column("stoppedEarly")),
+               resumedFromEpoch=max(column("resumedFromEpoch")),
+               epochsRun=sum(column("epochsRun")),
                trainRows=len(fits[0][0]), validationRows=len(fits[0][1]),
                testRows=len(test), splitSeed=cfg.split_seed,
                splitDigest=split_digest(test, fits))
@@ -1160,6 +1235,8 @@ def load_data(cfg, env, refused):
 def run(job, env, say):
     """The outcome fields of a successful run (status and jobId aside)."""
     cfg = make_config(job)
+    if env.get("SPOOL_CHECKPOINT_DIR"):
+        cfg = dataclasses.replace(cfg, checkpoint_dir=env["SPOOL_CHECKPOINT_DIR"])
     for key in unknown_keys(job):
         print("nn.py: ignoring unknown job key %s" % json.dumps(key), file=sys.stderr)
     names, X, y = load_data(cfg, env, refusals(job))

@@ -52,11 +52,12 @@ static int has_token(const struct request *r)
 	return !strcmp(a, TOKEN);
 }
 
-/* The paths that need no token: / and /healthz. */
+/* The paths that need no token: /, /healthz and the page's /static/NAME. */
 static int exempt(const struct request *r)
 {
 	return !r->bad_target &&
-	       (r->nseg == 0 || (r->nseg == 1 && !strcmp(r->seg[0], "healthz")));
+	       (r->nseg == 0 || (r->nseg == 1 && !strcmp(r->seg[0], "healthz")) ||
+		(r->nseg == 2 && !strcmp(r->seg[0], "static")));
 }
 
 /* What the handlers do with a query: every helper of util.c on it. */
@@ -65,6 +66,7 @@ static void check_query(const char *q)
 	static const char *const keys[] = {
 		"worker", "wait", "tags", "lease", "token", "state", "limit",
 		"key", "order", "sweep", "attempt",
+		"after", "offset", "reason",	/* the page's lists */
 	};
 	char v[SPOOL_WORKER_MAX + 1], tagv[SPOOL_TAGS_MAX][SPOOL_TAG_MAX + 1];
 	char pr[80];
