@@ -77,12 +77,12 @@ static int print_list(const struct buf *b, int json)
 int cmd_artifacts(const struct cmd *c, struct args *a)
 {
 	const char *id = a->pos[0], *name = a->npos > 1 ? a->pos[1] : NULL;
-	const char *out = cli_opt(c, a, "o"), *url = NULL;
-	char token[TOKEN_FILE_MAX + 1] = "", why[96], err[256];
+	const char *out = cli_opt(c, a, "o");
+	char why[96];
+	struct boss_where w;
 	struct spool sp;
 	struct buf b;
 	int remote, rc, ex = EX_OK;
-	long status = 0;
 
 	if (cli_check_id(id) < 0)
 		return EX_USAGE;
@@ -94,26 +94,33 @@ int cmd_artifacts(const struct cmd *c, struct args *a)
 		cli_warn("-o is for one artifact: name it");
 		return EX_USAGE;
 	}
-	if ((remote = cli_boss(cli_opt(c, a, "boss"), cli_opt(c, a, "token-file"), &url, token)) < 0)
+	if ((remote = cli_boss(cli_opt(c, a, "boss"), cli_opt(c, a, "token-file"), &w)) < 0)
 		return EX_USAGE;
 	buf_init(&b, (size_t)ARTIFACT_TOTAL_MAX);
 	if (remote) {
 		char path[256];
+		struct boss bs;
 
 		snprintf(path, sizeof(path), "/v1/jobs/%s/artifacts%s%s", id, name ? "/" : "",
 			 name ? name : "");
-		if (boss_request(url, "GET", path, NULL, 0, token[0] ? token : NULL, &b,
-				 &status, err, sizeof(err)) < 0) {
-			cli_warn("cannot reach the boss at '%s': %s", url, err);
+		if (boss_init(&bs, w.url, w.token[0] ? w.token : NULL, NULL, NULL) < 0) {
+			cli_warn("out of memory");
 			ex = EX_ERR;
 			goto out;
 		}
-		if (status != 200) {
-			cli_warn("the boss answered %ld: %.*s", status, (int)(b.len > 300 ? 300 : b.len),
-				 b.data ? b.data : "");
-			ex = status == 404 ? EX_NONE : status == 400 ? EX_USAGE : EX_ERR;
-			goto out;
+		bs.reply.max = b.max;	/* an artifact may be above a reply's usual ceiling */
+		ex = cli_boss_check(&bs, &w, boss_request(&bs, "GET", path, NULL, 0,
+							  CTL_BOSS_TIMEOUT_S, 0),
+				    "read the artifacts");
+		if (ex == EX_OK && bs.reply.len && buf_add(&b, bs.reply.data, bs.reply.len) < 0) {
+			cli_warn("out of memory");
+			ex = EX_ERR;
+		} else if (ex != EX_OK && (bs.status == 404 || bs.status == 400)) {
+			ex = bs.status == 404 ? EX_NONE : EX_USAGE;
 		}
+		boss_release(&bs);
+		if (ex != EX_OK)
+			goto out;
 	} else {
 		if (cli_open(&sp, 0) < 0) {
 			ex = EX_ERR;
