@@ -2,10 +2,10 @@
  * claims: POST /v1/claim, and the seed's POST /bored/:name (seed.c) as a
  * claim that does not wait, answered in the seed's shape.
  *
- * A claim request is a waiter of the core (core.h): the core claims an
- * order for it on the loop thread and calls claim_served, which answers
- * from here at once: the order, its job document and the claim's token
- * and lease. A long poll holds its connection (http_hold) until then or
+ * A claim request is a waiter of the core (core.h): the core picks an
+ * order for it, the writer claims it in its next batch, and once that is
+ * durable the core calls claim_served, which answers from here at once:
+ * the order, its job document and the claim's token and lease. A long poll holds its connection (http_hold) until then or
  * until its wait runs out (204, or the seed's "no work"); the peer's FIN
  * ends the wait at once, so no order goes to a claimer that left.
  *
@@ -161,7 +161,14 @@ static void claim_dropped(struct waiter *w)
 	no_work(container_of(w, struct claim_req, w));
 }
 
-static const struct waiter_ops claim_waiter = { claim_served, claim_dropped };
+static void claim_requeued(struct waiter *w)
+{
+	wait_arm(container_of(w, struct claim_req, w));
+}
+
+static const struct waiter_ops claim_waiter = {
+	claim_served, claim_dropped, claim_requeued
+};
 
 /* The connection's part: a FIN or the timer ends the wait, the end of the
  * connection forgets it. */

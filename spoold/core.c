@@ -4,19 +4,23 @@
  * A claimer waits in a FIFO (arrival order). Whenever the index may have
  * something for a waiter (a new name in new/, a waiter arriving, a due
  * time reached), dispatch walks the FIFO and, for each waiter, takes the
- * first eligible name out of the index and claims it right here, on the
- * loop thread, with the core's own struct spool: a claim is one rename of
- * new/NAME to assigned/ and the syncs of those two directories, answered
- * at once, without a thread hand-off. (Claims without syncs, see
- * core_open, lost orders at power cuts.) A claim that finds
- * the file gone (-ENOENT: a local claimer was faster) tries the next name.
- * The claim is remembered in the claim map for the calls that end it.
- * A claim whose sync fails is given back by the library and answered
- * 507/500, so none is answered 200 on a disk that cannot keep it.
+ * first eligible name out of the index, on the loop thread, and hands the
+ * claim itself (one rename of new/NAME to assigned/, and the syncs of both
+ * directories) to the writer as an op of its next batch: the loop never
+ * waits for an fsync, and a claim shares its batch's round of fsyncs with
+ * the submits and completes beside it. The writer is the one thread that
+ * renames names out of new/ and syncs new/, so no sync of new/ can make a
+ * claim's removal durable without the round that syncs its assigned/ name
+ * (an unsynced claim on a second handle could: t-powercut's POSIX cut).
+ * The answer leaves once the batch committed. A claim that finds the file
+ * gone (-ENOENT: a local claimer was faster) puts its waiter back in its
+ * place and looks further. The claim is remembered in the claim map for
+ * the calls that end it. A claim whose commit fails is given back and
+ * answered 507/500, so none is answered 200 on a disk that cannot keep it;
+ * one whose claimer left meanwhile is given back too.
  *
  * The waiter's owner hears of the claim through its ops (served), after
- * the waiter left the FIFO; a dispatch that a served callback starts
- * (a pipelined request) is run by the dispatch already under way.
+ * the waiter left the FIFO, or of its return to the FIFO (requeued).
  *
  * Layer: 3 core
  */
@@ -50,6 +54,11 @@ static void fifo_insert(struct core *k, struct waiter *w)
 
 void core_unwait(struct core *k, struct waiter *w)
 {
+	if (w->claiming) {
+		/* its claim is on the writer: given back when it is done */
+		w->claiming->w = NULL;
+		w->claiming = NULL;
+	}
 	if (!w->queued)
 		return;
 	if (w->prev)
@@ -123,39 +132,100 @@ static void on_due(uv_timer_t *t)
 	core_dispatch(t->data);
 }
 
+/* ---- claims, made by the writer -------------------------------------------------- */
+
+static void run_claim(struct op *op, struct spool *sp)
+{
+	struct claim_op *c = container_of(op, struct claim_op, op);
+	c->rc = spool_claim_file(sp, c->name, &c->cl, &c->o);
+	if (c->rc < 0)
+		snprintf(c->why, sizeof(c->why), "%s", spool_error(sp)[0]
+			 ? spool_error(sp) : strerror(-c->rc));
+}
+
+static void done_claim(struct op *op)
+{
+	struct claim_op *c = container_of(op, struct claim_op, op);
+	struct core *k = c->k;
+	struct waiter *w = c->w;
+	int rc = c->rc;
+
+	if (w)
+		w->claiming = NULL;
+	if (rc == 0 && op->commit_rc < 0) {
+		/* renamed, but not durable: nobody may hold it */
+		rc = op->commit_rc;
+		snprintf(c->why, sizeof(c->why), "%s", op->commit_why);
+		core_giveback(k, &c->o);
+	} else if (rc == 0 && !w) {
+		core_giveback(k, &c->o);	/* its claimer left meanwhile */
+	} else if (rc == 0) {
+		k->claims++;
+		claimmap_put(&k->map, c->o.n.id, c->o.file);
+	}
+	k->claiming--;
+	if (rc == -ENOENT) {
+		/* gone: someone else claimed it; the waiter looks further */
+		k->lost_claims++;
+		free(c);
+		if (w && !k->draining) {
+			fifo_insert(k, w);
+			core_dispatch(k);
+			if (w->queued)
+				w->ops->requeued(w);
+		} else if (w) {
+			w->ops->dropped(w);
+		}
+		return;
+	}
+	if (w)
+		w->ops->served(w, rc, &c->o, c->why);
+	free(c);
+}
+
+/* Claim name for w on the writer; w leaves the FIFO. */
+static void claim_start(struct core *k, struct waiter *w, const char *name)
+{
+	struct claim_op *c = calloc(1, sizeof(*c));
+	int i;
+
+	core_unwait(k, w);
+	if (!c) {
+		w->ops->served(w, -ENOMEM, NULL, "out of memory");
+		return;
+	}
+	c->op.kind = OP_WRITE;
+	c->op.run = run_claim;
+	c->op.done = done_claim;
+	c->k = k;
+	c->w = w;
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	/* the writer reads the claimant from the op: the waiter may go */
+	memcpy(c->worker, w->worker, sizeof(c->worker));
+	for (i = 0; i < w->cl.ntags; i++) {
+		memcpy(c->tagv[i], w->tagv[i], sizeof(c->tagv[i]));
+		c->tags[i] = c->tagv[i];
+	}
+	c->cl = w->cl;
+	c->cl.worker = c->worker;
+	c->cl.tags = c->tags;
+	w->claiming = c;
+	k->claiming++;
+	disk_submit(k->disk, &c->op);
+}
+
 /*
  * One claim for the first waiter that has an eligible order: 1 if a
- * waiter was served (the FIFO may have changed under us), 0 if none can be.
+ * waiter's claim went to the writer (the FIFO changed), 0 if none can be.
  */
 static int dispatch_one(struct core *k, int64_t now)
 {
 	char name[SPOOL_NAME_MAX];
 	struct waiter *w;
 
-	if (k->disk->commit_errors != k->seen_errors) {
-		k->seen_errors = k->disk->commit_errors;
-		k->careful = 1;
-	}
 	for (w = k->wfirst; w && k->ix.n; w = w->next) {
-		while (index_take(&k->ix, now, w->cl.ntags, w->tags, name)) {
-			struct order o;
-			int rc = spool_claim_file(&k->sp, name, &w->cl, &o);
-			char why[300];
-			if (rc == 0 && k->careful)
-				k->careful = 0;	/* the disk works again */
-			if (rc == -ENOENT) {
-				/* gone: someone else claimed it; look further */
-				k->lost_claims++;
-				continue;
-			}
-			snprintf(why, sizeof(why), "%s", rc < 0 && spool_error(&k->sp)[0]
-				 ? spool_error(&k->sp) : rc < 0 ? strerror(-rc) : "");
-			core_unwait(k, w);
-			if (rc == 0) {
-				k->claims++;
-				claimmap_put(&k->map, o.n.id, o.file);
-			}
-			w->ops->served(w, rc, &o, why);
+		if (index_take(&k->ix, now, w->cl.ntags, w->tags, name)) {
+			claim_start(k, w, name);
 			return 1;
 		}
 	}
@@ -340,14 +410,9 @@ int core_open(struct core *k, uv_loop_t *loop, const char *path,
 	rc = spool_open(&k->sp, path, 0);
 	if (rc < 0)
 		return rc;
+	/* the loop's own handle only reads (a claim's answer, from the page
+	 * cache); claims are the writer's (see the top) */
 	k->sp.nosync = nosync;
-	/* Claims are synced (new/ and assigned/) before their answer: an
-	 * unsynced claim's rename is not safe while the writer, another
-	 * struct spool, syncs new/ for its own changes: a power cut then can
-	 * keep new/ without the name and assigned/ without the claim, and the
-	 * order is lost (t-powercut, under ASan). Until the library can tie the
-	 * two handles' syncs together, a claim pays its fsyncs here. */
-	spool_set_claim_sync(&k->sp, 1);
 	uv_timer_init(loop, &k->due_timer);
 	k->due_timer.data = k;
 	return 0;

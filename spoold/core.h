@@ -196,7 +196,12 @@ struct waiter_ops {
 		       const char *why);
 	/* The core lets go of w (shutdown): it has left the FIFO. */
 	void (*dropped)(struct waiter *w);
+	/* w is back in the FIFO, in its place: the order its claim was for
+	 * was taken by someone else (its wait goes on: re-arm its timer). */
+	void (*requeued)(struct waiter *w);
 };
+
+struct claim_op;
 
 /* A claimer waiting for an order, embedded in its owner's request. */
 struct waiter {
@@ -204,6 +209,7 @@ struct waiter {
 	struct waiter *prev, *next;
 	uint64_t seq;			/* arrival order */
 	int queued;			/* in the FIFO */
+	struct claim_op *claiming;	/* its claim, on the writer now */
 	int64_t deadline;		/* ms: its wait is over (the owner's) */
 	struct claimant cl;		/* cl.worker, cl.tags point into w */
 	char worker[SPOOL_WORKER_MAX + 1];
@@ -211,11 +217,26 @@ struct waiter {
 	const char *tags[SPOOL_TAGS_MAX];
 };
 
+/* A claim of name for a waiter, run by the writer in its batch. */
+struct claim_op {
+	struct op op;
+	struct core *k;
+	struct waiter *w;		/* NULL once its claimer left */
+	char name[SPOOL_NAME_MAX];
+	struct claimant cl;		/* points into this op, not the waiter */
+	char worker[SPOOL_WORKER_MAX + 1];
+	char tagv[SPOOL_TAGS_MAX][SPOOL_TAG_MAX + 1];
+	const char *tags[SPOOL_TAGS_MAX];
+	struct order o;
+	int rc;
+	char why[300];
+};
+
 struct core {
 	uv_loop_t *loop;
 	const struct logger *log;
-	struct disk *disk;		/* reads of tags, give-backs */
-	struct spool sp;		/* the loop's own: claims are made here */
+	struct disk *disk;		/* claims, reads of tags, give-backs */
+	struct spool sp;		/* the loop's own: reads a claim's answer */
 	struct index ix;
 	struct claimmap map;
 	struct waiter *wfirst, *wlast;
@@ -224,14 +245,13 @@ struct core {
 	int dispatching, again;
 	int draining;
 	int loading;			/* the start-up listing is under way */
-	int careful;			/* the disk failed: claims sync until one works */
-	uint64_t seen_errors;		/* disk->commit_errors when last looked */
+	int claiming;			/* claims on the writer now */
 	uv_timer_t due_timer;
 	uint64_t claims, lost_claims;
 };
 
-/* Set k up on the spool at path (a struct spool of its own, claims not
- * synced when claim_sync is 0). 0 or a negative errno. */
+/* Set k up on the spool at path (a struct spool of its own, for reads;
+ * nosync: the daemon runs --no-sync). 0 or a negative errno. */
 int core_open(struct core *k, uv_loop_t *loop, const char *path,
 	      struct disk *disk, int nosync, const struct logger *log);
 
