@@ -656,9 +656,10 @@ static int finish_claim(struct spool *sp, struct order *o, enum spool_state st,
 	}
 	/* a claim made without syncs (spool_set_claim_sync) left new/ unsynced:
 	 * its end makes the claim durable too, so the order cannot come back
-	 * to new/ after a crash once it is done (a clean directory's sync is
-	 * cheap) */
-	sp_dirty(sp, "new");
+	 * to new/ after a crash once it is done. A handle whose claims sync
+	 * has nothing of the kind to make durable: no fsync of new/ for it */
+	if (sp->claim_nosync)
+		sp_dirty(sp, "new");
 	sp_group_claim(sp, g, o, st, name);
 	r = sp_end(sp, 0);
 	if (r < 0 && r != -ESTALE && r != -EALREADY) {

@@ -301,8 +301,12 @@ int spool_claim_file(struct spool *sp, const char *file,
  * machine crash may then undo it: the order is back in new/ under its old
  * name and is claimed again (a re-run); the lost claim's token names no
  * order any more, so its outcome is fenced to late/ (spool-layout.md,
- * "Claims that are not synced"). The next change that ends a claim syncs
- * new/ with its own directories. Default on.
+ * "Claims that are not synced"). A change that ends a claim through a
+ * handle with claim syncs off syncs new/ with its own directories; so the
+ * handle that ends such claims must be one with claim syncs off too, and
+ * it must be the only one in the process to sync new/ (another handle's
+ * sync of new/ can make a claim's removal durable before its name in
+ * assigned/ is). Default on.
  */
 void spool_set_claim_sync(struct spool *sp, int on);
 
