@@ -295,6 +295,13 @@ int spool_claim(struct spool *sp, const struct claimant *c, struct order *o);
 int spool_claim_file(struct spool *sp, const char *file,
 		     const struct claimant *c, struct order *o);
 
+/* spool_claim_file that also hands back the order's options and creation
+ * time (ms), read from its file for the claim: its answer needs no second
+ * read (either may be NULL). */
+int spool_claim_file_opts(struct spool *sp, const char *file,
+			  const struct claimant *c, struct order *o,
+			  struct job_opts *opts, int64_t *created_ms);
+
 /*
  * With on 0, a claim (spool_claim, spool_claim_file) is one rename from
  * new/ to assigned/ that syncs nothing, so it can be answered at once. A
@@ -464,6 +471,11 @@ int spool_read_last_outcome(struct spool *sp, const char *id, struct buf *b,
  */
 int spool_order_json(struct spool *sp, const struct order *o, int with_token,
 		     struct buf *b);
+
+/* spool_order_json from options and a creation time already read (by
+ * spool_claim_file_opts): the order file is not read again. */
+int spool_order_json_opts(const struct order *o, const struct job_opts *opts,
+			  int64_t created_ms, int with_token, struct buf *b);
 
 /* ---- dropped files --------------------------------------------------------- */
 

@@ -137,7 +137,8 @@ static void on_due(uv_timer_t *t)
 static void run_claim(struct op *op, struct spool *sp)
 {
 	struct claim_op *c = container_of(op, struct claim_op, op);
-	c->rc = spool_claim_file(sp, c->name, &c->cl, &c->o);
+	c->rc = spool_claim_file_opts(sp, c->name, &c->cl, &c->o, &c->opts,
+				      &c->created);
 	if (c->rc < 0)
 		snprintf(c->why, sizeof(c->why), "%s", spool_error(sp)[0]
 			 ? spool_error(sp) : strerror(-c->rc));
@@ -179,7 +180,7 @@ static void done_claim(struct op *op)
 		return;
 	}
 	if (w)
-		w->ops->served(w, rc, &c->o, c->why);
+		w->ops->served(w, rc, &c->o, &c->opts, c->created, c->why);
 	free(c);
 }
 
@@ -191,7 +192,7 @@ static void claim_start(struct core *k, struct waiter *w, const char *name)
 
 	core_unwait(k, w);
 	if (!c) {
-		w->ops->served(w, -ENOMEM, NULL, "out of memory");
+		w->ops->served(w, -ENOMEM, NULL, NULL, 0, "out of memory");
 		return;
 	}
 	c->op.kind = OP_WRITE;

@@ -190,9 +190,11 @@ int disk_busy(const struct disk *d);
 struct waiter;
 
 struct waiter_ops {
-	/* An order was claimed for w (rc 0, o the claim), or claiming failed
-	 * (rc < 0, errno; text in *why); w has left the FIFO. */
+	/* An order was claimed for w (rc 0, o the claim, opts and created
+	 * what its order file says), or claiming failed (rc < 0, errno; text
+	 * in *why); w has left the FIFO. */
 	void (*served)(struct waiter *w, int rc, struct order *o,
+		       const struct job_opts *opts, int64_t created,
 		       const char *why);
 	/* The core lets go of w (shutdown): it has left the FIFO. */
 	void (*dropped)(struct waiter *w);
@@ -228,6 +230,8 @@ struct claim_op {
 	char tagv[SPOOL_TAGS_MAX][SPOOL_TAG_MAX + 1];
 	const char *tags[SPOOL_TAGS_MAX];
 	struct order o;
+	struct job_opts opts;		/* read by the claim: the answer's */
+	int64_t created;
 	int rc;
 	char why[300];
 };
