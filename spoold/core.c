@@ -12,7 +12,9 @@
  * renames names out of new/ and syncs new/, so no sync of new/ can make a
  * claim's removal durable without the round that syncs its assigned/ name
  * (an unsynced claim on a second handle could: t-powercut's POSIX cut).
- * The answer leaves once the batch committed. A claim that finds the file
+ * The answer leaves once the batch committed. (With --sync interval or
+ * none nothing is synced before an answer, so a claim is made here, on
+ * the loop, with no hand-off: claim_here.) A claim that finds the file
  * gone (-ENOENT: a local claimer was faster) puts its waiter back in its
  * place and looks further. The claim is remembered in the claim map for
  * the calls that end it. A claim whose commit fails is given back and
@@ -216,8 +218,40 @@ static void claim_start(struct core *k, struct waiter *w, const char *name)
 }
 
 /*
+ * Claim name for w here, on the loop, with the core's handle: when the
+ * daemon does not sync before it answers (--sync interval, none), a claim
+ * is one rename, cheaper than a hand-off to the writer (interval: the
+ * flush that follows makes it durable, as it does the writer's changes).
+ * -ENOENT: the name was gone (w still waits), else w was served.
+ */
+static int claim_here(struct core *k, struct waiter *w, const char *name)
+{
+	struct order o;
+	struct job_opts opts;
+	int64_t created = 0;
+	char why[300];
+	int rc = spool_claim_file_opts(&k->sp, name, &w->cl, &o, &opts, &created);
+
+	if (rc == -ENOENT) {
+		k->lost_claims++;
+		return rc;
+	}
+	snprintf(why, sizeof(why), "%s", rc < 0 && spool_error(&k->sp)[0]
+		 ? spool_error(&k->sp) : rc < 0 ? strerror(-rc) : "");
+	core_unwait(k, w);
+	if (rc == 0) {
+		k->claims++;
+		claimmap_put(&k->map, o.n.id, o.file);
+		disk_changed(k->disk);
+	}
+	w->ops->served(w, rc, &o, &opts, created, why);
+	return 0;
+}
+
+/*
  * One claim for the first waiter that has an eligible order: 1 if a
- * waiter's claim went to the writer (the FIFO changed), 0 if none can be.
+ * waiter was served or its claim went to the writer (the FIFO changed),
+ * 0 if none can be.
  */
 static int dispatch_one(struct core *k, int64_t now)
 {
@@ -225,9 +259,14 @@ static int dispatch_one(struct core *k, int64_t now)
 	struct waiter *w;
 
 	for (w = k->wfirst; w && k->ix.n; w = w->next) {
-		if (index_take(&k->ix, now, w->cl.ntags, w->tags, name)) {
-			claim_start(k, w, name);
-			return 1;
+		while (index_take(&k->ix, now, w->cl.ntags, w->tags, name)) {
+			if (k->disk->sync == DISK_SYNC_ALWAYS) {
+				claim_start(k, w, name);
+				return 1;
+			}
+			if (claim_here(k, w, name) == 0)
+				return 1;
+			/* gone: someone else claimed it; look further */
 		}
 	}
 	return 0;
@@ -411,9 +450,10 @@ int core_open(struct core *k, uv_loop_t *loop, const char *path,
 	rc = spool_open(&k->sp, path, 0);
 	if (rc < 0)
 		return rc;
-	/* the loop's own handle only reads (a claim's answer, from the page
-	 * cache); claims are the writer's (see the top) */
-	k->sp.nosync = nosync;
+	/* the loop's own handle reads (a claim's answer, from the page
+	 * cache); claims are the writer's (see the top), or, when the daemon
+	 * answers before it syncs, this handle's, unsynced */
+	k->sp.nosync = nosync || disk->sync != DISK_SYNC_ALWAYS;
 	uv_timer_init(loop, &k->due_timer);
 	k->due_timer.data = k;
 	return 0;

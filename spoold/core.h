@@ -185,6 +185,10 @@ void disk_submit(struct disk *d, struct op *op);
 /* 1 while any disk work is queued or running. */
 int disk_busy(const struct disk *d);
 
+/* A change was made outside the writer's batches (a claim on the loop):
+ * with DISK_SYNC_INTERVAL, a flush follows at most interval_ms later. */
+void disk_changed(struct disk *d);
+
 /* ---- the core: waiting claims, claims (core.c) ------------------------------------- */
 
 struct waiter;
