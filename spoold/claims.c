@@ -29,6 +29,7 @@ static void claim_free(struct claim_req *r)
 {
 	if (r->ended)
 		*r->ended = 1;
+	waiter_clear(&r->w);
 	free(r);
 }
 

@@ -76,23 +76,44 @@ void core_unwait(struct core *k, struct waiter *w)
 	k->nwaiting--;
 }
 
-void waiter_set(struct waiter *w, const struct waiter_ops *ops,
-		const char *worker, int ntags, char tagv[][SPOOL_TAG_MAX + 1],
-		int lease_s, int seed)
+int waiter_set(struct waiter *w, const struct waiter_ops *ops,
+	       const char *worker, int ntags, char tagv[][SPOOL_TAG_MAX + 1],
+	       int lease_s, int seed)
 {
-	int i;
+	int i, rc = 0;
 	memset(w, 0, sizeof(*w));
 	w->ops = ops;
 	snprintf(w->worker, sizeof(w->worker), "%s", worker);
-	for (i = 0; i < ntags && i < SPOOL_TAGS_MAX; i++) {
-		memcpy(w->tagv[i], tagv[i], sizeof(w->tagv[i]));
-		w->tags[i] = w->tagv[i];
+	if (ntags > SPOOL_TAGS_MAX)
+		ntags = SPOOL_TAGS_MAX;
+	if (ntags > 0) {
+		/* the pointers, then the strings they point to */
+		w->tags = malloc(ntags * (sizeof(char *) + SPOOL_TAG_MAX + 1));
+		if (!w->tags) {
+			ntags = 0;	/* fewer tags: fewer orders, never wrong ones */
+			rc = -ENOMEM;
+		}
+	}
+	for (i = 0; i < ntags; i++) {
+		char *t = (char *)(w->tags + ntags) + i * (SPOOL_TAG_MAX + 1);
+		memcpy(t, tagv[i], SPOOL_TAG_MAX + 1);
+		t[SPOOL_TAG_MAX] = 0;
+		w->tags[i] = t;
 	}
 	w->cl.worker = w->worker;
-	w->cl.ntags = i;
+	w->cl.ntags = ntags;
 	w->cl.tags = w->tags;
 	w->cl.lease_s = lease_s;
 	w->cl.seed = seed;
+	return rc;
+}
+
+void waiter_clear(struct waiter *w)
+{
+	free(w->tags);
+	w->tags = NULL;
+	w->cl.tags = NULL;
+	w->cl.ntags = 0;
 }
 
 void core_wait(struct core *k, struct waiter *w)
@@ -206,7 +227,7 @@ static void claim_start(struct core *k, struct waiter *w, const char *name)
 	/* the writer reads the claimant from the op: the waiter may go */
 	memcpy(c->worker, w->worker, sizeof(c->worker));
 	for (i = 0; i < w->cl.ntags; i++) {
-		memcpy(c->tagv[i], w->tagv[i], sizeof(c->tagv[i]));
+		snprintf(c->tagv[i], sizeof(c->tagv[i]), "%s", w->tags[i]);
 		c->tags[i] = c->tagv[i];
 	}
 	c->cl = w->cl;

@@ -219,8 +219,9 @@ struct waiter {
 	int64_t deadline;		/* ms: its wait is over (the owner's) */
 	struct claimant cl;		/* cl.worker, cl.tags point into w */
 	char worker[SPOOL_WORKER_MAX + 1];
-	char tagv[SPOOL_TAGS_MAX][SPOOL_TAG_MAX + 1];
-	const char *tags[SPOOL_TAGS_MAX];
+	/* the claimer's tags, allocated only when it has some (a waiter is
+	 * held by every idle long-poll: 656 bytes less each without) */
+	const char **tags;		/* NULL, or cl.ntags pointers into it */
 };
 
 /* A claim of name for a waiter, run by the writer in its batch. */
@@ -270,10 +271,12 @@ void core_close(struct core *k);
 /* Remember every claim of assigned/ in the map (at start). */
 int core_load_claims(struct core *k);
 
-/* Fill w's claimant (worker, tags, lease); tags any order. */
-void waiter_set(struct waiter *w, const struct waiter_ops *ops,
-		const char *worker, int ntags, char tagv[][SPOOL_TAG_MAX + 1],
-		int lease_s, int seed);
+/* Fill w's claimant (worker, tags, lease); tags any order. 0, or -ENOMEM
+ * (w is then set, without tags). waiter_clear when done with w. */
+int waiter_set(struct waiter *w, const struct waiter_ops *ops,
+	       const char *worker, int ntags, char tagv[][SPOOL_TAG_MAX + 1],
+	       int lease_s, int seed);
+void waiter_clear(struct waiter *w);
 
 /* Queue w (new: it goes last; a waiter coming back keeps its place) and
  * hand it an order if one is there (ops->served, maybe before returning). */
