@@ -12,7 +12,10 @@
  * renames names out of new/ and syncs new/, so no sync of new/ can make a
  * claim's removal durable without the round that syncs its assigned/ name
  * (an unsynced claim on a second handle could: t-powercut's POSIX cut).
- * The answer leaves once the batch committed. (With --sync interval or
+ * The answer leaves once the batch committed. A claim takes up to
+ * CLAIM_TRIES names for its waiter, in claim order, and the writer tries
+ * them in turn: a local claimer's race for the oldest name then costs a
+ * rename, not a round trip (the names it did not try go back). (With --sync interval or
  * none nothing is synced before an answer, so a claim is made here, on
  * the loop, with no hand-off: claim_here.) A claim that finds the file
  * gone (-ENOENT: a local claimer was faster) puts its waiter back in its
@@ -27,6 +30,8 @@
  * Layer: 3 core
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,11 +165,34 @@ static void on_due(uv_timer_t *t)
 static void run_claim(struct op *op, struct spool *sp)
 {
 	struct claim_op *c = container_of(op, struct claim_op, op);
-	c->rc = spool_claim_file_opts(sp, c->name, &c->cl, &c->o, &c->opts,
-				      &c->created);
+	c->rc = -ENOENT;
+	for (c->tried = 0; c->tried < c->nnames && c->rc == -ENOENT; c->tried++) {
+		c->rc = spool_claim_file_opts(sp, c->names[c->tried], &c->cl,
+					      &c->o, &c->opts, &c->created);
+		if (c->rc == -ENOENT)
+			c->lost++;
+	}
 	if (c->rc < 0)
 		snprintf(c->why, sizeof(c->why), "%s", spool_error(sp)[0]
 			 ? spool_error(sp) : strerror(-c->rc));
+}
+
+/* The names a claim did not try go back into the index, those still in
+ * new/ (one that went meanwhile had its inotify removal already). */
+static void give_back_untried(struct core *k, struct claim_op *c)
+{
+	char path[SPOOL_NAME_MAX + 8];
+	struct order_name n;
+	int i, added = 0;
+
+	for (i = c->tried; i < c->nnames; i++) {
+		snprintf(path, sizeof(path), "new/%s", c->names[i]);
+		if (name_parse(c->names[i], &n) == 0 &&
+		    faccessat(k->sp.root, path, F_OK, 0) == 0)
+			added += index_add(&k->ix, c->names[i], &n, c->ts[i]) > 0;
+	}
+	if (added)
+		core_dispatch(k);
 }
 
 static void done_claim(struct op *op)
@@ -176,6 +204,7 @@ static void done_claim(struct op *op)
 
 	if (w)
 		w->claiming = NULL;
+	k->lost_claims += (uint64_t)c->lost;
 	if (rc == 0 && op->commit_rc < 0) {
 		/* renamed, but not durable: nobody may hold it */
 		rc = op->commit_rc;
@@ -189,8 +218,7 @@ static void done_claim(struct op *op)
 	}
 	k->claiming--;
 	if (rc == -ENOENT) {
-		/* gone: someone else claimed it; the waiter looks further */
-		k->lost_claims++;
+		/* all gone: someone else claimed them; the waiter looks further */
 		free(c);
 		if (w && !k->draining) {
 			fifo_insert(k, w);
@@ -204,11 +232,14 @@ static void done_claim(struct op *op)
 	}
 	if (w)
 		w->ops->served(w, rc, &c->o, &c->opts, c->created, c->why);
+	give_back_untried(k, c);
 	free(c);
 }
 
-/* Claim name for w on the writer; w leaves the FIFO. */
-static void claim_start(struct core *k, struct waiter *w, const char *name)
+/* Claim the first of name and the next eligible names for w on the
+ * writer; w leaves the FIFO. */
+static void claim_start(struct core *k, struct waiter *w, const char *name,
+			struct tagset *ts, int64_t now)
 {
 	struct claim_op *c = calloc(1, sizeof(*c));
 	int i;
@@ -218,12 +249,17 @@ static void claim_start(struct core *k, struct waiter *w, const char *name)
 		w->ops->served(w, -ENOMEM, NULL, NULL, 0, "out of memory");
 		return;
 	}
+	snprintf(c->names[0], sizeof(c->names[0]), "%s", name);
+	c->ts[0] = ts;
+	for (c->nnames = 1; c->nnames < CLAIM_TRIES; c->nnames++)
+		if (!index_take_ts(&k->ix, now, w->cl.ntags, w->tags,
+				   c->names[c->nnames], &c->ts[c->nnames]))
+			break;
 	c->op.kind = OP_WRITE;
 	c->op.run = run_claim;
 	c->op.done = done_claim;
 	c->k = k;
 	c->w = w;
-	snprintf(c->name, sizeof(c->name), "%s", name);
 	/* the writer reads the claimant from the op: the waiter may go */
 	memcpy(c->worker, w->worker, sizeof(c->worker));
 	for (i = 0; i < w->cl.ntags; i++) {
@@ -280,9 +316,10 @@ static int dispatch_one(struct core *k, int64_t now)
 	struct waiter *w;
 
 	for (w = k->wfirst; w && k->ix.n; w = w->next) {
-		while (index_take(&k->ix, now, w->cl.ntags, w->tags, name)) {
+		struct tagset *ts;
+		while (index_take_ts(&k->ix, now, w->cl.ntags, w->tags, name, &ts)) {
 			if (k->disk->sync == DISK_SYNC_ALWAYS) {
-				claim_start(k, w, name);
+				claim_start(k, w, name, ts, now);
 				return 1;
 			}
 			if (claim_here(k, w, name) == 0)

@@ -66,6 +66,11 @@ int index_has(struct index *ix, const char *name);
 int index_take(struct index *ix, int64_t now, int ntags,
 	       const char *const *tags, char *out);
 
+/* index_take that also says the tag set the order needs (*ts), so that it
+ * can be added back as it was. */
+int index_take_ts(struct index *ix, int64_t now, int ntags,
+		  const char *const *tags, char *out, struct tagset **ts);
+
 /* The earliest due time after now of a queue's head, or INT64_MAX. */
 int64_t index_next_due(const struct index *ix, int64_t now);
 
@@ -224,12 +229,20 @@ struct waiter {
 	const char **tags;		/* NULL, or cl.ntags pointers into it */
 };
 
-/* A claim of name for a waiter, run by the writer in its batch. */
+/* Names a claim on the writer may try, in claim order: the first may be
+ * gone (a local claimer was faster), and a round trip to the writer per
+ * try would make every such race cost a batch. */
+#define CLAIM_TRIES 4
+
+/* A claim for a waiter, run by the writer in its batch: the first of
+ * names that is still there. */
 struct claim_op {
 	struct op op;
 	struct core *k;
 	struct waiter *w;		/* NULL once its claimer left */
-	char name[SPOOL_NAME_MAX];
+	char names[CLAIM_TRIES][SPOOL_NAME_MAX];
+	struct tagset *ts[CLAIM_TRIES];	/* each name's, to give back untried ones */
+	int nnames, tried, lost;
 	struct claimant cl;		/* points into this op, not the waiter */
 	char worker[SPOOL_WORKER_MAX + 1];
 	char tagv[SPOOL_TAGS_MAX][SPOOL_TAG_MAX + 1];

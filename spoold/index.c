@@ -460,6 +460,12 @@ static int has_tags(const struct tagset *ts, int ntags,
 int index_take(struct index *ix, int64_t now, int ntags,
 	       const char *const *tags, char *out)
 {
+	return index_take_ts(ix, now, ntags, tags, out, NULL);
+}
+
+int index_take_ts(struct index *ix, int64_t now, int ntags,
+		  const char *const *tags, char *out, struct tagset **ts)
+{
 	struct queue *bq = NULL;
 	struct inode *best = NULL;
 	uint8_t key[KEY_LEN];
@@ -484,6 +490,8 @@ int index_take(struct index *ix, int64_t now, int ntags,
 		return 0;
 	memcpy(key, best->key, KEY_LEN);
 	key_unpack(key, out);
+	if (ts)
+		*ts = bq->ts;
 	q_remove(ix, bq, key);
 	return 1;
 }
