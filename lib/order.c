@@ -225,7 +225,15 @@ static int has_tags(const struct job_opts *opts, const struct claimant *c)
 int spool_claim_file(struct spool *sp, const char *file,
 		     const struct claimant *c, struct order *o)
 {
+	return spool_claim_file_opts(sp, file, c, o, NULL, NULL);
+}
+
+int spool_claim_file_opts(struct spool *sp, const char *file,
+			  const struct claimant *c, struct order *o,
+			  struct job_opts *opts_out, int64_t *created_ms)
+{
 	struct job_opts opts;
+	int64_t created;
 	struct order q;
 	char from[SP_PATH_MAX], to[SP_PATH_MAX], name[SPOOL_NAME_MAX];
 	int64_t now = now_ms();
@@ -235,8 +243,12 @@ int spool_claim_file(struct spool *sp, const char *file,
 		return sp_fail(sp, -EINVAL, "bad worker name '%.70s'", c->worker ? c->worker : "");
 	if (sp_order_from(&q, ST_NEW, file) < 0 || q.n.claimed)
 		return sp_fail(sp, -EINVAL, "'%.80s' is not a queued order name", file);
-	if ((r = spool_read_opts(sp, &q, &opts, NULL)) < 0)
+	if ((r = spool_read_opts(sp, &q, &opts, &created)) < 0)
 		return r == -ENOENT ? -ENOENT : r;
+	if (opts_out)
+		*opts_out = opts;
+	if (created_ms)
+		*created_ms = created;
 	lease = lease_of(&opts, c->lease_s);
 	q.n.attempt++;
 	if (q.n.attempt > SPOOL_ATTEMPTS_MAX)
@@ -656,9 +668,10 @@ static int finish_claim(struct spool *sp, struct order *o, enum spool_state st,
 	}
 	/* a claim made without syncs (spool_set_claim_sync) left new/ unsynced:
 	 * its end makes the claim durable too, so the order cannot come back
-	 * to new/ after a crash once it is done (a clean directory's sync is
-	 * cheap) */
-	sp_dirty(sp, "new");
+	 * to new/ after a crash once it is done. A handle whose claims sync
+	 * has nothing of the kind to make durable: no fsync of new/ for it */
+	if (sp->claim_nosync)
+		sp_dirty(sp, "new");
 	sp_group_claim(sp, g, o, st, name);
 	r = sp_end(sp, 0);
 	if (r < 0 && r != -ESTALE && r != -EALREADY) {

@@ -215,10 +215,9 @@ int spool_order_json(struct spool *sp, const struct order *o, int with_token,
 {
 	struct job_opts opts;
 	int64_t created = 0;
-	char iso[32], due[32];
-	int r, i;
+	int i;
 
-	if ((r = spool_read_opts(sp, o, &opts, &created)) < 0) {
+	if (spool_read_opts(sp, o, &opts, &created) < 0) {
 		/* a missing or broken order file still shows what the name says */
 		memset(&opts, 0, sizeof(opts));
 		opts.max_attempts = SPOOL_DEF_MAX_ATTEMPTS;
@@ -229,6 +228,16 @@ int spool_order_json(struct spool *sp, const struct order *o, int with_token,
 			created = created * 16 + (c >= 'a' ? c - 'a' + 10 : c - '0');
 		}
 	}
+	return spool_order_json_opts(o, &opts, created, with_token, b);
+}
+
+int spool_order_json_opts(const struct order *o, const struct job_opts *o_opts,
+			  int64_t created, int with_token, struct buf *b)
+{
+	const struct job_opts opts = *o_opts;
+	char iso[32], due[32];
+	int r, i;
+
 	iso_time(created, iso);
 	iso_time(o->n.due, due);
 	r = buf_printf(b, "{\"_id\":\"%s\",\"jobId\":\"%s\",\"createdDate\":\"%s\","

@@ -1015,10 +1015,72 @@ static void apply(struct spool *sp, struct pend_file *f, struct pend_group *g)
 	group_fail(g, sp_fail(sp, e, "cannot publish '%s/%s': %s", sp->path, f->dest, strerror(-e)));
 }
 
-int spool_commit(struct spool *sp)
+/* Whether the parent directory of path is d. */
+static int parent_is(const char *path, const char *d)
+{
+	const char *slash = strrchr(path, '/');
+	size_t n = slash ? (size_t)(slash - path) : 1;
+
+	if (!slash)
+		return strcmp(d, ".") == 0;
+	return strlen(d) == n && strncmp(path, d, n) == 0;
+}
+
+/* The second round's directories (of tier-1 renames that will be tried). */
+static int round2_dir(struct spool *sp, const char *d)
 {
 	struct spool_pending *p = sp->pend;
 	size_t i;
+
+	for (i = 0; i < p->n; i++) {
+		struct pend_file *f = &p->f[i];
+		struct pend_group *g = group_of(sp, f->group);
+
+		if (f->tier != 1 || g->rc || g->skip)
+			continue;
+		if (parent_is(f->dest, d) || (f->how == PUB_MOVE && parent_is(f->tmp, d)))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Take out of the first round the dirty state directories the second
+ * round syncs anyway; *out gets them (to be marked again before it), the
+ * count is returned. Only state directories can be such: tier 0 publishes
+ * into jobs/ and outcomes/, which no tier-1 rename touches.
+ */
+static size_t defer_dirs(struct spool *sp, char (**out)[SP_PATH_MAX])
+{
+	struct spool_pending *p = sp->pend;
+	size_t i, k = 0, n = 0;
+
+	*out = NULL;
+	if (sp->nosync || !p->ndirs)
+		return 0;
+	for (i = 0; i < p->ndirs; i++)
+		if (round2_dir(sp, p->dirs[i]))
+			n++;
+	if (!n || !(*out = malloc(n * sizeof(**out))))
+		return 0;	/* (out of memory: synced in both rounds) */
+	n = 0;
+	for (i = 0; i < p->ndirs; i++) {
+		if (round2_dir(sp, p->dirs[i]))
+			memcpy((*out)[n++], p->dirs[i], SP_PATH_MAX);
+		else if (k != i)
+			memcpy(p->dirs[k++], p->dirs[i], SP_PATH_MAX);
+		else
+			k++;
+	}
+	p->ndirs = k;
+	return n;
+}
+
+int spool_commit(struct spool *sp)
+{
+	struct spool_pending *p = sp->pend;
+	size_t i, ndefer;
+	char (*defer)[SP_PATH_MAX];
 	int r = 0, use_fs;
 
 	if (sp->batch > 0)
@@ -1044,6 +1106,12 @@ int spool_commit(struct spool *sp)
 		else
 			publish(sp, f, g);
 	}
+	/* a directory that a rename made before the commit dirtied (a claim's
+	 * new/ and assigned/) and that the second round syncs anyway (orders
+	 * into new/, the ends of claims out of assigned/) is synced there
+	 * only: one fsync less, and a claim's name in assigned/ is durable
+	 * before its removal from new/ is, when both are deferred or not */
+	ndefer = defer_dirs(sp, &defer);
 	/* 2. one round: every staged file's contents, the directories of what
 	 * was published and of the renames made before the commit (claims,
 	 * holds); each file and directory at once, or one syncfs for all */
@@ -1070,6 +1138,9 @@ int spool_commit(struct spool *sp)
 		}
 		apply(sp, f, g);
 	}
+	for (i = 0; i < ndefer; i++)
+		sp_dirty(sp, defer[i]);	/* synced now, whatever the applies did */
+	free(defer);
 	sync_round(sp, 0, use_fs);
 	/* 3. what may go once its change is durable */
 	for (i = 0; i < p->n; i++) {

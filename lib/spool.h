@@ -295,14 +295,25 @@ int spool_claim(struct spool *sp, const struct claimant *c, struct order *o);
 int spool_claim_file(struct spool *sp, const char *file,
 		     const struct claimant *c, struct order *o);
 
+/* spool_claim_file that also hands back the order's options and creation
+ * time (ms), read from its file for the claim: its answer needs no second
+ * read (either may be NULL). */
+int spool_claim_file_opts(struct spool *sp, const char *file,
+			  const struct claimant *c, struct order *o,
+			  struct job_opts *opts, int64_t *created_ms);
+
 /*
  * With on 0, a claim (spool_claim, spool_claim_file) is one rename from
  * new/ to assigned/ that syncs nothing, so it can be answered at once. A
  * machine crash may then undo it: the order is back in new/ under its old
  * name and is claimed again (a re-run); the lost claim's token names no
  * order any more, so its outcome is fenced to late/ (spool-layout.md,
- * "Claims that are not synced"). The next change that ends a claim syncs
- * new/ with its own directories. Default on.
+ * "Claims that are not synced"). A change that ends a claim through a
+ * handle with claim syncs off syncs new/ with its own directories; so the
+ * handle that ends such claims must be one with claim syncs off too, and
+ * it must be the only one in the process to sync new/ (another handle's
+ * sync of new/ can make a claim's removal durable before its name in
+ * assigned/ is). Default on.
  */
 void spool_set_claim_sync(struct spool *sp, int on);
 
@@ -460,6 +471,11 @@ int spool_read_last_outcome(struct spool *sp, const char *id, struct buf *b,
  */
 int spool_order_json(struct spool *sp, const struct order *o, int with_token,
 		     struct buf *b);
+
+/* spool_order_json from options and a creation time already read (by
+ * spool_claim_file_opts): the order file is not read again. */
+int spool_order_json_opts(const struct order *o, const struct job_opts *opts,
+			  int64_t created_ms, int with_token, struct buf *b);
 
 /* ---- dropped files --------------------------------------------------------- */
 

@@ -2,10 +2,10 @@
  * claims: POST /v1/claim, and the seed's POST /bored/:name (seed.c) as a
  * claim that does not wait, answered in the seed's shape.
  *
- * A claim request is a waiter of the core (core.h): the core claims an
- * order for it on the loop thread and calls claim_served, which answers
- * from here at once: the order, its job document and the claim's token
- * and lease. A long poll holds its connection (http_hold) until then or
+ * A claim request is a waiter of the core (core.h): the core picks an
+ * order for it, the writer claims it in its next batch, and once that is
+ * durable the core calls claim_served, which answers from here at once:
+ * the order, its job document and the claim's token and lease. A long poll holds its connection (http_hold) until then or
  * until its wait runs out (204, or the seed's "no work"); the peer's FIN
  * ends the wait at once, so no order goes to a claimer that left.
  *
@@ -29,6 +29,7 @@ static void claim_free(struct claim_req *r)
 {
 	if (r->ended)
 		*r->ended = 1;
+	waiter_clear(&r->w);
 	free(r);
 }
 
@@ -67,12 +68,11 @@ static void wait_arm(struct claim_req *r)
 
 /* The answer to a claim: the order, the job and the claim's terms. */
 static int claim_answer(struct claim_req *r, struct spool *sp,
-			struct order *o, struct buf *out)
+			struct order *o, const struct job_opts *opts,
+			int64_t created, struct buf *out)
 {
-	struct job_opts opts;
 	struct buf job;
 	char when[32];
-	int64_t created;
 	int rc;
 
 	buf_init(&job, SPOOL_JOB_MAX + 1024);
@@ -81,11 +81,10 @@ static int claim_answer(struct claim_req *r, struct spool *sp,
 		buf_release(&job);
 		return -ENOENT;		/* an order without its job */
 	}
-	memset(&opts, 0, sizeof(opts));
-	spool_read_opts(sp, o, &opts, &created);
+	/* the order as the claim read it: its file is not read again */
 	if (r->seed) {
 		char aid[SPOOL_ID_LEN + 1];
-		rc = spool_order_json(sp, o, 0, out);
+		rc = spool_order_json_opts(o, opts, created, 0, out);
 		/* the seed's order "_id" names this claim: the seed worker hands
 		 * it back as the callback's "assignmentId", which fences it.
 		 * spool_order_json starts {"_id":"<24 hex>": same width. */
@@ -95,7 +94,7 @@ static int claim_answer(struct claim_req *r, struct spool *sp,
 	} else {
 		iso_time(o->n.deadline, when);
 		buf_puts(out, "{\"order\": ");
-		rc = spool_order_json(sp, o, 1, out);
+		rc = spool_order_json_opts(o, opts, created, 1, out);
 		buf_puts(out, ",\n\"job\": ");
 		while (job.len && (job.data[job.len - 1] == '\n' ||
 				   job.data[job.len - 1] == ' '))
@@ -104,7 +103,7 @@ static int claim_answer(struct claim_req *r, struct spool *sp,
 		buf_printf(out, ",\n\"token\": \"%s\", \"attempt\": %d, "
 			   "\"leaseDeadline\": \"%s\", \"leaseDeadlineMs\": %lld, "
 			   "\"timeout\": %d}", o->n.token, o->n.attempt,
-			   when, (long long)o->n.deadline, opts.timeout_s);
+			   when, (long long)o->n.deadline, opts->timeout_s);
 	}
 	buf_puts(out, "\n");
 	buf_release(&job);
@@ -112,6 +111,7 @@ static int claim_answer(struct claim_req *r, struct spool *sp,
 }
 
 static void claim_served(struct waiter *w, int rc, struct order *o,
+			 const struct job_opts *opts, int64_t created,
 			 const char *why)
 {
 	struct claim_req *r = container_of(w, struct claim_req, w);
@@ -129,7 +129,7 @@ static void claim_served(struct waiter *w, int rc, struct order *o,
 	/* the answer is read from the page cache: cheaper here than a
 	 * thread hand-off */
 	buf_init(&out, RESP_MAX);
-	rc = claim_answer(r, &srv->core.sp, o, &out);
+	rc = claim_answer(r, &srv->core.sp, o, opts, created, &out);
 	if (rc == -ENOENT) {
 		/* an order without its job cannot run: fail it, look further */
 		buf_release(&out);
@@ -165,7 +165,14 @@ static void claim_dropped(struct waiter *w)
 	no_work(container_of(w, struct claim_req, w));
 }
 
-static const struct waiter_ops claim_waiter = { claim_served, claim_dropped };
+static void claim_requeued(struct waiter *w)
+{
+	wait_arm(container_of(w, struct claim_req, w));
+}
+
+static const struct waiter_ops claim_waiter = {
+	claim_served, claim_dropped, claim_requeued
+};
 
 /* The connection's part: a FIN or the timer ends the wait, the end of the
  * connection forgets it. */

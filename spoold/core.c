@@ -4,23 +4,34 @@
  * A claimer waits in a FIFO (arrival order). Whenever the index may have
  * something for a waiter (a new name in new/, a waiter arriving, a due
  * time reached), dispatch walks the FIFO and, for each waiter, takes the
- * first eligible name out of the index and claims it right here, on the
- * loop thread, with the core's own struct spool: a claim is one rename of
- * new/NAME to assigned/ and the syncs of those two directories, answered
- * at once, without a thread hand-off. (Claims without syncs, see
- * core_open, lost orders at power cuts.) A claim that finds
- * the file gone (-ENOENT: a local claimer was faster) tries the next name.
- * The claim is remembered in the claim map for the calls that end it.
- * A claim whose sync fails is given back by the library and answered
- * 507/500, so none is answered 200 on a disk that cannot keep it.
+ * first eligible name out of the index, on the loop thread, and hands the
+ * claim itself (one rename of new/NAME to assigned/, and the syncs of both
+ * directories) to the writer as an op of its next batch: the loop never
+ * waits for an fsync, and a claim shares its batch's round of fsyncs with
+ * the submits and completes beside it. The writer is the one thread that
+ * renames names out of new/ and syncs new/, so no sync of new/ can make a
+ * claim's removal durable without the round that syncs its assigned/ name
+ * (an unsynced claim on a second handle could: t-powercut's POSIX cut).
+ * The answer leaves once the batch committed. A claim takes up to
+ * CLAIM_TRIES names for its waiter, in claim order, and the writer tries
+ * them in turn: a local claimer's race for the oldest name then costs a
+ * rename, not a round trip (the names it did not try go back). (With --sync interval or
+ * none nothing is synced before an answer, so a claim is made here, on
+ * the loop, with no hand-off: claim_here.) A claim that finds the file
+ * gone (-ENOENT: a local claimer was faster) puts its waiter back in its
+ * place and looks further. The claim is remembered in the claim map for
+ * the calls that end it. A claim whose commit fails is given back and
+ * answered 507/500, so none is answered 200 on a disk that cannot keep it;
+ * one whose claimer left meanwhile is given back too.
  *
  * The waiter's owner hears of the claim through its ops (served), after
- * the waiter left the FIFO; a dispatch that a served callback starts
- * (a pipelined request) is run by the dispatch already under way.
+ * the waiter left the FIFO, or of its return to the FIFO (requeued).
  *
  * Layer: 3 core
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +61,11 @@ static void fifo_insert(struct core *k, struct waiter *w)
 
 void core_unwait(struct core *k, struct waiter *w)
 {
+	if (w->claiming) {
+		/* its claim is on the writer: given back when it is done */
+		w->claiming->w = NULL;
+		w->claiming = NULL;
+	}
 	if (!w->queued)
 		return;
 	if (w->prev)
@@ -65,23 +81,44 @@ void core_unwait(struct core *k, struct waiter *w)
 	k->nwaiting--;
 }
 
-void waiter_set(struct waiter *w, const struct waiter_ops *ops,
-		const char *worker, int ntags, char tagv[][SPOOL_TAG_MAX + 1],
-		int lease_s, int seed)
+int waiter_set(struct waiter *w, const struct waiter_ops *ops,
+	       const char *worker, int ntags, char tagv[][SPOOL_TAG_MAX + 1],
+	       int lease_s, int seed)
 {
-	int i;
+	int i, rc = 0;
 	memset(w, 0, sizeof(*w));
 	w->ops = ops;
 	snprintf(w->worker, sizeof(w->worker), "%s", worker);
-	for (i = 0; i < ntags && i < SPOOL_TAGS_MAX; i++) {
-		memcpy(w->tagv[i], tagv[i], sizeof(w->tagv[i]));
-		w->tags[i] = w->tagv[i];
+	if (ntags > SPOOL_TAGS_MAX)
+		ntags = SPOOL_TAGS_MAX;
+	if (ntags > 0) {
+		/* the pointers, then the strings they point to */
+		w->tags = malloc(ntags * (sizeof(char *) + SPOOL_TAG_MAX + 1));
+		if (!w->tags) {
+			ntags = 0;	/* fewer tags: fewer orders, never wrong ones */
+			rc = -ENOMEM;
+		}
+	}
+	for (i = 0; i < ntags; i++) {
+		char *t = (char *)(w->tags + ntags) + i * (SPOOL_TAG_MAX + 1);
+		memcpy(t, tagv[i], SPOOL_TAG_MAX + 1);
+		t[SPOOL_TAG_MAX] = 0;
+		w->tags[i] = t;
 	}
 	w->cl.worker = w->worker;
-	w->cl.ntags = i;
+	w->cl.ntags = ntags;
 	w->cl.tags = w->tags;
 	w->cl.lease_s = lease_s;
 	w->cl.seed = seed;
+	return rc;
+}
+
+void waiter_clear(struct waiter *w)
+{
+	free(w->tags);
+	w->tags = NULL;
+	w->cl.tags = NULL;
+	w->cl.ntags = 0;
 }
 
 void core_wait(struct core *k, struct waiter *w)
@@ -123,40 +160,171 @@ static void on_due(uv_timer_t *t)
 	core_dispatch(t->data);
 }
 
+/* ---- claims, made by the writer -------------------------------------------------- */
+
+static void run_claim(struct op *op, struct spool *sp)
+{
+	struct claim_op *c = container_of(op, struct claim_op, op);
+	c->rc = -ENOENT;
+	for (c->tried = 0; c->tried < c->nnames && c->rc == -ENOENT; c->tried++) {
+		c->rc = spool_claim_file_opts(sp, c->names[c->tried], &c->cl,
+					      &c->o, &c->opts, &c->created);
+		if (c->rc == -ENOENT)
+			c->lost++;
+	}
+	if (c->rc < 0)
+		snprintf(c->why, sizeof(c->why), "%s", spool_error(sp)[0]
+			 ? spool_error(sp) : strerror(-c->rc));
+}
+
+/* The names a claim did not try go back into the index, those still in
+ * new/ (one that went meanwhile had its inotify removal already). */
+static void give_back_untried(struct core *k, struct claim_op *c)
+{
+	char path[SPOOL_NAME_MAX + 8];
+	struct order_name n;
+	int i, added = 0;
+
+	for (i = c->tried; i < c->nnames; i++) {
+		snprintf(path, sizeof(path), "new/%s", c->names[i]);
+		if (name_parse(c->names[i], &n) == 0 &&
+		    faccessat(k->sp.root, path, F_OK, 0) == 0)
+			added += index_add(&k->ix, c->names[i], &n, c->ts[i]) > 0;
+	}
+	if (added)
+		core_dispatch(k);
+}
+
+static void done_claim(struct op *op)
+{
+	struct claim_op *c = container_of(op, struct claim_op, op);
+	struct core *k = c->k;
+	struct waiter *w = c->w;
+	int rc = c->rc;
+
+	if (w)
+		w->claiming = NULL;
+	k->lost_claims += (uint64_t)c->lost;
+	if (rc == 0 && op->commit_rc < 0) {
+		/* renamed, but not durable: nobody may hold it */
+		rc = op->commit_rc;
+		snprintf(c->why, sizeof(c->why), "%s", op->commit_why);
+		core_giveback(k, &c->o);
+	} else if (rc == 0 && !w) {
+		core_giveback(k, &c->o);	/* its claimer left meanwhile */
+	} else if (rc == 0) {
+		k->claims++;
+		claimmap_put(&k->map, c->o.n.id, c->o.file);
+	}
+	k->claiming--;
+	if (rc == -ENOENT) {
+		/* all gone: someone else claimed them; the waiter looks further */
+		free(c);
+		if (w && !k->draining) {
+			fifo_insert(k, w);
+			core_dispatch(k);
+			if (w->queued)
+				w->ops->requeued(w);
+		} else if (w) {
+			w->ops->dropped(w);
+		}
+		return;
+	}
+	if (w)
+		w->ops->served(w, rc, &c->o, &c->opts, c->created, c->why);
+	give_back_untried(k, c);
+	free(c);
+}
+
+/* Claim the first of name and the next eligible names for w on the
+ * writer; w leaves the FIFO. */
+static void claim_start(struct core *k, struct waiter *w, const char *name,
+			struct tagset *ts, int64_t now)
+{
+	struct claim_op *c = calloc(1, sizeof(*c));
+	int i;
+
+	core_unwait(k, w);
+	if (!c) {
+		w->ops->served(w, -ENOMEM, NULL, NULL, 0, "out of memory");
+		return;
+	}
+	snprintf(c->names[0], sizeof(c->names[0]), "%s", name);
+	c->ts[0] = ts;
+	for (c->nnames = 1; c->nnames < CLAIM_TRIES; c->nnames++)
+		if (!index_take_ts(&k->ix, now, w->cl.ntags, w->tags,
+				   c->names[c->nnames], &c->ts[c->nnames]))
+			break;
+	c->op.kind = OP_WRITE;
+	c->op.run = run_claim;
+	c->op.done = done_claim;
+	c->k = k;
+	c->w = w;
+	/* the writer reads the claimant from the op: the waiter may go */
+	memcpy(c->worker, w->worker, sizeof(c->worker));
+	for (i = 0; i < w->cl.ntags; i++) {
+		snprintf(c->tagv[i], sizeof(c->tagv[i]), "%s", w->tags[i]);
+		c->tags[i] = c->tagv[i];
+	}
+	c->cl = w->cl;
+	c->cl.worker = c->worker;
+	c->cl.tags = c->tags;
+	w->claiming = c;
+	k->claiming++;
+	disk_submit(k->disk, &c->op);
+}
+
+/*
+ * Claim name for w here, on the loop, with the core's handle: when the
+ * daemon does not sync before it answers (--sync interval, none), a claim
+ * is one rename, cheaper than a hand-off to the writer (interval: the
+ * flush that follows makes it durable, as it does the writer's changes).
+ * -ENOENT: the name was gone (w still waits), else w was served.
+ */
+static int claim_here(struct core *k, struct waiter *w, const char *name)
+{
+	struct order o;
+	struct job_opts opts;
+	int64_t created = 0;
+	char why[300];
+	int rc = spool_claim_file_opts(&k->sp, name, &w->cl, &o, &opts, &created);
+
+	if (rc == -ENOENT) {
+		k->lost_claims++;
+		return rc;
+	}
+	snprintf(why, sizeof(why), "%s", rc < 0 && spool_error(&k->sp)[0]
+		 ? spool_error(&k->sp) : rc < 0 ? strerror(-rc) : "");
+	core_unwait(k, w);
+	if (rc == 0) {
+		k->claims++;
+		claimmap_put(&k->map, o.n.id, o.file);
+		disk_changed(k->disk);
+	}
+	w->ops->served(w, rc, &o, &opts, created, why);
+	return 0;
+}
+
 /*
  * One claim for the first waiter that has an eligible order: 1 if a
- * waiter was served (the FIFO may have changed under us), 0 if none can be.
+ * waiter was served or its claim went to the writer (the FIFO changed),
+ * 0 if none can be.
  */
 static int dispatch_one(struct core *k, int64_t now)
 {
 	char name[SPOOL_NAME_MAX];
 	struct waiter *w;
 
-	if (k->disk->commit_errors != k->seen_errors) {
-		k->seen_errors = k->disk->commit_errors;
-		k->careful = 1;
-	}
 	for (w = k->wfirst; w && k->ix.n; w = w->next) {
-		while (index_take(&k->ix, now, w->cl.ntags, w->tags, name)) {
-			struct order o;
-			int rc = spool_claim_file(&k->sp, name, &w->cl, &o);
-			char why[300];
-			if (rc == 0 && k->careful)
-				k->careful = 0;	/* the disk works again */
-			if (rc == -ENOENT) {
-				/* gone: someone else claimed it; look further */
-				k->lost_claims++;
-				continue;
+		struct tagset *ts;
+		while (index_take_ts(&k->ix, now, w->cl.ntags, w->tags, name, &ts)) {
+			if (k->disk->sync == DISK_SYNC_ALWAYS) {
+				claim_start(k, w, name, ts, now);
+				return 1;
 			}
-			snprintf(why, sizeof(why), "%s", rc < 0 && spool_error(&k->sp)[0]
-				 ? spool_error(&k->sp) : rc < 0 ? strerror(-rc) : "");
-			core_unwait(k, w);
-			if (rc == 0) {
-				k->claims++;
-				claimmap_put(&k->map, o.n.id, o.file);
-			}
-			w->ops->served(w, rc, &o, why);
-			return 1;
+			if (claim_here(k, w, name) == 0)
+				return 1;
+			/* gone: someone else claimed it; look further */
 		}
 	}
 	return 0;
@@ -340,14 +508,10 @@ int core_open(struct core *k, uv_loop_t *loop, const char *path,
 	rc = spool_open(&k->sp, path, 0);
 	if (rc < 0)
 		return rc;
-	k->sp.nosync = nosync;
-	/* Claims are synced (new/ and assigned/) before their answer: an
-	 * unsynced claim's rename is not safe while the writer, another
-	 * struct spool, syncs new/ for its own changes: a power cut then can
-	 * keep new/ without the name and assigned/ without the claim, and the
-	 * order is lost (t-powercut, under ASan). Until the library can tie the
-	 * two handles' syncs together, a claim pays its fsyncs here. */
-	spool_set_claim_sync(&k->sp, 1);
+	/* the loop's own handle reads (a claim's answer, from the page
+	 * cache); claims are the writer's (see the top), or, when the daemon
+	 * answers before it syncs, this handle's, unsynced */
+	k->sp.nosync = nosync || disk->sync != DISK_SYNC_ALWAYS;
 	uv_timer_init(loop, &k->due_timer);
 	k->due_timer.data = k;
 	return 0;

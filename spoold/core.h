@@ -66,6 +66,11 @@ int index_has(struct index *ix, const char *name);
 int index_take(struct index *ix, int64_t now, int ntags,
 	       const char *const *tags, char *out);
 
+/* index_take that also says the tag set the order needs (*ts), so that it
+ * can be added back as it was. */
+int index_take_ts(struct index *ix, int64_t now, int ntags,
+		  const char *const *tags, char *out, struct tagset **ts);
+
 /* The earliest due time after now of a queue's head, or INT64_MAX. */
 int64_t index_next_due(const struct index *ix, int64_t now);
 
@@ -185,18 +190,29 @@ void disk_submit(struct disk *d, struct op *op);
 /* 1 while any disk work is queued or running. */
 int disk_busy(const struct disk *d);
 
+/* A change was made outside the writer's batches (a claim on the loop):
+ * with DISK_SYNC_INTERVAL, a flush follows at most interval_ms later. */
+void disk_changed(struct disk *d);
+
 /* ---- the core: waiting claims, claims (core.c) ------------------------------------- */
 
 struct waiter;
 
 struct waiter_ops {
-	/* An order was claimed for w (rc 0, o the claim), or claiming failed
-	 * (rc < 0, errno; text in *why); w has left the FIFO. */
+	/* An order was claimed for w (rc 0, o the claim, opts and created
+	 * what its order file says), or claiming failed (rc < 0, errno; text
+	 * in *why); w has left the FIFO. */
 	void (*served)(struct waiter *w, int rc, struct order *o,
+		       const struct job_opts *opts, int64_t created,
 		       const char *why);
 	/* The core lets go of w (shutdown): it has left the FIFO. */
 	void (*dropped)(struct waiter *w);
+	/* w is back in the FIFO, in its place: the order its claim was for
+	 * was taken by someone else (its wait goes on: re-arm its timer). */
+	void (*requeued)(struct waiter *w);
 };
+
+struct claim_op;
 
 /* A claimer waiting for an order, embedded in its owner's request. */
 struct waiter {
@@ -204,18 +220,45 @@ struct waiter {
 	struct waiter *prev, *next;
 	uint64_t seq;			/* arrival order */
 	int queued;			/* in the FIFO */
+	struct claim_op *claiming;	/* its claim, on the writer now */
 	int64_t deadline;		/* ms: its wait is over (the owner's) */
 	struct claimant cl;		/* cl.worker, cl.tags point into w */
 	char worker[SPOOL_WORKER_MAX + 1];
+	/* the claimer's tags, allocated only when it has some (a waiter is
+	 * held by every idle long-poll: 656 bytes less each without) */
+	const char **tags;		/* NULL, or cl.ntags pointers into it */
+};
+
+/* Names a claim on the writer may try, in claim order: the first may be
+ * gone (a local claimer was faster), and a round trip to the writer per
+ * try would make every such race cost a batch. */
+#define CLAIM_TRIES 4
+
+/* A claim for a waiter, run by the writer in its batch: the first of
+ * names that is still there. */
+struct claim_op {
+	struct op op;
+	struct core *k;
+	struct waiter *w;		/* NULL once its claimer left */
+	char names[CLAIM_TRIES][SPOOL_NAME_MAX];
+	struct tagset *ts[CLAIM_TRIES];	/* each name's, to give back untried ones */
+	int nnames, tried, lost;
+	struct claimant cl;		/* points into this op, not the waiter */
+	char worker[SPOOL_WORKER_MAX + 1];
 	char tagv[SPOOL_TAGS_MAX][SPOOL_TAG_MAX + 1];
 	const char *tags[SPOOL_TAGS_MAX];
+	struct order o;
+	struct job_opts opts;		/* read by the claim: the answer's */
+	int64_t created;
+	int rc;
+	char why[300];
 };
 
 struct core {
 	uv_loop_t *loop;
 	const struct logger *log;
-	struct disk *disk;		/* reads of tags, give-backs */
-	struct spool sp;		/* the loop's own: claims are made here */
+	struct disk *disk;		/* claims, reads of tags, give-backs */
+	struct spool sp;		/* the loop's own: reads a claim's answer */
 	struct index ix;
 	struct claimmap map;
 	struct waiter *wfirst, *wlast;
@@ -224,14 +267,13 @@ struct core {
 	int dispatching, again;
 	int draining;
 	int loading;			/* the start-up listing is under way */
-	int careful;			/* the disk failed: claims sync until one works */
-	uint64_t seen_errors;		/* disk->commit_errors when last looked */
+	int claiming;			/* claims on the writer now */
 	uv_timer_t due_timer;
 	uint64_t claims, lost_claims;
 };
 
-/* Set k up on the spool at path (a struct spool of its own, claims not
- * synced when claim_sync is 0). 0 or a negative errno. */
+/* Set k up on the spool at path (a struct spool of its own, for reads;
+ * nosync: the daemon runs --no-sync). 0 or a negative errno. */
 int core_open(struct core *k, uv_loop_t *loop, const char *path,
 	      struct disk *disk, int nosync, const struct logger *log);
 
@@ -242,10 +284,12 @@ void core_close(struct core *k);
 /* Remember every claim of assigned/ in the map (at start). */
 int core_load_claims(struct core *k);
 
-/* Fill w's claimant (worker, tags, lease); tags any order. */
-void waiter_set(struct waiter *w, const struct waiter_ops *ops,
-		const char *worker, int ntags, char tagv[][SPOOL_TAG_MAX + 1],
-		int lease_s, int seed);
+/* Fill w's claimant (worker, tags, lease); tags any order. 0, or -ENOMEM
+ * (w is then set, without tags). waiter_clear when done with w. */
+int waiter_set(struct waiter *w, const struct waiter_ops *ops,
+	       const char *worker, int ntags, char tagv[][SPOOL_TAG_MAX + 1],
+	       int lease_s, int seed);
+void waiter_clear(struct waiter *w);
 
 /* Queue w (new: it goes last; a waiter coming back keeps its place) and
  * hand it an order if one is there (ops->served, maybe before returning). */

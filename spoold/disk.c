@@ -84,6 +84,18 @@ static void done_flush(struct op *op)
 	}
 }
 
+void disk_changed(struct disk *d)
+{
+	if (d->sync != DISK_SYNC_INTERVAL)
+		return;
+	d->dirty = 1;
+	if (!d->flush_armed && !d->flushing) {
+		d->flush_armed = 1;
+		uv_timer_start(&d->flush_timer, on_flush_timer,
+			       (uint64_t)d->interval_ms, 0);
+	}
+}
+
 static void batch_after(uv_work_t *w, int status)
 {
 	struct disk *d = w->data;
@@ -108,14 +120,8 @@ static void batch_after(uv_work_t *w, int status)
 	}
 	d->batches++;
 	d->batch_ops += n;
-	if (d->sync == DISK_SYNC_INTERVAL && n) {
-		d->dirty = 1;
-		if (!d->flush_armed && !d->flushing) {
-			d->flush_armed = 1;
-			uv_timer_start(&d->flush_timer, on_flush_timer,
-				       (uint64_t)d->interval_ms, 0);
-		}
-	}
+	if (n)
+		disk_changed(d);
 	batch_kick(d);
 	if (d->idle)
 		d->idle(d->ud);

@@ -11,9 +11,14 @@
  * number of distinct (priority, tags) combinations in use, which is small.
  *
  * Each queue is a treap keyed by the file name, its node priorities derived
- * from a hash of the name (nothing stored). A node is two pointers, the due
- * time, a mark bit for rescans and the name itself: about 110 bytes of heap
- * per queued order with malloc's overhead.
+ * from a hash of the key (nothing stored). A queued name is 74 characters
+ * of fixed layout (PPPP.DDDDDDDDDDDDD.SSSS(24).IIII(24).AAA.F): its dots
+ * sit at fixed places and every other character but the flag is a decimal
+ * or lower-case hex digit, so a node keeps it packed, a nibble a digit and
+ * a byte for the flag (35 bytes), and memcmp of two keys orders them as
+ * strcmp orders the names. A node is two pointers, the key and a mark bit
+ * for rescans: 56 bytes, 64 with malloc's overhead (it was ~112 with the
+ * name as text); the due time is read from the key when needed.
  *
  * Layer: 3 core
  */
@@ -23,12 +28,82 @@
 
 #include "core.h"
 
+#define QNAME_LEN 74		/* a queued order name */
+#define KEY_DIGITS 68		/* its characters that are not dots or the flag */
+#define KEY_LEN (KEY_DIGITS / 2 + 1)
+
 struct inode {
 	struct inode *l, *r;
-	int64_t due;
+	uint8_t key[KEY_LEN];
 	uint8_t mark;
-	char name[];
 };
+
+/* The dots of a queued name (name_parse's grammar). */
+static int is_dot_at(size_t i)
+{
+	return i == 4 || i == 18 || i == 43 || i == 68 || i == 72;
+}
+
+/* name -> key: 0, or -EINVAL when name is not a queued name's shape. */
+static int key_pack(const char *name, uint8_t key[KEY_LEN])
+{
+	size_t i, d = 0;
+	memset(key, 0, KEY_LEN);
+	for (i = 0; i < QNAME_LEN - 1; i++) {
+		char c = name[i];
+		int v;
+		if (is_dot_at(i)) {
+			if (c != '.')
+				return -EINVAL;
+			continue;
+		}
+		if (c >= '0' && c <= '9')
+			v = c - '0';
+		else if (c >= 'a' && c <= 'f')
+			v = c - 'a' + 10;
+		else
+			return -EINVAL;
+		key[d / 2] |= (uint8_t)(d % 2 ? v : v << 4);
+		d++;
+	}
+	if ((name[QNAME_LEN - 1] != '-' && name[QNAME_LEN - 1] != 't') ||
+	    name[QNAME_LEN])
+		return -EINVAL;
+	key[KEY_LEN - 1] = name[QNAME_LEN - 1] == 't';	/* '-' < 't' */
+	return 0;
+}
+
+static int nibble(const uint8_t *key, size_t d)
+{
+	return d % 2 ? key[d / 2] & 15 : key[d / 2] >> 4;
+}
+
+/* key -> name (QNAME_LEN + 1 bytes) */
+static void key_unpack(const uint8_t key[KEY_LEN], char *name)
+{
+	size_t i, d = 0;
+	for (i = 0; i < QNAME_LEN - 1; i++) {
+		int v;
+		if (is_dot_at(i)) {
+			name[i] = '.';
+			continue;
+		}
+		v = nibble(key, d++);
+		name[i] = (char)(v < 10 ? '0' + v : 'a' + v - 10);
+	}
+	name[QNAME_LEN - 1] = key[KEY_LEN - 1] ? 't' : '-';
+	name[QNAME_LEN] = 0;
+}
+
+/* The due time: the 13 digits after the priority's 4. */
+static int64_t key_due(const uint8_t key[KEY_LEN])
+{
+	int64_t v = 0;
+	size_t d;
+	for (d = 4; d < 4 + 13; d++)
+		v = v * 10 + nibble(key, d);
+	return v;
+}
 
 struct queue {
 	int priority;
@@ -111,9 +186,9 @@ static uint32_t prio(const struct inode *x)
 {
 	/* FNV-1a, then a murmur finaliser: stamps differ only in a few digits */
 	uint32_t h = 2166136261u;
-	const unsigned char *p;
-	for (p = (const unsigned char *)x->name; *p; p++)
-		h = (h ^ *p) * 16777619u;
+	size_t i;
+	for (i = 0; i < KEY_LEN; i++)
+		h = (h ^ x->key[i]) * 16777619u;
 	h ^= h >> 16;
 	h *= 0x85ebca6bu;
 	h ^= h >> 13;
@@ -145,7 +220,7 @@ static struct inode *t_insert(struct inode *t, struct inode *x,
 	int c;
 	if (!t)
 		return x;
-	c = strcmp(x->name, t->name);
+	c = memcmp(x->key, t->key, KEY_LEN);
 	if (!c) {
 		*dup = t;
 		return t;
@@ -176,28 +251,28 @@ static struct inode *t_merge(struct inode *a, struct inode *b)
 	return b;
 }
 
-static struct inode *t_delete(struct inode *t, const char *name,
+static struct inode *t_delete(struct inode *t, const uint8_t *key,
 			      struct inode **gone)
 {
 	int c;
 	if (!t)
 		return NULL;
-	c = strcmp(name, t->name);
+	c = memcmp(key, t->key, KEY_LEN);
 	if (!c) {
 		*gone = t;
 		return t_merge(t->l, t->r);
 	}
 	if (c < 0)
-		t->l = t_delete(t->l, name, gone);
+		t->l = t_delete(t->l, key, gone);
 	else
-		t->r = t_delete(t->r, name, gone);
+		t->r = t_delete(t->r, key, gone);
 	return t;
 }
 
-static struct inode *t_find(struct inode *t, const char *name)
+static struct inode *t_find(struct inode *t, const uint8_t *key)
 {
 	while (t) {
-		int c = strcmp(name, t->name);
+		int c = memcmp(key, t->key, KEY_LEN);
 		if (!c)
 			return t;
 		t = c < 0 ? t->l : t->r;
@@ -291,46 +366,48 @@ int index_add(struct index *ix, const char *name, const struct order_name *n,
 {
 	struct queue *q;
 	struct inode *x, *dup = NULL;
-	size_t len = strlen(name);
+	uint8_t key[KEY_LEN];
 
+	if (key_pack(name, key) < 0)
+		return -EINVAL;	/* not a queued name: never claimable from new/ */
 	q = q_get(ix, n->priority, ts);
 	if (!q)
 		return -ENOMEM;
-	x = t_find(q->root, name);
+	x = t_find(q->root, key);
 	if (x) {
 		x->mark = ix->mark;
 		return 0;
 	}
-	x = malloc(sizeof(*x) + len + 1);
+	x = malloc(sizeof(*x));
 	if (!x) {
 		q_drop_if_empty(ix, q);
 		return -ENOMEM;
 	}
 	x->l = x->r = NULL;
-	x->due = n->due;
 	x->mark = ix->mark;
-	memcpy(x->name, name, len + 1);
+	memcpy(x->key, key, KEY_LEN);
 	q->root = t_insert(q->root, x, &dup);
 	q->n++;
 	ix->n++;
 	return 1;
 }
 
-/* The queue holding name, if any: its priority is in the name, its tag set
- * is not, so a tagged name is looked for in every queue of its priority. */
+/* The queue holding name (packed as key), if any: its priority is in the
+ * name, its tag set is not, so a tagged name is looked for in every queue
+ * of its priority. */
 static struct queue *q_holding(struct index *ix, const char *name,
-			       struct inode **node)
+			       uint8_t key[KEY_LEN])
 {
 	struct order_name n;
 	size_t i;
 
-	if (name_parse(name, &n) < 0)
+	if (name_parse(name, &n) < 0 || key_pack(name, key) < 0)
 		return NULL;
 	for (i = 0; i < ix->nq; i++) {
 		struct queue *q = ix->q[i];
 		if (q->priority != n.priority || (!n.tagged && q->ts))
 			continue;
-		if ((*node = t_find(q->root, name)))
+		if (t_find(q->root, key))
 			return q;
 	}
 	return NULL;
@@ -338,14 +415,14 @@ static struct queue *q_holding(struct index *ix, const char *name,
 
 int index_has(struct index *ix, const char *name)
 {
-	struct inode *x;
-	return q_holding(ix, name, &x) != NULL;
+	uint8_t key[KEY_LEN];
+	return q_holding(ix, name, key) != NULL;
 }
 
-static void q_remove(struct index *ix, struct queue *q, const char *name)
+static void q_remove(struct index *ix, struct queue *q, const uint8_t *key)
 {
 	struct inode *gone = NULL;
-	q->root = t_delete(q->root, name, &gone);
+	q->root = t_delete(q->root, key, &gone);
 	if (gone) {
 		free(gone);
 		q->n--;
@@ -356,11 +433,11 @@ static void q_remove(struct index *ix, struct queue *q, const char *name)
 
 int index_del(struct index *ix, const char *name)
 {
-	struct inode *x;
-	struct queue *q = q_holding(ix, name, &x);
+	uint8_t key[KEY_LEN];
+	struct queue *q = q_holding(ix, name, key);
 	if (!q)
 		return 0;
-	q_remove(ix, q, name);
+	q_remove(ix, q, key);
 	return 1;
 }
 
@@ -383,8 +460,15 @@ static int has_tags(const struct tagset *ts, int ntags,
 int index_take(struct index *ix, int64_t now, int ntags,
 	       const char *const *tags, char *out)
 {
+	return index_take_ts(ix, now, ntags, tags, out, NULL);
+}
+
+int index_take_ts(struct index *ix, int64_t now, int ntags,
+		  const char *const *tags, char *out, struct tagset **ts)
+{
 	struct queue *bq = NULL;
 	struct inode *best = NULL;
+	uint8_t key[KEY_LEN];
 	size_t i;
 
 	for (i = 0; i < ix->nq; i++) {
@@ -395,18 +479,20 @@ int index_take(struct index *ix, int64_t now, int ntags,
 		if (!has_tags(q->ts, ntags, tags))
 			continue;
 		h = t_min(q->root);
-		if (!h || h->due > now)
+		if (!h || key_due(h->key) > now)
 			continue;
-		if (!best || strcmp(h->name, best->name) < 0) {
+		if (!best || memcmp(h->key, best->key, KEY_LEN) < 0) {
 			best = h;
 			bq = q;
 		}
 	}
 	if (!best)
 		return 0;
-	strncpy(out, best->name, SPOOL_NAME_MAX - 1);
-	out[SPOOL_NAME_MAX - 1] = 0;
-	q_remove(ix, bq, out);
+	memcpy(key, best->key, KEY_LEN);
+	key_unpack(key, out);
+	if (ts)
+		*ts = bq->ts;
+	q_remove(ix, bq, key);
 	return 1;
 }
 
@@ -416,8 +502,9 @@ int64_t index_next_due(const struct index *ix, int64_t now)
 	size_t i;
 	for (i = 0; i < ix->nq; i++) {
 		struct inode *h = t_min(ix->q[i]->root);
-		if (h && h->due > now && h->due < t)
-			t = h->due;
+		int64_t due = h ? key_due(h->key) : 0;
+		if (h && due > now && due < t)
+			t = due;
 	}
 	return t;
 }
@@ -428,7 +515,7 @@ void index_mark_begin(struct index *ix)
 }
 
 struct stale {
-	char **names;
+	uint8_t (*keys)[KEY_LEN];
 	size_t n, cap;
 };
 
@@ -439,13 +526,13 @@ static void collect_stale(struct inode *t, uint8_t mark, struct stale *s)
 		if (t->mark != mark) {
 			if (s->n == s->cap) {
 				size_t cap = s->cap ? s->cap * 2 : 64;
-				char **nn = realloc(s->names, cap * sizeof(*nn));
-				if (!nn)
+				uint8_t (*nk)[KEY_LEN] = realloc(s->keys, cap * KEY_LEN);
+				if (!nk)
 					return;
-				s->names = nn;
+				s->keys = nk;
 				s->cap = cap;
 			}
-			s->names[s->n++] = strdup(t->name);
+			memcpy(s->keys[s->n++], t->key, KEY_LEN);
 		}
 		t = t->r;
 	}
@@ -462,19 +549,16 @@ size_t index_sweep(struct index *ix)
 		collect_stale(q->root, ix->mark, &s);
 		emptied = s.n && s.n == q->n;
 		for (k = 0; k < s.n; k++) {
-			if (s.names[k]) {
-				struct inode *gone = NULL;
-				q->root = t_delete(q->root, s.names[k], &gone);
-				if (gone) {
-					free(gone);
-					q->n--;
-					ix->n--;
-					removed++;
-				}
+			struct inode *gone = NULL;
+			q->root = t_delete(q->root, s.keys[k], &gone);
+			if (gone) {
+				free(gone);
+				q->n--;
+				ix->n--;
+				removed++;
 			}
-			free(s.names[k]);
 		}
-		free(s.names);
+		free(s.keys);
 		if (emptied && !q->n)
 			q_drop_if_empty(ix, q);	/* the next queue slides to i */
 		else
@@ -485,7 +569,7 @@ size_t index_sweep(struct index *ix)
 
 size_t index_bytes(const struct index *ix)
 {
-	/* node header, a queued name (~76 bytes), malloc's word of overhead */
-	return ix->n * (sizeof(struct inode) + 80 + 16) +
+	/* a node and malloc's overhead */
+	return ix->n * 64 +
 	       ix->capq * sizeof(*ix->q) + ix->nq * sizeof(struct queue);
 }

@@ -575,3 +575,61 @@ TEST(handler_submit_claim)
 	CHECK_INT(200, answer(post("/bored/w2", "")));	/* the seed's "no work" */
 	CHECK_INT(3, srv.core.claims);
 }
+
+/* ---- the claim index (index.c): packed keys, claim order ------------------- */
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Names of every shape the grammar allows come back out whole, in name
+ * order (strcmp), not before they are due; a rescan's sweep removes what
+ * it did not see; a name of another shape is refused. */
+TEST(index_packed_order)
+{
+	static const char *names[] = {
+		"1000.0000000000000.0123456789abcdef01234567.fedcba9876543210fedcba98.000.-",
+		"1000.0000000000000.0123456789abcdef01234567.fedcba9876543210fedcba98.000.t",
+		"1000.0000000000000.0123456789abcdef01234568.0000000000000000000000ff.001.-",
+		"1000.1733000000000.ffffffffffffffffffffffff.ffffffffffffffffffffffff.999.-",
+		"1000.0000000000001.000000000000000000000000.000000000000000000000000.000.-",
+		"1000.9999999999999.aaaaaaaaaaaaaaaaaaaaaaaa.bbbbbbbbbbbbbbbbbbbbbbbb.012.t",
+		"1000.0000000000999.a0a0a0a0a0a0a0a0a0a0a0a0.0a0a0a0a0a0a0a0a0a0a0a0a.100.-",
+	};
+	enum { N = sizeof(names) / sizeof(names[0]) };
+	const char *sorted[N];
+	struct index ix;
+	struct order_name n;
+	char out[SPOOL_NAME_MAX];
+	size_t i;
+
+	index_init(&ix);
+	for (i = 0; i < N; i++) {
+		CHECK_INT(0, name_parse(names[i], &n));
+		CHECK_INT(1, index_add(&ix, names[i], &n, NULL));
+		CHECK_INT(0, index_add(&ix, names[i], &n, NULL));	/* there already */
+		CHECK_INT(1, index_has(&ix, names[i]));
+		sorted[i] = names[i];
+	}
+	CHECK_INT(-EINVAL, index_add(&ix, "1000.0000000000000.0123456789ABCDEF01234567."
+				     "fedcba9876543210fedcba98.000.-", &n, NULL));
+	qsort(sorted, N, sizeof(sorted[0]), cmp_str);
+	/* at now = 1000 the last two are not due yet */
+	for (i = 0; i < N - 2; i++) {
+		CHECK_INT(1, index_take(&ix, 1000, 0, NULL, out));
+		CHECK_STR(sorted[i], out);
+		CHECK_INT(0, index_has(&ix, out));
+	}
+	CHECK_INT(0, index_take(&ix, 1000, 0, NULL, out));
+	CHECK_INT(1733000000000LL, index_next_due(&ix, 1000));
+	/* a sweep keeps what the rescan saw */
+	index_mark_begin(&ix);
+	CHECK_INT(0, name_parse(sorted[N - 1], &n));
+	CHECK_INT(0, index_add(&ix, sorted[N - 1], &n, NULL));
+	CHECK_INT(1, (long long)index_sweep(&ix));
+	CHECK_INT(1, (long long)ix.n);
+	CHECK_INT(1, index_del(&ix, sorted[N - 1]));
+	CHECK_INT(0, (long long)ix.n);
+	index_release(&ix);
+}
