@@ -164,22 +164,11 @@ void files_release(struct run_files *f)
 	buf_release(&f->ckpt_refused);
 }
 
-/* The "error" of a boss's error answer, else its status, into out. */
+/* What the boss's answer says went wrong (client/boss.c's words), into out. */
 static void boss_why(struct boss *b, char *out, size_t cap)
 {
-	struct json j;
-	char e[200] = "";
-	int i;
-
-	if (b->reply.len && json_parse(&j, b->reply.data, b->reply.len, 64, NULL, 0) == 0) {
-		if (j.tok[0].type == JSMN_OBJECT && (i = json_get(&j, 0, "error")) >= 0)
-			json_str(&j, i, e, sizeof(e));
-		json_release(&j);
-	}
-	if (e[0])
-		snprintf(out, cap, "the boss answered %ld: %s", b->status, e);
-	else
-		snprintf(out, cap, "the boss answered %ld", b->status);
+	boss_error(b);
+	snprintf(out, cap, "%.*s", (int)(cap ? cap - 1 : 0), b->err);
 }
 
 int files_dirs(const char *wd, struct run_files *f)
@@ -215,7 +204,7 @@ int files_prepare(struct claimer *cl, struct task *t, const char *wd,
 			boss_why(&cl->b, f->ckpt_note, sizeof(f->ckpt_note));
 			r = -EPROTO;
 		} else
-			snprintf(f->ckpt_note, sizeof(f->ckpt_note), "cannot fetch the checkpoint: %s",
+			snprintf(f->ckpt_note, sizeof(f->ckpt_note), "cannot fetch the checkpoint: %.400s",
 				 cl->b.err[0] ? cl->b.err : strerror(-r));
 		buf_release(&cl->b.reply);	/* do not keep a large one around */
 		cl->b.reply.max = keep;
@@ -397,7 +386,7 @@ void files_checkpoint(struct claimer *cl, struct task *t, struct run_files *f,
 		snprintf(path, sizeof(path), "/v1/jobs/%s/checkpoint?token=%s", t->id, t->token);
 		r = boss_request(&cl->b, "POST", path, pack.data, pack.len, 300, 0);
 		if (r < 0)
-			snprintf(f->ckpt_note, sizeof(f->ckpt_note), "checkpoint not saved: cannot upload it: %s",
+			snprintf(f->ckpt_note, sizeof(f->ckpt_note), "checkpoint not saved: cannot upload it: %.400s",
 				 cl->b.err[0] ? cl->b.err : strerror(-r));
 		else if (cl->b.status != 200 && cl->b.status != 201) {
 			char why[200];
