@@ -5,7 +5,8 @@
  *	GET /v1/orders	 with sweep, after or reason: one page of orders
  *			 (state, sweep, a cursor, a limit); without them the
  *			 list of reads.c, answered as before
- *	GET /v1/results	 one page of a sweep's ranked runs with their parameters
+ *	GET /v1/results	 one page of a sweep's ranked runs with their parameters,
+ *			 by an outcome key or (by=param) a job parameter
  *	GET /v1/orders/ID/attempts  an order's attempts, from the outcomes filed
  *
  * Neither sorts a whole listing: a page is one walk of a state's names
@@ -522,10 +523,9 @@ static void param_rank(struct spool *sp, const char *id, const char *name,
 	/* the members that are not parameters (add_params leaves them out) */
 	if (k >= 1 && sweepmap_reserved(&j, k - 1))
 		k = -1;
-	if (k < 0) {
-	} else if (json_num(&j, k, v) == 0) {
+	if (k >= 0 && json_num(&j, k, v) == 0) {
 		t->cls = RANK_NUM;
-	} else {
+	} else if (k >= 0) {
 		int rc = j.tok[k].type == JSMN_STRING ?
 			 json_str(&j, k, t->s, sizeof(t->s)) : -EINVAL;
 		if (rc == -E2BIG) {
