@@ -5,7 +5,8 @@
  *	GET /v1/orders	 with sweep, after or reason: one page of orders
  *			 (state, sweep, a cursor, a limit); without them the
  *			 list of reads.c, answered as before
- *	GET /v1/results	 one page of a sweep's ranked runs with their parameters
+ *	GET /v1/results	 one page of a sweep's ranked runs with their parameters,
+ *			 by an outcome key or (by=param) a job parameter
  *	GET /v1/orders/ID/attempts  an order's attempts, from the outcomes filed
  *
  * Neither sorts a whole listing: a page is one walk of a state's names
@@ -30,6 +31,7 @@
 #define PAGE_ORDERS_MAX	  10000		/* orders of one paged /v1/orders page */
 #define RESULTS_DEPTH_MAX 10000		/* offset + limit of /v1/results */
 #define RESULT_KEYS_MAX	  32		/* numeric outcome keys listed */
+#define PARAM_TEXT_MAX	  256		/* bytes of a text parameter compared */
 
 /* ---- a page of orders ---------------------------------------------------------- */
 
@@ -54,20 +56,49 @@ static int key_cmp(const char *a, const char *b)
 	return r ? r : (la > lb) - (la < lb);
 }
 
+/*
+ * What a run ranked by a parameter is ranked by. The classes keep their
+ * order whatever the direction (numbers, then texts, then runs without the
+ * parameter); asc or desc orders within a class.
+ */
+enum rank_class { RANK_NUM, RANK_TEXT, RANK_NONE };
+
+struct rank_text {
+	unsigned char cls;		/* enum rank_class */
+	char s[PARAM_TEXT_MAX];		/* RANK_TEXT: the first bytes */
+};
+
 /* The k smallest orders by key: a max-heap of at most cap. */
 struct heap {
 	struct order *o;
 	size_t n, cap;
 	double *v;		/* results: the value ranked (NULL: by key) */
+	struct rank_text *t;	/* by a parameter: its class and text, else NULL */
 	int desc;
 };
+
+/* Where a ranks against b by value (and class): <0, 0, >0, direction applied. */
+static int heap_cmp_value(const struct heap *h, size_t a, size_t b)
+{
+	int r = 0;
+	if (h->t && h->t[a].cls != h->t[b].cls)
+		return h->t[a].cls < h->t[b].cls ? -1 : 1;	/* either direction */
+	if (h->t && h->t[a].cls == RANK_NONE)
+		return 0;
+	if (h->t && h->t[a].cls == RANK_TEXT)
+		r = strcmp(h->t[a].s, h->t[b].s);	/* bytewise: UTF-8 order */
+	else if (h->v[a] != h->v[b])
+		r = h->v[a] < h->v[b] ? -1 : 1;
+	return h->desc ? -r : r;
+}
 
 /* 1 if a ranks after b (the heap's root is the last kept). */
 static int heap_after(const struct heap *h, size_t a, size_t b)
 {
 	if (h->v) {
-		if (h->v[a] != h->v[b])
-			return h->desc ? h->v[a] < h->v[b] : h->v[a] > h->v[b];
+		int r = heap_cmp_value(h, a, b);
+		if (r)
+			return r > 0;
 		return strcmp(h->o[a].n.id, h->o[b].n.id) > 0;
 	}
 	return key_cmp(h->o[a].file, h->o[b].file) > 0;
@@ -82,6 +113,11 @@ static void heap_swap(struct heap *h, size_t a, size_t b)
 		double v = h->v[a];
 		h->v[a] = h->v[b];
 		h->v[b] = v;
+	}
+	if (h->t) {
+		struct rank_text x = h->t[a];
+		h->t[a] = h->t[b];
+		h->t[b] = x;
 	}
 }
 
@@ -100,8 +136,9 @@ static void heap_down(struct heap *h, size_t i, size_t n)
 	}
 }
 
-/* Offer o (value v); kept when among the cap first. 0 or -ENOMEM. */
-static int heap_offer(struct heap *h, const struct order *o, double v)
+/* Offer o (value v; by a parameter, t too); kept when among the cap first. */
+static int heap_offer(struct heap *h, const struct order *o, double v,
+		      const struct rank_text *t)
 {
 	size_t i;
 	if (h->n == h->cap) {
@@ -109,6 +146,8 @@ static int heap_offer(struct heap *h, const struct order *o, double v)
 		h->o[h->n] = *o;
 		if (h->v)
 			h->v[h->n] = v;
+		if (h->t)
+			h->t[h->n] = *t;
 		if (!heap_after(h, 0, h->n))
 			return 0;
 		heap_swap(h, 0, h->n);
@@ -119,6 +158,8 @@ static int heap_offer(struct heap *h, const struct order *o, double v)
 	h->o[i] = *o;
 	if (h->v)
 		h->v[i] = v;
+	if (h->t)
+		h->t[i] = *t;
 	while (i && heap_after(h, i, (i - 1) / 2)) {
 		heap_swap(h, i, (i - 1) / 2);
 		i = (i - 1) / 2;
@@ -136,7 +177,8 @@ static void heap_sort(struct heap *h)
 	}
 }
 
-/* cap rows (+1 scratch); values too when ranked. 0 or -ENOMEM. */
+/* cap rows (+1 scratch); values too when ranked (ranked 2: by a parameter,
+ * texts too, PARAM_TEXT_MAX + 1 bytes a row). 0 or -ENOMEM. */
 static int heap_init(struct heap *h, size_t cap, int ranked, int desc)
 {
 	memset(h, 0, sizeof(*h));
@@ -145,13 +187,16 @@ static int heap_init(struct heap *h, size_t cap, int ranked, int desc)
 	h->o = malloc((cap + 1) * sizeof(*h->o));
 	if (ranked)
 		h->v = malloc((cap + 1) * sizeof(*h->v));
-	return !h->o || (ranked && !h->v) ? -ENOMEM : 0;
+	if (ranked == 2)
+		h->t = malloc((cap + 1) * sizeof(*h->t));
+	return !h->o || (ranked && !h->v) || (ranked == 2 && !h->t) ? -ENOMEM : 0;
 }
 
 static void heap_release(struct heap *h)
 {
 	free(h->o);
 	free(h->v);
+	free(h->t);
 }
 
 /* A request for one page (either list). */
@@ -162,6 +207,8 @@ struct page_req {
 	int from;			/* the state the page starts in */
 	int limit, reason;
 	int offset, desc;		/* results */
+	int by_param;			/* results: ranked by the job's param */
+	char param[64];			/* results: that parameter */
 	char sweep[SPOOL_WORKER_MAX + 1];	/* "": any */
 	char after[SPOOL_NAME_MAX];	/* the cursor's key, "" none */
 	char next[SPOOL_NAME_MAX + 8];	/* the next page's cursor, "" none */
@@ -187,7 +234,7 @@ static int page_visit(void *arg, const struct order *o)
 	if (pw->sweep && !sweepmap_is(pw->m, sweepmap_of(pw->m, pw->sp, o->n.id,
 						      &pw->job), pw->sweep))
 		return 0;
-	return heap_offer(&pw->h, o, 0);
+	return heap_offer(&pw->h, o, 0, NULL);
 }
 
 /* The first line of the failed outcome's "error" (else its "status") as
@@ -424,8 +471,10 @@ struct results_walk {
 	struct heap h;
 	const char *sweep;	/* NULL: any */
 	const char *key;
+	const char *param;	/* ranked by this job member, NULL: by key */
 	long total;
 	long pruned;		/* done runs stopped early, left out */
+	long missing;		/* by a parameter: runs without it (last) */
 	struct buf job, out;
 	char keys[RESULT_KEYS_MAX][64];
 	int nkeys;
@@ -450,6 +499,47 @@ static void note_keys(struct results_walk *rw, const struct json *j)
 	}
 }
 
+/*
+ * The rank of a run by its job's member name: a number as a number, a
+ * string by its text (its first PARAM_TEXT_MAX - 1 bytes), any other value
+ * (true, null, an array) by its JSON text; a job without it (or unread)
+ * ranks last. *v gets the number.
+ */
+static void param_rank(struct spool *sp, const char *id, const char *name,
+		       struct buf *job, struct rank_text *t, double *v)
+{
+	struct json j;
+	char err[8];
+	int k;
+
+	t->cls = RANK_NONE;
+	t->s[0] = '\0';
+	*v = 0;
+	buf_reset(job);
+	if (spool_read_job(sp, id, job) < 0 || !job->data ||
+	    json_parse(&j, job->data, job->len, JSON_TOKENS_MAX, err, sizeof(err)) < 0)
+		return;
+	k = j.tok[0].type == JSMN_OBJECT ? json_get(&j, 0, name) : -1;
+	/* the members that are not parameters (add_params leaves them out) */
+	if (k >= 1 && sweepmap_reserved(&j, k - 1))
+		k = -1;
+	if (k >= 0 && json_num(&j, k, v) == 0) {
+		t->cls = RANK_NUM;
+	} else if (k >= 0) {
+		int rc = j.tok[k].type == JSMN_STRING ?
+			 json_str(&j, k, t->s, sizeof(t->s)) : -EINVAL;
+		if (rc == -E2BIG) {
+			t->s[sizeof(t->s) - 1] = '\0';	/* a prefix was written */
+		} else if (rc < 0) {
+			size_t n;
+			const char *raw = json_raw(&j, k, &n);
+			snprintf(t->s, sizeof(t->s), "%.*s", (int)n, raw);
+		}
+		t->cls = RANK_TEXT;
+	}
+	json_release(&j);
+}
+
 static int results_visit(void *arg, const struct order *o)
 {
 	struct results_walk *rw = arg;
@@ -471,10 +561,19 @@ static int results_visit(void *arg, const struct order *o)
 		rw->pruned++;
 	} else if (j.tok[0].type == JSMN_OBJECT) {
 		note_keys(rw, &j);
-		t = json_get(&j, 0, rw->key);
-		if (t >= 0 && json_num(&j, t, &v) == 0 && isfinite(v)) {
+		if (rw->param) {
+			/* every run ranked: by the parameter, reported or not */
+			struct rank_text rt;
+			param_rank(rw->sp, o->n.id, rw->param, &rw->job, &rt, &v);
 			rw->total++;
-			heap_offer(&rw->h, o, v);
+			rw->missing += rt.cls == RANK_NONE;
+			heap_offer(&rw->h, o, v, &rt);
+		} else {
+			t = json_get(&j, 0, rw->key);
+			if (t >= 0 && json_num(&j, t, &v) == 0 && isfinite(v)) {
+				rw->total++;
+				heap_offer(&rw->h, o, v, NULL);
+			}
 		}
 	}
 	json_release(&j);
@@ -507,6 +606,22 @@ static void add_params(struct buf *b, const struct buf *job)
 	json_release(&j);
 }
 
+/* The outcome's finite number key into *v: 1, else 0. */
+static int outcome_num(const struct buf *out, int has, const char *key, double *v)
+{
+	struct json j;
+	char err[8];
+	int t, ok;
+
+	if (!has || json_parse(&j, out->data, out->len, JSON_TOKENS_MAX, err,
+			       sizeof(err)) < 0)
+		return 0;
+	t = j.tok[0].type == JSMN_OBJECT ? json_get(&j, 0, key) : -1;
+	ok = t >= 0 && json_num(&j, t, v) == 0 && isfinite(*v);
+	json_release(&j);
+	return ok;
+}
+
 static void run_results(struct op *op, struct spool *sp)
 {
 	struct page_req *r = page_of(op);
@@ -519,8 +634,10 @@ static void run_results(struct op *op, struct spool *sp)
 	rw.m = r->m;
 	rw.sp = sp;
 	rw.key = r->key;
+	rw.param = r->by_param ? r->param : NULL;
 	rw.sweep = r->sweep[0] ? r->sweep : NULL;
-	if (heap_init(&rw.h, (size_t)(offset + r->limit), 1, r->desc) < 0) {
+	if (heap_init(&rw.h, (size_t)(offset + r->limit), r->by_param ? 2 : 1,
+		      r->desc) < 0) {
 		heap_release(&rw.h);
 		hop_error(&r->h, 500, "out of memory");
 		return;
@@ -540,9 +657,15 @@ static void run_results(struct op *op, struct spool *sp)
 		buf_puts(b, "null");
 	buf_puts(b, ", \"key\": ");
 	buf_json_str(b, r->key, strlen(r->key));
-	buf_printf(b, ", \"order\": \"%s\", \"total\": %ld, \"pruned\": %ld, "
-		   "\"offset\": %d, \"keys\": [", r->desc ? "desc" : "asc", rw.total,
-		   rw.pruned, offset);
+	buf_printf(b, ", \"order\": \"%s\", \"by\": \"%s\"", r->desc ? "desc" : "asc",
+		   r->by_param ? "param" : "key");
+	if (r->by_param) {
+		buf_puts(b, ", \"param\": ");
+		buf_json_str(b, r->param, strlen(r->param));
+		buf_printf(b, ", \"missing\": %ld", rw.missing);
+	}
+	buf_printf(b, ", \"total\": %ld, \"pruned\": %ld, \"offset\": %d, \"keys\": [",
+		   rw.total, rw.pruned, offset);
 	for (i = 0; i < rw.nkeys; i++) {
 		buf_puts(b, i ? ", " : "");
 		buf_json_str(b, rw.keys[i], strlen(rw.keys[i]));
@@ -551,10 +674,18 @@ static void run_results(struct op *op, struct spool *sp)
 	for (k = (size_t)offset; k < rw.h.n; k++) {
 		struct order *o = &rw.h.o[k];
 		char num[40];
-		/* the shortest text that reads back as the same double */
-		snprintf(num, sizeof(num), "%.15g", rw.h.v[k]);
-		if (strtod(num, NULL) != rw.h.v[k])
-			snprintf(num, sizeof(num), "%.17g", rw.h.v[k]);
+		int has_out;
+		buf_reset(&rw.out);
+		has_out = spool_read_outcome(sp, o, &rw.out) == 0 && rw.out.data;
+		/* by a parameter, the value is the outcome's key, when it has it */
+		if (r->by_param && !outcome_num(&rw.out, has_out, r->key, &rw.h.v[k])) {
+			strcpy(num, "null");
+		} else {
+			/* the shortest text that reads back as the same double */
+			snprintf(num, sizeof(num), "%.15g", rw.h.v[k]);
+			if (strtod(num, NULL) != rw.h.v[k])
+				snprintf(num, sizeof(num), "%.17g", rw.h.v[k]);
+		}
 		buf_printf(b, "%s\n  {\"rank\": %zu, \"id\": \"%s\", \"value\": %s, "
 			   "\"params\": ", k > (size_t)offset ? "," : "", k + 1,
 			   o->n.id, num);
@@ -563,8 +694,7 @@ static void run_results(struct op *op, struct spool *sp)
 			buf_reset(&rw.job);
 		add_params(b, &rw.job);
 		buf_puts(b, ", \"outcome\": ");
-		buf_reset(&rw.out);
-		if (spool_read_outcome(sp, o, &rw.out) == 0 && rw.out.data) {
+		if (has_out) {
 			while (rw.out.len && (rw.out.data[rw.out.len - 1] == '\n' ||
 					      rw.out.data[rw.out.len - 1] == ' '))
 				rw.out.data[--rw.out.len] = '\0';
@@ -582,23 +712,47 @@ out:
 	buf_release(&rw.out);
 }
 
+/* A member name asked for (key, param): 1 to 63 of [A-Za-z0-9_.-]. */
+static int member_name_ok(const char *s)
+{
+	size_t i;
+	for (i = 0; s[i]; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-' ||
+		      s[i] == '.'))
+			return 0;
+	return i > 0;
+}
+
 void pages_results(struct conn *c)
 {
 	struct page_req *r;
-	char key[64], ord[8];
+	char key[64], ord[8], by[8], param[64];
 	long limit, offset;
-	int rc, i;
+	int rc, has_param;
 
 	rc = query_get(c->req.query, "key", key, sizeof(key));
 	if (rc == 0)
 		strcpy(key, "loss");
-	for (i = 0; rc >= 0 && key[i]; i++)
-		if (!((key[i] >= 'a' && key[i] <= 'z') || (key[i] >= 'A' && key[i] <= 'Z') ||
-		      (key[i] >= '0' && key[i] <= '9') || key[i] == '_' ||
-		      key[i] == '-' || key[i] == '.'))
-			rc = -1;
-	if (rc < 0 || !key[0]) {
+	if (rc < 0 || !member_name_ok(key)) {
 		http_error(c, 400, "key must be 1 to 63 of [A-Za-z0-9_.-]");
+		return;
+	}
+	rc = query_get(c->req.query, "by", by, sizeof(by));
+	if (rc == 0)
+		strcpy(by, "key");
+	if (rc < 0 || (strcmp(by, "key") && strcmp(by, "param"))) {
+		http_error(c, 400, "by must be key or param");
+		return;
+	}
+	has_param = query_get(c->req.query, "param", param, sizeof(param));
+	if (!strcmp(by, "param") && (has_param <= 0 || !member_name_ok(param))) {
+		http_error(c, 400, "by=param needs param, 1 to 63 of [A-Za-z0-9_.-]");
+		return;
+	}
+	if (!strcmp(by, "key") && has_param) {
+		/* a param alone would be ranked by key: say so rather than mislead */
+		http_error(c, 400, "param ranks only with by=param");
 		return;
 	}
 	rc = query_get(c->req.query, "order", ord, sizeof(ord));
@@ -624,6 +778,9 @@ void pages_results(struct conn *c)
 	r->offset = (int)offset;
 	r->desc = !strcmp(ord, "desc");
 	memcpy(r->key, key, sizeof(key));
+	r->by_param = !strcmp(by, "param");
+	if (r->by_param)
+		memcpy(r->param, param, sizeof(param));
 	hop_submit(&r->h);
 }
 

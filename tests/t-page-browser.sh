@@ -60,6 +60,19 @@ echo '{"name": "s6", "base": {"scriptName": "fit.py", "lr": 0.9}, "grid": {"prun
 for s in s1 s2 s3 s4 s5 s6; do $SC sweep $s.json >$s.ids 2>/dev/null; done
 assert_eq 9 "$(wc -l <s1.ids)" "s1 has nine jobs"
 
+# a third spool with a sweep longer than the results table's page (50):
+# 60 runs whose loss follows lr only, so ordering by seed (numbers whose
+# text order differs) is a ranking across pages the loss order is not
+$BIN/spoolctl --spool "$TESTDIR/spool3" init
+echo '{"name": "big", "base": {"scriptName": "fit.py", "epochs": 1},
+ "grid": {"lr": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6], "seed": [3, 10, 25, 100, 7, 1, 50, 12, 8, 0]}}' >big.json
+$BIN/spoolctl --spool "$TESTDIR/spool3" sweep big.json >big.ids 2>/dev/null
+assert_eq 60 "$(wc -l <big.ids)" "big has sixty jobs"
+"$BIN/runner" --spool "$TESTDIR/spool3" --scripts scripts --name w3 --slots 2 --drain \
+	--workdir wd-w3 --poll-ms 50 2>runner-w3.log || fail "the runner of big failed: $(cat runner-w3.log)"
+start_spoold "$TESTDIR/spool3" --no-sync --quiet
+URL3=$URL
+
 # a second boss guarded by a token, for the page's token prompt
 echo "spool-page-test-token" >token
 start_spoold "$TESTDIR/spool2" --no-sync --quiet --token-file token
@@ -101,7 +114,7 @@ cmp -s body paged.json || fail "the paged list of new/ (one page) differs from t
 # the browser test starts the page before any runner: it writes "ready",
 # then the runners work while the page watches, without reloading
 python3 "$TOP/tests/browser/page_test.py" --chromium "$CHROMIUM" --url "$URL" \
-	--token-url "$URL2" --token "spool-page-test-token" --screens screens \
+	--token-url "$URL2" --big-url "$URL3" --token "spool-page-test-token" --screens screens \
 	--ready ready --s3 "$(cat s3.ids)" --hold "$(cat s5.ids)" --go "$TESTDIR/go" --profile "$TESTDIR/profile" --runners runners &
 PY=$!
 PIDS+=("$PY")
@@ -119,7 +132,7 @@ wait $PY
 rc=$?
 set -e
 [ "$rc" = 0 ] || fail "the browser test failed (exit $rc); screenshots in $TESTDIR/screens"
-for f in 1-board-queued 2-board-done 2-workers-running 2-job-live 3-results-s1 4-plot-categorical 4-curves 5-failed-s2 5-job-attempts 6-job 7-job-cancelled 8-token; do
+for f in 1-board-queued 2-board-done 2-workers-running 2-job-live 3-results-s1 4-plot-categorical 4-curves 4-sorted-seed 5-failed-s2 5-job-attempts 6-job 7-job-cancelled 8-token; do
 	[ -s "screens/$f.png" ] || fail "no screenshot $f.png"
 done
 # kept when asked (tests/run removes a passing test's directory)

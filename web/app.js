@@ -31,7 +31,8 @@ function readURL() {
   view.key = q.get('key') || 'loss';
   view.order = q.get('order') === 'desc' ? 'desc' : 'asc';
   view.param = q.get('param') || '';
-  view.sort = q.get('sort') || '';
+  // p.NAME:asc|desc, NAME as the server takes it (else no sort)
+  view.sort = /^p\.[A-Za-z0-9_.-]{1,63}:(asc|desc)$/.test(q.get('sort') || '') ? q.get('sort') : '';
   view.job = /^[0-9a-f]{24}$/.test(q.get('job') || '') ? q.get('job') : '';
   view.runs = (q.get('runs') || '').split(',').filter(x => /^[0-9a-f]{24}$/.test(x)).slice(0, RUNS_MAX);
 }
@@ -53,6 +54,7 @@ function urlOf(v) {
 function go(changes, push) {
   const v = Object.assign({}, view, changes);
   if ('sweep' in changes || 'key' in changes || 'order' in changes) resetPages();
+  else if ('sort' in changes && changes.sort !== view.sort) pages.results = { offset: 0, total: 0 };
   history[push ? 'pushState' : 'replaceState'](null, '', urlOf(v));
   readURL();
   show();
@@ -388,17 +390,29 @@ function compare(a, b) {
   return String(fmt(a)).localeCompare(String(fmt(b)), undefined, { numeric: true });
 }
 
+// The parameter the table is sorted by ({name, dir}), or null: by the key.
+function paramSort() {
+  const [col, dir] = view.sort.split(':');
+  return col && col.startsWith('p.') ? { name: col.slice(2), dir: dir === 'desc' ? 'desc' : 'asc' } : null;
+}
+
 async function loadResults() {
   const base = '/v1/results?key=' + encodeURIComponent(view.key) + '&order=' + view.order + sweepQuery();
-  const p = pages.results;
+  const p = pages.results, ps = paramSort();
   // a page within the runs plotted is cut from their answer: one ranking
   // of the done runs per refresh, not two
   const { data: all } = await getJSON(base + '&limit=' + PLOT_ROWS);
-  const page = p.offset + RESULTS_PAGE <= PLOT_ROWS
+  // sorted by a parameter: the server orders every run of the sweep by it,
+  // and this is one page of that order
+  const page = ps
+    ? (await getJSON('/v1/results?key=' + encodeURIComponent(view.key) + '&by=param&param=' +
+                     encodeURIComponent(ps.name) + '&order=' + ps.dir + sweepQuery() +
+                     '&limit=' + RESULTS_PAGE + '&offset=' + p.offset)).data
+    : p.offset + RESULTS_PAGE <= PLOT_ROWS
     ? Object.assign({}, all, { offset: p.offset, rows: all.rows.slice(p.offset, p.offset + RESULTS_PAGE) })
     : (await getJSON(base + '&limit=' + RESULTS_PAGE + '&offset=' + p.offset)).data;
-  // the curves: the runs ticked (in the URL), else the best three shown
-  const ids = view.runs.length ? view.runs : page.rows.slice(0, 3).map(r => r.id);
+  // the curves: the runs ticked (in the URL), else the best three (by the key)
+  const ids = view.runs.length ? view.runs : (ps ? all.rows : page.rows).slice(0, 3).map(r => r.id);
   const done = new Set(all.rows.map(r => r.id).concat(page.rows.map(r => r.id)));
   const series = await Promise.all(ids.map(id => loadSeries(id, done.has(id))));
   return () => {
@@ -416,9 +430,13 @@ function renderResults(page, all, p) {
   const params = varyingParams(all.rows.length ? all.rows : page.rows);
   const keys = page.keys.length ? page.keys : [view.key];
   if (!keys.includes(view.key)) keys.unshift(view.key);
-  $('results-of').textContent = (view.sweep ? 'of sweep ' + view.sweep : 'of all sweeps') +
-    ' \u2014 ' + page.total + ' done runs report ' + view.key + ', ranked ' +
-    (view.order === 'asc' ? 'lowest' : 'highest') + ' first' +
+  const ps = paramSort();
+  $('results-of').textContent = (view.sweep ? 'of sweep ' + view.sweep : 'of all sweeps') + ' \u2014 ' +
+    (ps ? page.total + ' done runs ordered by ' + ps.name + ', ' + (ps.dir === 'asc' ? 'lowest' : 'highest') +
+          ' first' + (page.missing ? ' (' + page.missing + ' without it, last)' : '') +
+          '; the best by ' + view.key + ' highlighted'
+        : page.total + ' done runs report ' + view.key + ', ranked ' +
+          (view.order === 'asc' ? 'lowest' : 'highest') + ' first') +
     (page.pruned ? ' (' + page.pruned + ' pruned left out)' : '');
   setOptions($('key'), keys, view.key);
   // by default the first parameter that takes two values among the runs
@@ -430,18 +448,16 @@ function renderResults(page, all, p) {
     : (params.find(spread) || params[0] || '');
   setOptions($('param'), params.length ? params : [''], param, params.length ? null : ['(no parameter varies)']);
 
-  // the table: ranked by the server; a parameter column sorts this page
-  let rows = page.rows.slice();
-  const [scol, sdir] = view.sort.split(':');
-  if (scol && scol.startsWith('p.')) {
-    const name = scol.slice(2);
-    rows.sort((a, b) => compare((a.params || {})[name], (b.params || {})[name]) * (sdir === 'desc' ? -1 : 1));
-  }
+  // the table: one page in the server's order, by the key or (a
+  // parameter column clicked) by that parameter across every run
+  const rows = page.rows;
+  const [scol, sdir] = ps ? ['p.' + ps.name, ps.dir] : ['', ''];
+  const bestId = all.rows.length && all.rows[0].rank === 1 ? all.rows[0].id : '';
   const mark = (col, dir) => col === scol ? (dir === 'desc' ? ' \u25bc' : ' \u25b2') : '';
   const head = [{ label: 'rank' }, { label: 'job' }, { label: 'curve', title: 'draw its learning curve below' }];
   params.forEach(n => head.push({
     label: n + mark('p.' + n, sdir), cls: 'param',
-    title: 'sort this page by ' + n,
+    title: 'order every run by ' + n,
     onclick: () => go({ sort: 'p.' + n + ':' + (scol === 'p.' + n && sdir !== 'desc' ? 'desc' : 'asc') }),
   }));
   keys.forEach(k => head.push({
@@ -451,10 +467,10 @@ function renderResults(page, all, p) {
   }));
   fill($('results'), head, rows.map(r => ({
     id: r.id,
-    cls: r.rank === 1 ? 'best' : '',
+    cls: r.id === bestId ? 'best' : '',
     cells: [r.rank, jobLink(r.id), curveBox(r.id)].concat(params.map(n => (r.params || {})[n]),
       keys.map(k => (r.outcome || {})[k])),
-  })), 'no done run reports "' + view.key + '" yet');
+  })), ps ? 'no done run yet' : 'no done run reports "' + view.key + '" yet');
   const pager = $('results-pager');
   const prev = button('previous', async () => { p.offset = Math.max(0, p.offset - RESULTS_PAGE); await refresh(); });
   const next = button('next', async () => { p.offset += RESULTS_PAGE; await refresh(); });

@@ -38,7 +38,7 @@ def api(base, path, method="GET"):
 
 def main():
     ap = argparse.ArgumentParser()
-    for a in ("--chromium", "--url", "--token-url", "--token", "--screens", "--ready",
+    for a in ("--chromium", "--url", "--token-url", "--big-url", "--token", "--screens", "--ready",
               "--s3", "--hold", "--go", "--profile", "--runners"):
         ap.add_argument(a, required=True)
     o = ap.parse_args()
@@ -237,7 +237,7 @@ def run(b, o, shots):
     check(b.eval("decodeURIComponent(location.search)").count(",") >= 1, "both runs in the URL")
     b.screenshot(os.path.join(shots, "4-curves.png"))
 
-    # sorting: by a parameter (this page), by an outcome key (the server ranks)
+    # sorting: by a parameter, by an outcome key (the server orders both)
     settle(b, lambda: b.eval("[...document.querySelectorAll('#results thead th')]"
                              ".find(th => th.textContent === 'lr').click()"))
     b.wait("location.search.includes('sort=p.lr%3Aasc') || location.search.includes('sort=p.lr:asc')",
@@ -345,6 +345,45 @@ def run(b, o, shots):
     r = api(o.url, "/v1/results?sweep=s1&key=loss&limit=4&offset=4")
     check(r["total"] == 9 and [x["rank"] for x in r["rows"]] == [5, 6, 7, 8],
           "results page 2: %r" % [(x["rank"], x["value"]) for x in r["rows"]])
+
+    # sorting by a parameter orders every run of the sweep, not one page:
+    # big's 60 runs, 50 a page; its seeds checked against the API's runs
+    runs = api(o.big_url, "/v1/results?sweep=big&limit=1000")["rows"]
+    check(len(runs) == 60, "big's 60 runs through the API: %d" % len(runs))
+    seeds = sorted(r["params"]["seed"] for r in runs)
+    best_big = runs[0]["id"]
+    goto(b, o.big_url + "/?sweep=big")
+    b.wait("document.querySelectorAll('#results tbody tr').length === 50", "big's first page of 50")
+    by_loss = [int(x) for x in col(b, "results", "seed")]
+    check(by_loss != seeds[:50], "the page by loss is not already the seed order: %r" % by_loss)
+    for direction, want in (("asc", seeds[:50]), ("desc", seeds[::-1][:50])):
+        settle(b, lambda: b.eval("[...document.querySelectorAll('#results thead th')]"
+                                 ".find(th => th.textContent.startsWith('seed')).click()"))
+        b.wait("decodeURIComponent(location.search).includes('sort=p.seed:%s')" % direction,
+               "sort=p.seed:%s in the URL" % direction)
+        b.wait("(() => { const t = [...document.querySelectorAll('#results thead th.param')]"
+               ".find(th => th.textContent.startsWith('seed')); return !!t && t.textContent === %s; })()"
+               % json.dumps("seed " + ("\u25b2" if direction == "asc" else "\u25bc")),
+               "the seed column marked " + direction)
+        got = [int(x) for x in col(b, "results", "seed")]
+        check(got == want, "page 1 by seed %s: the %s seeds of all 60 runs %r, got %r"
+              % (direction, "smallest" if direction == "asc" else "largest", want, got))
+        # the best run stays the one by the key, wherever it sorts
+        marked = b.eval("[...document.querySelectorAll('#results tbody tr.best')].map(tr => tr.dataset.id)")
+        on_page = b.eval("[...document.querySelectorAll('#results tbody tr')].some(tr => tr.dataset.id === %s)"
+                         % json.dumps(best_big))
+        check(marked == ([best_big] if on_page else []), "the best by loss highlighted: %r" % marked)
+    b.screenshot(os.path.join(shots, "4-sorted-seed.png"))
+    # the next page holds the 10 smallest, in the same order
+    settle(b, lambda: click(b, "#results-pager button:last-child", "the results' next page"))
+    b.wait("document.querySelectorAll('#results tbody tr').length === 10", "big's second page of 10")
+    got = [int(x) for x in col(b, "results", "seed")]
+    check(got == seeds[::-1][50:], "page 2 by seed desc: %r, got %r" % (seeds[::-1][50:], got))
+    # a shared link keeps the sort
+    goto(b, o.big_url + "/?sweep=big&sort=p.seed:desc")
+    b.wait("document.querySelectorAll('#results tbody tr').length === 50", "the shared sorted view")
+    got = [int(x) for x in col(b, "results", "seed")]
+    check(got == seeds[::-1][:50], "the shared view sorted by seed desc: %r" % got)
 
     # nothing went wrong in the page along the way: no uncaught exception,
     # no error in its log (a refusal by the CSP would be one)
