@@ -64,6 +64,13 @@ int query_get(const char *query, const char *key, char *out, size_t cap);
 int query_int(const char *query, const char *key, long lo, long hi, long def,
 	      long *out);
 
+/* A member name asked for in a query (key, param): 1 to 63 of [A-Za-z0-9_.-]. */
+int member_name_ok(const char *s);
+/* The query's "key" (absent: def) into out, checked by member_name_ok. 0 or -EINVAL. */
+int query_key(const char *query, const char *def, char out[64]);
+/* The query's "order": asc (the default) or desc into *desc. 0 or -EINVAL. */
+int query_order(const char *query, int *desc);
+
 /* (the JSON array splitter is the library's: json_split_array, lib/json_array.h) */
 
 /* Constant-time equality of two byte strings (time depends on lengths only). */

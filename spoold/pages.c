@@ -712,29 +712,14 @@ out:
 	buf_release(&rw.out);
 }
 
-/* A member name asked for (key, param): 1 to 63 of [A-Za-z0-9_.-]. */
-static int member_name_ok(const char *s)
-{
-	size_t i;
-	for (i = 0; s[i]; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-		      (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-' ||
-		      s[i] == '.'))
-			return 0;
-	return i > 0;
-}
-
 void pages_results(struct conn *c)
 {
 	struct page_req *r;
-	char key[64], ord[8], by[8], param[64];
+	char key[64], by[8], param[64];
 	long limit, offset;
-	int rc, has_param;
+	int rc, has_param, desc;
 
-	rc = query_get(c->req.query, "key", key, sizeof(key));
-	if (rc == 0)
-		strcpy(key, "loss");
-	if (rc < 0 || !member_name_ok(key)) {
+	if (query_key(c->req.query, "loss", key) < 0) {
 		http_error(c, 400, "key must be 1 to 63 of [A-Za-z0-9_.-]");
 		return;
 	}
@@ -755,10 +740,7 @@ void pages_results(struct conn *c)
 		http_error(c, 400, "param ranks only with by=param");
 		return;
 	}
-	rc = query_get(c->req.query, "order", ord, sizeof(ord));
-	if (rc == 0)
-		strcpy(ord, "asc");
-	if (rc < 0 || (strcmp(ord, "asc") && strcmp(ord, "desc"))) {
+	if (query_order(c->req.query, &desc) < 0) {
 		http_error(c, 400, "order must be asc or desc");
 		return;
 	}
@@ -776,7 +758,7 @@ void pages_results(struct conn *c)
 		return;
 	r->limit = (int)limit;
 	r->offset = (int)offset;
-	r->desc = !strcmp(ord, "desc");
+	r->desc = desc;
 	memcpy(r->key, key, sizeof(key));
 	r->by_param = !strcmp(by, "param");
 	if (r->by_param)

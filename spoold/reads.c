@@ -259,27 +259,15 @@ void reads_orders(struct conn *c)
 void reads_leaderboard(struct conn *c)
 {
 	struct read_req *r;
-	char key[64], ord[8], sweep[SPOOL_WORKER_MAX + 1];
+	char key[64], sweep[SPOOL_WORKER_MAX + 1];
 	long limit, pruned;
-	int rc, i;
+	int rc, desc;
 
-	rc = query_get(c->req.query, "key", key, sizeof(key));
-	if (rc == 0)
-		strcpy(key, "loss");
-	for (i = 0; rc >= 0 && key[i]; i++)
-		if (!((key[i] >= 'a' && key[i] <= 'z') ||
-		      (key[i] >= 'A' && key[i] <= 'Z') ||
-		      (key[i] >= '0' && key[i] <= '9') || key[i] == '_' ||
-		      key[i] == '-' || key[i] == '.'))
-			rc = -1;
-	if (rc < 0 || !key[0]) {
+	if (query_key(c->req.query, "loss", key) < 0) {
 		http_error(c, 400, "key must be 1 to 63 of [A-Za-z0-9_.-]");
 		return;
 	}
-	rc = query_get(c->req.query, "order", ord, sizeof(ord));
-	if (rc == 0)
-		strcpy(ord, "asc");
-	if (rc < 0 || (strcmp(ord, "asc") && strcmp(ord, "desc"))) {
+	if (query_order(c->req.query, &desc) < 0) {
 		http_error(c, 400, "order must be asc or desc");
 		return;
 	}
@@ -302,7 +290,7 @@ void reads_leaderboard(struct conn *c)
 	if (rc > 0)
 		memcpy(r->sweep, sweep, sizeof(r->sweep));
 	snprintf(r->key, sizeof(r->key), "%s", key);
-	r->desc = !strcmp(ord, "desc");
+	r->desc = desc;
 	r->limit = (int)limit;
 	hop_submit(&r->h);
 }

@@ -130,3 +130,37 @@ const char *printable(const char *s, char out[80])
 	out[j] = 0;
 	return out;
 }
+
+int member_name_ok(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i]; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-' ||
+		      s[i] == '.'))
+			return 0;
+	return i > 0 && i < 64;
+}
+
+int query_key(const char *query, const char *def, char out[64])
+{
+	int rc = query_get(query, "key", out, 64);
+
+	if (rc == 0)
+		snprintf(out, 64, "%s", def);
+	return rc < 0 || !member_name_ok(out) ? -EINVAL : 0;
+}
+
+int query_order(const char *query, int *desc)
+{
+	char ord[8];
+	int rc = query_get(query, "order", ord, sizeof(ord));
+
+	if (rc == 0)
+		strcpy(ord, "asc");
+	if (rc < 0 || (strcmp(ord, "asc") && strcmp(ord, "desc")))
+		return -EINVAL;
+	*desc = !strcmp(ord, "desc");
+	return 0;
+}

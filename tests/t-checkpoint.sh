@@ -75,7 +75,10 @@ e=$(field resumedFromEpoch <<<"$o")
 [ "$e" -ge 20 ] && [ "$e" -lt 150 ] || fail "resumedFromEpoch is $e, not between 20 and 149"
 assert_eq $((150 - e)) "$(field epochsRun <<<"$o")" "epochsRun: only what was left"
 assert_eq 150 "$(field epochs <<<"$o")" "the job's epochs in all"
-assert_eq 1 "$(field _run.checkpoint.restored <<<"$o")" "the run record says it was restored"
+# (nn.py's state, and maybe the tmp file it was writing when the runner was
+# stopped: a save takes the directory as the script left it)
+n=$(field _run.checkpoint.restored <<<"$o")
+[ "$n" -ge 1 ] && [ "$n" -le 2 ] || fail "the run record says $n files were restored, not 1 or 2"
 log=$(curl -sf "$URL/v1/orders/$j/log")
 assert_match "resumed from the checkpoint at epoch $e" "$log" "nn.py says where it resumed"
 assert_match "\[runner: this attempt started from the job's checkpoint" "$log" "the runner says so"
