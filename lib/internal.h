@@ -45,6 +45,14 @@ void sys_fault_env(void);
 
 #define SP_PATH_MAX 320		/* relative paths inside the spool */
 
+/* The fd of directory dir of the spool (*opened: the caller closes it). */
+int sp_dir_fd(struct spool *sp, const char *dir, int *opened);
+
+/* ---- gate.c: unsynced claims beside syncs of new/ (spool_set_gate) ---- */
+
+int sp_gate_shut(struct spool *sp, int hold, uint64_t *made);
+void sp_gate_open(struct spool *sp, uint64_t made, int held, int synced_assigned);
+
 /* Record a message for spool_error and return r. */
 int sp_fail(struct spool *sp, int r, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -669,8 +669,9 @@ static int finish_claim(struct spool *sp, struct order *o, enum spool_state st,
 	/* a claim made without syncs (spool_set_claim_sync) left new/ unsynced:
 	 * its end makes the claim durable too, so the order cannot come back
 	 * to new/ after a crash once it is done. A handle whose claims sync
-	 * has nothing of the kind to make durable: no fsync of new/ for it */
-	if (sp->claim_nosync)
+	 * has nothing of the kind to make durable: no fsync of new/ for it;
+	 * a handle with a gate may end claims made so by another */
+	if (sp->claim_nosync || sp->gate)
 		sp_dirty(sp, "new");
 	sp_group_claim(sp, g, o, st, name);
 	r = sp_end(sp, 0);

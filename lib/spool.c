@@ -482,8 +482,12 @@ void spool_set_claim_sync(struct spool *sp, int on)
 
 int spool_flush(struct spool *sp)
 {
-	int r = sys_syncfs(sp->root);
+	uint64_t made = 0;
+	int g = sp_gate_shut(sp, 1, &made);	/* 1: no gate */
+	int r = g < 0 ? g : sys_syncfs(sp->root);
 
+	if (g <= 0)
+		sp_gate_open(sp, made, 1, r == 0);
 	return r < 0 ? sp_fail(sp, r, "cannot sync '%s': %s", sp->path, strerror(-r)) : 0;
 }
 
@@ -676,7 +680,7 @@ int sp_unlink_after(struct spool *sp, const char *path, int group)
 
 /* An fd to fsync directory dir: one of the top-level fds kept open, or a
  * new one (*opened set: the caller closes it). -errno on failure. */
-static int dir_fd(struct spool *sp, const char *dir, int *opened)
+int sp_dir_fd(struct spool *sp, const char *dir, int *opened)
 {
 	size_t t;
 	int fd;
@@ -702,7 +706,7 @@ static void all_fail(struct spool *sp, int e);
  * fails its group; a directory's (or syncfs's) every group, as nobody
  * knows which of its entries are durable.
  */
-static void sync_round(struct spool *sp, int files, int use_fs)
+static void sync_round_now(struct spool *sp, int files, int use_fs)
 {
 	struct spool_pending *p = sp->pend;
 	size_t i, n = 0, cap = p->ndirs + (files ? p->n : 0);
@@ -748,7 +752,7 @@ static void sync_round(struct spool *sp, int files, int use_fs)
 			fds[n++] = p->f[i].fd;
 		}
 	for (i = 0; i < p->ndirs; i++) {
-		int fd = dir_fd(sp, p->dirs[i], &what[n].opened);
+		int fd = sp_dir_fd(sp, p->dirs[i], &what[n].opened);
 
 		if (fd < 0) {
 			all_fail(sp, sp_fail(sp, fd, "cannot open '%s/%s': %s", sp->path, p->dirs[i], strerror(-fd)));
@@ -779,6 +783,48 @@ static void sync_round(struct spool *sp, int files, int use_fs)
 	p->ndirs = 0;
 	free(fds);
 	free(what);
+}
+
+static int dirty_has(struct spool *sp, const char *dir)
+{
+	struct spool_pending *p = sp->pend;
+	size_t i;
+
+	for (i = 0; i < p->ndirs; i++)
+		if (strcmp(p->dirs[i], dir) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * A round of syncs (sync_round_now), through the gate when sp has one: a
+ * round that syncs new/ (or the file system) keeps the gate shut, after
+ * an fsync of assigned/ for the claims made through it (lib/gate.c). If
+ * that fsync fails, nothing of the round is synced (every group fails).
+ */
+static void sync_round(struct spool *sp, int files, int use_fs)
+{
+	struct spool_pending *p = sp->pend;
+	int hold, assigned, r;
+	uint64_t made = 0;
+	size_t i;
+
+	if (!sp->gate || sp->nosync || (!p->ndirs && !(files && p->n))) {
+		sync_round_now(sp, files, use_fs);
+		return;
+	}
+	hold = dirty_has(sp, "new") || (use_fs && (p->ndirs || (files && p->n)));
+	assigned = use_fs ? hold : dirty_has(sp, "assigned");
+	if ((r = sp_gate_shut(sp, hold, &made)) < 0) {
+		all_fail(sp, sp_fail(sp, r, "cannot sync directory '%s/assigned': %s", sp->path, strerror(-r)));
+		p->ndirs = 0;
+		for (i = 0; files && i < p->n; i++)
+			sync_and_close(sp, &p->f[i], 0);
+		sp_gate_open(sp, made, hold, 0);
+		return;
+	}
+	sync_round_now(sp, files, use_fs);
+	sp_gate_open(sp, made, hold, assigned && !sp->sync_rc);
 }
 
 void spool_begin(struct spool *sp)

@@ -12,6 +12,7 @@
 #ifndef SPOOL_SPOOL_H
 #define SPOOL_SPOOL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -171,6 +172,7 @@ int job_given_id(const char *json, size_t len, char out[SPOOL_ID_LEN + 1]);
 /* ---- the spool ------------------------------------------------------------- */
 
 struct spool_pending;		/* group-commit queue, private to spool.c */
+struct spool_gate;
 struct order;
 
 /*
@@ -189,6 +191,7 @@ struct spool {
 	char *path;
 	int nosync;			/* skip every fsync (benchmarks, tests) */
 	int claim_nosync;		/* claims sync nothing (spool_set_claim_sync) */
+	struct spool_gate *gate;	/* spool_set_gate, else NULL */
 	enum spool_sync sync_mode;	/* SYNC_AUTO */
 	int64_t reap_grace_ms;		/* SPOOL_DEF_REAP_GRACE_MS */
 	int64_t settle_ms;		/* SPOOL_DEF_SETTLE_MS */
@@ -316,6 +319,34 @@ int spool_claim_file_opts(struct spool *sp, const char *file,
  * assigned/ is). Default on.
  */
 void spool_set_claim_sync(struct spool *sp, int on);
+
+/*
+ * The gate that lets one handle of a process make claims that sync nothing
+ * while its other handles sync new/ (lib/gate.c). Every handle of the
+ * process that syncs is given the gate (the claiming one syncs nothing); a handle
+ * with a gate syncs new/ only with the gate shut, after an fsync of
+ * assigned/ that covers every claim made through it, and its ends of
+ * claims sync new/ too. The claimer wraps its claims in spool_gate_enter
+ * (0, or -EBUSY while a round of syncs holds it: then opened(arg) is
+ * called, from the syncing thread, once it opens) and spool_gate_leave
+ * (with the number of claims it made).
+ */
+struct spool_gate {
+	pthread_mutex_t mu;
+	uint64_t made;		/* claims made through the gate */
+	uint64_t synced;	/* of them, those whose assigned/ name is durable */
+	int wanted;		/* a claimer found it shut (atomic) */
+	void (*opened)(void *arg);
+	void *arg;
+};
+void spool_gate_init(struct spool_gate *g, void (*opened)(void *), void *arg);
+void spool_gate_destroy(struct spool_gate *g);
+void spool_set_gate(struct spool *sp, struct spool_gate *g);
+int spool_gate_enter(struct spool_gate *g);
+void spool_gate_leave(struct spool_gate *g, unsigned claims);
+/* Make the claims made so far through sp's gate durable at the next
+ * commit (it fsyncs assigned/). */
+void spool_sync_claims(struct spool *sp);
 
 /*
  * Make everything written through this spool's file system so far durable

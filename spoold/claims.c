@@ -55,8 +55,9 @@ static void wait_arm(struct claim_req *r)
 	if (!r->w.queued)
 		return;		/* served already */
 	metrics_wait_begin(r->held.c);	/* waiting is not latency */
-	if (left <= 0 && k->loading)
-		return;		/* core_loaded decides, once all is loaded */
+	if (left <= 0 && (k->loading || k->gate_waiting))
+		return;		/* core_loaded decides, once all is loaded, or
+				 * the dispatch owed when the gate opens */
 	if (left <= 0 && !k->dispatching) {
 		core_unwait(k, &r->w);
 		no_work(r);

@@ -4,25 +4,31 @@
  * A claimer waits in a FIFO (arrival order). Whenever the index may have
  * something for a waiter (a new name in new/, a waiter arriving, a due
  * time reached), dispatch walks the FIFO and, for each waiter, takes the
- * first eligible name out of the index, on the loop thread, and hands the
- * claim itself (one rename of new/NAME to assigned/, and the syncs of both
- * directories) to the writer as an op of its next batch: the loop never
- * waits for an fsync, and a claim shares its batch's round of fsyncs with
- * the submits and completes beside it. The writer is the one thread that
- * renames names out of new/ and syncs new/, so no sync of new/ can make a
- * claim's removal durable without the round that syncs its assigned/ name
- * (an unsynced claim on a second handle could: t-powercut's POSIX cut).
- * The answer leaves once the batch committed. A claim takes up to
- * CLAIM_TRIES names for its waiter, in claim order, and the writer tries
- * them in turn: a local claimer's race for the oldest name then costs a
- * rename, not a round trip (the names it did not try go back). (With --sync interval or
- * none nothing is synced before an answer, so a claim is made here, on
- * the loop, with no hand-off: claim_here.) A claim that finds the file
- * gone (-ENOENT: a local claimer was faster) puts its waiter back in its
- * place and looks further. The claim is remembered in the claim map for
- * the calls that end it. A claim whose commit fails is given back and
- * answered 507/500, so none is answered 200 on a disk that cannot keep it;
- * one whose claimer left meanwhile is given back too.
+ * first eligible name out of the index and claims it here, on the loop:
+ * one rename of new/NAME to assigned/, no fsync, answered at once
+ * (claim_here). A machine crash may undo such a claim, which costs a
+ * re-run, never a job (spool-layout.md, "Claims that are not synced"):
+ * the writer's next round fsyncs assigned/ (claims_sync), and every sync
+ * of new/ by the writer or a reader waits at the gate (lib/gate.c) for
+ * the loop's renames and syncs assigned/ first, so no sync of new/ makes
+ * a claim's removal durable before its name in assigned/. Dispatch enters
+ * the gate without waiting: when a round holds it, dispatch is done again
+ * once the writer opens it (on_gate_open).
+ *
+ * With --sync strict the claim is the writer's instead, in its next batch
+ * (claim_start): the rename and the syncs of both directories, sharing
+ * the batch's round of fsyncs with the submits and completes beside it,
+ * answered once the batch committed. A claim takes up to CLAIM_TRIES
+ * names for its waiter, in claim order, and the writer tries them in
+ * turn: a local claimer's race for the oldest name then costs a rename,
+ * not a round trip (the names it did not try go back). A claim whose
+ * commit fails is given back and answered 507/500, so none is answered
+ * 200 on a disk that cannot keep it; one whose claimer left meanwhile is
+ * given back too.
+ *
+ * Either way, a claim that finds the file gone (-ENOENT: a local claimer
+ * was faster) puts its waiter back in its place and looks further, and
+ * the claim is remembered in the claim map for the calls that end it.
  *
  * The waiter's owner hears of the claim through its ops (served), after
  * the waiter left the FIFO, or of its return to the FIFO (requeued).
@@ -129,12 +135,15 @@ void core_wait(struct core *k, struct waiter *w)
 	core_dispatch(k);
 }
 
-void core_loaded(struct core *k)
+/* Let go of the waiters whose wait is over and who got nothing (their
+ * timers left them to us: the start-up load, or the gate, was under way). */
+static void let_go_due(struct core *k)
 {
 	int64_t now = now_ms();
 	struct waiter *w;
-	k->loading = 0;
-	core_dispatch(k);
+
+	if (k->loading || k->gate_waiting)
+		return;
 	/* one at a time: letting one go may queue another (a pipelined one) */
 	for (;;) {
 		for (w = k->wfirst; w && w->deadline > now; w = w->next)
@@ -144,6 +153,13 @@ void core_loaded(struct core *k)
 		core_unwait(k, w);
 		w->ops->dropped(w);
 	}
+}
+
+void core_loaded(struct core *k)
+{
+	k->loading = 0;
+	core_dispatch(k);
+	let_go_due(k);
 }
 
 void core_flush(struct core *k)
@@ -160,7 +176,7 @@ static void on_due(uv_timer_t *t)
 	core_dispatch(t->data);
 }
 
-/* ---- claims, made by the writer -------------------------------------------------- */
+/* ---- claims made by the writer (--sync strict) -------------------------------------- */
 
 static void run_claim(struct op *op, struct spool *sp)
 {
@@ -275,10 +291,9 @@ static void claim_start(struct core *k, struct waiter *w, const char *name,
 }
 
 /*
- * Claim name for w here, on the loop, with the core's handle: when the
- * daemon does not sync before it answers (--sync interval, none), a claim
- * is one rename, cheaper than a hand-off to the writer (interval: the
- * flush that follows makes it durable, as it does the writer's changes).
+ * Claim name for w here, on the loop, with the core's handle (inside the
+ * gate): one rename, synced after its answer (claims_sync; interval: the
+ * flush that follows; none: never).
  * -ENOENT: the name was gone (w still waits), else w was served.
  */
 static int claim_here(struct core *k, struct waiter *w, const char *name)
@@ -305,6 +320,67 @@ static int claim_here(struct core *k, struct waiter *w, const char *name)
 	return 0;
 }
 
+/* ---- claims made here: durable soon after their answer ------------------------------ */
+
+static void run_claims_sync(struct op *op, struct spool *sp)
+{
+	(void)op;
+	spool_sync_claims(sp);
+}
+
+static void claims_sync(struct core *k);
+
+static void done_claims_sync(struct op *op)
+{
+	struct core *k = container_of(op, struct core, sync_op);
+
+	k->sync_pending = 0;
+	if (op->commit_rc < 0)
+		say(k->log, "claims not synced: %s (the next round tries again)",
+		    op->commit_why);
+	if (k->claims != k->sync_asked)
+		claims_sync(k);	/* claims made meanwhile */
+}
+
+/*
+ * The claims just answered (claim_here, unsynced) get their fsync of
+ * assigned/ in the writer's next round, so a machine crash soon after
+ * cannot undo them (and so the window in which another process's sync of
+ * new/ could make a claim's removal durable before its name in assigned/
+ * stays one round). Only with --sync always: interval's flush covers
+ * them, none syncs nothing.
+ */
+static void claims_sync(struct core *k)
+{
+	if (k->disk->sync != DISK_SYNC_ALWAYS || k->sync_pending || k->draining)
+		return;
+	k->sync_pending = 1;
+	k->sync_asked = k->claims;
+	k->sync_op.kind = OP_WRITE;
+	k->sync_op.run = run_claims_sync;
+	k->sync_op.done = done_claims_sync;
+	disk_submit(k->disk, &k->sync_op);
+}
+
+/* The writer's round of syncs of new/ is over (called on its thread). */
+static void gate_opened(void *arg)
+{
+	struct core *k = arg;
+
+	uv_async_send(&k->gate_async);
+}
+
+static void on_gate_open(uv_async_t *a)
+{
+	struct core *k = a->data;
+
+	if (!k->gate_waiting)
+		return;
+	k->gate_waiting = 0;
+	core_dispatch(k);	/* (may find it shut again) */
+	let_go_due(k);
+}
+
 /*
  * One claim for the first waiter that has an eligible order: 1 if a
  * waiter was served or its claim went to the writer (the FIFO changed),
@@ -318,7 +394,9 @@ static int dispatch_one(struct core *k, int64_t now)
 	for (w = k->wfirst; w && k->ix.n; w = w->next) {
 		struct tagset *ts;
 		while (index_take_ts(&k->ix, now, w->cl.ntags, w->tags, name, &ts)) {
-			if (k->disk->sync == DISK_SYNC_ALWAYS) {
+			/* on a disk that fails its syncs, a claim too is
+			 * answered only once synced (507 otherwise) */
+			if (k->claims_synced || k->disk->failing) {
 				claim_start(k, w, name, ts, now);
 				return 1;
 			}
@@ -333,6 +411,8 @@ static int dispatch_one(struct core *k, int64_t now)
 void core_dispatch(struct core *k)
 {
 	int64_t now, due;
+	uint64_t before;
+	int gated;
 
 	if (k->draining)
 		return;
@@ -340,6 +420,16 @@ void core_dispatch(struct core *k)
 		k->again = 1;	/* the dispatch under way looks again */
 		return;
 	}
+	before = k->claims;
+	if (!k->claims_synced && k->wfirst && k->ix.n &&
+	    spool_gate_enter(&k->gate) < 0) {
+		/* a round of syncs of new/ is under way: we hear when it is
+		 * over (on_gate_open) */
+		k->gate_shut++;
+		k->gate_waiting = 1;
+		return;
+	}
+	gated = !k->claims_synced && k->wfirst && k->ix.n;
 	k->dispatching = 1;
 	now = now_ms();
 	do {
@@ -348,6 +438,11 @@ void core_dispatch(struct core *k)
 			;
 	} while (k->again);
 	k->dispatching = 0;
+	if (gated) {
+		spool_gate_leave(&k->gate, (unsigned)(k->claims - before));
+		if (k->claims != before)
+			claims_sync(k);
+	}
 	/* orders not due yet: look again when the first one is */
 	uv_timer_stop(&k->due_timer);
 	if (k->wfirst && k->ix.n) {
@@ -497,7 +592,8 @@ void core_fail_orphan(struct core *k, const struct order *o)
 /* ---- set-up ------------------------------------------------------------------------- */
 
 int core_open(struct core *k, uv_loop_t *loop, const char *path,
-	      struct disk *disk, int nosync, const struct logger *log)
+	      struct disk *disk, int nosync, int claims_synced,
+	      const struct logger *log)
 {
 	int rc;
 	k->loop = loop;
@@ -512,6 +608,17 @@ int core_open(struct core *k, uv_loop_t *loop, const char *path,
 	 * cache); claims are the writer's (see the top), or, when the daemon
 	 * answers before it syncs, this handle's, unsynced */
 	k->sp.nosync = nosync || disk->sync != DISK_SYNC_ALWAYS;
+	/* claims are made here, unsynced, through the gate (the top), or
+	 * with --sync strict by the writer, synced */
+	k->claims_synced = claims_synced;
+	if (!claims_synced) {
+		spool_gate_init(&k->gate, gate_opened, k);
+		k->gated = 1;
+		spool_set_claim_sync(&k->sp, 0);	/* (it syncs nothing) */
+		disk_set_gate(disk, &k->gate);
+		uv_async_init(loop, &k->gate_async, on_gate_open);
+		k->gate_async.data = k;
+	}
 	uv_timer_init(loop, &k->due_timer);
 	k->due_timer.data = k;
 	return 0;
@@ -535,6 +642,12 @@ void core_stop(struct core *k)
 	k->draining = 1;
 	uv_timer_stop(&k->due_timer);
 	uv_close((uv_handle_t *)&k->due_timer, NULL);
+	if (k->gated) {
+		/* the writer is idle now (the server waits for it); the flush
+		 * at exit must not wake a closed handle */
+		k->gate.opened = NULL;
+		uv_close((uv_handle_t *)&k->gate_async, NULL);
+	}
 }
 
 void core_close(struct core *k)
@@ -542,4 +655,6 @@ void core_close(struct core *k)
 	index_release(&k->ix);
 	claimmap_release(&k->map);
 	spool_close(&k->sp);
+	if (k->gated)
+		spool_gate_destroy(&k->gate);
 }

@@ -170,6 +170,9 @@ struct disk {
 	void (*idle)(void *ud);		/* after each piece of work (shutdown) */
 	void *ud;
 	uint64_t batches, batch_ops, commit_errors, flushes;
+	int sync_failed;		/* the writer's: its last commit could not sync */
+	int failing;			/* the loop's copy, after each batch and flush:
+					 * claims are then synced before their answer */
 };
 
 /* Open the writer's and the readers' spools at path (created when
@@ -180,6 +183,10 @@ int disk_open(struct disk *d, uv_loop_t *loop, const char *path,
 
 /* Close the spools (the loop is done). */
 void disk_close(struct disk *d);
+
+/* Give the writer's and the readers' handles the gate of the claims made
+ * on the loop (lib/gate.c): their syncs of new/ go through it. */
+void disk_set_gate(struct disk *d, struct spool_gate *g);
 
 /* Close the flush timer (shutdown). */
 void disk_stop(struct disk *d);
@@ -270,12 +277,24 @@ struct core {
 	int claiming;			/* claims on the writer now */
 	uv_timer_t due_timer;
 	uint64_t claims, lost_claims;
+	/* claims made on the loop, unsynced (all but --sync strict) */
+	int claims_synced;		/* --sync strict: the writer makes them */
+	int gated;			/* the gate below is set up */
+	struct spool_gate gate;		/* vs the writer's syncs of new/ */
+	uv_async_t gate_async;		/* the gate opened again */
+	uint64_t gate_shut;		/* dispatches that found it shut */
+	int gate_waiting;		/* one did: a dispatch is owed when it opens */
+	struct op sync_op;		/* the fsync of their assigned/ names */
+	int sync_pending;
+	uint64_t sync_asked;		/* k->claims when it was asked */
 };
 
 /* Set k up on the spool at path (a struct spool of its own, for reads;
- * nosync: the daemon runs --no-sync). 0 or a negative errno. */
+ * nosync: the daemon runs --no-sync; claims_synced: --sync strict, each
+ * claim synced by the writer before its answer). 0 or a negative errno. */
 int core_open(struct core *k, uv_loop_t *loop, const char *path,
-	      struct disk *disk, int nosync, const struct logger *log);
+	      struct disk *disk, int nosync, int claims_synced,
+	      const struct logger *log);
 
 /* Close the due timer (shutdown); core_close after the loop. */
 void core_stop(struct core *k);

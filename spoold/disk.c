@@ -27,6 +27,12 @@
 
 static void batch_kick(struct disk *d);
 
+/* An error of the disk itself, not of one change. */
+static int disk_error(int rc)
+{
+	return rc == -ENOSPC || rc == -EIO || rc == -EDQUOT || rc == -EROFS;
+}
+
 static void batch_work(uv_work_t *w)
 {
 	struct disk *d = w->data;
@@ -39,6 +45,7 @@ static void batch_work(uv_work_t *w)
 	}
 	spool_track(&d->sp, NULL, NULL);
 	d->commit_rc = spool_commit(&d->sp);
+	d->sync_failed = d->sp.sync_rc < 0 || disk_error(d->commit_rc);
 	if (d->sp.sync_rc < 0)
 		d->commit_rc = d->sp.sync_rc;
 	else if (d->commit_rc == -ESTALE || d->commit_rc == -EALREADY)
@@ -72,6 +79,7 @@ static void done_flush(struct op *op)
 	struct disk *d = container_of(op, struct disk, flush_op);
 	d->flushing = 0;
 	d->flushes++;
+	d->failing = op->commit_rc < 0;
 	if (op->commit_rc < 0) {
 		d->commit_errors++;
 		say(d->log, "flush failed: %s", spool_error(&d->sp)[0] ?
@@ -104,6 +112,7 @@ static void batch_after(uv_work_t *w, int status)
 
 	d->batch = NULL;
 	d->batch_busy = 0;
+	d->failing = d->sync_failed;
 	if (d->commit_rc < 0) {
 		d->commit_errors++;
 		say(d->log, "commit failed: %s", d->commit_err);
@@ -242,6 +251,15 @@ int disk_open(struct disk *d, uv_loop_t *loop, const char *path,
 	uv_timer_init(loop, &d->flush_timer);
 	d->flush_timer.data = d;
 	return 0;
+}
+
+void disk_set_gate(struct disk *d, struct spool_gate *g)
+{
+	int i;
+
+	spool_set_gate(&d->sp, g);
+	for (i = 0; i < NREADERS; i++)
+		spool_set_gate(&d->readers[i].sp, g);
 }
 
 void disk_stop(struct disk *d)

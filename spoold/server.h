@@ -23,6 +23,7 @@ struct config {
 	int64_t rescan_ms;		/* rescan period, 0 = never */
 	enum disk_sync sync;		/* --sync */
 	int64_t sync_ms;		/* --sync interval=MS */
+	int claims_synced;		/* --sync strict */
 	int quiet;			/* no per-event log lines */
 	int init;			/* --init: a non-empty directory may become a spool */
 };

@@ -58,7 +58,13 @@ static const char usage[] =
 "                         byte, else 408 and close (30)\n"
 "  --max-conns N          connections at most; more get 503 (1024)\n"
 "  --sync always          acknowledge a change only once it is on disk (the\n"
-"                         default): a 201 or 200 means it survives a crash\n"
+"                         default): a 201 or 200 means it survives a crash;\n"
+"                         a claim is answered at once and synced right after\n"
+"                         (a crash may undo it: the job runs again)\n"
+"  --sync strict          as always, and each claim too is synced before its\n"
+"                         answer (slower; for a spool that local claimers\n"
+"                         share on a file system that keeps directories apart\n"
+"                         at a power cut; spool-layout.md)\n"
 "  --sync interval=MS     acknowledge before the flush and flush at most MS\n"
 "                         ms later (1 to 10000), as beanstalkd's and redis's\n"
 "                         defaults do: a crash may lose what was acknowledged\n"
@@ -194,8 +200,12 @@ static void parse_sync(struct config *cfg, const char *s)
 {
 	char *end;
 	long ms;
+	cfg->claims_synced = 0;
 	if (!strcmp(s, "always")) {
 		cfg->sync = DISK_SYNC_ALWAYS;
+	} else if (!strcmp(s, "strict")) {
+		cfg->sync = DISK_SYNC_ALWAYS;
+		cfg->claims_synced = 1;
 	} else if (!strcmp(s, "none")) {
 		cfg->sync = DISK_SYNC_NONE;
 	} else if (!strncmp(s, "interval=", 9)) {
@@ -206,7 +216,7 @@ static void parse_sync(struct config *cfg, const char *s)
 		cfg->sync = DISK_SYNC_INTERVAL;
 		cfg->sync_ms = ms;
 	} else {
-		die("--sync: always, interval=MS or none, not '%s'", s);
+		die("--sync: always, strict, interval=MS or none, not '%s'", s);
 	}
 }
 
@@ -477,7 +487,8 @@ int main(int argc, char **argv)
 	srv.disk.ud = &srv;
 	sweepmap_init(&srv.sweeps, &srv.disk);
 	rc = core_open(&srv.core, srv.loop, srv.cfg.spool_path, &srv.disk,
-		       srv.cfg.sync == DISK_SYNC_NONE, &srv.log);
+		       srv.cfg.sync == DISK_SYNC_NONE, srv.cfg.claims_synced,
+		       &srv.log);
 	if (rc < 0)
 		die("cannot open spool '%s': %s", srv.cfg.spool_path,
 		    strerror(-rc));

@@ -40,7 +40,7 @@ static void server_up(const char *token)
 	http_init(&srv.http, &loop, &hc, &route_callbacks, &srv, &srv.log);
 	CHECK_INT(0, disk_open(&srv.disk, &loop, "sp", DISK_SYNC_NONE, 0, &srv.log));
 	loop.data = &srv.disk;
-	CHECK_INT(0, core_open(&srv.core, &loop, "sp", &srv.disk, 1, &srv.log));
+	CHECK_INT(0, core_open(&srv.core, &loop, "sp", &srv.disk, 1, 0, &srv.log));
 }
 
 static struct conn *conn_new(void)
