@@ -3,7 +3,8 @@
  * progress (counts per state), throughput, time left and parameters (which
  * of them vary), answered from the sweep table (sweepmap.c) on a reader.
  * The first request makes the table (reading jobs for a second at most);
- * an answer from a table past its period starts a walk in the background.
+ * an answer from a table past its period starts a walk in the background
+ * (once the start-up load of the index is over). No walk is made at start.
  *
  * Layer: 4 handler
  */
@@ -46,7 +47,9 @@ static void run_sweeps(struct op *op, struct spool *sp)
 static void done_sweeps(struct op *op)
 {
 	struct sweeps_req *r = sweeps_of(op);
-	if (r->h.status == 200 && r->stale)
+	/* not while the index of new/ loads: the walk would take a reader and
+	 * the disk from it (the next request after the load refreshes) */
+	if (r->h.status == 200 && r->stale && !r->h.held.srv->core.loading)
 		sweepmap_refresh(&r->h.held.srv->sweeps);
 	hop_reply(&r->h);
 }

@@ -199,6 +199,10 @@ void watch_close(struct watch *wa)
  * start-up load is such a listing; so is every rescan.
  */
 #define CHUNK_BYTES ((size_t)1 << 20)	/* about 12,000 names */
+/* The first chunk is handed after this many bytes (about 50 names), each
+ * next one twice the last, up to CHUNK_BYTES: on a cold or busy disk the
+ * first claim waits for a few directory blocks, not for 12,000 names. */
+#define CHUNK_FIRST ((size_t)4 << 10)
 #define SCAN_DROPS_MAX (4 << 20)	/* bytes of drop names one listing hands on */
 
 /* Records "name\0tag,tag\0" (the tags empty if none). */
@@ -212,6 +216,7 @@ struct watch_op {
 	struct watch *wa;
 	struct spool *sp;		/* the reader's, during run */
 	struct buf names;		/* the chunk being filled */
+	size_t chunk_at;		/* its size at which it is handed over */
 	struct buf drops;		/* drops seen ("name\0" each), for the writer */
 	size_t n;
 	int err, rc;
@@ -269,9 +274,13 @@ static int scan_visit(void *arg, const struct order *o)
 		return 1;
 	}
 	l->n++;
-	if (l->names.len >= CHUNK_BYTES && chunk_hand(l) < 0) {
-		l->err = -ENOMEM;
-		return 1;
+	if (l->names.len >= l->chunk_at) {
+		if (chunk_hand(l) < 0) {
+			l->err = -ENOMEM;
+			return 1;
+		}
+		if (l->chunk_at < CHUNK_BYTES)
+			l->chunk_at *= 2;
 	}
 	return 0;
 }
@@ -452,6 +461,7 @@ static void list_start(struct watch *wa, int initial)
 	pthread_mutex_init(&l->mu, NULL);
 	l->ready_tail = &l->ready;
 	buf_init(&l->names, CHUNK_BYTES * 2);
+	l->chunk_at = CHUNK_FIRST;
 	buf_init(&l->drops, SCAN_DROPS_MAX);
 	l->op.kind = OP_READ;
 	l->op.run = run_list_new;
