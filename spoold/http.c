@@ -114,8 +114,12 @@ static void scratch_drop(struct http_server *hs, struct request *r)
 	r->cors = hs->cfg.allow_origin && s->origin[0] &&
 		  !strcmp(hs->cfg.allow_origin, s->origin);
 	buf_release(&s->url);
+	free(s->path);
 	free(s);
 	r->scratch = NULL;
+	r->seg = NULL;
+	r->nseg = 0;
+	r->query = NULL;
 	r->auth = r->xtoken = r->errmsg = none;
 	r->allow = (char *)none;
 }
@@ -123,7 +127,6 @@ static void scratch_drop(struct http_server *hs, struct request *r)
 static void req_reset(struct http_server *hs, struct request *r)
 {
 	scratch_drop(hs, r);
-	free(r->path);
 	buf_release(&r->body);
 	memset(r, 0, sizeof(*r));
 	r->auth = r->xtoken = r->errmsg = none;
@@ -138,6 +141,7 @@ static int scratch_new(struct request *r)
 		return -1;
 	memset(s, 0, offsetof(struct http_scratch, auth));
 	s->auth[0] = s->xtoken[0] = s->origin[0] = s->errmsg[0] = s->allow[0] = 0;
+	s->path = NULL;
 	buf_init(&s->url, HTTP_URL_MAX);
 	r->scratch = s;
 	r->auth = s->auth;
@@ -772,10 +776,11 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
 static int parse_target(struct conn *c)
 {
 	struct request *r = &c->req;
-	const struct buf *url = &r->scratch->url;
+	struct http_scratch *sc = r->scratch;
+	const struct buf *url = &sc->url;
 	struct http_parser_url u;
 	size_t plen, qlen = 0;
-	char *s;
+	char *s, *path;
 
 	if (!url->len || !url->data) {
 		req_fail(c, 400, "empty request target");
@@ -790,24 +795,25 @@ static int parse_target(struct conn *c)
 	plen = u.field_data[UF_PATH].len;
 	if (u.field_set & (1 << UF_QUERY))
 		qlen = u.field_data[UF_QUERY].len;
-	free(r->path);
-	if (!(r->path = malloc(plen + qlen + 2))) {
+	free(sc->path);
+	if (!(sc->path = path = malloc(plen + qlen + 2))) {
 		req_fail(c, 503, "out of memory");
 		return -1;
 	}
-	memcpy(r->path, url->data + u.field_data[UF_PATH].off, plen);
-	r->path[plen] = 0;
+	memcpy(path, url->data + u.field_data[UF_PATH].off, plen);
+	path[plen] = 0;
 	if (u.field_set & (1 << UF_QUERY)) {
-		memcpy(r->path + plen + 1, url->data + u.field_data[UF_QUERY].off,
+		memcpy(path + plen + 1, url->data + u.field_data[UF_QUERY].off,
 		       qlen);
 	}
-	r->path[plen + 1 + qlen] = 0;
-	r->query = r->path + plen + 1;
+	path[plen + 1 + qlen] = 0;
+	r->query = path + plen + 1;
+	r->seg = sc->seg;
 
 	/* "/a/b/" -> segments a, b; each percent-decoded, NUL refused; an
 	 * empty one ("/a//b") names nothing (no route has one) */
 	r->nseg = 0;
-	s = r->path;
+	s = path;
 	if (*s != '/') {
 		req_fail(c, 400, "request target must start with '/'");
 		return -1;
@@ -817,7 +823,7 @@ static int parse_target(struct conn *c)
 		if (!*s)
 			break;
 		if (*s == '/' ||
-		    r->nseg == (int)(sizeof(r->seg) / sizeof(r->seg[0]))) {
+		    r->nseg == HTTP_SEG_MAX) {
 			req_fail(c, 404, "no such path");
 			return -1;
 		}

@@ -70,12 +70,15 @@ struct http_scratch {
 	char origin[256];
 	char errmsg[HTTP_ERRMSG_MAX];
 	char allow[HTTP_ALLOW_MAX];	/* methods of a path, for 405 */
+	char *path;			/* owned; NUL-separated path and query */
+	char *seg[HTTP_SEG_MAX];	/* into path */
 };
 
 /* The request being received or handled on a connection. The strings
- * auth, xtoken, errmsg and allow point into the scratch while it exists,
- * else to "" (read them only in the route callback and the handler's own
- * call; the answer needs none of them). */
+ * auth, xtoken, errmsg, allow and the decoded target (seg, query) point
+ * into the scratch while it exists: read them in the route callback and in
+ * the handler's own call, not after it returned (then seg and query are
+ * NULL, nseg 0, the strings ""). The body stays until the answer. */
 struct request {
 	int method;			/* enum http_method */
 	struct http_scratch *scratch;	/* NULL once the handler returned */
@@ -97,10 +100,9 @@ struct request {
 	uint64_t wait_t0, wait_ns;	/* held waiting for an event (a long poll),
 					 * not working: kept out of its latency */
 	/* decoded target */
-	char *path;			/* owned; NUL-separated path and query */
-	char *seg[HTTP_SEG_MAX];
+	char **seg;			/* nseg segments, percent-decoded */
 	int nseg;
-	char *query;
+	char *query;			/* raw, "" when none */
 };
 
 /* ---- a connection -------------------------------------------------------------- */
