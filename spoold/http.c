@@ -177,7 +177,8 @@ void http_fail(struct conn *c, int status, const char *fmt, ...)
 	if (c->req.err)
 		return;
 	c->req.err = (short)status;
-	if (!c->req.scratch)
+	/* (an error before a request began, a bad first byte, has none yet) */
+	if (!c->req.scratch && scratch_new(&c->req) < 0)
 		return;		/* out of memory: the reason phrase says it */
 	va_start(ap, fmt);
 	vsnprintf(c->req.scratch->errmsg, HTTP_ERRMSG_MAX, fmt, ap);

@@ -148,8 +148,10 @@ static void check_request(struct conn *c)
 	if (r->preflight && !r->err)
 		need(r->method == HTTP_OPTIONS && !rt, "only OPTIONS is a preflight");
 
-	need(r->hbytes <= (size_t)HTTP_HEADERS_MAX + HTTP_URL_MAX, "header bytes bounded");
-	need(r->url.len <= HTTP_URL_MAX, "target within 8 KiB");
+	need(r->scratch != NULL, "a request being handled has its scratch");
+	need(r->scratch->hbytes <= (size_t)HTTP_HEADERS_MAX + HTTP_URL_MAX,
+	     "header bytes bounded");
+	need(r->scratch->url.len <= HTTP_URL_MAX, "target within 8 KiB");
 	if (r->err) {
 		check_error(c);
 		return;

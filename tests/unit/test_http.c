@@ -268,6 +268,15 @@ TEST(headers_at_the_cap)
 	}
 }
 
+TEST(error_before_a_request_says_why)
+{
+	/* a bad first byte (a TLS hello): no request began, the error still
+	 * has its message (the fuzzer's find, tests/fuzz/regress) */
+	server_init(60000);
+	feed_whole("\x16\x03\x01garbage\r\n\r\n", 1000, 400);
+	feed_whole("\x16\x03\x01garbage\r\n\r\n", 1, 400);
+}
+
 /* A header we keep, value of n bytes. */
 static char *request_with(const char *name, size_t n)
 {
