@@ -373,7 +373,12 @@ static void on_timer(struct conn *c)
 static void timer_set(struct conn *c, int64_t ms)
 {
 	struct http_server *hs = c->hs;
-	uint64_t due = uv_now(hs->loop) + (ms > 0 ? (uint64_t)ms : 0);
+	uint64_t now = uv_now(hs->loop);
+	uint64_t due = now + (ms > 0 ? (uint64_t)ms : 0);
+	/* one set while the tick runs waits for the next one (a 0 ms timer
+	 * re-armed by its own callback must not spin this turn) */
+	if (hs->in_tick && due <= now)
+		due = now + 1;
 	if (c->tslot) {
 		uint32_t i = c->tslot - 1;
 		int sooner = due < c->due;
@@ -1018,7 +1023,9 @@ static void rbuf_settle(struct conn *c)
 	size_t left = c->rlen - c->roff;
 	char *own;
 
-	if (!left || c->closing) {
+	/* (a connection that answered its last request reads only to see the
+	 * peer's end: what it sends is discarded) */
+	if (!left || c->closing || c->lingering || c->close_after) {
 		if (!c->rbuf_shared)
 			free(c->rbuf);
 		c->rbuf = NULL;
