@@ -472,11 +472,10 @@ static void on_write(uv_write_t *req, int status)
 		if (!c->shut_sent) {
 			uv_shutdown_t *sh = malloc(sizeof(*sh));
 			c->shut_sent = 1;
-			if (!sh || uv_shutdown(sh, (uv_stream_t *)&c->tcp,
-					       on_shutdown) < 0) {
+			/* (without it the linger timer still closes) */
+			if (sh && uv_shutdown(sh, (uv_stream_t *)&c->tcp,
+					      on_shutdown) < 0)
 				free(sh);
-				conn_close(c);
-			}
 		}
 		return;
 	}
