@@ -502,6 +502,14 @@ static int held_n(void *arg)
 	return seen.nheld >= *(int *)arg;
 }
 
+static size_t pending_want;
+
+static int pending_is(void *arg)
+{
+	struct conn *c = arg;
+	return c->rlen - c->roff == pending_want;
+}
+
 TEST(pipelined_behind_a_long_poll)
 {
 	static const char three[] =
@@ -519,6 +527,9 @@ TEST(pipelined_behind_a_long_poll)
 	send_all(fd, three, strlen(three));
 	turn_until(held_n, &one, "the long poll");
 	c = seen.held[0];
+	/* (should the rest come in a later read, it goes behind it too) */
+	pending_want = strlen(three) - first;
+	turn_until(pending_is, c, "the pipelined bytes");
 	/* while it waits: the two behind it are in c's own buffer, not
 	 * parsed yet; the request's scratch is gone, as is its target */
 	CHECK(c->rbuf != NULL && c->rbuf != hs.rbuf);
