@@ -99,6 +99,13 @@ bin/test/test_spoold: obj/tests/unit/test_spoold.o $(addprefix obj/,$(SPOOLD_UNI
 asan/bin/test/test_spoold: asan/obj/tests/unit/test_spoold.o $(addprefix asan/obj/,$(SPOOLD_UNIT_OBJ)) asan/obj/libspool.a
 	@mkdir -p asan/bin/test
 	$(CC) $(ASANFLAGS) -o $@ $^ $(LIBS_spoold)
+# the HTTP layer's own (issue 10) links the same
+bin/test/test_http: obj/tests/unit/test_http.o $(addprefix obj/,$(SPOOLD_UNIT_OBJ)) obj/libspool.a
+	@mkdir -p bin/test
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_spoold)
+asan/bin/test/test_http: asan/obj/tests/unit/test_http.o $(addprefix asan/obj/,$(SPOOLD_UNIT_OBJ)) asan/obj/libspool.a
+	@mkdir -p asan/bin/test
+	$(CC) $(ASANFLAGS) -o $@ $^ $(LIBS_spoold)
 
 # spoold's /metrics names its commit (spool_build_info, issue 14); the
 # stamp is rewritten only when the commit changes, so metrics.o is rebuilt then
@@ -163,8 +170,8 @@ obj/web_assets.o: obj/web_assets.c
 asan/obj/web_assets.o: obj/web_assets.c
 	@mkdir -p asan/obj
 	$(CC) $(ASANFLAGS) -c $< -o $@
-bin/spoold bin/test/test_spoold: obj/web_assets.o
-asan/bin/spoold asan/bin/test/test_spoold: asan/obj/web_assets.o
+bin/spoold bin/test/test_spoold bin/test/test_http: obj/web_assets.o
+asan/bin/spoold asan/bin/test/test_spoold asan/bin/test/test_http: asan/obj/web_assets.o
 
 # --- tests ---------------------------------------------------------------------
 # tests/run finds every unit test binary and every tests/t-*.sh and runs each

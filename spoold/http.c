@@ -3,9 +3,9 @@
  *
  * One request at a time per connection: when a message is complete the
  * parser is paused and the request handled; bytes of pipelined requests wait
- * in the connection's fixed read buffer (HTTP_RBUF; when it is full we stop
- * reading) and are parsed once the answer is queued, so answers go out in
- * request order. Every part of a request has a ceiling: the target (414),
+ * in a read buffer of the connection's own (HTTP_RBUF; when it is full we
+ * stop reading) and are parsed once the answer is queued, so answers go out
+ * in request order. Every part of a request has a ceiling: the target (414),
  * the headers (431), the body per route (413). A request must arrive within
  * cfg.request_ms of its first byte (else 408 and close), an idle keep-alive
  * connection is closed after cfg.idle_ms, and there are at most
@@ -21,8 +21,18 @@
  * All parsing goes through http_feed, which needs no socket: the fuzzer
  * (tests/fuzz/fuzz_http.c) feeds it the bytes the read callback would.
  *
- * A connection owns two handles (the socket and its timer) and is freed in
- * the close callback of the last one; while disk work for it is in flight
+ * Memory (issue 10): a connection that waits (idle, or a long poll held by
+ * its handler) holds its struct conn, its decoded target and its body, no
+ * more. Reads land in the server's one buffer (hs->rbuf) and are parsed
+ * from there; only bytes left over (pipelined behind a request being
+ * answered) get a buffer of the connection's own, freed once parsed. What
+ * only receiving needs (the target's bytes, the headers we keep, an error's
+ * text) is a scratch allocated at a request's first byte and freed once
+ * its handler returns. The timers are one libuv timer over a heap of
+ * deadlines (tick_*).
+ *
+ * A connection owns one handle (the socket) and is freed in its close
+ * callback; while disk work for it is in flight
  * (c->held) the handler is asked (gone) whether it still needs it; if so it
  * is only marked, and the handler's answer closes it.
  *
@@ -33,6 +43,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +65,8 @@ static const char *const single[] = {
 	"transfer-encoding", "x-spool-token",
 };
 
+static const char none[] = "";	/* a request's strings without a scratch */
+
 struct wreq {
 	uv_write_t req;
 	struct conn *c;
@@ -64,6 +77,9 @@ struct wreq {
 static const http_parser_settings settings;
 static void conn_parse(struct conn *c);
 static void reply_early(struct conn *c, int soft);
+static void timer_stop(struct conn *c);
+static void heap_trim(struct http_server *hs);
+static void tick_close(struct http_server *hs);
 
 const char *http_reason(int status)
 {
@@ -89,15 +105,50 @@ const char *http_reason(int status)
 	return "Unknown";
 }
 
-static void req_reset(struct request *r)
+/* Free the scratch, keeping what the answer needs of it (the CORS check). */
+static void scratch_drop(struct http_server *hs, struct request *r)
 {
-	struct buf url = r->url;
-	free(r->path);
-	buf_reset(&url);
+	struct http_scratch *s = r->scratch;
+	if (!s)
+		return;
+	r->cors = hs->cfg.allow_origin && s->origin[0] &&
+		  !strcmp(hs->cfg.allow_origin, s->origin);
+	buf_release(&s->url);
+	free(s->path);
+	free(s);
+	r->scratch = NULL;
+	r->seg = NULL;
+	r->nseg = 0;
+	r->query = NULL;
+	r->auth = r->xtoken = r->errmsg = none;
+	r->allow = (char *)none;
+}
+
+static void req_reset(struct http_server *hs, struct request *r)
+{
+	scratch_drop(hs, r);
 	buf_release(&r->body);
 	memset(r, 0, sizeof(*r));
-	r->url = url;
-	r->url.max = HTTP_URL_MAX;
+	r->auth = r->xtoken = r->errmsg = none;
+	r->allow = (char *)none;
+}
+
+/* A scratch for the request just begun; -1 when out of memory. */
+static int scratch_new(struct request *r)
+{
+	struct http_scratch *s = malloc(sizeof(*s));
+	if (!s)
+		return -1;
+	memset(s, 0, offsetof(struct http_scratch, auth));
+	s->auth[0] = s->xtoken[0] = s->origin[0] = s->errmsg[0] = s->allow[0] = 0;
+	s->path = NULL;
+	buf_init(&s->url, HTTP_URL_MAX);
+	r->scratch = s;
+	r->auth = s->auth;
+	r->xtoken = s->xtoken;
+	r->errmsg = s->errmsg;
+	r->allow = s->allow;
+	return 0;
 }
 
 #define req_fail http_fail
@@ -125,9 +176,12 @@ void http_fail(struct conn *c, int status, const char *fmt, ...)
 	va_list ap;
 	if (c->req.err)
 		return;
-	c->req.err = status;
+	c->req.err = (short)status;
+	/* (an error before a request began, a bad first byte, has none yet) */
+	if (!c->req.scratch && scratch_new(&c->req) < 0)
+		return;		/* out of memory: the reason phrase says it */
 	va_start(ap, fmt);
-	vsnprintf(c->req.errmsg, sizeof(c->req.errmsg), fmt, ap);
+	vsnprintf(c->req.scratch->errmsg, HTTP_ERRMSG_MAX, fmt, ap);
 	va_end(ap);
 }
 
@@ -137,8 +191,6 @@ static void on_close(uv_handle_t *h)
 {
 	struct conn *c = h->data;
 	struct http_server *hs = c->hs;
-	if (--c->handles > 0)
-		return;
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -148,18 +200,21 @@ static void on_close(uv_handle_t *h)
 	hs->nconns--;
 	http_conn_release(c);
 	free(c);
+	heap_trim(hs);
+	if (hs->draining && !hs->nconns)
+		tick_close(hs);
 	if (hs->cb->freed)
 		hs->cb->freed(hs->ud);
 }
 
 void http_conn_release(struct conn *c)
 {
-	buf_release(&c->req.url);
-	buf_release(&c->req.body);
-	free(c->req.path);
-	c->req.path = NULL;
-	free(c->rbuf);
+	timer_stop(c);
+	req_reset(c->hs, &c->req);
+	if (!c->rbuf_shared)
+		free(c->rbuf);
 	c->rbuf = NULL;
+	c->rbuf_shared = 0;
 	c->rlen = c->roff = 0;
 }
 
@@ -175,16 +230,129 @@ void conn_close(struct conn *c)
 	}
 	c->closing = 1;
 	uv_read_stop((uv_stream_t *)&c->tcp);
-	uv_timer_stop(&c->timer);
+	timer_stop(c);
 	uv_close((uv_handle_t *)&c->tcp, on_close);
-	uv_close((uv_handle_t *)&c->timer, on_close);
 }
 
 /* ---- timers ----------------------------------------------------------------- */
 
-static void on_timer(uv_timer_t *t)
+/*
+ * Each connection has one deadline at most (c->due, loop ms), kept in a
+ * binary min-heap (hs->theap; c->tslot is 1 + its index); hs->tick, the
+ * one libuv timer, is set for the heap's top. Until http_listen there is
+ * no tick (the unit tests and the fuzzer run no loop): the heap is kept
+ * all the same.
+ */
+static int due_before(const struct conn *a, const struct conn *b)
 {
-	struct conn *c = t->data;
+	return a->due < b->due;
+}
+
+static void heap_put(struct http_server *hs, uint32_t i, struct conn *c)
+{
+	hs->theap[i] = c;
+	c->tslot = i + 1;
+}
+
+static void heap_up(struct http_server *hs, uint32_t i)
+{
+	struct conn *c = hs->theap[i];
+	while (i > 0) {
+		uint32_t up = (i - 1) / 2;
+		if (!due_before(c, hs->theap[up]))
+			break;
+		heap_put(hs, i, hs->theap[up]);
+		i = up;
+	}
+	heap_put(hs, i, c);
+}
+
+static void heap_down(struct http_server *hs, uint32_t i)
+{
+	struct conn *c = hs->theap[i];
+	for (;;) {
+		uint32_t l = 2 * i + 1, m = l;
+		if (l >= hs->tn)
+			break;
+		if (l + 1 < hs->tn && due_before(hs->theap[l + 1], hs->theap[l]))
+			m = l + 1;
+		if (!due_before(hs->theap[m], c))
+			break;
+		heap_put(hs, i, hs->theap[m]);
+		i = m;
+	}
+	heap_put(hs, i, c);
+}
+
+static void on_tick(uv_timer_t *t);
+
+/* With no connection left, give the heap's memory back. */
+static void heap_trim(struct http_server *hs)
+{
+	if (hs->tn || hs->nconns)
+		return;
+	free(hs->theap);
+	hs->theap = NULL;
+	hs->tcap = 0;
+}
+
+/* Room in the heap for n connections' timers; -ENOMEM. */
+static int heap_reserve(struct http_server *hs, uint32_t n)
+{
+	struct conn **h;
+	uint32_t cap = hs->tcap ? hs->tcap : 64;
+	if (n <= hs->tcap)
+		return 0;
+	while (cap < n)
+		cap *= 2;
+	if (!(h = realloc(hs->theap, cap * sizeof(*h))))
+		return -ENOMEM;
+	hs->theap = h;
+	hs->tcap = cap;
+	return 0;
+}
+
+/* Set the tick for the heap's top (or stop it), when that changed. */
+static void tick_arm(struct http_server *hs)
+{
+	uint64_t due, now;
+	if (!hs->ticking)
+		return;
+	if (!hs->tn) {
+		if (hs->tick_due)
+			uv_timer_stop(&hs->tick);
+		hs->tick_due = 0;
+		return;
+	}
+	due = hs->theap[0]->due;
+	if (due == hs->tick_due)
+		return;
+	now = uv_now(hs->loop);
+	hs->tick_due = due;
+	uv_timer_start(&hs->tick, on_tick, due > now ? due - now : 0, 0);
+}
+
+static void timer_stop(struct conn *c)
+{
+	struct http_server *hs = c->hs;
+	uint32_t i;
+	if (!c->tslot)
+		return;
+	i = c->tslot - 1;
+	c->tslot = 0;
+	if (i != --hs->tn) {
+		struct conn *last = hs->theap[hs->tn];
+		heap_put(hs, i, last);
+		heap_up(hs, i);
+		heap_down(hs, last->tslot - 1);
+	}
+	heap_trim(hs);
+	if (!hs->in_tick)
+		tick_arm(hs);
+}
+
+static void on_timer(struct conn *c)
+{
 	if (c->lingering || c->closing || c->close_after) {
 		conn_close(c);
 	} else if (c->held) {
@@ -201,9 +369,63 @@ static void on_timer(uv_timer_t *t)
 	}
 }
 
+/* Run on_timer for c ms from now (replacing its deadline, if any). */
 static void timer_set(struct conn *c, int64_t ms)
 {
-	uv_timer_start(&c->timer, on_timer, ms > 0 ? (uint64_t)ms : 0, 0);
+	struct http_server *hs = c->hs;
+	uint64_t now = uv_now(hs->loop);
+	uint64_t due = now + (ms > 0 ? (uint64_t)ms : 0);
+	/* one set while the tick runs waits for the next one (a 0 ms timer
+	 * re-armed by its own callback must not spin this turn) */
+	if (hs->in_tick && due <= now)
+		due = now + 1;
+	if (c->tslot) {
+		uint32_t i = c->tslot - 1;
+		int sooner = due < c->due;
+		c->due = due;
+		if (sooner)
+			heap_up(hs, i);
+		else
+			heap_down(hs, i);
+		if (!hs->in_tick)
+			tick_arm(hs);
+		return;
+	}
+	/* (on_connection reserved room for every connection) */
+	if (heap_reserve(hs, hs->tn + 1) < 0) {
+		conn_close(c);		/* no timer for it: close it */
+		return;
+	}
+	c->due = due;
+	hs->theap[hs->tn] = c;
+	heap_up(hs, hs->tn++);
+	if (!hs->in_tick)
+		tick_arm(hs);
+}
+
+/* The soonest deadlines are due: run them (each may set new ones). */
+static void on_tick(uv_timer_t *t)
+{
+	struct http_server *hs = t->data;
+	uint64_t now = uv_now(hs->loop);
+	hs->tick_due = 0;
+	hs->in_tick = 1;
+	while (hs->tn && hs->theap[0]->due <= now) {
+		struct conn *c = hs->theap[0];
+		timer_stop(c);
+		on_timer(c);
+	}
+	hs->in_tick = 0;
+	tick_arm(hs);
+}
+
+static void tick_close(struct http_server *hs)
+{
+	if (!hs->ticking)
+		return;
+	uv_close((uv_handle_t *)&hs->tick, NULL);
+	hs->ticking = 0;
+	hs->tick_due = 0;
 }
 
 void http_hold(struct conn *c, void *req)
@@ -222,8 +444,8 @@ static void reading_resume(struct conn *c);
 
 static void on_shutdown(uv_shutdown_t *req, int status)
 {
-	(void)req;
 	(void)status;	/* the linger timer or the peer's EOF closes */
+	free(req);	/* (called, with UV_ECANCELED, if the socket closes first) */
 }
 
 static void on_write(uv_write_t *req, int status)
@@ -248,8 +470,12 @@ static void on_write(uv_write_t *req, int status)
 		/* FIN now, so the peer sees the end; drain its input until it
 		 * closes too or the linger timer fires */
 		if (!c->shut_sent) {
+			uv_shutdown_t *sh = malloc(sizeof(*sh));
 			c->shut_sent = 1;
-			uv_shutdown(&c->shut, (uv_stream_t *)&c->tcp, on_shutdown);
+			/* (without it the linger timer still closes) */
+			if (sh && uv_shutdown(sh, (uv_stream_t *)&c->tcp,
+					      on_shutdown) < 0)
+				free(sh);
 		}
 		return;
 	}
@@ -274,7 +500,10 @@ static const char *http_date(struct http_server *hs)
 static int cors_ok(struct conn *c)
 {
 	const char *o = c->hs->cfg.allow_origin;
-	return o && c->req.origin[0] && !strcmp(o, c->req.origin);
+	const struct http_scratch *s = c->req.scratch;
+	if (!s)
+		return c->req.cors;	/* judged when the scratch went */
+	return o && s->origin[0] && !strcmp(o, s->origin);
 }
 
 /*
@@ -344,7 +573,7 @@ static void reply_buf(struct conn *c, int status, const char *ctype,
 		reading_resume(c);	/* to see the peer's EOF */
 		return;
 	}
-	req_reset(&c->req);
+	req_reset(hs, &c->req);
 	timer_set(c, hs->cfg.idle_ms);
 	if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) <=
 	    HTTP_WQUEUE_MAX)
@@ -392,6 +621,7 @@ void http_error(struct conn *c, int status, const char *fmt, ...)
 static void reply_early(struct conn *c, int soft)
 {
 	char allow[80] = "";
+	const char *msg = c->req.errmsg;
 	struct buf b;
 
 	if (!soft)
@@ -403,9 +633,11 @@ static void reply_early(struct conn *c, int soft)
 			 "WWW-Authenticate: Bearer realm=\"spool\"\r\n");
 	if (!c->req.err)
 		req_fail(c, 400, "bad request");
+	if (!c->req.errmsg[0])
+		msg = http_reason(c->req.err);	/* no scratch: out of memory */
 	buf_init(&b, 1024);
 	buf_puts(&b, "{\"error\": ");
-	buf_json_str(&b, c->req.errmsg, strlen(c->req.errmsg));
+	buf_json_str(&b, msg, strlen(msg));
 	buf_puts(&b, "}\n");
 	reply_buf(c, c->req.err, NULL, &b, allow[0] ? allow : NULL);
 }
@@ -415,17 +647,21 @@ static void reply_early(struct conn *c, int soft)
 static int on_message_begin(http_parser *p)
 {
 	struct conn *c = p->data;
-	req_reset(&c->req);
+	req_reset(c->hs, &c->req);
 	c->req.t0 = uv_hrtime();
 	timer_set(c, c->hs->cfg.request_ms);
+	if (scratch_new(&c->req) < 0) {
+		req_fail(c, 503, "out of memory");
+		return -1;
+	}
 	return 0;
 }
 
 static int on_url(http_parser *p, const char *at, size_t len)
 {
 	struct conn *c = p->data;
-	c->req.hbytes += len;
-	if (buf_add(&c->req.url, at, len) < 0) {
+	c->req.scratch->hbytes += len;
+	if (buf_add(&c->req.scratch->url, at, len) < 0) {
 		req_fail(c, 414, "request target longer than %d bytes",
 			 HTTP_URL_MAX);
 		return -1;
@@ -435,8 +671,9 @@ static int on_url(http_parser *p, const char *at, size_t len)
 
 static int header_bytes(struct conn *c, size_t len)
 {
-	c->req.hbytes += len;
-	if (c->req.hbytes > HTTP_HEADERS_MAX) {
+	struct http_scratch *s = c->req.scratch;
+	s->hbytes += len;
+	if (s->hbytes > HTTP_HEADERS_MAX) {
 		req_fail(c, 431, "headers longer than %d bytes",
 			 HTTP_HEADERS_MAX);
 		return -1;
@@ -447,7 +684,7 @@ static int header_bytes(struct conn *c, size_t len)
 static int on_header_field(http_parser *p, const char *at, size_t len)
 {
 	struct conn *c = p->data;
-	struct request *r = &c->req;
+	struct http_scratch *r = c->req.scratch;
 	if (header_bytes(c, len) < 0)
 		return -1;
 	if (r->in_value || !r->nheaders) {
@@ -481,7 +718,7 @@ static int add_value(struct conn *c, char *dst, size_t cap, const char *at,
 {
 	size_t have = strlen(dst);
 	if (have + len >= cap) {
-		req_fail(c, 431, "header '%s' too long", c->req.field);
+		req_fail(c, 431, "header '%s' too long", c->req.scratch->field);
 		return -1;
 	}
 	memcpy(dst + have, at, len);
@@ -492,7 +729,7 @@ static int add_value(struct conn *c, char *dst, size_t cap, const char *at,
 static int on_header_value(http_parser *p, const char *at, size_t len)
 {
 	struct conn *c = p->data;
-	struct request *r = &c->req;
+	struct http_scratch *r = c->req.scratch;
 	if (header_bytes(c, len) < 0)
 		return -1;
 	if (!r->in_value) {
@@ -544,16 +781,18 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
 static int parse_target(struct conn *c)
 {
 	struct request *r = &c->req;
+	struct http_scratch *sc = r->scratch;
+	const struct buf *url = &sc->url;
 	struct http_parser_url u;
 	size_t plen, qlen = 0;
-	char *s;
+	char *s, *path;
 
-	if (!r->url.len || !r->url.data) {
+	if (!url->len || !url->data) {
 		req_fail(c, 400, "empty request target");
 		return -1;
 	}
 	http_parser_url_init(&u);
-	if (http_parser_parse_url(r->url.data, r->url.len, 0, &u) ||
+	if (http_parser_parse_url(url->data, url->len, 0, &u) ||
 	    !(u.field_set & (1 << UF_PATH))) {
 		req_fail(c, 400, "bad request target");
 		return -1;
@@ -561,24 +800,25 @@ static int parse_target(struct conn *c)
 	plen = u.field_data[UF_PATH].len;
 	if (u.field_set & (1 << UF_QUERY))
 		qlen = u.field_data[UF_QUERY].len;
-	free(r->path);
-	if (!(r->path = malloc(plen + qlen + 2))) {
+	free(sc->path);
+	if (!(sc->path = path = malloc(plen + qlen + 2))) {
 		req_fail(c, 503, "out of memory");
 		return -1;
 	}
-	memcpy(r->path, r->url.data + u.field_data[UF_PATH].off, plen);
-	r->path[plen] = 0;
+	memcpy(path, url->data + u.field_data[UF_PATH].off, plen);
+	path[plen] = 0;
 	if (u.field_set & (1 << UF_QUERY)) {
-		memcpy(r->path + plen + 1, r->url.data + u.field_data[UF_QUERY].off,
+		memcpy(path + plen + 1, url->data + u.field_data[UF_QUERY].off,
 		       qlen);
 	}
-	r->path[plen + 1 + qlen] = 0;
-	r->query = r->path + plen + 1;
+	path[plen + 1 + qlen] = 0;
+	r->query = path + plen + 1;
+	r->seg = sc->seg;
 
 	/* "/a/b/" -> segments a, b; each percent-decoded, NUL refused; an
 	 * empty one ("/a//b") names nothing (no route has one) */
 	r->nseg = 0;
-	s = r->path;
+	s = path;
 	if (*s != '/') {
 		req_fail(c, 400, "request target must start with '/'");
 		return -1;
@@ -588,7 +828,7 @@ static int parse_target(struct conn *c)
 		if (!*s)
 			break;
 		if (*s == '/' ||
-		    r->nseg == (int)(sizeof(r->seg) / sizeof(r->seg[0]))) {
+		    r->nseg == HTTP_SEG_MAX) {
 			req_fail(c, 404, "no such path");
 			return -1;
 		}
@@ -612,7 +852,7 @@ static int parse_target(struct conn *c)
 static int soft_fail(struct conn *c, http_parser *p)
 {
 	c->req.soft = 1;
-	if (c->req.expect_continue ||
+	if (c->req.scratch->expect_continue ||
 	    ((p->flags & F_CONTENTLENGTH) && p->content_length > HTTP_BODY_DEFAULT)) {
 		/* the body is not worth waiting for (or not even sent yet) */
 		c->req.soft = 0;
@@ -659,7 +899,9 @@ static int on_headers_complete(http_parser *p)
 		return -1;
 	}
 	buf_init(&r->body, max);
-	if (r->expect_continue && (p->flags & (F_CONTENTLENGTH | F_CHUNKED))) {
+	/* the target's bytes are decoded into r->path: they are done with */
+	buf_release(&r->scratch->url);
+	if (r->scratch->expect_continue && (p->flags & (F_CONTENTLENGTH | F_CHUNKED))) {
 		static char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 		uv_buf_t b = uv_buf_init(cont, sizeof(cont) - 1);
 		uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
@@ -705,16 +947,22 @@ static void preflight_answer(struct conn *c)
 		http_error(c, 403, "origin not allowed");
 }
 
+/* Called from conn_parse only (in_parse is set): no other request of c can
+ * begin before this returns, so a scratch still there is this request's. */
 static void request_handle(struct conn *c)
 {
 	c->busy = 1;
-	uv_timer_stop(&c->timer);
+	timer_stop(c);
 	if (c->req.err)
 		reply_early(c, 1);
 	else if (c->req.preflight)
 		preflight_answer(c);
 	else
 		c->hs->cb->request(c);
+	/* answered later (a long poll, disk work): keep only what the answer
+	 * needs */
+	if (!c->closing)
+		scratch_drop(c->hs, &c->req);
 }
 
 size_t http_feed(struct conn *c, const char *buf, size_t len,
@@ -764,6 +1012,44 @@ static void conn_input_end(struct conn *c)
 	}
 }
 
+/*
+ * After parsing: a buffer with nothing left in it is given back (or, the
+ * shared one, returned); bytes left in the shared one (pipelined behind a
+ * request being answered, or a read while busy) move to one of c's own.
+ */
+static void rbuf_settle(struct conn *c)
+{
+	size_t left = c->rlen - c->roff;
+	char *own;
+
+	/* (a connection that answered its last request reads only to see the
+	 * peer's end: what it sends is discarded) */
+	if (!left || c->closing || c->lingering || c->close_after) {
+		if (!c->rbuf_shared)
+			free(c->rbuf);
+		c->rbuf = NULL;
+		c->rbuf_shared = 0;
+		c->rlen = c->roff = 0;
+		return;
+	}
+	if (!c->rbuf_shared) {
+		if (c->roff)
+			memmove(c->rbuf, c->rbuf + c->roff, left);
+	} else if ((own = malloc(HTTP_RBUF))) {
+		memcpy(own, c->rbuf + c->roff, left);
+		c->rbuf = own;
+		c->rbuf_shared = 0;
+	} else {
+		c->rbuf = NULL;
+		c->rbuf_shared = 0;
+		c->rlen = c->roff = 0;
+		conn_close(c);
+		return;
+	}
+	c->rlen = (uint32_t)left;
+	c->roff = 0;
+}
+
 static void conn_parse(struct conn *c)
 {
 	if (c->in_parse || c->closing)
@@ -772,7 +1058,8 @@ static void conn_parse(struct conn *c)
 	while (c->roff < c->rlen && !c->busy && !c->closing && !c->lingering &&
 	       !c->close_after) {
 		enum http_feed st;
-		c->roff += http_feed(c, c->rbuf + c->roff, c->rlen - c->roff, &st);
+		c->roff += (uint32_t)http_feed(c, c->rbuf + c->roff,
+					       c->rlen - c->roff, &st);
 		if (st == HTTP_FEED_REQUEST) {
 			request_handle(c);
 			continue;
@@ -781,15 +1068,7 @@ static void conn_parse(struct conn *c)
 			reply_early(c, 0);
 		break;
 	}
-	if (c->roff == c->rlen) {
-		c->roff = c->rlen = 0;
-		free(c->rbuf);	/* nothing waits: give the memory back */
-		c->rbuf = NULL;
-	} else if (c->roff) {
-		memmove(c->rbuf, c->rbuf + c->roff, c->rlen - c->roff);
-		c->rlen -= c->roff;
-		c->roff = 0;
-	}
+	rbuf_settle(c);
 	if (c->rd_eof && conn_idle(c))
 		conn_input_end(c);
 	c->in_parse = 0;
@@ -798,18 +1077,21 @@ static void conn_parse(struct conn *c)
 
 /* ---- reading ------------------------------------------------------------------ */
 
+/* Into the bytes c keeps waiting, or else the shared buffer: libuv calls
+ * on_read right after on_alloc, so one connection at a time borrows it. */
 static void on_alloc(uv_handle_t *h, size_t want, uv_buf_t *b)
 {
 	struct conn *c = h->data;
+	(void)want;
 	if (c->lingering || c->close_after)
 		c->rlen = c->roff = 0;	/* discard */
-	if (!c->rbuf && !(c->rbuf = malloc(HTTP_RBUF))) {
-		b->base = NULL;	/* libuv reads this as UV_ENOBUFS */
-		b->len = 0;
+	if (!c->rbuf) {
+		b->base = c->hs->rbuf;
+		b->len = HTTP_RBUF;
 		return;
 	}
 	b->base = c->rbuf + c->rlen;
-	b->len = HTTP_RBUF - c->rlen;
+	b->len = HTTP_RBUF - c->rlen;	/* 0 when full: UV_ENOBUFS */
 }
 
 /*
@@ -862,9 +1144,16 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 		c->rlen = 0;
 		return;
 	}
-	c->rlen += nread;
+	if (!c->rbuf) {
+		c->rbuf = c->hs->rbuf;	/* lent until rbuf_settle */
+		c->rbuf_shared = 1;
+		c->rlen = c->roff = 0;
+	}
+	c->rlen += (uint32_t)nread;
 	if (!c->busy)
 		conn_parse(c);
+	else
+		rbuf_settle(c);
 }
 
 static void reading_resume(struct conn *c)
@@ -897,8 +1186,7 @@ void http_conn_init(struct conn *c, struct http_server *hs)
 	http_parser_set_max_header_size(HTTP_HEADERS_MAX + HTTP_URL_MAX + 1024);
 	http_parser_init(&c->parser, HTTP_REQUEST);
 	c->parser.data = c;
-	buf_init(&c->req.url, HTTP_URL_MAX);
-	req_reset(&c->req);
+	req_reset(hs, &c->req);
 }
 
 static void on_connection(uv_stream_t *ls, int status)
@@ -913,9 +1201,7 @@ static void on_connection(uv_stream_t *ls, int status)
 		return;
 	c->hs = hs;
 	uv_tcp_init(hs->loop, &c->tcp);
-	uv_timer_init(hs->loop, &c->timer);
-	c->tcp.data = c->timer.data = c;
-	c->handles = 2;
+	c->tcp.data = c;
 	c->next = hs->conns;
 	if (hs->conns)
 		hs->conns->prev = c;
@@ -925,7 +1211,8 @@ static void on_connection(uv_stream_t *ls, int status)
 		conn_close(c);
 		return;
 	}
-	if (hs->nconns > hs->cfg.max_conns) {
+	if (hs->nconns > hs->cfg.max_conns ||
+	    heap_reserve(hs, (uint32_t)hs->nconns) < 0) {
 		static char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
 			"Content-Type: application/json\r\nContent-Length: 34\r\n"
 			"Connection: close\r\n\r\n"
@@ -979,6 +1266,9 @@ int http_listen(struct http_server *hs)
 		return rc;
 	}
 	hs->listening = 1;
+	uv_timer_init(hs->loop, &hs->tick);
+	hs->tick.data = hs;
+	hs->ticking = 1;
 	uv_tcp_getsockname(&hs->listener, (struct sockaddr *)&ss, &namelen);
 	if (ss.ss_family == AF_INET6) {
 		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
@@ -1011,4 +1301,6 @@ void http_stop(struct http_server *hs)
 		if (!c->busy && !c->held && !c->close_after)
 			conn_close(c);
 	}
+	if (!hs->nconns)
+		tick_close(hs);
 }

@@ -45,16 +45,17 @@ struct http_stats {
 /* Which header a value being read goes to. */
 enum http_hdr { H_OTHER, H_AUTH, H_XTOKEN, H_ORIGIN, H_EXPECT };
 
-/* The request being received or handled on a connection. */
-struct request {
-	int method;			/* enum http_method */
+#define HTTP_ERRMSG_MAX 160		/* an error's message, NUL included */
+#define HTTP_ALLOW_MAX	64		/* the Allow header of a 405 */
+
+/*
+ * What only receiving a request needs: allocated at its first byte and
+ * freed once its handler has returned (or its error is answered), so a
+ * request held past that, a long poll, keeps none of it (issue 10: an idle
+ * long-poll's memory).
+ */
+struct http_scratch {
 	struct buf url;
-	struct buf body;
-	size_t body_max;		/* set by the route callback */
-	char auth[512];			/* Authorization */
-	char xtoken[64];		/* X-Spool-Token */
-	char origin[256];
-	int expect_continue;
 	size_t hbytes;			/* header bytes so far */
 	int nheaders;
 	char field[64];			/* the header name being read */
@@ -63,52 +64,82 @@ struct request {
 	enum http_hdr target;		/* which header the value goes to */
 	unsigned seen;			/* headers that must be single, seen (bits) */
 	int field_ws;			/* the field name ends in a blank */
-	int bad_target;			/* the target did not parse: no path is exempt */
-	int preflight;			/* a CORS preflight: http answers it */
+	int expect_continue;
+	char auth[512];			/* Authorization */
+	char xtoken[64];		/* X-Spool-Token */
+	char origin[256];
+	char errmsg[HTTP_ERRMSG_MAX];
+	char allow[HTTP_ALLOW_MAX];	/* methods of a path, for 405 */
+	char *path;			/* owned; NUL-separated path and query */
+	char *seg[HTTP_SEG_MAX];	/* into path */
+};
+
+/* The request being received or handled on a connection. The strings
+ * auth, xtoken, errmsg, allow and the decoded target (seg, query) point
+ * into the scratch while it exists: read them in the route callback and in
+ * the handler's own call, not after it returned (then seg and query are
+ * NULL, nseg 0, the strings ""). The body stays until the answer. */
+struct request {
+	int method;			/* enum http_method */
+	struct http_scratch *scratch;	/* NULL once the handler returned */
+	const char *auth;
+	const char *xtoken;
+	const char *errmsg;
+	char *allow;			/* HTTP_ALLOW_MAX bytes, or "" (read only) */
+	struct buf body;
+	size_t body_max;		/* set by the route callback */
 	const void *route;		/* the route callback's, opaque here */
-	int err;			/* status of an error found while parsing */
-	int soft;			/* err leaves the framing intact: answer in turn */
 	size_t discarded;		/* body bytes of a request in error */
-	char errmsg[160];
-	char allow[64];			/* methods of a path, for 405 */
+	short err;			/* status of an error found while parsing */
+	unsigned soft : 1;		/* err leaves the framing intact: answer in turn */
+	unsigned bad_target : 1;	/* the target did not parse: no path is exempt */
+	unsigned preflight : 1;		/* a CORS preflight: http answers it */
+	unsigned cors : 1;		/* its Origin is the one allowed (kept past
+					 * the scratch, for the answer) */
 	uint64_t t0;			/* uv_hrtime at the first byte */
 	uint64_t wait_t0, wait_ns;	/* held waiting for an event (a long poll),
 					 * not working: kept out of its latency */
 	/* decoded target */
-	char *path;			/* owned; NUL-separated path and query */
-	char *seg[HTTP_SEG_MAX];
+	char **seg;			/* nseg segments, percent-decoded */
 	int nseg;
-	char *query;
+	char *query;			/* raw, "" when none */
 };
 
 /* ---- a connection -------------------------------------------------------------- */
 
 struct http_server;
 
+/*
+ * One per client, kept small: an idle or long-polling connection holds
+ * only this, its socket and what its handler keeps (no read buffer, no
+ * scratch, no timer handle: its timer is a slot in the server's heap).
+ */
 struct conn {
 	uv_tcp_t tcp;
-	uv_timer_t timer;
-	uv_shutdown_t shut;		/* FIN after an answer that closes */
 	struct http_server *hs;
 	struct conn *prev, *next;
 	http_parser parser;
-	int handles;			/* open libuv handles; freed at 0 */
-	int closing;			/* uv_close called */
-	int eof;			/* the peer is gone */
-	int rd_eof;			/* the peer half-closed: it sends no more, but
+	uint64_t due;			/* loop ms its timer runs out */
+	uint32_t tslot;			/* 1 + its place in hs->theap; 0: no timer */
+	unsigned closing : 1;		/* uv_close called */
+	unsigned eof : 1;		/* the peer is gone */
+	unsigned rd_eof : 1;		/* the peer half-closed: it sends no more, but
 					 * reads the answers to what it sent */
-	int busy;			/* a complete request is being answered */
-	int in_parse;
-	int reading;
-	int lingering;			/* answered and shut down: drain, then close */
-	int shut_sent;
-	int close_after;		/* close once the answer is written */
-	int keep_alive;
-	size_t rlen, roff;
+	unsigned busy : 1;		/* a complete request is being answered */
+	unsigned in_parse : 1;
+	unsigned reading : 1;
+	unsigned lingering : 1;		/* answered and shut down: drain, then close */
+	unsigned shut_sent : 1;
+	unsigned close_after : 1;	/* close once the answer is written */
+	unsigned keep_alive : 1;
+	unsigned rbuf_shared : 1;	/* rbuf is hs->rbuf, lent for one read */
+	uint32_t rlen, roff;
 	struct request req;
 	void *held;			/* the handler's request past its return */
-	char *rbuf;			/* HTTP_RBUF bytes, only while bytes wait in it:
-					 * an idle or long-polling connection holds none */
+	char *rbuf;			/* bytes waiting to be parsed: hs->rbuf during
+					 * a read, else HTTP_RBUF bytes of its own only
+					 * while pipelined bytes wait (an idle or
+					 * long-polling connection holds none) */
 };
 
 /* ---- what the layer is handed ---------------------------------------------------- */
@@ -161,6 +192,17 @@ struct http_server {
 	struct http_stats st;
 	char date[40];			/* the Date header, remade each second */
 	int64_t date_s;
+	/* the connections' timers: one libuv timer runs the soonest of a
+	 * binary heap (a uv_timer_t each would cost 152 bytes a connection) */
+	uv_timer_t tick;
+	int ticking;			/* tick initialised (http_listen) */
+	int in_tick;			/* on_tick runs: it sets tick at the end */
+	uint64_t tick_due;		/* what tick is set for; 0: stopped */
+	struct conn **theap;
+	uint32_t tn, tcap;
+	/* every read lands here first; only bytes left waiting (pipelined
+	 * behind a request being answered) are copied to a connection's own */
+	char rbuf[HTTP_RBUF];
 };
 
 /* Set hs up (no socket yet). */
@@ -193,10 +235,12 @@ enum http_feed {
 size_t http_feed(struct conn *c, const char *buf, size_t len,
 		 enum http_feed *out);
 
-/* Prepare c (hs set, handles initialised) to parse its first request. */
+/* Prepare c (its socket handle initialised, c->tcp.data = c) to parse its
+ * first request. */
 void http_conn_init(struct conn *c, struct http_server *hs);
 
-/* Free what c's requests hold (its handles are the caller's). */
+/* Free what c's requests hold and drop its timer (its socket handle is
+ * the caller's). */
 void http_conn_release(struct conn *c);
 
 /* Record an error status and message for c's request (the first one

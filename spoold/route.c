@@ -157,11 +157,13 @@ static int cb_route(struct conn *c)
 		if (status == 405) {
 			http_fail(c, 405, "method %s not allowed here",
 				  http_method_str(r->method));
-			snprintf(r->allow, sizeof(r->allow), "%s", allow);
+			if (r->scratch)
+				snprintf(r->scratch->allow, HTTP_ALLOW_MAX, "%s", allow);
 		} else {
 			char pr[80];
 			http_fail(c, 404, "no such path '%s'",
-				  printable(r->url.data, pr));
+				  printable(r->scratch && r->scratch->url.data ?
+					    r->scratch->url.data : "", pr));
 		}
 		return -1;
 	}

@@ -118,13 +118,13 @@ static void check_error(const struct conn *c)
 {
 	const struct request *r = &c->req;
 	struct buf b;
-	size_t n = strnlen(r->errmsg, sizeof(r->errmsg));
+	size_t n = strnlen(r->errmsg, HTTP_ERRMSG_MAX);
 
 	need(r->err == 400 || r->err == 401 || r->err == 404 || r->err == 405 ||
 	     r->err == 413 || r->err == 414 || r->err == 431 || r->err == 503,
 	     "an error status of API.md");
-	need(n > 0 && n < sizeof(r->errmsg), "an error says why");
-	buf_init(&b, 4 * sizeof(r->errmsg) + 8);
+	need(n > 0 && n < HTTP_ERRMSG_MAX, "an error says why");
+	buf_init(&b, 4 * HTTP_ERRMSG_MAX + 8);
 	need(buf_json_str(&b, r->errmsg, n) == 0, "message quoted");
 	need(json_validate(b.data, b.len, NULL, 0) == 0, "message is UTF-8");
 	buf_release(&b);
@@ -148,8 +148,10 @@ static void check_request(struct conn *c)
 	if (r->preflight && !r->err)
 		need(r->method == HTTP_OPTIONS && !rt, "only OPTIONS is a preflight");
 
-	need(r->hbytes <= (size_t)HTTP_HEADERS_MAX + HTTP_URL_MAX, "header bytes bounded");
-	need(r->url.len <= HTTP_URL_MAX, "target within 8 KiB");
+	need(r->scratch != NULL, "a request being handled has its scratch");
+	need(r->scratch->hbytes <= (size_t)HTTP_HEADERS_MAX + HTTP_URL_MAX,
+	     "header bytes bounded");
+	need(r->scratch->url.len <= HTTP_URL_MAX, "target within 8 KiB");
 	if (r->err) {
 		check_error(c);
 		return;
@@ -205,7 +207,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	c = calloc(1, sizeof(*c));
 	need(c != NULL, "memory");
 	uv_tcp_init(&loop, &c->tcp);	/* never connected: a 100 Continue fails */
-	uv_timer_init(&loop, &c->timer);
 	http_conn_init(c, &srv.http);
 
 	while (off < size) {
@@ -236,7 +237,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	uv_close((uv_handle_t *)&c->tcp, NULL);
-	uv_close((uv_handle_t *)&c->timer, NULL);
 	uv_run(&loop, UV_RUN_NOWAIT);
 	http_conn_release(c);
 	free(c);

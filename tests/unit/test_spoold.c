@@ -48,9 +48,7 @@ static struct conn *conn_new(void)
 	struct conn *c = calloc(1, sizeof(*c));
 	CHECK(c != NULL);
 	uv_tcp_init(&loop, &c->tcp);	/* never connected */
-	uv_timer_init(&loop, &c->timer);
-	c->tcp.data = c->timer.data = c;
-	c->handles = 2;
+	c->tcp.data = c;
 	http_conn_init(c, &srv.http);
 	return c;
 }
@@ -58,7 +56,6 @@ static struct conn *conn_new(void)
 static void conn_drop(struct conn *c)
 {
 	uv_close((uv_handle_t *)&c->tcp, NULL);
-	uv_close((uv_handle_t *)&c->timer, NULL);
 	uv_run(&loop, UV_RUN_NOWAIT);
 	http_conn_release(c);
 	free(c);
