@@ -162,6 +162,26 @@ int job_check(const char *json, size_t len, int64_t now, struct job_opts *o,
 	      char *err, size_t errlen);
 
 /*
+ * A job parsed once (job_read): job_check's checks and options, the id it
+ * names for itself, and its stored document, so that a submit reads the
+ * text once and spool_submit_job stores it without reading it again.
+ * job_read: 0, or job_check's errors (bad_json set when the text is not
+ * JSON at all). Release with job_in_release.
+ */
+struct job_in {
+	struct job_opts opts;
+	int named;			/* it names a valid "_id" ... */
+	char id[SPOOL_ID_LEN + 1];	/* ... this one */
+	int bad_json;
+	struct buf doc;			/* the stored job, its "_id" left blank */
+};
+int job_read(struct job_in *in, const char *json, size_t len, int64_t now,
+	     char *err, size_t errlen);
+void job_in_release(struct job_in *in);
+/* in's stored document with id filled in (in's buffer). */
+const struct buf *job_in_doc(struct job_in *in, const char *id);
+
+/*
  * The id a job document names for itself: 1 with out set when it has an
  * "_id" string of the id pattern (a resubmitted job, a sweep's content id),
  * else 0. The document need not be valid otherwise (job_check says that).
@@ -261,6 +281,9 @@ struct order {
  */
 int spool_submit(struct spool *sp, const char *json, size_t len,
 		 const char *want_id, char id_out[SPOOL_ID_LEN + 1]);
+/* spool_submit of a job job_read parsed (in's document is filled in). */
+int spool_submit_job(struct spool *sp, struct job_in *in, const char *want_id,
+		     char id_out[SPOOL_ID_LEN + 1]);
 
 /*
  * 1 if an outcome's numeric "status" (has_status: it has one) says the run
