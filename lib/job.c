@@ -250,6 +250,7 @@ out:
 const struct buf *job_in_doc(struct job_in *in, const char *id)
 {
 	memcpy(in->doc.data + ID_AT, id, SPOOL_ID_LEN);
+	memcpy(in->doc_id, id, SPOOL_ID_LEN + 1);
 	return &in->doc;
 }
 
@@ -336,4 +337,13 @@ int job_given_id(const char *json, size_t len, char out[SPOOL_ID_LEN + 1])
 	if (ok)
 		memcpy(out, id, SPOOL_ID_LEN + 1);
 	return ok;
+}
+
+int spool_job_exists(struct spool *sp, const char *id)
+{
+	char path[SP_PATH_MAX];
+
+	if (!id_valid(id))
+		return -EINVAL;
+	return sp_exists(sp, sp_job_path(id, path, sizeof(path)));
 }

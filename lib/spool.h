@@ -174,6 +174,7 @@ struct job_in {
 	char id[SPOOL_ID_LEN + 1];	/* ... this one */
 	int bad_json;
 	struct buf doc;			/* the stored job, its "_id" left blank */
+	char doc_id[SPOOL_ID_LEN + 1];	/* the id job_in_doc filled in, or "" */
 };
 int job_read(struct job_in *in, const char *json, size_t len, int64_t now,
 	     char *err, size_t errlen);
@@ -467,6 +468,10 @@ void spool_order_path(const struct order *o, char *out, size_t cap);
 
 /* The job document of id into b. 0, -ENOENT, -EINVAL (bad id), errno. */
 int spool_read_job(struct spool *sp, const char *id, struct buf *b);
+
+/* 1 if job id is stored, 0 if not, a negative errno (stat's, or -EINVAL for
+ * a bad id). */
+int spool_job_exists(struct spool *sp, const char *id);
 
 /* The options of order o, from its order file. 0 or errno. */
 int spool_read_opts(struct spool *sp, const struct order *o,

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "handler.h"
+#include "jobcache.h"
 #include "json.h"
 
 /* One job of a bulk submit: its id and its result at commit. */
@@ -32,6 +33,7 @@ struct submit_req {
 	char why[300];			/* why one failed as it was staged */
 	struct bulk_job *j;		/* nel of them */
 	int parsed;			/* one job, read once into in */
+	int fresh;			/* ... and stored anew (not a duplicate) */
 	struct job_in in;
 };
 
@@ -90,12 +92,21 @@ static void bulk_committed(struct submit_req *r)
 	r->stored = (int64_t)(n - bad);
 }
 
+/*
+ * A job stored now keeps its text in memory for its claim (jobcache.h):
+ * put here, before the commit, since the claim may be answered before
+ * done_submit runs. Only a job whose text was stored now: a duplicate, or
+ * a lost order queued again, keeps the job stored before.
+ */
 static void run_submit_seed(struct submit_req *r, struct spool *sp)
 {
 	char id[SPOOL_ID_LEN + 1], when[32];
 	int64_t now = now_ms();
 	/* a job that names its own id keeps it (spool_submit_job's rule) */
 	int rc = spool_submit_job(sp, &r->in, NULL, id);
+
+	if ((r->fresh = rc == 0 && strcmp(r->in.doc_id, id) == 0))
+		jobcache_put(id, &r->in.doc);
 	if (rc < 0) {
 		hop_errno(&r->h, sp, rc, "store the job");
 		return;
@@ -132,6 +143,8 @@ static void run_submit(struct op *op, struct spool *sp)
 		id[0] = '\0';
 		rc = r->parsed ? spool_submit_job(sp, &r->in, NULL, id) :
 		     spool_submit(sp, r->body + r->el[i][0], r->el[i][1], NULL, id);
+		if ((r->fresh = r->parsed && rc == 0 && strcmp(r->in.doc_id, id) == 0))
+			jobcache_put(id, &r->in.doc);
 		memcpy(bj->id, id, sizeof(id));
 		r->ntried = i + 1;
 		if (rc < 0) {
@@ -159,6 +172,9 @@ static void done_submit(struct op *op)
 	bulk_committed(r);
 	if (r->h.status < 300)
 		hop_commit_failed(&r->h);
+	/* a job kept for its claim (run_submit) that did not commit */
+	if (r->fresh && r->h.status != 201)
+		jobcache_drop(r->first);
 	if (r->h.status == 201) {
 		srv->hs.submits += (uint64_t)r->stored;
 		if (r->stored == 1)
