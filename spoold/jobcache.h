@@ -8,7 +8,7 @@
 #include "buf.h"
 
 /* Keep id's stored document: doc's storage is taken (doc is left empty),
- * or left alone when the document is too large to keep. */
+ * or left alone when the document is too large or its slot is held. */
 void jobcache_put(const char *id, struct buf *doc);
 
 /* 1 with id's document moved into out (out's old storage freed) and
