@@ -144,38 +144,119 @@ unknown:
 	return -EINVAL;
 }
 
-int job_check(const char *json, size_t len, int64_t now, struct job_opts *o,
-	      char *err, size_t errlen)
+/* The checks of a parsed job (job_check's, after the parse). */
+static int job_tokens_check(const struct json *j, int64_t now,
+			    struct job_opts *o, char *err, size_t errlen)
 {
-	struct json j;
 	char script[256];
 	int r, s;
 
+	if (j->tok[0].type != JSMN_OBJECT) {
+		snprintf(err, errlen, "a job must be a JSON object");
+		return -EINVAL;
+	}
+	/* a command job runs its "command"; any other names its script */
+	if ((r = command_check(j, err, errlen)) < 0)
+		return r;
+	s = json_get(j, 0, "scriptName");
+	if (r == 0 && (s < 0 || json_str(j, s, script, sizeof(script)) < 0 || !script[0])) {
+		snprintf(err, errlen, "job has no \"scriptName\" string (or \"command\" array)");
+		return -EINVAL;
+	}
+	return job_opts_parse(j, now, o, err, errlen);
+}
+
+/* Parse a job under its ceilings; *syntax set when the text is no JSON. */
+static int job_parse(struct json *j, const char *json, size_t len,
+		     int *syntax, char *err, size_t errlen)
+{
+	int r;
+
+	*syntax = 0;
 	if (len > SPOOL_JOB_MAX) {
 		snprintf(err, errlen, "job is %zu bytes, more than the %d allowed", len, SPOOL_JOB_MAX);
 		return -E2BIG;
 	}
-	r = json_parse(&j, json, len, JSON_TOKENS_MAX, err, errlen);
-	if (r < 0)
+	r = json_parse(j, json, len, JSON_TOKENS_MAX, err, errlen);
+	if (r < 0) {
+		*syntax = r == -EINVAL;
 		return r == -E2BIG ? -E2BIG : -EINVAL;
-	if (j.tok[0].type != JSMN_OBJECT) {
-		snprintf(err, errlen, "a job must be a JSON object");
-		r = -EINVAL;
-		goto out;
 	}
-	/* a command job runs its "command"; any other names its script */
-	if ((r = command_check(&j, err, errlen)) < 0)
-		goto out;
-	s = json_get(&j, 0, "scriptName");
-	if (r == 0 && (s < 0 || json_str(&j, s, script, sizeof(script)) < 0 || !script[0])) {
-		snprintf(err, errlen, "job has no \"scriptName\" string (or \"command\" array)");
-		r = -EINVAL;
-		goto out;
-	}
-	r = job_opts_parse(&j, now, o, err, errlen);
-out:
+	return 0;
+}
+
+int job_check(const char *json, size_t len, int64_t now, struct job_opts *o,
+	      char *err, size_t errlen)
+{
+	struct json j;
+	int r, syntax;
+
+	if ((r = job_parse(&j, json, len, &syntax, err, errlen)) < 0)
+		return r;
+	r = job_tokens_check(&j, now, o, err, errlen);
 	json_release(&j);
 	return r;
+}
+
+/* The stored job: "_id" first (ID_HOLE until job_in_doc fills it), then
+ * the user's members as written. */
+#define ID_AT 8		/* strlen("{\"_id\":\"") */
+static int job_doc_build(struct buf *out, const struct json *j)
+{
+	int r, i, k, n;
+
+	r = buf_puts(out, "{\"_id\":\"000000000000000000000000\"");
+	n = j->tok[0].size;
+	for (i = 1, k = 0; r == 0 && k < n; k++, i = json_skip(j, i + 1)) {
+		if (json_eq(j, i, "_id"))
+			continue;
+		if ((r = buf_puts(out, ",")) < 0 || (r = json_append_raw(j, i, out)) < 0 ||
+		    (r = buf_puts(out, ":")) < 0)
+			break;
+		r = json_append_raw(j, i + 1, out);
+	}
+	if (r == 0)
+		r = buf_puts(out, "}\n");
+	return r;
+}
+
+int job_read(struct job_in *in, const char *json, size_t len, int64_t now,
+	     char *err, size_t errlen)
+{
+	struct json j;
+	char id[SPOOL_ID_LEN + 2];
+	int r;
+
+	memset(in, 0, sizeof(*in));
+	buf_init(&in->doc, SPOOL_JOB_MAX + 64);
+	if ((r = job_parse(&j, json, len, &in->bad_json, err, errlen)) < 0)
+		return r;
+	if ((r = job_tokens_check(&j, now, &in->opts, err, errlen)) < 0)
+		goto out;
+	/* the id it names for itself, as job_given_id reads it */
+	if (json_str(&j, json_get(&j, 0, "_id"), id, sizeof(id)) == 0 && id_valid(id)) {
+		memcpy(in->id, id, SPOOL_ID_LEN + 1);
+		in->named = 1;
+	}
+	if ((r = job_doc_build(&in->doc, &j)) < 0)
+		snprintf(err, errlen, "cannot store job: %s", strerror(-r));
+out:
+	json_release(&j);
+	if (r < 0)
+		buf_release(&in->doc);
+	return r;
+}
+
+const struct buf *job_in_doc(struct job_in *in, const char *id)
+{
+	memcpy(in->doc.data + ID_AT, id, SPOOL_ID_LEN);
+	memcpy(in->doc_id, id, SPOOL_ID_LEN + 1);
+	return &in->doc;
+}
+
+void job_in_release(struct job_in *in)
+{
+	buf_release(&in->doc);
 }
 
 int sp_order_doc(struct buf *b, const char *id, int64_t created,
@@ -256,4 +337,13 @@ int job_given_id(const char *json, size_t len, char out[SPOOL_ID_LEN + 1])
 	if (ok)
 		memcpy(out, id, SPOOL_ID_LEN + 1);
 	return ok;
+}
+
+int spool_job_exists(struct spool *sp, const char *id)
+{
+	char path[SP_PATH_MAX];
+
+	if (!id_valid(id))
+		return -EINVAL;
+	return sp_exists(sp, sp_job_path(id, path, sizeof(path)));
 }

@@ -559,11 +559,14 @@ int json_validate(const char *s, size_t len, char *err, size_t errlen)
 	return v.nomem ? -ENOMEM : -EINVAL;
 }
 
+/* Tokens tried in one pass before counting them (most documents fit). */
+#define TOKENS_GUESS 256
+
 int json_parse(struct json *j, const char *s, size_t len, int maxtok,
 	       char *err, size_t errlen)
 {
 	jsmn_parser p;
-	int n, r;
+	int n, r, guess = maxtok < TOKENS_GUESS ? maxtok : TOKENS_GUESS;
 
 	j->s = s;
 	j->len = len;
@@ -571,6 +574,24 @@ int json_parse(struct json *j, const char *s, size_t len, int maxtok,
 	j->ntok = 0;
 	if ((r = json_validate(s, len, err, errlen)) < 0)
 		return r;
+	/* one pass when the tokens fit the guess, else count them first */
+	if (guess > 0) {
+		j->tok = calloc((size_t)guess, sizeof(*j->tok));
+		if (!j->tok)
+			return -ENOMEM;
+		jsmn_init(&p);
+		n = jsmn_parse(&p, s, len, j->tok, (unsigned)guess);
+		if (n >= 1) {
+			j->ntok = n;
+			return 0;
+		}
+		json_release(j);
+		if (n != JSMN_ERROR_NOMEM) {
+			if (err && errlen)
+				snprintf(err, errlen, "invalid JSON");
+			return -EINVAL;
+		}
+	}
 	jsmn_init(&p);
 	n = jsmn_parse(&p, s, len, NULL, 0);
 	if (n < 0) {

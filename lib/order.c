@@ -71,31 +71,6 @@ int sp_queue_order(struct spool *sp, const char *id, const char *stamp,
 	return r;
 }
 
-/* The stored job: "_id" first, then the user's members as written. */
-static int job_doc(struct buf *out, const char *json, size_t len, const char *id)
-{
-	struct json j;
-	char err[8];
-	int r, i, k, n;
-
-	if ((r = json_parse(&j, json, len, JSON_TOKENS_MAX, err, sizeof(err))) < 0)
-		return r;
-	r = buf_printf(out, "{\"_id\":\"%s\"", id);
-	n = j.tok[0].size;
-	for (i = 1, k = 0; r == 0 && k < n; k++, i = json_skip(&j, i + 1)) {
-		if (json_eq(&j, i, "_id"))
-			continue;
-		if ((r = buf_puts(out, ",")) < 0 || (r = json_append_raw(&j, i, out)) < 0 ||
-		    (r = buf_puts(out, ":")) < 0)
-			break;
-		r = json_append_raw(&j, i + 1, out);
-	}
-	if (r == 0)
-		r = buf_puts(out, "}\n");
-	json_release(&j);
-	return r;
-}
-
 /*
  * The job id is stored already. It is accepted only if its order exists:
  * a crash between publishing a job and its order leaves the order staged
@@ -132,15 +107,26 @@ static int resubmit(struct spool *sp, const char *id, const char *stamp, int64_t
 int spool_submit(struct spool *sp, const char *json, size_t len,
 		 const char *want_id, char id_out[SPOOL_ID_LEN + 1])
 {
-	struct job_opts opts;
-	struct buf doc;
+	struct job_in in;
+	int r;
+
+	if ((r = job_read(&in, json, len, now_ms(), sp->err, sizeof(sp->err))) < 0)
+		return r;
+	r = spool_submit_job(sp, &in, want_id, id_out);
+	job_in_release(&in);
+	return r;
+}
+
+/* (the job is parsed once, by job_read: its options, id and document) */
+int spool_submit_job(struct spool *sp, struct job_in *in, const char *want_id,
+		     char id_out[SPOOL_ID_LEN + 1])
+{
+	const struct buf *doc;
 	char id[SPOOL_ID_LEN + 1], stamp[SPOOL_ID_LEN + 1];
 	char dest[SP_PATH_MAX], tmp[64];
 	int64_t now = now_ms();
 	int r, g, named;
 
-	if ((r = job_check(json, len, now, &opts, sp->err, sizeof(sp->err))) < 0)
-		return r;
 	id_new(stamp);
 	/* one rule on every path: a job that names a valid "_id" keeps it, so
 	 * that submitting or dropping it again adds nothing */
@@ -150,9 +136,8 @@ int spool_submit(struct spool *sp, const char *json, size_t len,
 		strcpy(id, want_id);
 		named = 1;
 	} else {
-		named = job_given_id(json, len, id);
-		if (!named)
-			strcpy(id, stamp);
+		named = in->named;
+		strcpy(id, named ? in->id : stamp);
 	}
 	strcpy(id_out, id);
 	sp_job_path(id, dest, sizeof(dest));
@@ -163,19 +148,12 @@ int spool_submit(struct spool *sp, const char *json, size_t len,
 	}
 	if (named && r != 0)
 		return r < 0 ? r : resubmit(sp, id, stamp, now);
-	buf_init(&doc, SPOOL_JOB_MAX + 64);
-	if ((r = job_doc(&doc, json, len, id)) < 0) {
-		buf_release(&doc);
-		return sp_fail(sp, r, "cannot store job: %s", strerror(-r));
-	}
-	if ((g = sp_group(sp)) < 0) {
-		buf_release(&doc);
+	doc = job_in_doc(in, id);
+	if ((g = sp_group(sp)) < 0)
 		return g;
-	}
 	snprintf(tmp, sizeof(tmp), "%s.job", stamp);
-	r = sp_stage(sp, tmp, doc.data, doc.len, dest, PUB_JOB, 0, g);
-	buf_release(&doc);
-	if (r == 0 && (r = sp_queue_order(sp, id, stamp, &opts, now, g)) < 0)
+	r = sp_stage(sp, tmp, doc->data, doc->len, dest, PUB_JOB, 0, g);
+	if (r == 0 && (r = sp_queue_order(sp, id, stamp, &in->opts, now, g)) < 0)
 		sp_unstage_group(sp, g);	/* no job without its order */
 	return sp_end(sp, r);
 }

@@ -163,6 +163,27 @@ int job_check(const char *json, size_t len, int64_t now, struct job_opts *o,
 	      char *err, size_t errlen);
 
 /*
+ * A job parsed once (job_read): job_check's checks and options, the id it
+ * names for itself, and its stored document, so that a submit reads the
+ * text once and spool_submit_job stores it without reading it again.
+ * job_read: 0, or job_check's errors (bad_json set when the text is not
+ * JSON at all). Release with job_in_release.
+ */
+struct job_in {
+	struct job_opts opts;
+	int named;			/* it names a valid "_id" ... */
+	char id[SPOOL_ID_LEN + 1];	/* ... this one */
+	int bad_json;
+	struct buf doc;			/* the stored job, its "_id" left blank */
+	char doc_id[SPOOL_ID_LEN + 1];	/* the id job_in_doc filled in, or "" */
+};
+int job_read(struct job_in *in, const char *json, size_t len, int64_t now,
+	     char *err, size_t errlen);
+void job_in_release(struct job_in *in);
+/* in's stored document with id filled in (in's buffer). */
+const struct buf *job_in_doc(struct job_in *in, const char *id);
+
+/*
  * The id a job document names for itself: 1 with out set when it has an
  * "_id" string of the id pattern (a resubmitted job, a sweep's content id),
  * else 0. The document need not be valid otherwise (job_check says that).
@@ -264,6 +285,9 @@ struct order {
  */
 int spool_submit(struct spool *sp, const char *json, size_t len,
 		 const char *want_id, char id_out[SPOOL_ID_LEN + 1]);
+/* spool_submit of a job job_read parsed (in's document is filled in). */
+int spool_submit_job(struct spool *sp, struct job_in *in, const char *want_id,
+		     char id_out[SPOOL_ID_LEN + 1]);
 
 /*
  * 1 if an outcome's numeric "status" (has_status: it has one) says the run
@@ -475,6 +499,10 @@ void spool_order_path(const struct order *o, char *out, size_t cap);
 
 /* The job document of id into b. 0, -ENOENT, -EINVAL (bad id), errno. */
 int spool_read_job(struct spool *sp, const char *id, struct buf *b);
+
+/* 1 if job id is stored, 0 if not, a negative errno (stat's, or -EINVAL for
+ * a bad id). */
+int spool_job_exists(struct spool *sp, const char *id);
 
 /* The options of order o, from its order file. 0 or errno. */
 int spool_read_opts(struct spool *sp, const struct order *o,

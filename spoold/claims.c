@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "handler.h"
+#include "jobcache.h"
 
 struct claim_req {
 	struct held held;
@@ -77,7 +78,12 @@ static int claim_answer(struct claim_req *r, struct spool *sp,
 	int rc;
 
 	buf_init(&job, SPOOL_JOB_MAX + 1024);
-	rc = spool_read_job(sp, o->n.id, &job);
+	/* a job just submitted here: its text from memory, if its file is
+	 * still there */
+	if (jobcache_take(o->n.id, &job))
+		rc = spool_job_exists(sp, o->n.id) == 1 ? 0 : -ENOENT;
+	else
+		rc = spool_read_job(sp, o->n.id, &job);
 	if (rc < 0) {
 		buf_release(&job);
 		return -ENOENT;		/* an order without its job */

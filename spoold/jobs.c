@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "handler.h"
+#include "jobcache.h"
 #include "json.h"
 
 /* One job of a bulk submit: its id and its result at commit. */
@@ -31,10 +32,15 @@ struct submit_req {
 	char first[SPOOL_ID_LEN + 1];
 	char why[300];			/* why one failed as it was staged */
 	struct bulk_job *j;		/* nel of them */
+	int parsed;			/* one job, read once into in */
+	int fresh;			/* ... and stored anew (not a duplicate) */
+	struct job_in in;
 };
 
 static void submit_free(struct submit_req *r)
 {
+	if (r->parsed)
+		job_in_release(&r->in);
 	free(r->el);
 	free(r->j);
 	hop_free(&r->h);
@@ -86,13 +92,21 @@ static void bulk_committed(struct submit_req *r)
 	r->stored = (int64_t)(n - bad);
 }
 
+/*
+ * A job stored now keeps its text in memory for its claim (jobcache.h):
+ * put here, before the commit, since the claim may be answered before
+ * done_submit runs. Only a job whose text was stored now: a duplicate, or
+ * a lost order queued again, keeps the job stored before.
+ */
 static void run_submit_seed(struct submit_req *r, struct spool *sp)
 {
-	char id[SPOOL_ID_LEN + 1], when[32], given[SPOOL_ID_LEN + 1];
-	int has = job_given_id(r->body + r->el[0][0], r->el[0][1], given);
+	char id[SPOOL_ID_LEN + 1], when[32];
 	int64_t now = now_ms();
-	int rc = spool_submit(sp, r->body + r->el[0][0], r->el[0][1],
-			      has ? given : NULL, id);
+	/* a job that names its own id keeps it (spool_submit_job's rule) */
+	int rc = spool_submit_job(sp, &r->in, NULL, id);
+
+	if ((r->fresh = rc == 0 && strcmp(r->in.doc_id, id) == 0))
+		jobcache_put(id, &r->in.doc);
 	if (rc < 0) {
 		hop_errno(&r->h, sp, rc, "store the job");
 		return;
@@ -127,7 +141,10 @@ static void run_submit(struct op *op, struct spool *sp)
 		 * that rule on every path */
 		spool_track(sp, &bj->rc, NULL);
 		id[0] = '\0';
-		rc = spool_submit(sp, r->body + r->el[i][0], r->el[i][1], NULL, id);
+		rc = r->parsed ? spool_submit_job(sp, &r->in, NULL, id) :
+		     spool_submit(sp, r->body + r->el[i][0], r->el[i][1], NULL, id);
+		if ((r->fresh = r->parsed && rc == 0 && strcmp(r->in.doc_id, id) == 0))
+			jobcache_put(id, &r->in.doc);
 		memcpy(bj->id, id, sizeof(id));
 		r->ntried = i + 1;
 		if (rc < 0) {
@@ -155,6 +172,9 @@ static void done_submit(struct op *op)
 	bulk_committed(r);
 	if (r->h.status < 300)
 		hop_commit_failed(&r->h);
+	/* a job kept for its claim (run_submit) that did not commit */
+	if (r->fresh && r->h.status != 201)
+		jobcache_drop(r->first);
 	if (r->h.status == 201) {
 		srv->hs.submits += (uint64_t)r->stored;
 		if (r->stored == 1)
@@ -163,6 +183,9 @@ static void done_submit(struct op *op)
 			say(&srv->log, "submit %lld jobs, first %s",
 			    (long long)r->stored, r->first);
 	}
+	if (r->parsed)
+		job_in_release(&r->in);
+	r->parsed = 0;
 	free(r->el);
 	free(r->j);
 	r->el = NULL;
@@ -184,6 +207,37 @@ static void job_refused(struct conn *c, size_t i, int rc, const char *err)
 	buf_release(&e);
 }
 
+/*
+ * One job (the body is an object from byte i): read it once, here, and
+ * keep the parse for the writer. The answers are those of the checks
+ * below: what is no JSON is "bad JSON" (said of the whole body), the rest
+ * "bad job".
+ */
+static int job_once(struct conn *c, struct submit_req *r, const char *b,
+		    size_t len, size_t i, int64_t now)
+{
+	char err[256];
+	int rc;
+
+	if (!(r->el = malloc(sizeof(*r->el)))) {
+		http_error(c, 500, "out of memory");
+		return -1;
+	}
+	r->el[0][0] = i;
+	r->el[0][1] = len - i;
+	r->nel = 1;
+	rc = job_read(&r->in, b + i, len - i, now, err, sizeof(err));
+	if (rc < 0) {
+		if (r->in.bad_json && json_validate(b, len, err, sizeof(err)) < 0)
+			http_error(c, 400, "bad JSON: %s", err);
+		else
+			http_error(c, rc == -E2BIG ? 413 : 400, "bad job: %s", err);
+		return -1;
+	}
+	r->parsed = 1;
+	return 0;
+}
+
 /* Check every job of the body; one bad job answers 400 naming it. */
 static int jobs_check(struct conn *c, struct submit_req *r)
 {
@@ -200,6 +254,12 @@ static int jobs_check(struct conn *c, struct submit_req *r)
 			   "or an array of jobs");
 		return -1;
 	}
+	while (i < len && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' ||
+			   b[i] == '\n'))
+		i++;
+	if (i < len && b[i] == '{' && len - i <= SPOOL_JOB_MAX)
+		return job_once(c, r, b, len, i, now);
+	i = 0;
 	if (json_validate(b, len, err, sizeof(err)) < 0) {
 		http_error(c, 400, "bad JSON: %s", err);
 		return -1;

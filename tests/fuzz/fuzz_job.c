@@ -7,7 +7,9 @@
  * overflowed tags[16] is one of tests/fuzz/regress/fuzz_job/) it checks that
  * an accepted job's options are in their ranges, that they survive the
  * order file (sp_order_doc, then order_doc_parse) unchanged, that refusals
- * say why in UTF-8, and that a given id is a valid one.
+ * say why in UTF-8, and that a given id is a valid one. job_read (the one
+ * parse of a submit) must agree with job_check and job_given_id, and its
+ * stored document be the job with "_id" first.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -73,6 +75,39 @@ static void check_opts(const struct job_opts *o)
 	buf_release(&b);
 }
 
+/* job_read: the same verdict, options and id; a stored document that is
+ * the job's members behind the given "_id". */
+static void check_read(const char *s, size_t size, int r, const struct job_opts *o,
+		       int named, const char *id)
+{
+	static const char fill[] = "89abcdef0123456789abcdef";
+	struct job_in in;
+	struct json j, d;
+	const struct buf *doc;
+	char err[256], got[SPOOL_ID_LEN + 1];
+	int rr, k;
+
+	memset(err, 0, sizeof(err));
+	rr = job_read(&in, s, size, NOW, err, sizeof(err));
+	need(rr == r, "job_read and job_check agree");
+	if (rr < 0) {
+		check_message(err, sizeof(err));
+		return;
+	}
+	need(memcmp(&in.opts, o, sizeof(*o)) == 0, "job_read reads job_check's options");
+	need(in.named == named && (!named || strcmp(in.id, id) == 0), "job_read reads job_given_id's id");
+	doc = job_in_doc(&in, fill);
+	need(json_parse(&d, doc->data, doc->len, JSON_TOKENS_MAX, NULL, 0) == 0, "the stored job is JSON");
+	need(d.tok[0].type == JSMN_OBJECT && json_eq(&d, 1, "_id") &&
+	     json_str(&d, 2, got, sizeof(got)) == 0 && strcmp(got, fill) == 0, "the stored job has \"_id\" first");
+	need(json_parse(&j, s, size, JSON_TOKENS_MAX, NULL, 0) == 0, "the job parses");
+	k = j.tok[0].size + (json_get(&j, 0, "_id") < 0);
+	need(d.tok[0].size == k, "the stored job has the job's members");
+	json_release(&j);
+	json_release(&d);
+	job_in_release(&in);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *s = (const char *)data;
@@ -90,5 +125,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(id, 0, sizeof(id));
 	if (job_given_id(s, size, id))
 		need(id_valid(id), "a given id is valid");
+	check_read(s, size, r, &o, r == 0 && job_given_id(s, size, id), id);
 	return 0;
 }
