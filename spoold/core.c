@@ -618,6 +618,8 @@ int core_open(struct core *k, uv_loop_t *loop, const char *path,
 		disk_set_gate(disk, &k->gate);
 		uv_async_init(loop, &k->gate_async, on_gate_open);
 		k->gate_async.data = k;
+		/* it keeps nothing alive: a waiter it may serve has its conn */
+		uv_unref((uv_handle_t *)&k->gate_async);
 	}
 	uv_timer_init(loop, &k->due_timer);
 	k->due_timer.data = k;
