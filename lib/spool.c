@@ -731,6 +731,8 @@ static void sync_round_now(struct spool *sp, int files, int use_fs)
 		}
 		if (any && (e = sys_syncfs(sp->root)) < 0)
 			all_fail(sp, sp_fail(sp, e, "cannot sync '%s': %s", sp->path, strerror(-e)));
+		else if (any)
+			sp->rounds_synced++;
 		return;
 	}
 	if (!cap)
@@ -763,6 +765,10 @@ static void sync_round_now(struct spool *sp, int files, int use_fs)
 		fds[n++] = fd;
 	}
 	sys_fsync_all(fds, n, rc);
+	for (e = 0, i = 0; i < n; i++)
+		e |= rc[i] < 0;
+	if (n && !e)
+		sp->rounds_synced++;
 	for (i = 0; i < n; i++) {
 		struct pend_file *f = what[i].file;
 

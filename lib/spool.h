@@ -213,6 +213,7 @@ struct spool {
 	int nosync;			/* skip every fsync (benchmarks, tests) */
 	int claim_nosync;		/* claims sync nothing (spool_set_claim_sync) */
 	struct spool_gate *gate;	/* spool_set_gate, else NULL */
+	uint64_t rounds_synced;		/* rounds of syncs that synced something, all well */
 	enum spool_sync sync_mode;	/* SYNC_AUTO */
 	int64_t reap_grace_ms;		/* SPOOL_DEF_REAP_GRACE_MS */
 	int64_t settle_ms;		/* SPOOL_DEF_SETTLE_MS */

@@ -170,7 +170,8 @@ struct disk {
 	void (*idle)(void *ud);		/* after each piece of work (shutdown) */
 	void *ud;
 	uint64_t batches, batch_ops, commit_errors, flushes;
-	int sync_failed;		/* the writer's: its last commit could not sync */
+	int sync_state;			/* the writer's: its last commit could not sync
+					 * (1), synced (0), synced nothing (-1) */
 	int failing;			/* the loop's copy, after each batch and flush:
 					 * claims are then synced before their answer */
 };

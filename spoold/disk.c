@@ -37,6 +37,8 @@ static void batch_work(uv_work_t *w)
 {
 	struct disk *d = w->data;
 	struct op *op;
+	uint64_t rounds = d->sp.rounds_synced;
+
 	spool_begin(&d->sp);
 	for (op = d->batch; op; op = op->next) {
 		/* each op learns its own changes' fate at the commit */
@@ -45,7 +47,9 @@ static void batch_work(uv_work_t *w)
 	}
 	spool_track(&d->sp, NULL, NULL);
 	d->commit_rc = spool_commit(&d->sp);
-	d->sync_failed = d->sp.sync_rc < 0 || disk_error(d->commit_rc);
+	/* failing: 1 after a failed sync, 0 after a good one, else as it was */
+	d->sync_state = d->sp.sync_rc < 0 || disk_error(d->commit_rc) ? 1 :
+			d->sp.rounds_synced != rounds ? 0 : -1;
 	if (d->sp.sync_rc < 0)
 		d->commit_rc = d->sp.sync_rc;
 	else if (d->commit_rc == -ESTALE || d->commit_rc == -EALREADY)
@@ -112,7 +116,8 @@ static void batch_after(uv_work_t *w, int status)
 
 	d->batch = NULL;
 	d->batch_busy = 0;
-	d->failing = d->sync_failed;
+	if (d->sync_state >= 0)
+		d->failing = d->sync_state;
 	if (d->commit_rc < 0) {
 		d->commit_errors++;
 		say(d->log, "commit failed: %s", d->commit_err);
