@@ -41,6 +41,8 @@ runner() { local name=$1; shift; "$BIN/runner" --boss "$URL" --scripts scripts -
 # --- heartbeats -------------------------------------------------------------------------
 hb=$(submit '{"scriptName":"slow1.sh","spool":{"maxAttempts":1}}')
 runner h --drain; H=$!; PIDS+=($H)
+# three lease lengths past the start: only heartbeats keep the claim that long
+until_ 10 test -e "started-$hb"; sleep 3; touch "go-$hb"
 wait $H || fail "runner h exited $?"
 assert_eq done "$(state "$hb")" "3 s run with a 1 s lease"
 assert_eq "h 1" "$(outcome "$hb")" "first attempt kept by heartbeats"

@@ -24,7 +24,8 @@
  *     link eexist-after    the link is made, then EEXIST is answered
  *     unlink enoent-after  the unlink is made, then ENOENT is answered
  *     OP estale            OP fails with ESTALE and is not made
- *     OP delay MS          OP waits MS milliseconds first (a slow fsync)
+ *     OP delay MS          OP waits MS milliseconds first (a slow fsync),
+ *                          or until the control file is next loaded
  *   OP is one of open read getattr readdir rename link unlink fsync;
  *   WHEN is 1/N (each call with chance 1/N), #N (the Nth call of OP since
  *   the rules were loaded) or always.
@@ -92,6 +93,7 @@ static struct {
 	struct timespec ctl_mtime;
 	ino_t ctl_ino;
 	int64_t ctl_checked;
+	long ctl_loads;			/* times the control file was loaded */
 	struct listing *cache;
 } g;
 
@@ -186,6 +188,7 @@ static void ctl_refresh_locked(void)
 		return;
 	g.ctl_ino = st.st_ino;
 	g.ctl_mtime = st.st_mtim;
+	g.ctl_loads++;
 	g.nrules = g.ncmdline;
 	for (i = 0; i < OP_COUNT; i++)
 		g.since_load[i] = 0;
@@ -243,6 +246,38 @@ static int fault(enum op op, int *ms)
 	return hit;
 }
 
+/*
+ * Wait ms milliseconds, in 50 ms steps, or until new rules are loaded: a
+ * test that lifts a delay need not wait out the calls already delayed.
+ */
+static void delay(int ms)
+{
+	long loads;
+	int64_t end = mono_ms() + ms;
+
+	pthread_mutex_lock(&g.lock);
+	loads = g.ctl_loads;
+	pthread_mutex_unlock(&g.lock);
+	for (;;) {
+		int64_t left = end - mono_ms();
+		struct timespec t = { 0, 50 * 1000000L };
+		int changed;
+
+		if (left <= 0)
+			return;
+		if (left < 50)
+			t.tv_nsec = (long)left * 1000000L;
+		while (nanosleep(&t, &t) < 0 && errno == EINTR)
+			;
+		pthread_mutex_lock(&g.lock);
+		ctl_refresh_locked();
+		changed = g.ctl_loads != loads;
+		pthread_mutex_unlock(&g.lock);
+		if (changed)
+			return;
+	}
+}
+
 /* The faults that fail an op before it is made: ESTALE, or a delay first. */
 static int before(enum op op, int *kind)
 {
@@ -252,12 +287,8 @@ static int before(enum op op, int *kind)
 		*kind = k;
 	if (k == K_ESTALE)
 		return -ESTALE;
-	if (k == K_DELAY) {
-		struct timespec t = { ms / 1000, (long)(ms % 1000) * 1000000 };
-
-		while (nanosleep(&t, &t) < 0 && errno == EINTR)
-			;
-	}
+	if (k == K_DELAY)
+		delay(ms);
 	return 0;
 }
 
