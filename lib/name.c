@@ -175,11 +175,12 @@ static pthread_mutex_t idgen_lock = PTHREAD_MUTEX_INITIALIZER;
 void id_new(char out[SPOOL_ID_LEN + 1])
 {
 	int64_t ms = now_ms();
+	pid_t pid = getpid();
 
 	/* spoold's writer and readers may make ids at once */
 	pthread_mutex_lock(&idgen_lock);
-	if (idgen.pid != getpid()) {
-		idgen.pid = getpid();
+	if (idgen.pid != pid) {
+		idgen.pid = pid;
 		random_bytes(&idgen.counter, sizeof(idgen.counter));
 		idgen.last_ms = 0;
 	}

@@ -267,6 +267,37 @@ static int ensure_dir(struct spool *sp, const char *path, int create)
 	return 1;
 }
 
+static int lower_hex(int c)
+{
+	return (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+}
+
+/*
+ * have[f] = 1 for each fan-out directory "dir/ff" one listing of dir shows
+ * as a directory: a spool that misses none costs a listing, not 256 stats
+ * (each a round trip on NFS). A name the listing cannot type is left to
+ * the stat.
+ */
+static void fan_listed(struct spool *sp, const char *dir, unsigned char have[256])
+{
+	struct dirent *e;
+	DIR *d;
+	int fd, hi, lo;
+
+	memset(have, 0, 256);
+	fd = openat(sp->root, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((e = readdir(d)))
+		if (e->d_type == DT_DIR && e->d_name[0] && e->d_name[1] && !e->d_name[2] &&
+		    (hi = lower_hex(e->d_name[0])) >= 0 && (lo = lower_hex(e->d_name[1])) >= 0)
+			have[hi * 16 + lo] = 1;
+	closedir(d);
+}
+
 /* Make every directory of the layout; 0 or -errno. */
 static int make_layout(struct spool *sp, int create)
 {
@@ -279,16 +310,22 @@ static int make_layout(struct spool *sp, int create)
 		made |= r;
 		sp->made_dirs += r;
 	}
-	for (i = 0; i < NELEM(fan_dirs); i++)
+	for (i = 0; i < NELEM(fan_dirs); i++) {
+		unsigned char have[256];
+
+		fan_listed(sp, fan_dirs[i], have);
 		for (f = 0; f < 256; f++) {
 			char p[32];
 
+			if (have[f])
+				continue;
 			snprintf(p, sizeof(p), "%s/%02x", fan_dirs[i], f);
 			if ((r = ensure_dir(sp, p, create)) < 0)
 				return sp_fail(sp, r, "cannot make '%s/%s': %s", sp->path, p, strerror(-r));
 			made |= r;
 			sp->made_dirs += r;
 		}
+	}
 	if (made && !sp->nosync) {
 		/* new directories must survive a crash before files go in them */
 		for (i = 0; i < NELEM(fan_dirs); i++)

@@ -80,7 +80,7 @@ static int claim_answer(struct claim_req *r, struct spool *sp,
 	buf_init(&job, SPOOL_JOB_MAX + 1024);
 	/* a job just submitted here: its text from memory, if its file is
 	 * still there */
-	if (jobcache_take(o->n.id, &job))
+	if (jobcache_take(&r->held.srv->jobcache, o->n.id, &job))
 		rc = spool_job_exists(sp, o->n.id) == 1 ? 0 : -ENOENT;
 	else
 		rc = spool_read_job(sp, o->n.id, &job);

@@ -191,6 +191,9 @@ void checkpoint_put(struct conn *c);
 
 /* stop.c: GET /v1/orders/ID/stop?step=S&value=V (early stopping, lib/stop.h) */
 void stop_get(struct conn *c);
+/* The server's struct stops: set up before serving, released at exit. */
+void stops_init(struct stops *st);
+void stops_release(struct stops *st);
 
 /* workers.c: worker records. */
 void workers_put(struct conn *c, int seed);

@@ -11,7 +11,7 @@
  * that finds its slot held is read from its file. Bounded: JOBCACHE_SLOTS
  * documents of at most JOBCACHE_DOC_MAX bytes, 8 MB in all. The writer puts
  * (before its commit: a claim may come before the submit's answer), the
- * loop takes: one mutex.
+ * loop takes: one mutex. Its state is the server's (struct jobcache).
  *
  * Layer: 1 base
  */
@@ -23,30 +23,34 @@
 #include "jobcache.h"
 #include "spool.h"
 
-#define JOBCACHE_SLOTS	 4096
-#define JOBCACHE_DOC_MAX 2048
-#define JOBCACHE_KEEP_MS 60000
+void jobcache_init(struct jobcache *jc)
+{
+	memset(jc->slots, 0, sizeof(jc->slots));
+	pthread_mutex_init(&jc->lock, NULL);
+}
 
-struct jc_slot {
-	char id[SPOOL_ID_LEN + 1];	/* "" when empty */
-	int64_t at;			/* ms, when put */
-	struct buf doc;
-};
+void jobcache_release(struct jobcache *jc)
+{
+	int i;
 
-static struct jc_slot slots[JOBCACHE_SLOTS];
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	for (i = 0; i < JOBCACHE_SLOTS; i++) {
+		buf_release(&jc->slots[i].doc);
+		jc->slots[i].id[0] = '\0';
+	}
+	pthread_mutex_destroy(&jc->lock);
+}
 
-static struct jc_slot *slot_of(const char *id)
+static struct jc_slot *slot_of(struct jobcache *jc, const char *id)
 {
 	uint32_t h = 2166136261u;	/* FNV-1a */
 	int i;
 
 	for (i = 0; i < SPOOL_ID_LEN && id[i]; i++)
 		h = (h ^ (unsigned char)id[i]) * 16777619u;
-	return &slots[h % JOBCACHE_SLOTS];
+	return &jc->slots[h % JOBCACHE_SLOTS];
 }
 
-void jobcache_put(const char *id, struct buf *doc)
+void jobcache_put(struct jobcache *jc, const char *id, struct buf *doc)
 {
 	struct jc_slot *s;
 	struct buf old;
@@ -60,46 +64,46 @@ void jobcache_put(const char *id, struct buf *doc)
 		doc->data = p;
 		doc->cap = doc->len + 1;
 	}
-	s = slot_of(id);
+	s = slot_of(jc, id);
 	now = now_ms();
-	pthread_mutex_lock(&lock);
+	pthread_mutex_lock(&jc->lock);
 	if (s->id[0] && now - s->at < JOBCACHE_KEEP_MS) {
-		pthread_mutex_unlock(&lock);
+		pthread_mutex_unlock(&jc->lock);
 		return;		/* the older job keeps it */
 	}
 	old = s->doc;
 	memcpy(s->id, id, SPOOL_ID_LEN + 1);
 	s->at = now;
 	s->doc = *doc;
-	pthread_mutex_unlock(&lock);
+	pthread_mutex_unlock(&jc->lock);
 	buf_init(doc, doc->max);
 	buf_release(&old);
 }
 
-int jobcache_take(const char *id, struct buf *out)
+int jobcache_take(struct jobcache *jc, const char *id, struct buf *out)
 {
-	struct jc_slot *s = slot_of(id);
+	struct jc_slot *s = slot_of(jc, id);
 	struct buf got;
 
-	pthread_mutex_lock(&lock);
+	pthread_mutex_lock(&jc->lock);
 	if (!s->id[0] || strcmp(s->id, id) != 0) {
-		pthread_mutex_unlock(&lock);
+		pthread_mutex_unlock(&jc->lock);
 		return 0;
 	}
 	got = s->doc;
 	buf_init(&s->doc, 0);
 	s->id[0] = '\0';
-	pthread_mutex_unlock(&lock);
+	pthread_mutex_unlock(&jc->lock);
 	buf_release(out);
 	*out = got;
 	return 1;
 }
 
-void jobcache_drop(const char *id)
+void jobcache_drop(struct jobcache *jc, const char *id)
 {
 	struct buf b;
 
 	buf_init(&b, 0);
-	if (jobcache_take(id, &b))
+	if (jobcache_take(jc, id, &b))
 		buf_release(&b);
 }

@@ -106,7 +106,7 @@ static void run_submit_seed(struct submit_req *r, struct spool *sp)
 	int rc = spool_submit_job(sp, &r->in, NULL, id);
 
 	if ((r->fresh = rc == 0 && strcmp(r->in.doc_id, id) == 0))
-		jobcache_put(id, &r->in.doc);
+		jobcache_put(&r->h.held.srv->jobcache, id, &r->in.doc);
 	if (rc < 0) {
 		hop_errno(&r->h, sp, rc, "store the job");
 		return;
@@ -144,7 +144,7 @@ static void run_submit(struct op *op, struct spool *sp)
 		rc = r->parsed ? spool_submit_job(sp, &r->in, NULL, id) :
 		     spool_submit(sp, r->body + r->el[i][0], r->el[i][1], NULL, id);
 		if ((r->fresh = r->parsed && rc == 0 && strcmp(r->in.doc_id, id) == 0))
-			jobcache_put(id, &r->in.doc);
+			jobcache_put(&r->h.held.srv->jobcache, id, &r->in.doc);
 		memcpy(bj->id, id, sizeof(id));
 		r->ntried = i + 1;
 		if (rc < 0) {
@@ -174,7 +174,7 @@ static void done_submit(struct op *op)
 		hop_commit_failed(&r->h);
 	/* a job kept for its claim (run_submit) that did not commit */
 	if (r->fresh && r->h.status != 201)
-		jobcache_drop(r->first);
+		jobcache_drop(&srv->jobcache, r->first);
 	if (r->h.status == 201) {
 		srv->hs.submits += (uint64_t)r->stored;
 		if (r->stored == 1)

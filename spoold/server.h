@@ -8,8 +8,11 @@
 #ifndef SPOOLD_SERVER_H
 #define SPOOLD_SERVER_H
 
+#include <pthread.h>
+
 #include "http.h"
 #include "core.h"
+#include "jobcache.h"
 #include "sweepmap.h"
 
 struct config {
@@ -55,6 +58,14 @@ struct metrics {
 	struct claimclock clock;	/* when each claim was handed out */
 };
 
+/* The early-stopping judge's series of finished runs (stop.c owns it): the
+ * readers share it under mu; made on first use. */
+struct stop_cache;
+struct stops {
+	pthread_mutex_t mu;
+	struct stop_cache *cache;
+};
+
 struct server {
 	uv_loop_t *loop;
 	struct config cfg;
@@ -66,6 +77,8 @@ struct server {
 	struct sweepmap sweeps;		/* the page's sweep table (sweepmap.c) */
 	struct hstats hs;
 	struct metrics metrics;
+	struct jobcache jobcache;	/* jobs just submitted, for their claims */
+	struct stops stops;
 	uv_signal_t sigterm, sigint;
 	uv_timer_t reap_timer;
 	int draining;

@@ -486,6 +486,8 @@ int main(int argc, char **argv)
 	srv.disk.idle = server_maybe_exit;
 	srv.disk.ud = &srv;
 	sweepmap_init(&srv.sweeps, &srv.disk);
+	jobcache_init(&srv.jobcache);
+	stops_init(&srv.stops);
 	rc = core_open(&srv.core, srv.loop, srv.cfg.spool_path, &srv.disk,
 		       srv.cfg.sync == DISK_SYNC_NONE, srv.cfg.claims_synced,
 		       &srv.log);
@@ -538,6 +540,8 @@ int main(int argc, char **argv)
 	disk_close(&srv.disk);
 	metrics_release(&srv.metrics);
 	sweepmap_release(&srv.sweeps);
+	jobcache_release(&srv.jobcache);
+	stops_release(&srv.stops);
 	free(srv.cfg.token);
 	say(&srv.log, "stopped");
 	return 0;

@@ -5,8 +5,9 @@
  * boss judges the point against the finished runs of the job's sweep in
  * its spool, as a local runner does itself. The finished runs' series are
  * kept in one cache for the process (refreshed at most every second, new
- * done orders only), shared by the readers under a lock: so that a sweep's
- * runners asking every second cost no re-reading of every series.
+ * done orders only), shared by the readers under a lock (the server's
+ * struct stops): so that a sweep's runners asking every second cost no
+ * re-reading of every series.
  *
  * Layer: 4 handler
  */
@@ -20,10 +21,6 @@
 #include "handler.h"
 #include "stop.h"
 
-/* One per process, like the spool it reads: the readers share it. */
-static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct stop_cache *cache;
-
 struct stop_req {
 	struct hop h;
 	char id[SPOOL_ID_LEN + 1];
@@ -35,6 +32,7 @@ struct stop_req {
 static void run_stop(struct op *op, struct spool *sp)
 {
 	struct stop_req *q = stop_of(op);
+	struct stops *st = &q->h.held.srv->stops;
 	struct stop_rule rule;
 	struct stop_verdict v;
 	struct buf job;
@@ -56,11 +54,12 @@ static void run_stop(struct op *op, struct spool *sp)
 		hop_error(&q->h, 409, "job %s names no stopping rule (\"spool\".\"stop\")", q->id);
 		goto out;
 	}
-	pthread_mutex_lock(&cache_mu);
-	if (!cache)
-		cache = stop_cache_new();
-	rc = cache ? stop_judge(cache, sp, &rule, sweep, q->id, q->step, q->value, &v) : -ENOMEM;
-	pthread_mutex_unlock(&cache_mu);
+	pthread_mutex_lock(&st->mu);
+	if (!st->cache)
+		st->cache = stop_cache_new();
+	rc = st->cache ? stop_judge(st->cache, sp, &rule, sweep, q->id, q->step, q->value, &v) :
+	     -ENOMEM;
+	pthread_mutex_unlock(&st->mu);
 	if (rc < 0) {
 		hop_errno(&q->h, sp, rc, "judge the point");
 		goto out;
@@ -91,6 +90,19 @@ static int num_param(struct conn *c, const char *name, double *out)
 		return -1;
 	}
 	return 0;
+}
+
+void stops_init(struct stops *st)
+{
+	pthread_mutex_init(&st->mu, NULL);
+	st->cache = NULL;
+}
+
+void stops_release(struct stops *st)
+{
+	stop_cache_free(st->cache);
+	st->cache = NULL;
+	pthread_mutex_destroy(&st->mu);
 }
 
 void stop_get(struct conn *c)

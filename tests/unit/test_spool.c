@@ -622,6 +622,29 @@ TEST(fsck_reports_missing_directories_and_converges)
 	CHECK_INT(0, spool_fsck(&sp, &fo));
 }
 
+/* spool_open checks the fan-out directories from one listing each: what
+ * the listing shows wrongly named or not as a directory is still caught */
+TEST(open_finds_fan_dirs_by_listing)
+{
+	struct stat st;
+	int fd;
+
+	open_spool();
+	spool_close(&sp);
+	CHECK_INT(0, rmdir("s/jobs/ab"));
+	CHECK_INT(0, mkdir("s/jobs/AB", 0755));	/* not the name it needs */
+	CHECK_INT(0, spool_open(&sp, "s", 0));
+	CHECK_INT(1, stat("s/jobs/ab", &st) == 0 && S_ISDIR(st.st_mode));
+	spool_close(&sp);
+	CHECK_INT(0, rmdir("s/outcomes/07"));
+	CHECK((fd = open("s/outcomes/07", O_WRONLY | O_CREAT, 0644)) >= 0);
+	close(fd);
+	CHECK_INT(-ENOTDIR, spool_open(&sp, "s", 0));
+	CHECK_INT(0, unlink("s/outcomes/07"));
+	CHECK_INT(0, spool_open(&sp, "s", 0));
+	CHECK_INT(1, stat("s/outcomes/07", &st) == 0 && S_ISDIR(st.st_mode));
+}
+
 TEST(group_commit_with_syncfs_and_its_faults)
 {
 	char ids[300][25];

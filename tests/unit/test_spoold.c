@@ -24,9 +24,18 @@ static struct server srv;
 /* A server on a fresh spool "sp" (created), with or without a token. */
 static void server_up(const char *token)
 {
+	static int was_up;
 	struct http_config hc;
+
+	if (was_up) {	/* the last test's server: what it kept in memory */
+		jobcache_release(&srv.jobcache);
+		stops_release(&srv.stops);
+	}
+	was_up = 1;
 	uv_loop_init(&loop);
 	memset(&srv, 0, sizeof(srv));
+	jobcache_init(&srv.jobcache);
+	stops_init(&srv.stops);
 	srv.loop = &loop;
 	srv.log.quiet = 1;
 	srv.cfg.token = (char *)token;
