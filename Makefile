@@ -91,19 +91,14 @@ bin/test/%: obj/tests/unit/%.o obj/libspool.a
 	@mkdir -p bin/test
 	$(CC) $(CFLAGS) -o $@ $^ -lpthread
 
-# spoold's unit tests (issue 10) link every file of spoold/ but spoold.c (main)
+# spoold's unit tests (issue 10: its handlers, and the HTTP layer's own)
+# link every file of spoold/ but spoold.c (main)
 SPOOLD_UNIT_OBJ := $(patsubst %.c,%.o,$(filter-out spoold/spoold.c,$(SPOOLD_SRC)))
-bin/test/test_spoold: obj/tests/unit/test_spoold.o $(addprefix obj/,$(SPOOLD_UNIT_OBJ)) obj/libspool.a
+SPOOLD_UNITS := test_spoold test_http
+$(SPOOLD_UNITS:%=bin/test/%): bin/test/%: obj/tests/unit/%.o $(addprefix obj/,$(SPOOLD_UNIT_OBJ)) obj/libspool.a
 	@mkdir -p bin/test
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_spoold)
-asan/bin/test/test_spoold: asan/obj/tests/unit/test_spoold.o $(addprefix asan/obj/,$(SPOOLD_UNIT_OBJ)) asan/obj/libspool.a
-	@mkdir -p asan/bin/test
-	$(CC) $(ASANFLAGS) -o $@ $^ $(LIBS_spoold)
-# the HTTP layer's own (issue 10) links the same
-bin/test/test_http: obj/tests/unit/test_http.o $(addprefix obj/,$(SPOOLD_UNIT_OBJ)) obj/libspool.a
-	@mkdir -p bin/test
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_spoold)
-asan/bin/test/test_http: asan/obj/tests/unit/test_http.o $(addprefix asan/obj/,$(SPOOLD_UNIT_OBJ)) asan/obj/libspool.a
+$(SPOOLD_UNITS:%=asan/bin/test/%): asan/bin/test/%: asan/obj/tests/unit/%.o $(addprefix asan/obj/,$(SPOOLD_UNIT_OBJ)) asan/obj/libspool.a
 	@mkdir -p asan/bin/test
 	$(CC) $(ASANFLAGS) -o $@ $^ $(LIBS_spoold)
 
@@ -170,8 +165,8 @@ obj/web_assets.o: obj/web_assets.c
 asan/obj/web_assets.o: obj/web_assets.c
 	@mkdir -p asan/obj
 	$(CC) $(ASANFLAGS) -c $< -o $@
-bin/spoold bin/test/test_spoold bin/test/test_http: obj/web_assets.o
-asan/bin/spoold asan/bin/test/test_spoold asan/bin/test/test_http: asan/obj/web_assets.o
+bin/spoold $(SPOOLD_UNITS:%=bin/test/%): obj/web_assets.o
+asan/bin/spoold $(SPOOLD_UNITS:%=asan/bin/test/%): asan/obj/web_assets.o
 
 # --- tests ---------------------------------------------------------------------
 # tests/run finds every unit test binary and every tests/t-*.sh and runs each

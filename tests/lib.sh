@@ -22,6 +22,16 @@ wait_for() {
 	fail "timed out waiting for: $*"
 }
 
+# http METHOD PATH [CURL ARGS...]: a request to $URL; sets CODE (the status)
+# and BODY. Fails the test when curl cannot reach the server.
+http() {
+	local m=$1 p=$2 out; shift 2
+	out=$(curl -sS -X "$m" -w '\n%{http_code}' "$@" "$URL$p") || fail "curl $m $p"
+	CODE=${out##*$'\n'}; BODY=${out%$'\n'*}
+}
+# js EXPR: EXPR (Python, the JSON of $BODY as d) printed
+js() { python3 -c 'import json,sys; d=json.loads(sys.argv[2]); print(eval(sys.argv[1]))' "$1" "$BODY"; }
+
 # start_spoold SPOOLDIR [ARGS...]: start the daemon on a free port; sets
 # SPOOLD_PID, PORT and URL. The daemon prints "listening on HOST:PORT" first.
 start_spoold() {

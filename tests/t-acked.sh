@@ -11,12 +11,6 @@ $SC init >/dev/null
 cat >job.json <<'EOF'
 {"scriptName": "nn.py", "epochs": 1}
 EOF
-http() { # METHOD PATH [curl args]: sets CODE and BODY
-	local m=$1 p=$2; shift 2
-	BODY=$(curl -s -o /dev/stdout -w '\n%{http_code}' -X "$m" "$URL$p" "$@")
-	CODE=${BODY##*$'\n'}; BODY=${BODY%$'\n'*}
-}
-js() { python3 -c "import json,sys; d=json.loads(sys.argv[1]); print($1)" "$BODY"; }
 state() { $SC show "$1" --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["order"]["state"])' 2>/dev/null || echo none; }
 orders_of() { find "$SPOOL_DIR"/{new,assigned,held,done,failed,cancelled} -type f -name "*.$1.*" | wc -l; }
 # kill_at POINT CMD...: run CMD, killed (SIGKILL) on entering the call POINT

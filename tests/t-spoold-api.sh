@@ -1,15 +1,6 @@
 # spoold: every /v1 route, its answer and its status codes, with real curl.
 . "$TOP/tests/lib.sh"
 
-# http METHOD PATH [CURL-ARGS...]: sets CODE and BODY.
-http() {
-	local m=$1 p=$2 out; shift 2
-	out=$(curl -sS -X "$m" -w '\n%{http_code}' "$@" "$URL$p") || fail "curl $m $p"
-	CODE=${out##*$'\n'}; BODY=${out%$'\n'*}
-}
-# js EXPR: EXPR evaluated in python with d = the JSON of BODY.
-js() { python3 -c 'import json,sys; d=json.loads(sys.argv[2]); print(eval(sys.argv[1]))' "$1" "$BODY"; }
-
 grep -q -- '--spool DIR' <<<"$("$BIN/spoold" --help)" || fail "--help does not describe --spool"
 assert_exit 1 "$BIN/spoold" --listen 127.0.0.1:0 2>/dev/null
 

@@ -5,12 +5,6 @@
 # is gone is failed as an orphan, not run.
 . "$TOP/tests/lib.sh"
 
-http() {
-	local m=$1 p=$2 out; shift 2
-	out=$(curl -sS -X "$m" -w '\n%{http_code}' "$@" "$URL$p") || fail "curl $m $p"
-	CODE=${out##*$'\n'}; BODY=${out%$'\n'*}
-}
-js() { python3 -c 'import json,sys; d=json.loads(sys.argv[2]); print(eval(sys.argv[1]))' "$1" "$BODY"; }
 SP=$TESTDIR/sp
 jobfile() { echo "$SP/jobs/${1: -2}/$1.json"; }
 # the raw text of the claim answer's "job" (what follows "job": up to the token)

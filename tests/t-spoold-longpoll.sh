@@ -4,12 +4,6 @@
 # times are honoured; SIGTERM answers held claims 204 and exits 0.
 . "$TOP/tests/lib.sh"
 
-http() {
-	local m=$1 p=$2 out; shift 2
-	out=$(curl -sS -X "$m" -w '\n%{http_code}' "$@" "$URL$p") || fail "curl $m $p"
-	CODE=${out##*$'\n'}; BODY=${out%$'\n'*}
-}
-js() { python3 -c 'import json,sys; d=json.loads(sys.argv[2]); print(eval(sys.argv[1]))' "$1" "$BODY"; }
 # waiting N: spoold holds N long-polls
 waiting() { http GET /v1/stats; [ "$(js 'd["waiting"]')" = "$1" ]; }
 # claim_bg NAME ARGS: a long-poll in the background; NAME.code gets "status seconds"

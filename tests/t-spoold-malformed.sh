@@ -5,13 +5,6 @@
 # afterwards the daemon answers /healthz and every stored job is intact.
 . "$TOP/tests/lib.sh"
 
-http() {
-	local m=$1 p=$2 out; shift 2
-	out=$(curl -sS -X "$m" -w '\n%{http_code}' "$@" "$URL$p") || fail "curl $m $p"
-	CODE=${out##*$'\n'}; BODY=${out%$'\n'*}
-}
-js() { python3 -c 'import json,sys; d=json.loads(sys.argv[2]); print(eval(sys.argv[1]))' "$1" "$BODY"; }
-
 start_spoold "$TESTDIR/sp" --request-timeout 2 --idle-timeout 3 --max-conns 40
 
 # jobs stored before the abuse, to compare afterwards
@@ -105,7 +98,6 @@ python3 -c 'import json; print(json.dumps([{"scriptName": "big.py", "pad": "x" *
 out=$(curl -sS -v -o bulk.out -w '%{http_code}' -X POST --data-binary @bulk.json -H 'Expect: 100-continue' "$URL/v1/jobs" 2> bulk.err)
 assert_eq 201 "$out" "1.5 MB bulk after 100-continue"
 grep -q '< HTTP/1.1 100 Continue' bulk.err || fail "no 100 Continue: $(grep '^[<>]' bulk.err)"
-
 
 # a body over the cap sent by curl (Expect: 100-continue) gets 413 without being sent
 head -c $((17 * 1024 * 1024)) /dev/zero | tr '\0' ' ' > big.json

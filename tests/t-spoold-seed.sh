@@ -2,13 +2,6 @@
 # the seed's protocol exactly (bored -> retrieve job -> run script -> callback).
 . "$TOP/tests/lib.sh"
 
-http() {
-	local m=$1 p=$2 out; shift 2
-	out=$(curl -sS -X "$m" -w '\n%{http_code}' "$@" "$URL$p") || fail "curl $m $p"
-	CODE=${out##*$'\n'}; BODY=${out%$'\n'*}
-}
-js() { python3 -c 'import json,sys; d=json.loads(sys.argv[2]); print(eval(sys.argv[1]))' "$1" "$BODY"; }
-
 start_spoold "$TESTDIR/sp" --seed-lease 7200
 
 # ---- shapes ----

@@ -21,6 +21,7 @@
 
 #include "check.h"
 #include "../../spoold/http.h"
+#include "sockless.h"
 
 static uv_loop_t loop;
 static struct http_server hs;
@@ -137,24 +138,6 @@ static void server_init(int64_t idle_ms)
 
 /* ---- without a socket ---------------------------------------------------------------- */
 
-static struct conn *conn_new(void)
-{
-	struct conn *c = calloc(1, sizeof(*c));
-	CHECK(c != NULL);
-	uv_tcp_init(&loop, &c->tcp);	/* never connected */
-	c->tcp.data = c;
-	http_conn_init(c, &hs);
-	return c;
-}
-
-static void conn_drop(struct conn *c)
-{
-	uv_close((uv_handle_t *)&c->tcp, NULL);
-	uv_run(&loop, UV_RUN_NOWAIT);
-	http_conn_release(c);
-	free(c);
-}
-
 /* Feed s in the pieces cut at the offsets cuts[0..ncuts-1]; the state of
  * the last piece. */
 static enum http_feed feed_cut(struct conn *c, const char *s, size_t len,
@@ -192,35 +175,35 @@ TEST(split_at_every_byte)
 	server_init(60000);
 	/* two pieces, cut at every byte */
 	for (k = 1; k < len; k++) {
-		struct conn *c = conn_new();
+		struct conn *c = sockless_conn(&loop, &hs);
 		char got[512];
 		CHECK_INT(HTTP_FEED_REQUEST, feed_cut(c, whole, len, &k, 1));
 		CHECK_INT(0, c->req.err);
 		describe(c, got, sizeof(got));
 		CHECK_STR(whole_seen, got);
-		conn_drop(c);
+		sockless_drop(&loop, c);
 	}
 	/* one byte at a time, and three pieces at every pair of cuts */
 	{
 		size_t cuts[sizeof(whole)];
-		struct conn *c = conn_new();
+		struct conn *c = sockless_conn(&loop, &hs);
 		char got[512];
 		for (k = 0; k + 1 < len; k++)
 			cuts[k] = k + 1;
 		CHECK_INT(HTTP_FEED_REQUEST, feed_cut(c, whole, len, cuts, (int)len - 1));
 		describe(c, got, sizeof(got));
 		CHECK_STR(whole_seen, got);
-		conn_drop(c);
+		sockless_drop(&loop, c);
 	}
 	for (k = 1; k < len; k += 7)
 		for (j = k + 1; j < len; j += 5) {
 			size_t cuts[2] = { k, j };
-			struct conn *c = conn_new();
+			struct conn *c = sockless_conn(&loop, &hs);
 			char got[512];
 			CHECK_INT(HTTP_FEED_REQUEST, feed_cut(c, whole, len, cuts, 2));
 			describe(c, got, sizeof(got));
 			CHECK_STR(whole_seen, got);
-			conn_drop(c);
+			sockless_drop(&loop, c);
 		}
 	CHECK(hs.theap == NULL);	/* no timer left behind */
 }
@@ -242,7 +225,7 @@ static char *request_of_header_bytes(size_t n)
 
 static void feed_whole(const char *s, size_t piece, int want_err)
 {
-	struct conn *c = conn_new();
+	struct conn *c = sockless_conn(&loop, &hs);
 	size_t len = strlen(s), off = 0;
 	enum http_feed st = HTTP_FEED_MORE;
 	while (off < len && st == HTTP_FEED_MORE) {
@@ -257,7 +240,7 @@ static void feed_whole(const char *s, size_t piece, int want_err)
 		CHECK_INT(HTTP_FEED_REQUEST, st);
 		CHECK_INT(0, c->req.err);
 	}
-	conn_drop(c);
+	sockless_drop(&loop, c);
 }
 
 TEST(headers_at_the_cap)

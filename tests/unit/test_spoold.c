@@ -14,6 +14,7 @@
 
 #include "check.h"
 #include "../../spoold/handler.h"
+#include "sockless.h"
 
 #define TOKEN "0123456789abcdef"
 #define ID "0123456789abcdef01234567"
@@ -50,24 +51,6 @@ static void server_up(const char *token)
 	CHECK_INT(0, disk_open(&srv.disk, &loop, "sp", DISK_SYNC_NONE, 0, &srv.log));
 	loop.data = &srv.disk;
 	CHECK_INT(0, core_open(&srv.core, &loop, "sp", &srv.disk, 1, 0, &srv.log));
-}
-
-static struct conn *conn_new(void)
-{
-	struct conn *c = calloc(1, sizeof(*c));
-	CHECK(c != NULL);
-	uv_tcp_init(&loop, &c->tcp);	/* never connected */
-	c->tcp.data = c;
-	http_conn_init(c, &srv.http);
-	return c;
-}
-
-static void conn_drop(struct conn *c)
-{
-	uv_close((uv_handle_t *)&c->tcp, NULL);
-	uv_run(&loop, UV_RUN_NOWAIT);
-	http_conn_release(c);
-	free(c);
 }
 
 /* Feed all of s (in pieces of piece bytes, 0: whole) until a request is
@@ -162,7 +145,7 @@ TEST(edge_table)
 	server_up(NULL);
 	for (i = 0; i < sizeof(edge) / sizeof(edge[0]); i++) {
 		const struct edge_case *e = &edge[i];
-		struct conn *c = conn_new();
+		struct conn *c = sockless_conn(&loop, &srv.http);
 		const struct route *rt;
 		enum http_feed st = feed(c, e->req, 0, NULL);
 		if (st != e->want)
@@ -187,7 +170,7 @@ TEST(edge_table)
 		}
 		if (e->err)
 			CHECK(c->req.errmsg[0] != 0);
-		conn_drop(c);
+		sockless_drop(&loop, c);
 	}
 }
 
@@ -206,7 +189,7 @@ TEST(edge_limits)
 	server_up(NULL);
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		struct buf b;
-		struct conn *c = conn_new();
+		struct conn *c = sockless_conn(&loop, &srv.http);
 		enum http_feed st;
 		buf_init(&b, 1 << 20);
 		buf_puts(&b, "GET /v1/jobs/");
@@ -231,7 +214,7 @@ TEST(edge_limits)
 			CHECK_INT(0, c->req.err);
 		}
 		buf_release(&b);
-		conn_drop(c);
+		sockless_drop(&loop, c);
 	}
 }
 
@@ -248,7 +231,7 @@ TEST(edge_framing)
 
 	server_up(NULL);
 	for (piece = 1; piece <= 7; piece += 3) {
-		c = conn_new();
+		c = sockless_conn(&loop, &srv.http);
 		st = feed(c, two, piece, &used);
 		CHECK_INT(HTTP_FEED_REQUEST, st);
 		rt = c->req.route;
@@ -260,23 +243,23 @@ TEST(edge_framing)
 		CHECK_INT(HTTP_FEED_REQUEST, st);
 		rt = c->req.route;
 		CHECK_STR("/healthz", rt->pattern);
-		conn_drop(c);
+		sockless_drop(&loop, c);
 	}
 	/* the peer's FIN in the middle of a body: a broken request */
-	c = conn_new();
+	c = sockless_conn(&loop, &srv.http);
 	st = feed(c, "POST /v1/jobs HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc", 0, NULL);
 	CHECK_INT(HTTP_FEED_MORE, st);
 	http_feed(c, NULL, 0, &st);
 	CHECK_INT(HTTP_FEED_ERROR, st);
 	CHECK(c->req.err != 0);
-	conn_drop(c);
+	sockless_drop(&loop, c);
 	/* shutting down: 503 */
 	srv.http.draining = 1;
-	c = conn_new();
+	c = sockless_conn(&loop, &srv.http);
 	st = feed(c, "GET /healthz HTTP/1.1\r\n\r\n", 0, NULL);
 	CHECK_INT(HTTP_FEED_ERROR, st);
 	CHECK_INT(503, c->req.err);
-	conn_drop(c);
+	sockless_drop(&loop, c);
 }
 
 /* With a token: nothing is routed without it, not even to a 404. */
@@ -299,13 +282,13 @@ TEST(edge_auth)
 	size_t i;
 	server_up(TOKEN);
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		struct conn *c = conn_new();
+		struct conn *c = sockless_conn(&loop, &srv.http);
 		enum http_feed st = feed(c, t[i].req, 0, NULL);
 		CHECK_INT(HTTP_FEED_REQUEST, st);
 		if (c->req.err != t[i].err)
 			FAILF("case %zu (%s): err %d, want %d", i, t[i].req,
 			      c->req.err, t[i].err);
-		conn_drop(c);
+		sockless_drop(&loop, c);
 	}
 }
 
@@ -416,13 +399,13 @@ TEST(decode_and_split)
 static int answer(const char *req)
 {
 	struct http_stats before = srv.http.st;
-	struct conn *c = conn_new();
+	struct conn *c = sockless_conn(&loop, &srv.http);
 	enum http_feed st = feed(c, req, 0, NULL);
 	int s;
 
 	if (st != HTTP_FEED_REQUEST || c->req.err) {
 		int err = c->req.err;
-		conn_drop(c);
+		sockless_drop(&loop, c);
 		return -err;	/* refused by the HTTP layer itself */
 	}
 	route_callbacks.request(c);	/* answers, now or after disk work */
