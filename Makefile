@@ -177,7 +177,10 @@ test-plain: all
 test-asan: asan
 	BIN=$(CURDIR)/asan/bin ASAN=1 tests/run
 
-test: test-plain test-asan
+# both builds first, two compilers at a time; then the two runs, one after the other
+test: deps
+	$(MAKE) -j2 build asan
+	$(MAKE) test-plain test-asan
 
 # The first thing a new user runs: a boss, a sweep, two runners, a leaderboard.
 demo: all

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# tests/run: light 18
 # One HTTP client (client/boss.c) for the runner and spoolctl (issue 13,
 # item 4): against a real spoold on loopback, both programs read the boss
 # and its token by one rule and fail alike, with the same words:

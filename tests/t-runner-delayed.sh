@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# tests/run: light 20
 # --drain --wait-delayed waits for orders that are queued but not yet due
 # (issue 11, defect 11); plain --drain leaves them (and says nothing is due).
 # A delayed order needing a tag the runner lacks is not waited for. Local

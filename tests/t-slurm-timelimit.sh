@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# tests/run: light 90
 # A time limit cuts a task: the example array with --time=1 (Slurm counts in
 # minutes) and a runner of two slots whose scripts outlast it. The warning
 # (--signal=B:TERM, here @1 so that it comes after the claims) tells the
