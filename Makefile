@@ -177,9 +177,11 @@ test-plain: all
 test-asan: asan
 	BIN=$(CURDIR)/asan/bin ASAN=1 tests/run
 
-# both builds first, two compilers at a time; then the two runs, one after the other
+# both builds first, two compilers at a time, and the fuzz targets t-fuzz runs
+# (a failure there is t-fuzz's to report); then the two runs, one after the other
 test: deps
 	$(MAKE) -j2 build asan
+	-$(MAKE) -s -j2 fuzz-build >/dev/null 2>&1
 	$(MAKE) test-plain test-asan
 
 # The first thing a new user runs: a boss, a sweep, two runners, a leaderboard.

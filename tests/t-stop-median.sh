@@ -19,15 +19,16 @@ loss = None
 for k in range(job["steps"]):
     loss = (2.0 if bad else 0.0) + 1.0 / (k + 1)
     print(json.dumps({"step": k, "loss": loss, "lr": 0.1}), flush=True)
-    time.sleep(job["pause"])
+    time.sleep(job["pause"] if bad else job["goodPause"])
 print(json.dumps({"status": 200, "loss": loss, "steps": job["steps"]}))
 S
 
-# sweep NAME PAUSE: the spec, 4 good then 4 bad runs of 20 steps
+# sweep NAME PAUSE GOOD-PAUSE: the spec, 4 good then 4 bad runs of 20 steps,
+# PAUSE s between the steps of a bad run, GOOD-PAUSE of a good one
 spec() {
 	cat <<J
 {"name": "$1",
- "base": {"scriptName": "curve.py", "steps": 20, "pause": $2, "spool": {"maxAttempts": 2}},
+ "base": {"scriptName": "curve.py", "steps": 20, "pause": $2, "goodPause": $3, "spool": {"maxAttempts": 2}},
  "grid": {"bad": [0, 1], "seed": [1, 2, 3, 4]},
  "stop": {"rule": "median", "key": "loss", "mode": "min", "warmup": 5, "minRuns": 3}}
 J
@@ -75,7 +76,7 @@ assert r['status'] == 200 and r['_run']['attempt'] == 1, r
 # ---- local: the runner judges each point on the spool itself
 export SPOOL_DIR=$TESTDIR/sp
 $SC init >/dev/null
-spec m-local 0.02 >local.json
+spec m-local 0.02 0.02 >local.json
 $SC sweep local.json >/dev/null
 "$BIN/runner" --spool "$SPOOL_DIR" --scripts scripts --slots 1 --drain --name loc 2>local.log ||
 	fail "local runner exited $?: $(tail -5 local.log)"
@@ -90,7 +91,7 @@ assert_eq 4 "$(grep -c 'pruned at step 5 (loss ' local.log)" "local runner's pru
 # ---- remote: the runner asks the boss (GET /v1/orders/ID/stop)
 unset SPOOL_DIR
 start_spoold "$TESTDIR/sp2"
-spec m-remote 0.15 >remote.json
+spec m-remote 0.15 0.01 >remote.json	# only a bad run must last to be judged
 $SC sweep remote.json --boss "$URL" >/dev/null 2>&1
 # bad input to the route
 first=$($SC sweep remote.json --dry-run | awk 'NR == 1 {print $1}')
