@@ -1055,8 +1055,12 @@ static void conn_parse(struct conn *c)
 	if (c->in_parse || c->closing)
 		return;
 	c->in_parse = 1;
+	/* past HTTP_WQUEUE_MAX of unsent answers the bytes wait (on_write
+	 * parses on): the connection's buffer fills and reading stops */
 	while (c->roff < c->rlen && !c->busy && !c->closing && !c->lingering &&
-	       !c->close_after) {
+	       !c->close_after &&
+	       uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) <=
+	       HTTP_WQUEUE_MAX) {
 		enum http_feed st;
 		c->roff += (uint32_t)http_feed(c, c->rbuf + c->roff,
 					       c->rlen - c->roff, &st);

@@ -685,3 +685,120 @@ TEST(header_over_the_cap_answered_431_and_closed)
 	turn_count(&seen.freed, 1, "the connection freed");
 	server_down();
 }
+
+/* The end of "HTTP/1.1 200 OK\r\n" answers counted in a stream read in
+ * pieces (a marker may be cut between two reads). */
+struct counter {
+	int fd;
+	long answers;
+	char tail[32];
+	size_t tlen;
+};
+
+static void count_answers(struct counter *k)
+{
+	static const char mark[] = "HTTP/1.1 200 OK\r\n";
+	char b[65536 + sizeof(k->tail)];
+	for (;;) {
+		ssize_t n;
+		char *p;
+		memcpy(b, k->tail, k->tlen);
+		n = recv(k->fd, b + k->tlen, 65536, 0);
+		if (n <= 0)
+			return;
+		n += (ssize_t)k->tlen;
+		for (p = b; (p = memmem(p, (size_t)n - (size_t)(p - b), mark,
+					 sizeof(mark) - 1)); p += sizeof(mark) - 1)
+			k->answers++;
+		k->tlen = (size_t)n < sizeof(mark) - 2 ? (size_t)n : sizeof(mark) - 2;
+		memcpy(k->tail, b + n - k->tlen, k->tlen);
+	}
+}
+
+static long answers_want;
+static const char *rest;	/* of the last request, sent as answers are read */
+static size_t rest_len;
+
+static int all_answered(void *arg)
+{
+	struct counter *k = arg;
+	if (rest_len) {
+		ssize_t n = send(k->fd, rest, rest_len, MSG_NOSIGNAL);
+		if (n > 0) {
+			rest += n;
+			rest_len -= (size_t)n;
+		}
+	}
+	count_answers(k);
+	return !rest_len && k->answers >= answers_want;
+}
+
+TEST(pipelining_without_reading_is_bounded)
+{
+	/* a client that pipelines requests and reads none of the answers:
+	 * past HTTP_WQUEUE_MAX of unsent answers the connection stops being
+	 * read (http.h), so its memory is bounded whatever the client sends */
+	static const char one[] = "GET /echo HTTP/1.1\r\n\r\n";
+	enum { N = 4096 };
+	char *burst = malloc(N * (sizeof(one) - 1));
+	size_t blen = N * (sizeof(one) - 1), off = 0, sent = 0, queued = 0;
+	struct counter k = { 0 };
+	int fd, i, still = 0;
+
+	CHECK(burst != NULL);
+	for (i = 0; i < N; i++)
+		memcpy(burst + i * (sizeof(one) - 1), one, sizeof(one) - 1);
+	server_up(60000);
+	fd = client();
+	{
+		int small = 65536;	/* fewer requests in the kernel's buffers */
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	}
+	/* send until the server stops taking bytes for a second (200 turns
+	 * of the loop in a row), or far more than a bounded server takes */
+	while (still < 200 && sent < ((size_t)64 << 20)) {
+		ssize_t n = send(fd, burst + off, blen - off, MSG_NOSIGNAL);
+		if (n > 0) {
+			sent += (size_t)n;
+			off = (off + (size_t)n) % blen;
+			still = 0;
+		} else {
+			CHECK(errno == EAGAIN);
+			still++;
+			poll(NULL, 0, 5);
+		}
+		uv_run(&loop, UV_RUN_NOWAIT);
+		if (hs.conns) {
+			size_t q = uv_stream_get_write_queue_size(
+				(uv_stream_t *)&hs.conns->tcp);
+			if (q > queued)
+				queued = q;
+		}
+		/* one answer past the ceiling at most (the last one parsed) */
+		if (queued > HTTP_WQUEUE_MAX + 1024)
+			FAILF("%zu bytes of answers queued for a client that "
+			      "reads none (at most %d): the connection is read "
+			      "on (%zu bytes of requests taken)", queued,
+			      HTTP_WQUEUE_MAX, sent);
+	}
+	CHECK(queued > HTTP_WQUEUE_MAX / 2);	/* the ceiling was reached */
+	/* the last request made whole as the answers are read: every
+	 * request is answered, none lost while the connection waited */
+	rest = burst + off;
+	rest_len = (sizeof(one) - 1 - off % (sizeof(one) - 1)) % (sizeof(one) - 1);
+	answers_want = (long)((sent + rest_len) / (sizeof(one) - 1));
+	k.fd = fd;
+	/* (woken by the answers, not by a 5 ms tick: there are many) */
+	for (i = 0; i < 60000 && !all_answered(&k); i++) {
+		struct pollfd pf = { fd, POLLIN, 0 };
+		uv_run(&loop, UV_RUN_NOWAIT);
+		poll(&pf, 1, 1);
+	}
+	if (!all_answered(&k))
+		FAILF("gave up waiting for every pipelined request answered "
+		      "(%ld of %ld)", k.answers, answers_want);
+	CHECK_INT(answers_want, k.answers);
+	close(fd);
+	free(burst);
+	server_down();
+}
