@@ -7,6 +7,7 @@
  * batch of state changes shares one round of fsyncs (spool_begin/commit);
  * outside a batch each call commits itself.
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -267,11 +268,6 @@ static int ensure_dir(struct spool *sp, const char *path, int create)
 	return 1;
 }
 
-static int lower_hex(int c)
-{
-	return (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
-}
-
 /*
  * have[f] = 1 for each fan-out directory "dir/ff" one listing of dir shows
  * as a directory: a spool that misses none costs a listing, not 256 stats
@@ -291,9 +287,12 @@ static void fan_listed(struct spool *sp, const char *dir, unsigned char have[256
 			close(fd);
 		return;
 	}
+	/* only the name "%02x" makes ("ab", not "AB") */
 	while ((e = readdir(d)))
 		if (e->d_type == DT_DIR && e->d_name[0] && e->d_name[1] && !e->d_name[2] &&
-		    (hi = lower_hex(e->d_name[0])) >= 0 && (lo = lower_hex(e->d_name[1])) >= 0)
+		    !isupper((unsigned char)e->d_name[0]) && !isupper((unsigned char)e->d_name[1]) &&
+		    (hi = hex_value((unsigned char)e->d_name[0])) >= 0 &&
+		    (lo = hex_value((unsigned char)e->d_name[1])) >= 0)
 			have[hi * 16 + lo] = 1;
 	closedir(d);
 }
