@@ -1,7 +1,7 @@
 /*
  * sysio: the few system calls that make the spool durable, behind a seam.
  *
- * Tests make write, fsync, rename or link fail (ENOSPC, EIO) to run the error
+ * Tests make write, fsync, rename, link or a whole-file read fail (ENOSPC, EIO) to run the error
  * paths for real: sys_fault_set() from C, or SPOOL_FAULT="op:nth:ERR" in the
  * environment of any program linked with the library. ERR KILL makes the
  * process SIGKILL itself at that call instead: the state a crash leaves at
@@ -27,9 +27,9 @@
 
 #include "internal.h"
 
-enum { F_WRITE, F_FSYNC, F_RENAME, F_LINK, F_COUNT };
+enum { F_WRITE, F_FSYNC, F_RENAME, F_LINK, F_READ, F_COUNT };
 #define FAULT_KILL (-1)	/* not an errno: die at this call */
-static const char *const fault_ops[F_COUNT] = { "write", "fsync", "rename", "link" };
+static const char *const fault_ops[F_COUNT] = { "write", "fsync", "rename", "link", "read" };
 
 static struct {
 	int armed[F_COUNT];
@@ -208,8 +208,10 @@ int sys_link(int dirfd, const char *from, const char *to)
 
 int sys_read_file(struct buf *b, int dirfd, const char *path)
 {
-	int i, r = -ESTALE;
+	int i, r = -ESTALE, f = fault(F_READ);
 
+	if (f)
+		return -f;	/* a bad sector, a lost NFS server */
 	/* a stale handle is the file's old self: a fresh open by path finds
 	 * it where it is now, or says ENOENT */
 	for (i = 0; i < SYS_STALE_TRIES && r == -ESTALE; i++)

@@ -49,10 +49,24 @@ static int local_claim(struct claimer *cl, struct task *t, int wait_s)
 		t->timeout_s = opts.timeout_s;
 	buf_reset(&t->job);
 	t->job_err[0] = '\0';
-	if ((r = spool_read_job(&cl->sp, t->id, &t->job)) < 0) {
+	if ((r = spool_read_job(&cl->sp, t->id, &t->job)) == -ENOENT) {
+		/* an order without its job: refused, failed for good */
 		buf_reset(&t->job);
 		snprintf(t->job_err, sizeof(t->job_err), "cannot read the job: %.200s",
 			 sperr(cl, r));
+	} else if (r < 0) {
+		/* the disk, not the job (EIO, EMFILE): the job must not fail for
+		 * it; give the claim back, and the caller backs off */
+		char why[sizeof(cl->err)];
+
+		snprintf(why, sizeof(why), "%s", sperr(cl, r));
+		if (spool_release(&cl->sp, &t->o) < 0)
+			snprintf(cl->err, sizeof(cl->err), "%.200s; cannot give %s back "
+				 "(its lease will end it): %.200s", why, t->id,
+				 spool_error(&cl->sp));
+		else
+			snprintf(cl->err, sizeof(cl->err), "%.300s; given back", why);
+		return r;
 	}
 	return 0;
 }

@@ -80,13 +80,16 @@ static int claim_answer(struct claim_req *r, struct spool *sp,
 	buf_init(&job, SPOOL_JOB_MAX + 1024);
 	/* a job just submitted here: its text from memory, if its file is
 	 * still there */
-	if (jobcache_take(&r->held.srv->jobcache, o->n.id, &job))
-		rc = spool_job_exists(sp, o->n.id) == 1 ? 0 : -ENOENT;
-	else
+	if (jobcache_take(&r->held.srv->jobcache, o->n.id, &job)) {
+		rc = spool_job_exists(sp, o->n.id);
+		rc = rc == 1 ? 0 : rc == 0 ? -ENOENT : rc;
+	} else
 		rc = spool_read_job(sp, o->n.id, &job);
 	if (rc < 0) {
+		/* only a job that is not there makes an orphan: any other error
+		 * (EIO, EMFILE, ESTALE) may pass, and must not fail the job */
 		buf_release(&job);
-		return -ENOENT;		/* an order without its job */
+		return rc;
 	}
 	/* the order as the claim read it: its file is not read again */
 	if (r->seed) {
@@ -151,12 +154,15 @@ static void claim_served(struct waiter *w, int rc, struct order *o,
 	}
 	if (rc < 0) {
 		/* claimed, but the claimer will not hear of it: give the
-		 * order back now rather than at the end of its lease */
+		 * order back now rather than at the end of its lease; the
+		 * claimer is told why and tries again later */
 		buf_release(&out);
 		core_giveback(&srv->core, o);
 		claim_free(r);
-		http_error(c, 500, "cannot describe the order: %s",
-			   strerror(-rc));
+		say(&srv->log, "claim %s: cannot answer it, given back: %s",
+		    o->n.id, strerror(-rc));
+		http_error(c, 500, "cannot answer the claim of order %s: %s",
+			   o->n.id, strerror(-rc));
 		return;
 	}
 	say(&srv->log, "claim %s attempt %d by %s%s", o->n.id, o->n.attempt,
