@@ -127,11 +127,19 @@ static int collect(struct fsck *f, enum spool_state st, const char *dir)
 	return r;
 }
 
-static int job_exists(struct spool *sp, const char *id)
+/* 1 if job id is stored, 0 if not; -errno when that cannot be told (EIO), said
+ * here: whoever asks then leaves what depends on it alone, since a repair
+ * made on a wrong answer would lose the job. */
+static int job_exists(struct fsck *f, const char *what, const char *id)
 {
-	char p[SP_PATH_MAX];
+	int r = spool_job_exists(f->sp, id);
 
-	return sp_exists(sp, sp_job_path(id, p, sizeof(p))) == 1;
+	if (r < 0) {
+		f->problems++;
+		say(f, "%s: cannot tell whether job %s exists: %s; left alone", what, id,
+		    strerror(-r));
+	}
+	return r;
 }
 
 static void say_line(void *arg, const char *line)
@@ -314,7 +322,9 @@ static void files_one(struct fsck *f, const char *dir, const char *name)
 		say(f, "%s/%s: not a job id; left alone", dir, name);
 		return;
 	}
-	if (!job_exists(f->sp, name)) {
+	if ((k = job_exists(f, dir, name)) < 0)
+		return;
+	if (!k) {
 		say(f, "note: %s/%s: kept for job %s, which does not exist; left alone",
 		    dir, name, name);
 		return;
@@ -332,7 +342,7 @@ static void outcome_one(struct fsck *f, const char *dir, const char *name)
 {
 	char id[SPOOL_ID_LEN + 1], tok[SPOOL_TOKEN_LEN + 1], from[SP_PATH_MAX], to[SP_PATH_MAX];
 	struct entry *e;
-	int att;
+	int att, have;
 
 	snprintf(from, sizeof(from), "%s/%s", dir, name);
 	if (outcome_name(name, id, &att, tok) < 0) {
@@ -340,7 +350,9 @@ static void outcome_one(struct fsck *f, const char *dir, const char *name)
 		say(f, "%s: not an outcome name; left alone", from);
 		return;
 	}
-	if (job_exists(f->sp, id)) {
+	if ((have = job_exists(f, from, id)) < 0)
+		return;
+	if (have) {
 		struct order_name nm;
 
 		if (!(e = find_entry(f, id)))
@@ -535,6 +547,7 @@ int spool_fsck(struct spool *sp, const struct fsck_opts *fo)
 		struct entry *keep = &f.e[i];
 		struct order o;
 		char path[SP_PATH_MAX];
+		int have;
 
 		/* the first of a run of one id has the highest rank */
 		for (j = i + 1; j < f.n && strcmp(f.e[j].id, keep->id) == 0; j++) {
@@ -553,7 +566,9 @@ int spool_fsck(struct spool *sp, const struct fsck_opts *fo)
 		}
 		sp_order_from(&o, keep->state, keep->file);
 		spool_order_path(&o, path, sizeof(path));
-		if (!job_exists(sp, keep->id)) {
+		if ((have = job_exists(&f, path, keep->id)) < 0)
+			continue;
+		if (!have) {
 			char to[SP_PATH_MAX];
 
 			if (keep->state == ST_FAILED)

@@ -32,12 +32,16 @@ int sys_link(int dirfd, const char *from, const char *to);
  */
 int sys_publish_once(int dirfd, const char *from, const char *to);
 /*
- * Read the file at path (relative to dirfd) into b, as buf_read_file does,
+ * Read the file at path (relative to dirfd) into b, as buf_read_file does
+ * (behind the "read" fault),
  * opening it again when its handle goes stale (NFS): ESTALE never reaches
  * the caller, for whom it means a lost claim; -EIO after SYS_STALE_TRIES.
  */
 #define SYS_STALE_TRIES 5
 int sys_read_file(struct buf *b, int dirfd, const char *path);
+/* 1 if path (relative to dirfd, not followed) exists, 0 if not, else -errno.
+ * Behind the "stat" fault. */
+int sys_exists(int dirfd, const char *path);
 /* Load SPOOL_FAULT from the environment (once). */
 void sys_fault_env(void);
 

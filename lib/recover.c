@@ -32,13 +32,6 @@
 #define ORDER_SUFFIX ".order"
 #define DROP_MARK ".drop."
 
-static int job_exists(struct spool *sp, const char *id)
-{
-	char p[SP_PATH_MAX];
-
-	return sp_exists(sp, sp_job_path(id, p, sizeof(p))) == 1;
-}
-
 /* 1 and n filled if tmp name is NAME.order of a queued order name. */
 static int staged_order(const char *name, struct order_name *n, char *qname, size_t cap)
 {
@@ -157,9 +150,16 @@ static int recover_one(struct spool *sp, const struct recover_opts *ro,
 	if (staged_order(name, &nm, q, sizeof(q))) {
 		struct order o;
 		char keep[sizeof(sp->err)], jp[SP_PATH_MAX];
-		int has_order;
+		int has_order, have = spool_job_exists(sp, nm.id);
 
-		if (job_exists(sp, nm.id) && sp_torn(sp, sp_job_path(nm.id, jp, sizeof(jp)))) {
+		if (have < 0) {
+			/* cannot tell (EIO, a lost NFS server): removing either
+			 * could lose a job; try again at the next recovery */
+			say(ro, "tmp/%s: cannot tell whether job %s is stored (%s); left alone",
+			    name, nm.id, strerror(-have));
+			goto young;
+		}
+		if (have && sp_torn(sp, sp_job_path(nm.id, jp, sizeof(jp)))) {
 			/* published before its sync, torn by a machine crash: its
 			 * submit was never answered */
 			say(ro, "tmp/%s: job %s was torn by a crash before it was accepted; removing both%s", name, nm.id, would(ro));
@@ -167,7 +167,7 @@ static int recover_one(struct spool *sp, const struct recover_opts *ro,
 				unlinkat(sp->root, jp, 0);
 			goto remove;
 		}
-		if (!job_exists(sp, nm.id)) {
+		if (!have) {
 			if (!stale)
 				goto young;
 			say(ro, "tmp/%s: order staged for job %s that was never stored; removing it%s", name, nm.id, would(ro));
@@ -190,8 +190,14 @@ static int recover_one(struct spool *sp, const struct recover_opts *ro,
 	if (strlen(name) > SPOOL_ID_LEN + strlen(DROP_MARK) &&
 	    memcmp(name + SPOOL_ID_LEN, DROP_MARK, strlen(DROP_MARK)) == 0) {
 		const char *orig = name + SPOOL_ID_LEN + strlen(DROP_MARK);
+		int have = drop_id(sp, path, name, id) ? spool_job_exists(sp, id) : 0;
 
-		if (drop_id(sp, path, name, id) && job_exists(sp, id)) {
+		if (have < 0) {
+			say(ro, "tmp/%s: cannot tell whether job %s is stored (%s); left alone",
+			    name, id, strerror(-have));
+			goto young;
+		}
+		if (have) {
 			say(ro, "tmp/%s: dropped file was ingested as job %s; removing it%s", name, id, would(ro));
 			goto remove;
 		}

@@ -136,11 +136,7 @@ void spool_order_path(const struct order *o, char *out, size_t cap)
 
 int sp_exists(struct spool *sp, const char *path)
 {
-	struct stat st;
-
-	if (fstatat(sp->root, path, &st, AT_SYMLINK_NOFOLLOW) == 0)
-		return 1;
-	return errno == ENOENT ? 0 : -errno;
+	return sys_exists(sp->root, path);
 }
 
 int sp_reserve(void *arr, size_t *cap, size_t need, size_t elem)

@@ -762,8 +762,9 @@ int spool_recover(struct spool *sp, const struct recover_opts *ro,
 /* ---- the fault seam (sysio.c) ---------------------------------------------- */
 
 /*
- * Tests make a system call fail: op is "write", "fsync", "rename", "link" or
- * "read" (a whole file read: a job, an order, an outcome);
+ * Tests make a system call fail: op is "write", "fsync", "rename", "link",
+ * "read" (a whole file read: a job, an order, an outcome) or "stat" (a check
+ * that a file exists);
  * the nth such call from now (1 = the next) and every later one fail with
  * err, until sys_fault_clear. Also read from the environment at spool_open:
  * SPOOL_FAULT="op:nth:ERRNAME" (ERRNAME ENOSPC or EIO).

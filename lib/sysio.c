@@ -1,7 +1,8 @@
 /*
  * sysio: the few system calls that make the spool durable, behind a seam.
  *
- * Tests make write, fsync, rename, link or a whole-file read fail (ENOSPC, EIO) to run the error
+ * Tests make write, fsync, rename, link, a whole-file read or an existence
+ * check (sys_exists) fail (ENOSPC, EIO) to run the error
  * paths for real: sys_fault_set() from C, or SPOOL_FAULT="op:nth:ERR" in the
  * environment of any program linked with the library. ERR KILL makes the
  * process SIGKILL itself at that call instead: the state a crash leaves at
@@ -27,9 +28,9 @@
 
 #include "internal.h"
 
-enum { F_WRITE, F_FSYNC, F_RENAME, F_LINK, F_READ, F_COUNT };
+enum { F_WRITE, F_FSYNC, F_RENAME, F_LINK, F_READ, F_STAT, F_COUNT };
 #define FAULT_KILL (-1)	/* not an errno: die at this call */
-static const char *const fault_ops[F_COUNT] = { "write", "fsync", "rename", "link", "read" };
+static const char *const fault_ops[F_COUNT] = { "write", "fsync", "rename", "link", "read", "stat" };
 
 static struct {
 	int armed[F_COUNT];
@@ -204,6 +205,18 @@ int sys_link(int dirfd, const char *from, const char *to)
 	if (f)
 		return -f;
 	return link_once(dirfd, from, to);
+}
+
+int sys_exists(int dirfd, const char *path)
+{
+	struct stat st;
+	int f = fault(F_STAT);
+
+	if (f)
+		return -f;
+	if (fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return 1;
+	return errno == ENOENT ? 0 : -errno;
 }
 
 int sys_read_file(struct buf *b, int dirfd, const char *path)

@@ -61,4 +61,20 @@ assert_eq 200 "$CODE" "spoold: the claim passes the orphan"
 assert_eq "$c" "$(js 'd["order"]["_id"]')" "spoold: the next job is served"
 wait_for grep -q "order $b has no job document: attempt failed" "$TESTDIR/spoold.log"
 kill "$SPOOLD_PID"; wait "$SPOOLD_PID" 2>/dev/null || true
+
+# --- fsck and recovery, when the job's existence cannot be checked ----------------------
+d=$(echo '{"scriptName":"ok.sh"}' | $SC submit -)
+SPOOL_FAULT=stat:1:EIO $SC fsck --repair >fsck.out 2>&1 || true
+grep -q "cannot tell whether job $d exists: Input/output error; left alone" fsck.out ||
+	fail "fsck does not say it could not check: $(cat fsck.out)"
+assert_eq "new 0" "$(state "$d")" "fsck --repair: the order of a job it could not check is left alone"
+# a submit cut after its job was stored: the order staged in tmp/
+q=$(cd spool/new && ls | grep "$d")
+mv "spool/new/$q" "spool/tmp/$q.order"
+SPOOL_FAULT=stat:1:EIO $SC fsck --repair --tmp-age 0 >rec.out 2>&1 || true
+[ -f "spool/tmp/$q.order" ] || fail "recovery removed a staged order it could not check: $(cat rec.out)"
+grep -q "tmp/$q.order: cannot tell whether job $d is stored (Input/output error); left alone" rec.out ||
+	fail "recovery does not say it could not check: $(cat rec.out)"
+$SC fsck --repair --tmp-age 0 >rec2.out 2>&1 || true
+assert_eq "new 0" "$(state "$d")" "recovery, healthy: the staged order is queued"
 echo ok

@@ -112,7 +112,8 @@ int cmd_fsck(const struct cmd *c, struct args *a)
 		return cli_failed(NULL, rc, "cannot check the spool");
 	if (rc > 0) {
 		cli_warn("%d problem%s %s", rc, rc == 1 ? "" : "s",
-		      fo.repair ? "found and repaired" : "found (run with --repair to mend)");
+		      fo.repair ? "found (what was done with each is said above)"
+				 : "found (run with --repair to mend)");
 		return EX_FSCK;
 	}
 	printf("clean: no problems found\n");
