@@ -497,6 +497,39 @@ static const char *http_date(struct http_server *hs)
 	return hs->date;
 }
 
+int http_origin_valid(const char *o)
+{
+	static const char alnum[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+	const char *s = o;
+	size_t n;
+
+	if (strlen(o) >= HTTP_ORIGIN_MAX)
+		return 0;	/* longer than any Origin a request may carry */
+	if (*s < 'a' || *s > 'z')
+		return 0;
+	s += strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789+-.");	/* scheme */
+	if (strncmp(s, "://", 3))
+		return 0;
+	s += 3;
+	if (*s == '[') {
+		n = strspn(s + 1, "0123456789abcdef:.");
+		if (!n || s[1 + n] != ']')
+			return 0;
+		s += n + 2;
+	} else {
+		if (!*s || !strchr(alnum, *s))
+			return 0;	/* a name begins with a letter or digit */
+		s += strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-.");
+	}
+	if (*s == ':') {
+		n = strspn(++s, "0123456789");
+		if (!n || n > 5 || atol(s) < 1 || atol(s) > 65535)
+			return 0;
+		s += n;
+	}
+	return !*s;
+}
+
 static int cors_ok(struct conn *c)
 {
 	const char *o = c->hs->cfg.allow_origin;
@@ -506,6 +539,37 @@ static int cors_ok(struct conn *c)
 	return o && s->origin[0] && !strcmp(o, s->origin);
 }
 
+/* The head of an answer with a body of blen bytes, into h: 0, or -E2BIG
+ * past HTTP_HEAD_MAX (extra lines too long), -ENOMEM. */
+static int head_build(struct conn *c, struct buf *h, int status,
+		      const char *ctype, size_t blen, int close,
+		      const char *extra)
+{
+	struct http_server *hs = c->hs;
+	int rc = buf_printf(h, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status,
+			    http_reason(status), http_date(hs));
+	if (!rc && status != 204 && status != 100)
+		rc = buf_printf(h, "Content-Type: %s\r\nContent-Length: %zu\r\n",
+				ctype ? ctype : "application/json", blen);
+	if (!rc && close)
+		rc = buf_puts(h, "Connection: close\r\n");
+	if (!rc && cors_ok(c))
+		rc = buf_printf(h, "Access-Control-Allow-Origin: %s\r\n"
+				"Vary: Origin\r\n", hs->cfg.allow_origin);
+	if (!rc && extra)
+		rc = buf_puts(h, extra);
+	if (!rc)
+		rc = buf_puts(h, "\r\n");
+	return rc;
+}
+
+/* What is sent when an answer's head cannot be built: a head with a line
+ * missing would be read on into its body, and every answer after it. */
+static char head_failed[] = "HTTP/1.1 500 Internal Server Error\r\n"
+	"Content-Type: application/json\r\nContent-Length: 36\r\n"
+	"Connection: close\r\n\r\n"
+	"{\"error\": \"cannot make the answer\"}\n";
+
 /*
  * The common answer path: head built here, body taken over from *body
  * (which is left empty). Finishes the request.
@@ -514,46 +578,41 @@ static void reply_buf(struct conn *c, int status, const char *ctype,
 		      struct buf *body, const char *extra)
 {
 	struct http_server *hs = c->hs;
-	struct wreq *w;
+	struct wreq *w = NULL;
 	uv_buf_t bufs[2];
 	int nbufs = 1, close;
 	double secs = c->req.t0 ? (uv_hrtime() - c->req.t0) / 1e9 : 0;
 
 	c->held = NULL;
+	close = !c->keep_alive || hs->draining || c->lingering;
+	if (!c->closing && !c->eof && (w = calloc(1, sizeof(*w)))) {
+		w->c = c;
+		buf_init(&w->head, HTTP_HEAD_MAX);
+		w->body = *body;
+		buf_init(body, body->max);
+		if (head_build(c, &w->head, status, ctype, w->body.len, close,
+			       extra) < 0) {
+			buf_release(&w->head);
+			buf_release(&w->body);
+			status = 500;
+			close = 1;
+			c->lingering = 1;	/* so the peer reads it */
+		}
+	}
+	/* counted as what is sent: the 500, when the head failed */
 	stats_add(&hs->st, status, secs);
 	if (hs->cb->answered)
 		hs->cb->answered(c, status, c->req.t0 ? uv_hrtime() - c->req.t0 : 0);
-	if (c->closing || c->eof) {
+	if (!w) {
 		buf_release(body);
 		c->busy = 0;
 		conn_close(c);
 		return;
 	}
-	close = !c->keep_alive || hs->draining || c->lingering;
-	w = calloc(1, sizeof(*w));
-	if (!w) {
-		buf_release(body);
-		conn_close(c);
-		return;
-	}
-	w->c = c;
-	buf_init(&w->head, 8192);
-	w->body = *body;
-	buf_init(body, body->max);
-	buf_printf(&w->head, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status,
-		   http_reason(status), http_date(hs));
-	if (status != 204 && status != 100)
-		buf_printf(&w->head, "Content-Type: %s\r\nContent-Length: %zu\r\n",
-			   ctype ? ctype : "application/json", w->body.len);
-	if (close)
-		buf_puts(&w->head, "Connection: close\r\n");
-	if (cors_ok(c))
-		buf_printf(&w->head, "Access-Control-Allow-Origin: %s\r\n"
-			   "Vary: Origin\r\n", hs->cfg.allow_origin);
-	if (extra)
-		buf_puts(&w->head, extra);
-	buf_puts(&w->head, "\r\n");
-	bufs[0] = uv_buf_init(w->head.data, (unsigned)w->head.len);
+	if (w->head.data)
+		bufs[0] = uv_buf_init(w->head.data, (unsigned)w->head.len);
+	else
+		bufs[0] = uv_buf_init(head_failed, sizeof(head_failed) - 1);
 	if (w->body.len && status != 204) {
 		bufs[1] = uv_buf_init(w->body.data, (unsigned)w->body.len);
 		nbufs = 2;
@@ -861,6 +920,25 @@ static int soft_fail(struct conn *c, http_parser *p)
 	return 0;
 }
 
+/*
+ * The interim 100 Continue, queued behind the answers not sent yet like
+ * any write: a uv_try_write fails while they wait (the 100 is lost and the
+ * client stalls) or writes part of it (a torn head). -1 without memory; a
+ * socket that takes no write fails the answer too, which closes it.
+ */
+static int continue_send(struct conn *c)
+{
+	static char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+	uv_buf_t b = uv_buf_init(cont, sizeof(cont) - 1);
+	struct wreq *w = calloc(1, sizeof(*w));	/* (no head, no body) */
+	if (!w)
+		return -1;
+	w->c = c;
+	if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write) < 0)
+		free(w);
+	return 0;
+}
+
 static int on_headers_complete(http_parser *p)
 {
 	struct conn *c = p->data;
@@ -901,10 +979,10 @@ static int on_headers_complete(http_parser *p)
 	buf_init(&r->body, max);
 	/* the target's bytes are decoded into r->path: they are done with */
 	buf_release(&r->scratch->url);
-	if (r->scratch->expect_continue && (p->flags & (F_CONTENTLENGTH | F_CHUNKED))) {
-		static char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-		uv_buf_t b = uv_buf_init(cont, sizeof(cont) - 1);
-		uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+	if (r->scratch->expect_continue &&
+	    (p->flags & (F_CONTENTLENGTH | F_CHUNKED)) && continue_send(c) < 0) {
+		req_fail(c, 503, "out of memory");
+		return -1;
 	}
 	return 0;
 }

@@ -25,6 +25,8 @@
 #define HTTP_BODY_DEFAULT   (64 << 10)	/* body of requests that take little */
 #define HTTP_WQUEUE_MAX	    (4 << 20)	/* unsent answer bytes before we stop reading */
 #define HTTP_SEG_MAX	    8		/* path segments */
+#define HTTP_HEAD_MAX	    8192	/* an answer's head; more is a 500 */
+#define HTTP_ORIGIN_MAX	    256		/* an Origin kept, NUL included; more is 431 */
 
 /* ---- counters ------------------------------------------------------------- */
 
@@ -67,7 +69,7 @@ struct http_scratch {
 	int expect_continue;
 	char auth[512];			/* Authorization */
 	char xtoken[64];		/* X-Spool-Token */
-	char origin[256];
+	char origin[HTTP_ORIGIN_MAX];
 	char errmsg[HTTP_ERRMSG_MAX];
 	char allow[HTTP_ALLOW_MAX];	/* methods of a path, for 405 */
 	char *path;			/* owned; NUL-separated path and query */
@@ -273,5 +275,13 @@ void http_error(struct conn *c, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 const char *http_reason(int status);
+
+/*
+ * 1 if o is an origin as a browser sends it in Origin (RFC 6454):
+ * scheme "://" host [":" port], lowercase, nothing after, shorter than
+ * HTTP_ORIGIN_MAX; else 0. An allowed origin that is not one could never
+ * match a request, and goes into every CORS answer's head.
+ */
+int http_origin_valid(const char *o);
 
 #endif

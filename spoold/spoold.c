@@ -321,6 +321,10 @@ static void parse_args(struct config *cfg, int argc, char **argv)
 			if (!strcmp(optarg, "*") || !optarg[0])
 				die("--allow-origin: name one origin, not '%s'",
 				    optarg);
+			if (!http_origin_valid(optarg))
+				die("--allow-origin: '%.100s' is not an origin: "
+				    "scheme://host[:port], lowercase, at most %d "
+				    "bytes", optarg, HTTP_ORIGIN_MAX - 1);
 			cfg->http.allow_origin = optarg;
 			break;
 		case O_LEASE:

@@ -17,6 +17,13 @@ printf 'short\n' > short.token
 assert_exit 1 "$BIN/spoold" --spool "$TESTDIR/x" --listen 127.0.0.1:0 --token-file short.token
 assert_exit 1 "$BIN/spoold" --spool "$TESTDIR/x" --listen 127.0.0.1:0 --token-file missing.token
 assert_exit 1 "$BIN/spoold" --spool "$TESTDIR/x" --listen 127.0.0.1:0 --allow-origin '*'
+# not an origin (a path, a header smuggled in, longer than any Origin kept):
+# refused at start, not a torn or never-matching CORS header later
+for o in https://lab.example/ $'https://lab.example\r\nSet-Cookie: x=1' \
+	 "https://$(printf '%0300d' 0).example"; do
+	# (timeout: one taken would serve on, not exit)
+	assert_exit 1 timeout 10 "$BIN/spoold" --spool "$TESTDIR/x" --listen 127.0.0.1:0 --allow-origin "$o"
+done
 
 # ---- on ----
 TOKEN=0f1e2d3c4b5a69788796a5b4c3d2e1f0

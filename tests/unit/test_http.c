@@ -10,7 +10,9 @@
  * turning the loop): bytes sent one at a time, requests pipelined behind a
  * long poll that waits, what a waiting connection still holds, timers run
  * in deadline order, a long poll ended when its client leaves, the idle
- * timeout, and the 431 answer on the wire.
+ * timeout, the 431 answer on the wire, a 100 Continue behind answers not
+ * read yet, and an answer's head past its ceiling (a 500, never torn).
+ * Last, what --allow-origin takes (http_origin_valid).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,12 +37,20 @@ static struct {
 	int nheld;
 	int timed_out[8];		/* index in held[] of each timeout, in order */
 	char last[512];			/* the last request, as route_echo writes it */
+	int uploads;			/* /upload requests routed */
+	size_t queued_at_upload;	/* c's unsent bytes when /upload was routed */
 } seen;
 
 /* ---- the owner's callbacks -------------------------------------------------------- */
 
 static int cb_route(struct conn *c)
 {
+	/* what was still unsent when an upload's head was in */
+	if (c->req.nseg && !strcmp(c->req.seg[0], "upload")) {
+		seen.uploads++;
+		seen.queued_at_upload = uv_stream_get_write_queue_size(
+			(uv_stream_t *)&c->tcp);
+	}
 	/* /big takes a larger body; everything else routes */
 	c->req.route = &seen;
 	c->req.body_max = c->req.nseg && !strcmp(c->req.seg[0], "big") ?
@@ -58,6 +68,32 @@ static void describe(struct conn *c, char *out, size_t len)
 		 c->req.body.data ? c->req.body.data : "");
 }
 
+enum { BLOB = 1 << 20 };
+
+/* /blob: an answer big enough to queue up behind a client that reads
+ * none (BLOB bytes of 'x', so no answer's head can be found in it). */
+static void blob_answer(struct conn *c)
+{
+	char *b = malloc(BLOB);
+	CHECK(b != NULL);
+	memset(b, 'x', BLOB);
+	http_reply(c, 200, "text/plain", b, BLOB, NULL);
+	free(b);
+}
+
+/* /extra?N: an answer with N bytes of extra header lines. */
+static void extra_answer(struct conn *c)
+{
+	int n = atoi(c->req.query);
+	char *x = malloc((size_t)n + 1);
+	CHECK(x != NULL && n > 9);
+	memcpy(x, "X-Pad: ", 7);
+	memset(x + 7, 'p', (size_t)n - 9);
+	memcpy(x + n - 2, "\r\n", 3);
+	http_reply(c, 200, "text/plain", "padded\n", 7, x);
+	free(x);
+}
+
 /* /wait and /v1/claim are held (a long poll) until the test answers it; anything else is
  * answered at once with a description of the request. */
 static void cb_request(struct conn *c)
@@ -69,6 +105,14 @@ static void cb_request(struct conn *c)
 		CHECK(seen.nheld < 8);
 		seen.held[seen.nheld++] = c;
 		http_hold(c, &seen);
+		return;
+	}
+	if (c->req.nseg && !strcmp(c->req.seg[0], "blob")) {
+		blob_answer(c);
+		return;
+	}
+	if (c->req.nseg && !strcmp(c->req.seg[0], "extra")) {
+		extra_answer(c);
 		return;
 	}
 	http_reply(c, 200, "text/plain", seen.last, strlen(seen.last), NULL);
@@ -801,4 +845,228 @@ TEST(pipelining_without_reading_is_bounded)
 	close(fd);
 	free(burst);
 	server_down();
+}
+
+/* ---- answers on the wire, whole ------------------------------------------------------ */
+
+/* Every byte a client received, however many (an inbox keeps 8 KiB). */
+struct stream {
+	int fd;
+	char *data;
+	size_t len, cap;
+	int eof;
+};
+
+static void stream_read(struct stream *st)
+{
+	for (;;) {
+		ssize_t n;
+		if (st->cap - st->len < 65536 + 1) {
+			st->cap = st->cap ? 2 * st->cap : (size_t)1 << 20;
+			st->data = realloc(st->data, st->cap);
+			CHECK(st->data != NULL);
+		}
+		n = recv(st->fd, st->data + st->len, st->cap - st->len - 1, 0);
+		if (n > 0) {
+			st->len += (size_t)n;
+			st->data[st->len] = 0;
+			continue;
+		}
+		if (n == 0 || (n < 0 && errno == ECONNRESET))
+			st->eof = 1;
+		return;
+	}
+}
+
+/*
+ * Split what st received into answers, each a head ending in a blank line
+ * and Content-Length bytes of body: the statuses of the first max whole
+ * ones in status[], their offsets in at[]; how many. Bytes that do not
+ * begin an answer (a torn head) fail the test.
+ */
+static int stream_answers(const struct stream *st, int *status, size_t *at,
+			  int max)
+{
+	size_t off = 0;
+	int n = 0;
+	while (n < max && st->len - off >= 9) {
+		const char *h = st->data + off, *end, *cl;
+		size_t hlen, blen = 0;
+		if (memcmp(h, "HTTP/1.1 ", 9))
+			FAILF("answer %d at byte %zu is not an answer: '%.40s'",
+			      n + 1, off, h);
+		if (!(end = memmem(h, st->len - off, "\r\n\r\n", 4)))
+			break;
+		hlen = (size_t)(end - h) + 4;
+		cl = memmem(h, hlen, "\r\nContent-Length: ", 18);
+		if (cl)
+			blen = strtoul(cl + 18, NULL, 10);
+		if (st->len - off < hlen + blen)
+			break;
+		status[n] = atoi(h + 9);
+		at[n++] = off;
+		off += hlen + blen;
+	}
+	return n;
+}
+
+/* Turn the loop and read until st holds want whole answers, or ms
+ * passed, or the server's end; how many it holds. */
+static int stream_wait(struct stream *st, int want, int ms, int *status,
+		       size_t *at)
+{
+	uint64_t until = uv_hrtime() + (uint64_t)ms * 1000000;
+	int n = 0;
+	while ((n = stream_answers(st, status, at, want)) < want && !st->eof &&
+	       uv_hrtime() < until) {
+		struct pollfd pf = { st->fd, POLLIN, 0 };
+		uv_run(&loop, UV_RUN_NOWAIT);
+		poll(&pf, 1, 5);
+		stream_read(st);
+	}
+	return n;
+}
+
+static int uploads_routed(void *arg)
+{
+	(void)arg;
+	return seen.uploads > 0;
+}
+
+static int accepted(void *arg)
+{
+	(void)arg;
+	return hs.conns != NULL;
+}
+
+TEST(continue_in_order_behind_queued_answers)
+{
+	/* three answers the client has not read yet, then an upload that
+	 * waits for 100 Continue before it sends its body (as curl does): the
+	 * 100 comes after them, whole, and then the answer to the upload */
+	static const char pipelined[] =
+		"GET /blob HTTP/1.1\r\n\r\n"
+		"GET /blob HTTP/1.1\r\n\r\n"
+		"GET /blob HTTP/1.1\r\n\r\n"
+		"POST /upload HTTP/1.1\r\nExpect: 100-continue\r\n"
+		"Content-Length: 5\r\n\r\n";
+	struct stream st = { 0 };
+	int status[5], i, n, small = 16384;
+	size_t at[5];
+
+	server_up(60000);
+	st.fd = client();
+	turn_until(accepted, NULL, "the connection");
+	/* (a small send buffer: the kernel takes little, the rest queues) */
+	CHECK_INT(0, uv_send_buffer_size((uv_handle_t *)&hs.conns->tcp, &small));
+	send_all(st.fd, pipelined, strlen(pipelined));
+	turn_until(uploads_routed, NULL, "the upload's head");
+	CHECK_INT(3, seen.requests);
+	CHECK(seen.queued_at_upload > BLOB);	/* answers were waiting */
+	n = stream_wait(&st, 4, 3000, status, at);
+	if (n < 4)
+		FAILF("%d answers within 3 s, want the three blobs and then "
+		      "'100 Continue'", n);
+	for (i = 0; i < 3; i++)
+		CHECK_INT(200, status[i]);
+	CHECK_INT(100, status[3]);
+	CHECK(!memcmp(st.data + at[3], "HTTP/1.1 100 Continue\r\n\r\n", 25));
+	CHECK_INT(3, seen.requests);	/* no body yet: not handled */
+	send_all(st.fd, "hello", 5);
+	n = stream_wait(&st, 5, 10000, status, at);
+	CHECK_INT(5, n);
+	CHECK_INT(200, status[4]);
+	CHECK(strstr(st.data + at[4], "POST /upload? auth= xtoken= body=hello"));
+	CHECK_INT(4, seen.requests);
+	close(st.fd);
+	free(st.data);
+	server_down();
+}
+
+TEST(head_over_its_ceiling_is_500_not_torn)
+{
+	/* extra header lines from 256 bytes under the head's ceiling to past
+	 * it: each answer is whole, with all of them, or a 500 */
+	int n, ok = 0, errs = 0;
+	server_up(60000);
+	for (n = 8192 - 256; n <= 8192 + 8; n++) {
+		struct stream st = { 0 };
+		char req[128];
+		int status[2];
+		size_t at[2];
+		st.fd = client();
+		snprintf(req, sizeof(req), "GET /extra?%d HTTP/1.1\r\n"
+			 "Connection: close\r\n\r\n", n);
+		send_all(st.fd, req, strlen(req));
+		stream_wait(&st, 2, 5000, status, at);
+		if (!st.eof)
+			FAILF("extra of %d bytes: no end of the answer", n);
+		if (stream_answers(&st, status, at, 2) != 1)
+			FAILF("extra of %d bytes: not one whole answer but "
+			      "'%.60s'...", n, st.data);
+		if (status[0] == 200) {
+			const char *x = strstr(st.data, "X-Pad: ");
+			if (!x || strspn(x + 7, "p") != (size_t)n - 9)
+				FAILF("extra of %d bytes: a 200 without it", n);
+			ok++;
+		} else {
+			CHECK_INT(500, status[0]);
+			CHECK(strstr(st.data, "Connection: close\r\n"));
+			errs++;
+		}
+		close(st.fd);
+		free(st.data);
+	}
+	CHECK(ok > 0 && errs > 0);	/* both sides of the ceiling */
+	turn_count(&seen.freed, ok + errs, "the connections freed");
+	server_down();
+}
+
+TEST(allowed_origin_must_be_an_origin)
+{
+	/* what --allow-origin takes: an Origin as a browser sends it */
+	static const struct { const char *o; int ok; } t[] = {
+		{ "https://lab.example", 1 },
+		{ "http://127.0.0.1:8080", 1 },
+		{ "http://[::1]:3000", 1 },
+		{ "app+x-1.y://h", 1 },
+		{ "https://a.example:65535", 1 },
+		{ "", 0 },
+		{ "*", 0 },
+		{ "null", 0 },				/* opaque: any sandboxed page */
+		{ "lab.example", 0 },
+		{ "https://", 0 },
+		{ "https://lab.example/", 0 },		/* a URL, not an origin */
+		{ "https://lab.example/x", 0 },
+		{ "https://Lab.example", 0 },		/* browsers send lowercase */
+		{ "HTTPS://lab.example", 0 },
+		{ "https://lab.example:", 0 },
+		{ "https://lab.example:0", 0 },
+		{ "https://lab.example:65536", 0 },
+		{ "https://lab.example:080800", 0 },
+		{ "https://lab.example:80x", 0 },
+		{ "https://-lab.example", 0 },
+		{ "https://[::1", 0 },
+		{ "https://[]", 0 },
+		{ "https://a b", 0 },
+		{ "https://lab.example\r\nSet-Cookie: x=1", 0 },
+		{ "https://lab.example\n", 0 },
+		{ "https://lab.\x7f", 0 },
+		{ "1http://lab.example", 0 },
+		{ "https:/lab.example", 0 },
+		{ "https://user@lab.example", 0 },
+	};
+	char longest[HTTP_ORIGIN_MAX + 1];
+	size_t i;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (http_origin_valid(t[i].o) != t[i].ok)
+			FAILF("'%s': want %s", t[i].o, t[i].ok ? "valid" : "refused");
+	/* as long as an Origin a request may carry, and one byte more */
+	memcpy(longest, "https://", 8);
+	memset(longest + 8, 'a', HTTP_ORIGIN_MAX - 1 - 8);
+	longest[HTTP_ORIGIN_MAX - 1] = 0;
+	CHECK_INT(1, http_origin_valid(longest));
+	longest[HTTP_ORIGIN_MAX - 1] = 'a';
+	longest[HTTP_ORIGIN_MAX] = 0;
+	CHECK_INT(0, http_origin_valid(longest));
 }
