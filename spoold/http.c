@@ -664,7 +664,8 @@ void http_error(struct conn *c, int status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	buf_init(&b, 2048);
+	/* room for the message escaped whole: \u00XX is 6 bytes a byte */
+	buf_init(&b, sizeof(msg) * 6 + 32);
 	buf_puts(&b, "{\"error\": ");
 	buf_json_str(&b, msg, strlen(msg));
 	buf_puts(&b, "}\n");
@@ -694,7 +695,7 @@ static void reply_early(struct conn *c, int soft)
 		req_fail(c, 400, "bad request");
 	if (!c->req.errmsg[0])
 		msg = http_reason(c->req.err);	/* no scratch: out of memory */
-	buf_init(&b, 1024);
+	buf_init(&b, HTTP_ERRMSG_MAX * 6 + 32);	/* escaped whole, as above */
 	buf_puts(&b, "{\"error\": ");
 	buf_json_str(&b, msg, strlen(msg));
 	buf_puts(&b, "}\n");
