@@ -650,9 +650,9 @@ static int new_names(char names[][SPOOL_NAME_MAX], int max)
 	return n;
 }
 
-/* Block until someone closes the directory fd watches (IN_CLOSE_NOWRITE
- * of the directory itself), at most 10 s. */
-static void wait_dir_closed(int fd)
+/* Block until someone closes name (NULL: the directory itself) after
+ * reading, in the directory fd watches (IN_CLOSE_NOWRITE), at most 10 s. */
+static void wait_closed(int fd, const char *name)
 {
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
 	struct pollfd p = { fd, POLLIN, 0 };
@@ -668,7 +668,8 @@ static void wait_dir_closed(int fd)
 			struct inotify_event *ev = (struct inotify_event *)at;
 
 			at += sizeof(*ev) + ev->len;
-			if ((ev->mask & IN_CLOSE_NOWRITE) && !ev->len)
+			if ((ev->mask & IN_CLOSE_NOWRITE) &&
+			    (name ? ev->len && !strcmp(ev->name, name) : !ev->len))
 				return;
 		}
 	}
@@ -704,7 +705,7 @@ TEST(load_leaving_during_listing)
 	CHECK_INT(0, watch_start(&srv.watch, &loop, &srv.core, &srv.disk, 0,
 				 &srv.log));
 	watch_load(&srv.watch);
-	wait_dir_closed(fd);	/* the reader has both names */
+	wait_closed(fd, NULL);	/* the reader has both names */
 	CHECK_INT(0, spool_open(&local, "sp", 0));
 	CHECK_INT(0, spool_claim(&local, &cl, &o));	/* names[0], the first */
 	CHECK_INT(0, strncmp(o.n.id, names[0] + 44, SPOOL_ID_LEN));
@@ -715,6 +716,53 @@ TEST(load_leaving_during_listing)
 	CHECK_INT(0, index_has(&srv.core.ix, names[0]));
 	CHECK_INT(1, index_has(&srv.core.ix, names[1]));
 	CHECK_INT(1, srv.core.ix.n);
+	spool_close(&local);
+	close(fd);
+}
+
+/*
+ * The same race for a tagged order that arrives: watch has a reader read
+ * its tags before it is indexed, and an order claimed meanwhile (its
+ * IN_MOVED_FROM handled first) was indexed all the same, with the same
+ * costs. The test plays the turns in that order: the order comes back from
+ * held/, watch reads inotify, the reader reads the order's file, a local
+ * runner with the tag claims it, watch reads inotify, and only then does
+ * the loop take the reader's answer.
+ */
+TEST(tags_read_leaving)
+{
+	const char *gpu[] = { "gpu" };
+	struct claimant cl = { "runner1", 1, gpu, 0, 0 };
+	char names[1][SPOOL_NAME_MAX], id[SPOOL_ID_LEN + 1];
+	struct spool local;
+	struct order o, claimed;
+	int fd;
+
+	server_up(NULL);
+	CHECK_INT(201, answer(post("/v1/jobs", "{\"scriptName\": \"a.py\", "
+				   "\"spool\": {\"tags\": [\"gpu\"]}}")));
+	CHECK_INT(1, new_names(names, 1));
+	snprintf(id, sizeof(id), "%.*s", SPOOL_ID_LEN, names[0] + 44);
+	CHECK_INT(0, spool_open(&local, "sp", 0));
+	CHECK_INT(0, spool_hold(&local, id, NULL));
+	CHECK_INT(0, watch_start(&srv.watch, &loop, &srv.core, &srv.disk, 0,
+				 &srv.log));
+	CHECK_INT(0, spool_unhold(&local, id, &o));
+	CHECK_STR(names[0], o.file);
+	fd = inotify_init1(IN_CLOEXEC);
+	CHECK(fd >= 0);
+	CHECK(inotify_add_watch(fd, "sp/new", IN_CLOSE_NOWRITE) >= 0);
+	/* the loop's turn that reads inotify: the arrival; its tags are read */
+	srv.watch.inotify_poll.poll_cb(&srv.watch.inotify_poll, 0, UV_READABLE);
+	wait_closed(fd, o.file);
+	CHECK_INT(0, spool_claim(&local, &cl, &claimed));
+	CHECK_STR(id, claimed.n.id);
+	/* the next: the leaving, before the reader's answer is taken */
+	srv.watch.inotify_poll.poll_cb(&srv.watch.inotify_poll, 0, UV_READABLE);
+	while (disk_busy(&srv.disk))
+		uv_run(&loop, UV_RUN_ONCE);
+	CHECK_INT(0, index_has(&srv.core.ix, o.file));
+	CHECK_INT(0, srv.core.ix.n);
 	spool_close(&local);
 	close(fd);
 }
