@@ -193,18 +193,26 @@ static void run_claim(struct op *op, struct spool *sp)
 			 ? spool_error(sp) : strerror(-c->rc));
 }
 
-/* The names a claim did not try go back into the index, those still in
- * new/ (one that went meanwhile had its inotify removal already). */
-static void give_back_untried(struct core *k, struct claim_op *c)
+/* 1 if name is in new/ now, looked at on the loop: for a name indexed
+ * after its time off the loop, whose inotify removal may have been handled
+ * already (a removal after this look is handled after it). */
+static int in_new(struct core *k, const char *name)
 {
 	char path[SPOOL_NAME_MAX + 8];
+
+	snprintf(path, sizeof(path), "new/%s", name);
+	return faccessat(k->sp.root, path, F_OK, 0) == 0;
+}
+
+/* The names a claim did not try go back into the index, those still in
+ * new/. */
+static void give_back_untried(struct core *k, struct claim_op *c)
+{
 	struct order_name n;
 	int i, added = 0;
 
 	for (i = c->tried; i < c->nnames; i++) {
-		snprintf(path, sizeof(path), "new/%s", c->names[i]);
-		if (name_parse(c->names[i], &n) == 0 &&
-		    faccessat(k->sp.root, path, F_OK, 0) == 0)
+		if (name_parse(c->names[i], &n) == 0 && in_new(k, c->names[i]))
 			added += index_add(&k->ix, c->names[i], &n, c->ts[i]) > 0;
 	}
 	if (added)
@@ -483,7 +491,8 @@ static void done_tags(struct op *op)
 {
 	struct tags_op *t = container_of(op, struct tags_op, op);
 	struct core *k = t->k;
-	if (t->rc == 0) {
+	/* (claimed, held or cancelled while its tags were read: not indexed) */
+	if (t->rc == 0 && in_new(k, t->o.file)) {
 		const char *tp[SPOOL_TAGS_MAX];
 		struct tagset *ts;
 		int i;

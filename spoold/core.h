@@ -358,6 +358,7 @@ struct watch {
 	int draining;
 	int scanning;			/* a rescan is in flight */
 	int rescan_again;
+	struct index gone;		/* names that left new/ during the listing */
 	uint64_t scan_t0;		/* uv_hrtime when it began */
 	int64_t scan_ms;		/* how long the last one took */
 	size_t scan_n;			/* and how many orders it listed */

@@ -19,6 +19,12 @@
  * (watch_load): claims are served from what is loaded so far, and a claim
  * that would not wait is held until the load is done.
  *
+ * A listing's names reach the loop a chunk at a time, after inotify may
+ * have reported some of them gone (claimed by a local runner, held,
+ * cancelled): the loop keeps the names that leave during a listing (gone)
+ * and merges none of them from it, else the index would keep an order that
+ * is not there (counted as queued, as the oldest, until a later sweep).
+ *
  * Layer: 3 core
  */
 #include <errno.h>
@@ -37,6 +43,9 @@
 #define WATCH_MASK (IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_MOVED_FROM | \
 		    IN_DELETE)
 #define SCAN_MAX ((size_t)1 << 30)	/* bytes of names one rescan may list */
+/* Names kept that left new/ during one listing (64 bytes each); past it
+ * the listing is followed by another, whose sweep takes what slipped in. */
+#define GONE_MAX ((size_t)1 << 16)
 
 /* ---- drops --------------------------------------------------------------------- */
 
@@ -96,6 +105,15 @@ static void ingest(struct watch *wa, const char *name)
 	disk_submit(wa->disk, &g->op);
 }
 
+/* name left new/ while a listing is under way, which may have read it;
+ * when it cannot be kept, a listing follows whose sweep takes it out. */
+static void note_gone(struct watch *wa, const char *name,
+		      const struct order_name *n)
+{
+	if (wa->gone.n >= GONE_MAX || index_add(&wa->gone, name, n, NULL) < 0)
+		wa->rescan_again = 1;
+}
+
 static void on_inotify(uv_poll_t *p, int status, int events)
 {
 	struct watch *wa = p->data;
@@ -119,10 +137,13 @@ static void on_inotify(uv_poll_t *p, int status, int events)
 			    strlen(ev->name) >= SPOOL_NAME_MAX)
 				continue;
 			if (name_parse(ev->name, &on) == 0) {
-				if (ev->mask & (IN_MOVED_FROM | IN_DELETE))
+				if (ev->mask & (IN_MOVED_FROM | IN_DELETE)) {
 					index_del(&wa->core->ix, ev->name);
-				else
+					if (wa->scanning && !on.claimed)
+						note_gone(wa, ev->name, &on);
+				} else {
 					added += core_seen(wa->core, ev->name, &on);
+				}
 			} else if (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) {
 				ingest(wa, ev->name);
 			}
@@ -148,6 +169,7 @@ int watch_start(struct watch *wa, uv_loop_t *loop, struct core *k,
 	wa->rescan_ms = rescan_ms;
 	wa->log = log;
 	wa->inotify_fd = -1;
+	index_init(&wa->gone);
 	uv_timer_init(loop, &wa->rescan_timer);
 	wa->rescan_timer.data = wa;
 	fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
@@ -187,6 +209,7 @@ void watch_stop(struct watch *wa)
 void watch_close(struct watch *wa)
 {
 	uv_close((uv_handle_t *)&wa->rescan_timer, NULL);
+	index_release(&wa->gone);
 }
 
 /* ---- scanning ----------------------------------------------------------------------- */
@@ -285,9 +308,11 @@ static int scan_visit(void *arg, const struct order *o)
 	return 0;
 }
 
-/* Merge the records of names into the index; how many were new. */
-static int scan_apply(struct core *k, const struct buf *names)
+/* Merge the records of names into the index, but for the names that left
+ * meanwhile; how many were new. */
+static int scan_apply(struct watch *wa, const struct buf *names)
 {
+	struct core *k = wa->core;
 	const char *p = names->data, *end = p ? p + names->len : NULL;
 	int added = 0;
 	while (p && p < end) {
@@ -296,6 +321,8 @@ static int scan_apply(struct core *k, const struct buf *names)
 		p = tags + strlen(tags) + 1;
 		if (name_parse(name, &n) < 0)
 			continue;
+		if (wa->gone.n && index_has(&wa->gone, name))
+			continue;	/* (back since? then inotify added it) */
 		if (!tags[0]) {
 			added += index_add(&k->ix, name, &n, NULL) > 0;
 		} else {
@@ -352,7 +379,7 @@ static void merge_ready(struct watch_op *l)
 	for (; ch; ch = next) {
 		next = ch->next;
 		if (!wa->draining)
-			added += scan_apply(wa->core, &ch->names);
+			added += scan_apply(wa, &ch->names);
 		buf_release(&ch->names);
 		free(ch);
 	}
@@ -378,6 +405,7 @@ static void on_list_closed(uv_handle_t *h)
 static void scan_finish(struct watch *wa, struct watch_op *l)
 {
 	merge_ready(l);		/* (frees what is left when draining) */
+	index_release(&wa->gone);
 	buf_release(&l->names);
 	buf_release(&l->drops);
 	uv_close((uv_handle_t *)&l->async, on_list_closed);
@@ -415,7 +443,7 @@ static void done_list_new(struct op *op)
 	}
 	merge_ready(l);
 	t0 = uv_hrtime();
-	wa->merge_added += scan_apply(wa->core, &l->names);
+	wa->merge_added += scan_apply(wa, &l->names);
 	gone = index_sweep(&wa->core->ix);
 	wa->merge_ns += uv_hrtime() - t0;
 	wa->merge_ms = (int64_t)(wa->merge_ns / 1000000);

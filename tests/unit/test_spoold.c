@@ -11,6 +11,9 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <poll.h>
+#include <sys/inotify.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "../../spoold/handler.h"
@@ -621,4 +624,145 @@ TEST(index_packed_order)
 	CHECK_INT(1, index_del(&ix, sorted[N - 1]));
 	CHECK_INT(0, (long long)ix.n);
 	index_release(&ix);
+}
+
+/* ---- the start-up load while new/ changes (watch.c) ------------------------ */
+
+/* The queued names in sp/new/, sorted (claim order); how many (at most max). */
+static int new_names(char names[][SPOOL_NAME_MAX], int max)
+{
+	const char *sorted[8];
+	char got[8][SPOOL_NAME_MAX];
+	DIR *d = opendir("sp/new");
+	struct dirent *e;
+	int n = 0, i;
+
+	CHECK(d != NULL && max <= 8);
+	while ((e = readdir(d)) && n < max)
+		if (e->d_name[0] != '.')
+			snprintf(got[n++], SPOOL_NAME_MAX, "%s", e->d_name);
+	closedir(d);
+	for (i = 0; i < n; i++)
+		sorted[i] = got[i];
+	qsort(sorted, n, sizeof(sorted[0]), cmp_str);
+	for (i = 0; i < n; i++)
+		snprintf(names[i], SPOOL_NAME_MAX, "%s", sorted[i]);
+	return n;
+}
+
+/* Block until someone closes name (NULL: the directory itself) after
+ * reading, in the directory fd watches (IN_CLOSE_NOWRITE), at most 10 s. */
+static void wait_closed(int fd, const char *name)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	struct pollfd p = { fd, POLLIN, 0 };
+
+	for (;;) {
+		ssize_t n;
+		char *at;
+
+		CHECK_INT(1, poll(&p, 1, 10000));
+		n = read(fd, buf, sizeof(buf));
+		CHECK(n > 0);
+		for (at = buf; at < buf + n;) {
+			struct inotify_event *ev = (struct inotify_event *)at;
+
+			at += sizeof(*ev) + ev->len;
+			if ((ev->mask & IN_CLOSE_NOWRITE) &&
+			    (name ? ev->len && !strcmp(ev->name, name) : !ev->len))
+				return;
+		}
+	}
+}
+
+/*
+ * An order that another process (here a local runner) takes out of new/
+ * after the start-up listing read its name, but before the loop merged
+ * what the listing read: inotify reports it gone first, and the index must
+ * not keep it anyway. Kept, it was counted in spool_index_orders and, being
+ * the oldest (local runners claim in name order), in
+ * spool_oldest_queued_age_seconds, until a rescan swept it (with
+ * --rescan 0, or no claimer through the daemon, never). The test plays the
+ * loop's turns in that order: it waits until the reader has closed new/
+ * (its listing is read), claims as the runner would, lets watch read
+ * inotify, and only then lets the loop take the listing.
+ */
+TEST(load_leaving_during_listing)
+{
+	char names[2][SPOOL_NAME_MAX];
+	struct claimant cl = { "runner1", 0, NULL, 0, 0 };
+	struct spool local;
+	struct order o;
+	int fd;
+
+	server_up(NULL);
+	CHECK_INT(201, answer(post("/v1/jobs", "{\"scriptName\": \"a.py\"}")));
+	CHECK_INT(201, answer(post("/v1/jobs", "{\"scriptName\": \"b.py\"}")));
+	CHECK_INT(2, new_names(names, 2));
+	fd = inotify_init1(IN_CLOEXEC);
+	CHECK(fd >= 0);
+	CHECK(inotify_add_watch(fd, "sp/new", IN_CLOSE_NOWRITE) >= 0);
+	CHECK_INT(0, watch_start(&srv.watch, &loop, &srv.core, &srv.disk, 0,
+				 &srv.log));
+	watch_load(&srv.watch);
+	wait_closed(fd, NULL);	/* the reader has both names */
+	CHECK_INT(0, spool_open(&local, "sp", 0));
+	CHECK_INT(0, spool_claim(&local, &cl, &o));	/* names[0], the first */
+	CHECK_INT(0, strncmp(o.n.id, names[0] + 44, SPOOL_ID_LEN));
+	/* the loop's turn that reads inotify, before the listing's is taken */
+	srv.watch.inotify_poll.poll_cb(&srv.watch.inotify_poll, 0, UV_READABLE);
+	while (srv.core.loading)
+		uv_run(&loop, UV_RUN_ONCE);
+	CHECK_INT(0, index_has(&srv.core.ix, names[0]));
+	CHECK_INT(1, index_has(&srv.core.ix, names[1]));
+	CHECK_INT(1, srv.core.ix.n);
+	spool_close(&local);
+	close(fd);
+}
+
+/*
+ * The same race for a tagged order that arrives: watch has a reader read
+ * its tags before it is indexed, and an order claimed meanwhile (its
+ * IN_MOVED_FROM handled first) was indexed all the same, with the same
+ * costs. The test plays the turns in that order: the order comes back from
+ * held/, watch reads inotify, the reader reads the order's file, a local
+ * runner with the tag claims it, watch reads inotify, and only then does
+ * the loop take the reader's answer.
+ */
+TEST(tags_read_leaving)
+{
+	const char *gpu[] = { "gpu" };
+	struct claimant cl = { "runner1", 1, gpu, 0, 0 };
+	char names[1][SPOOL_NAME_MAX], id[SPOOL_ID_LEN + 1];
+	struct spool local;
+	struct order o, claimed;
+	int fd;
+
+	server_up(NULL);
+	CHECK_INT(201, answer(post("/v1/jobs", "{\"scriptName\": \"a.py\", "
+				   "\"spool\": {\"tags\": [\"gpu\"]}}")));
+	CHECK_INT(1, new_names(names, 1));
+	snprintf(id, sizeof(id), "%.*s", SPOOL_ID_LEN, names[0] + 44);
+	CHECK_INT(0, spool_open(&local, "sp", 0));
+	CHECK_INT(0, spool_hold(&local, id, NULL));
+	CHECK_INT(0, watch_start(&srv.watch, &loop, &srv.core, &srv.disk, 0,
+				 &srv.log));
+	CHECK_INT(0, spool_unhold(&local, id, &o));
+	CHECK_STR(names[0], o.file);
+	fd = inotify_init1(IN_CLOEXEC);
+	CHECK(fd >= 0);
+	CHECK(inotify_add_watch(fd, "sp/new", IN_CLOSE_NOWRITE) >= 0);
+	/* the loop's turn that reads inotify: the arrival; its tags are read */
+	srv.watch.inotify_poll.poll_cb(&srv.watch.inotify_poll, 0, UV_READABLE);
+	wait_closed(fd, o.file);
+	CHECK_INT(0, spool_claim(&local, &cl, &claimed));
+	CHECK_STR(id, claimed.n.id);
+	/* the next: the leaving, before the reader's answer is taken */
+	srv.watch.inotify_poll.poll_cb(&srv.watch.inotify_poll, 0, UV_READABLE);
+	while (disk_busy(&srv.disk))
+		uv_run(&loop, UV_RUN_ONCE);
+	CHECK_INT(0, index_has(&srv.core.ix, o.file));
+	CHECK_INT(0, srv.core.ix.n);
+	spool_close(&local);
+	close(fd);
 }
