@@ -479,8 +479,9 @@ int outbox_send(struct outbox *ob, struct boss *b, const char *id, int attempt,
 /*
  * Try to deliver every file of the outbox, logs before the outcome they
  * go with, except those held by a slot. Stops at the first transport error. *left gets how many files
- * remain. 0 (all delivered or settled), a negative errno from the
- * transport, or another errno. say (may be NULL) is told about settled files.
+ * remain (at least 1 when the outbox could not be listed whole). 0 (all
+ * delivered or settled), a negative errno from the transport, or another
+ * errno (then b->err says why). say (may be NULL) is told about settled files.
  */
 int outbox_flush(struct outbox *ob, struct boss *b, int *left,
 		 void (*tell)(const char *line));
