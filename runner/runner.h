@@ -366,7 +366,9 @@ int outcome_build(const struct exec_result *r, const struct run_info *ri,
  * ($SPOOL_OUTCOME, at most SPOOL_OUTCOME_MAX bytes), else for exit 0
  * {"status":200,"exitCode":0}, goes into r->outcome. ri->outcome_from says
  * which ("stdout", "file", "exit"); a file that is there but no JSON object
- * sets ri->outcome_bad (the attempt then fails saying so). 0 or -ENOMEM.
+ * sets ri->outcome_bad (the attempt then fails saying so). 0, or a
+ * negative errno when the runner cannot look at the file (EIO, ESTALE,
+ * EMFILE, ENOMEM): its trouble, not the program's.
  */
 int outcome_command(struct exec_result *r, struct run_info *ri, const char *file);
 
