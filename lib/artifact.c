@@ -97,11 +97,16 @@ static int job_dir(struct spool *sp, const char *top, const char *id, char *out,
 
 static int check_job(struct spool *sp, const char *id)
 {
-	char jp[SP_PATH_MAX];
+	int r;
 
 	if (!id_valid(id))
 		return sp_fail(sp, -EINVAL, "bad job id '%.40s'", id);
-	if (sp_exists(sp, sp_job_path(id, jp, sizeof(jp))) != 1)
+	/* only ENOENT is "no job": a stat that failed (EIO) must not read as
+	 * "no checkpoint", or the next attempt starts from nothing */
+	if ((r = spool_job_exists(sp, id)) < 0)
+		return sp_fail(sp, r == -ESTALE ? -EIO : r, "cannot tell whether job '%s' exists: %s",
+			       id, strerror(-r));
+	if (r == 0)
 		return sp_fail(sp, -ENOENT, "no job '%s'", id);
 	return 0;
 }
@@ -287,7 +292,7 @@ int sp_files_job(struct spool *sp, const char *id)
 int artifact_walk(int dfd, const struct artifact_caps *caps,
 		  int (*fn)(void *arg, const char *name, const void *data, size_t len,
 			    char *why, size_t whylen),
-		  void *arg, struct buf *notes, int *kept, uint64_t *bytes)
+		  void *arg, struct buf *notes, int whole, int *kept, uint64_t *bytes)
 {
 	struct dirent *e;
 	char **v = NULL;
@@ -305,7 +310,7 @@ int artifact_walk(int dfd, const struct artifact_caps *caps,
 		return -errno;
 	}
 	rewinddir(d);
-	while ((e = readdir(d))) {
+	for (errno = 0; (e = readdir(d)); errno = 0) {
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
 		if (sp_reserve(&v, &cap, n + 1, sizeof(*v)) < 0 ||
@@ -315,6 +320,8 @@ int artifact_walk(int dfd, const struct artifact_caps *caps,
 		}
 		n++;
 	}
+	if (!r && !e && errno && whole)
+		r = -errno;	/* a listing cut short (ESTALE) is not the directory */
 	closedir(d);
 	if (r < 0)
 		goto out;
@@ -326,8 +333,12 @@ int artifact_walk(int dfd, const struct artifact_caps *caps,
 		struct stat st;
 		int rr;
 
-		if (fstatat(dfd, v[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
-			continue;	/* gone meanwhile */
+		if (fstatat(dfd, v[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno == ENOENT || !whole)
+				continue;	/* gone meanwhile */
+			r = -errno;
+			break;
+		}
 		if (S_ISDIR(st.st_mode))
 			snprintf(why, sizeof(why), "a subdirectory: only files at the top "
 				 "of the directory are kept");
@@ -344,7 +355,10 @@ int artifact_walk(int dfd, const struct artifact_caps *caps,
 			snprintf(why, sizeof(why), "%lld bytes would pass the cap of %llu bytes "
 				 "in all (%llu kept)", (long long)st.st_size,
 				 (unsigned long long)caps->total_max, (unsigned long long)*bytes);
-		else if ((rr = buf_read_file(&f, dfd, v[i])) < 0)
+		else if ((rr = sys_read_file(&f, dfd, v[i])) < 0 && rr != -ENOENT && whole) {
+			r = rr;	/* the file is there: the walk is not whole without it */
+			break;
+		} else if (rr < 0)
 			snprintf(why, sizeof(why), "cannot read it: %s", strerror(-rr));
 		else if (fn(arg, v[i], f.data ? f.data : "", f.len, why, sizeof(why)) != 0) {
 			if (!why[0])

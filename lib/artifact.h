@@ -76,12 +76,14 @@ int spool_artifact_usage(struct spool *sp, const char *id, const char *skip,
  * past the total or the count, or refused by fn) is appended to notes as a
  * JSON array's members {"name": N, "why": W} (comma-separated). *kept and
  * *bytes get what fn took. 0, or a negative errno (the directory cannot be
- * read: -ENOENT when it is gone).
+ * read: -ENOENT when it is gone). With whole (a checkpoint: all of it or
+ * none), a file that cannot be listed, stat'ed or read ends the walk with
+ * that errno instead of a note; one gone meanwhile (ENOENT) is left out.
  */
 int artifact_walk(int dirfd, const struct artifact_caps *caps,
 		  int (*fn)(void *arg, const char *name, const void *data, size_t len,
 			    char *why, size_t whylen),
-		  void *arg, struct buf *notes, int *kept, uint64_t *bytes);
+		  void *arg, struct buf *notes, int whole, int *kept, uint64_t *bytes);
 
 /* For artifact.c and checkpoint.c: TOP/FF/ID for job id into out (made when
  * make, the new entries synced); the job's existence (0, -ENOENT, -EINVAL). */
@@ -95,7 +97,8 @@ int sp_files_job(struct spool *sp, const char *id);
  * A pack: "spool-checkpoint 1\n", then per file "F SIZE NAME\n" and its
  * bytes, then "E\n". Pack the regular files at the top of the directory
  * dirfd into out (reset first), within caps, as artifact_walk (notes
- * likewise). How many files were packed, or a negative errno.
+ * likewise) with whole: a file that cannot be read fails the pack, never
+ * leaves it out. How many files were packed, or a negative errno.
  */
 int ckpt_pack(int dirfd, const struct artifact_caps *caps, struct buf *out,
 	      struct buf *notes);

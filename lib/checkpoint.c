@@ -61,7 +61,7 @@ int ckpt_pack(int dirfd, const struct artifact_caps *caps, struct buf *out,
 	buf_reset(out);
 	if ((r = buf_puts(out, PACK_MAGIC)) < 0)
 		return r;
-	if ((r = artifact_walk(dirfd, caps, pack_one, out, notes, &kept, &bytes)) < 0)
+	if ((r = artifact_walk(dirfd, caps, pack_one, out, notes, 1, &kept, &bytes)) < 0)
 		return r;
 	if ((r = buf_puts(out, "E\n")) < 0)
 		return r;
@@ -279,9 +279,14 @@ int spool_checkpoint_get(struct spool *sp, const char *id, struct buf *out,
 		}
 		r = ckpt_pack(fd, &caps, out, NULL);
 		close(fd);
-		if (r < 0)
+		if (r < 0) {
+			/* never part of it (the next attempt would resume from
+			 * half a state); ESTALE of ours means a lost claim */
+			buf_reset(out);
+			r = r == -ESTALE ? -EIO : r;
 			return sp_fail(sp, r, "cannot read the checkpoint '%s': %s", p,
 				       strerror(-r));
+		}
 		if (stamp_out)
 			memcpy(stamp_out, stamp, sizeof(stamp));
 		return 0;

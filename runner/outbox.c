@@ -329,6 +329,13 @@ static int deliver(struct outbox *ob, struct boss *b, const char *file,
 	return 0;
 }
 
+/* The outbox cannot be listed: r, its reason where the boss's would be. */
+static int list_failed(struct outbox *ob, struct boss *b, int r)
+{
+	snprintf(b->err, sizeof(b->err), "cannot list the outbox %s: %s", ob->dir, strerror(-r));
+	return r;
+}
+
 int outbox_flush(struct outbox *ob, struct boss *b, int *left,
 		 void (*tell)(const char *line))
 {
@@ -338,18 +345,19 @@ int outbox_flush(struct outbox *ob, struct boss *b, int *left,
 	DIR *d;
 	int fd, r = 0;
 
-	*left = 0;
+	*left = 1;	/* not listed yet: maybe some (never "all delivered") */
 	if ((fd = openat(ob->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return -errno;
+		return list_failed(ob, b, -errno);
 	if (!(d = fdopendir(fd))) {
+		r = -errno;
 		close(fd);
-		return -errno;
+		return list_failed(ob, b, r);
 	}
 	if (!(names = calloc(FLUSH_MAX, sizeof(*names)))) {
 		closedir(d);
-		return -ENOMEM;
+		return list_failed(ob, b, -ENOMEM);
 	}
-	while ((e = readdir(d)) && n < FLUSH_MAX) {
+	for (errno = 0; (e = readdir(d)) && n < FLUSH_MAX; errno = 0) {
 		if (e->d_name[0] == '.' || !strcmp(e->d_name, "tmp") ||
 		    !strcmp(e->d_name, "dead"))
 			continue;
@@ -359,9 +367,13 @@ int outbox_flush(struct outbox *ob, struct boss *b, int *left,
 		}
 		n++;
 	}
+	if (!r && !e && errno)
+		r = list_failed(ob, b, -errno);	/* cut short (ESTALE): not the outbox */
 	closedir(d);
-	if (n == FLUSH_MAX)
-		*left = 1;	/* maybe more: the next flush sees them */
+	if (r)
+		*left = n ? (int)n : 1;	/* not listed whole: maybe some */
+	else
+		*left = n == FLUSH_MAX;	/* maybe more: the next flush sees them */
 	qsort(names, n, sizeof(*names), cmp_names);
 	for (i = 0; i < n && !r; i++) {
 		int k = held(ob, names[i]) ? 0 : deliver(ob, b, names[i], tell);

@@ -295,6 +295,17 @@ static int take_object(struct exec_result *r, const char *s, size_t n)
 	return e;
 }
 
+/*
+ * Did reading the program's outcome file fail because of the program (it
+ * left no regular file there, or one it made unreadable, or removed it
+ * meanwhile)? Anything else (EIO, ESTALE, EMFILE, ENOMEM) is the runner's
+ * trouble: the program is not to fail for it.
+ */
+static int program_fault(int e)
+{
+	return e == -ENOENT || e == -EINVAL || e == -ELOOP || e == -EACCES || e == -EPERM;
+}
+
 int outcome_command(struct exec_result *r, struct run_info *ri, const char *file)
 {
 	struct stat st;
@@ -309,9 +320,13 @@ int outcome_command(struct exec_result *r, struct run_info *ri, const char *file
 	ri->outcome_from = "exit";
 	if (r->end != END_EXITED)
 		return 0;	/* timed out, killed: the outcome says so */
-	/* lstat first: a FIFO there would block the open */
-	if (lstat(file, &st) < 0)
+	/* lstat first: a FIFO there would block the open; only a file that
+	 * is not there means "no outcome file" (exit 0 is then success) */
+	if (lstat(file, &st) < 0) {
+		if (errno != ENOENT)
+			return -errno;
 		goto exit_status;
+	}
 	ri->outcome_from = "file";
 	if (!S_ISREG(st.st_mode)) {
 		ri->outcome_bad = "$SPOOL_OUTCOME is not a regular file";
@@ -321,7 +336,7 @@ int outcome_command(struct exec_result *r, struct run_info *ri, const char *file
 	e = buf_read_file(&f, AT_FDCWD, file);
 	if (e == -EFBIG) {
 		ri->outcome_bad = "the outcome in $SPOOL_OUTCOME is too large";
-	} else if (e == -ENOMEM) {
+	} else if (e < 0 && !program_fault(e)) {
 		buf_release(&f);
 		return e;
 	} else if (e < 0 || !f.data ||

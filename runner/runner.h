@@ -366,7 +366,9 @@ int outcome_build(const struct exec_result *r, const struct run_info *ri,
  * ($SPOOL_OUTCOME, at most SPOOL_OUTCOME_MAX bytes), else for exit 0
  * {"status":200,"exitCode":0}, goes into r->outcome. ri->outcome_from says
  * which ("stdout", "file", "exit"); a file that is there but no JSON object
- * sets ri->outcome_bad (the attempt then fails saying so). 0 or -ENOMEM.
+ * sets ri->outcome_bad (the attempt then fails saying so). 0, or a
+ * negative errno when the runner cannot look at the file (EIO, ESTALE,
+ * EMFILE, ENOMEM): its trouble, not the program's.
  */
 int outcome_command(struct exec_result *r, struct run_info *ri, const char *file);
 
@@ -479,8 +481,9 @@ int outbox_send(struct outbox *ob, struct boss *b, const char *id, int attempt,
 /*
  * Try to deliver every file of the outbox, logs before the outcome they
  * go with, except those held by a slot. Stops at the first transport error. *left gets how many files
- * remain. 0 (all delivered or settled), a negative errno from the
- * transport, or another errno. say (may be NULL) is told about settled files.
+ * remain (at least 1 when the outbox could not be listed whole). 0 (all
+ * delivered or settled), a negative errno from the transport, or another
+ * errno (then b->err says why). say (may be NULL) is told about settled files.
  */
 int outbox_flush(struct outbox *ob, struct boss *b, int *left,
 		 void (*tell)(const char *line));

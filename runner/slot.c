@@ -357,10 +357,14 @@ static void run_task(struct ctx *c)
 	    sj.sname, sj.is_command ? " (a command job)" : "");
 
 	snprintf(ofile, sizeof(ofile), "%s/%s", wd, SCRIPT_OUTCOME_FILE);
-	if ((r = exec_run(&s, &res)) < 0 ||
-	    (sj.is_command && (r = outcome_command(&res, &ri, ofile)) < 0)) {
+	if ((r = exec_run(&s, &res)) < 0) {
 		exec_result_release(&res);
 		trouble(c, "cannot run the script: %s", strerror(-r));
+		goto done;
+	}
+	if (sj.is_command && (r = outcome_command(&res, &ri, ofile)) < 0) {
+		exec_result_release(&res);
+		trouble(c, "cannot read the outcome '%s': %s", ofile, strerror(-r));
 		goto done;
 	}
 	live_end(&lv, &res.log);

@@ -334,7 +334,8 @@ void files_keep(struct claimer *cl, struct task *t, struct run_files *f, struct 
 		buf_printf(log, "[runner: %s]\n", f->art_err);
 		return;
 	}
-	r = artifact_walk(fd, &cl->rn->caps, keep_one, &k, &f->refused, &f->kept, &f->kept_bytes);
+	r = artifact_walk(fd, &cl->rn->caps, keep_one, &k, &f->refused, 0, &f->kept,
+			  &f->kept_bytes);
 	close(fd);
 	if (r < 0) {
 		snprintf(f->art_err, sizeof(f->art_err), "cannot read $SPOOL_ARTIFACTS_DIR: %s", strerror(-r));
