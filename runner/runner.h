@@ -300,9 +300,11 @@ void files_release(struct run_files *f);
 
 /*
  * Make adir and cdir below the work directory wd, and restore the job's
- * checkpoint into cdir (from the spool, or the boss). 0, or a negative
- * errno when the directories cannot be made (the runner's trouble); a
- * checkpoint that cannot be had is only noted (ckpt_note).
+ * checkpoint into cdir (from the spool, or the boss). 0 (also when the job
+ * has no checkpoint), or a negative errno: the directories cannot be made,
+ * or the job's checkpoint cannot be read, fetched (an answer other than
+ * 200 or 404, a failed transport) or restored, why in ckpt_note. Either is
+ * the runner's trouble: the run must not start from nothing.
  */
 int files_prepare(struct claimer *cl, struct task *t, const char *wd,
 		  struct run_files *f);

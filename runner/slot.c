@@ -327,8 +327,11 @@ static void run_task(struct ctx *c)
 		goto done;
 	}
 	if ((r = files_prepare(c->cl, t, wd, &rf)) < 0) {
-		trouble(c, "cannot make the artifact and checkpoint directories in '%s': %s",
-			wd, strerror(-r));
+		if (rf.ckpt_note[0])	/* not from nothing: its save would prune it */
+			trouble(c, "%s", rf.ckpt_note);
+		else
+			trouble(c, "cannot make the artifact and checkpoint directories in '%s': %s",
+				wd, strerror(-r));
 		goto done;
 	}
 	ri.files = &rf;

@@ -180,6 +180,37 @@ int files_dirs(const char *wd, struct run_files *f)
 	return 0;
 }
 
+/*
+ * The job's checkpoint from the boss, into pack. 0; -ENOENT when the job has
+ * none (404, the one answer that means "start from nothing"); else a
+ * negative errno, why in note.
+ */
+static int ckpt_fetch(struct claimer *cl, struct task *t, struct buf *pack,
+		      char *note, size_t cap)
+{
+	char path[128], why[400] = "";
+	size_t keep = cl->b.reply.max;
+	int r;
+
+	snprintf(path, sizeof(path), "/v1/jobs/%s/checkpoint?token=%s", t->id, t->token);
+	cl->b.reply.max = CKPT_PACK_MAX;	/* this one answer may be that large */
+	r = boss_request(&cl->b, "GET", path, NULL, 0, 300, 0);
+	if (r == 0 && cl->b.status == 200)
+		r = buf_add(pack, cl->b.reply.data ? cl->b.reply.data : "", cl->b.reply.len);
+	else if (r == 0 && cl->b.status == 404)
+		r = -ENOENT;
+	else if (r == 0) {
+		boss_why(&cl->b, why, sizeof(why));
+		r = -EPROTO;
+	} else
+		snprintf(why, sizeof(why), "%.399s", cl->b.err[0] ? cl->b.err : strerror(-r));
+	buf_release(&cl->b.reply);	/* do not keep a large one around */
+	cl->b.reply.max = keep;
+	if (r < 0 && r != -ENOENT)
+		snprintf(note, cap, "cannot fetch the checkpoint: %s", why[0] ? why : strerror(-r));
+	return r;
+}
+
 int files_prepare(struct claimer *cl, struct task *t, const char *wd,
 		  struct run_files *f)
 {
@@ -189,37 +220,11 @@ int files_prepare(struct claimer *cl, struct task *t, const char *wd,
 	if ((r = files_dirs(wd, f)) < 0)
 		return r;
 	buf_init(&pack, CKPT_PACK_MAX);
-	if (cl->rn->boss_url) {
-		char path[128];
-		size_t keep = cl->b.reply.max;
-
-		snprintf(path, sizeof(path), "/v1/jobs/%s/checkpoint?token=%s", t->id, t->token);
-		cl->b.reply.max = CKPT_PACK_MAX;	/* this one answer may be that large */
-		r = boss_request(&cl->b, "GET", path, NULL, 0, 300, 0);
-		if (r == 0 && cl->b.status == 200)
-			r = buf_add(&pack, cl->b.reply.data ? cl->b.reply.data : "", cl->b.reply.len);
-		else if (r == 0 && cl->b.status == 404)
-			r = -ENOENT;
-		else if (r == 0) {
-			boss_why(&cl->b, f->ckpt_note, sizeof(f->ckpt_note));
-			r = -EPROTO;
-		} else
-			snprintf(f->ckpt_note, sizeof(f->ckpt_note), "cannot fetch the checkpoint: %.400s",
-				 cl->b.err[0] ? cl->b.err : strerror(-r));
-		buf_release(&cl->b.reply);	/* do not keep a large one around */
-		cl->b.reply.max = keep;
-		if (r == -EPROTO) {
-			char tmp[sizeof(f->ckpt_note)];
-
-			snprintf(tmp, sizeof(tmp), "%s", f->ckpt_note);
-			snprintf(f->ckpt_note, sizeof(f->ckpt_note), "cannot fetch the checkpoint: %.400s", tmp);
-		}
-	} else {
-		r = spool_checkpoint_get(&cl->sp, t->id, &pack, NULL);
-		if (r < 0 && r != -ENOENT)
-			snprintf(f->ckpt_note, sizeof(f->ckpt_note), "cannot read the checkpoint: %s",
-				 spool_error(&cl->sp));
-	}
+	if (cl->rn->boss_url)
+		r = ckpt_fetch(cl, t, &pack, f->ckpt_note, sizeof(f->ckpt_note));
+	else if ((r = spool_checkpoint_get(&cl->sp, t->id, &pack, NULL)) < 0 && r != -ENOENT)
+		snprintf(f->ckpt_note, sizeof(f->ckpt_note), "cannot read the checkpoint: %s",
+			 spool_error(&cl->sp));
 	if (r == 0) {
 		if ((fd = open(f->cdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 			r = -errno;
@@ -234,7 +239,9 @@ int files_prepare(struct claimer *cl, struct task *t, const char *wd,
 				 r == -EINVAL ? "not a valid pack" : strerror(-r));
 	}
 	buf_release(&pack);
-	return 0;
+	/* a checkpoint that is there but not had: a run from nothing would
+	 * save over it at its end (a save prunes the older generations) */
+	return r < 0 && r != -ENOENT ? r : 0;
 }
 
 struct keep_ctx {
