@@ -137,7 +137,10 @@ int script_name_check(const char *name, char *err, size_t errlen);
 /*
  * Resolve name inside the directory dir (absolute): *path gets a malloc'd
  * "dir/name"; *py is 1 when it is run under python3. 0, -EINVAL (err),
- * -ENOENT (no such script), -EACCES (not executable and not .py).
+ * -ENOENT (no such script, a dangling link or a loop of links), -EACCES
+ * (not executable and not .py, or a link that ends outside dir), -ENOMEM,
+ * or another negative errno when the runner cannot look at it (EIO,
+ * ESTALE, EMFILE: its trouble, not the job's), err saying so.
  */
 int script_resolve(const char *dir, const char *name, char **path, int *py,
 		   char *err, size_t errlen);
@@ -180,7 +183,9 @@ void script_job_release(struct script_job *sj);
  * (python: the runner's python3, NULL when none is on PATH). 0; -ENOENT
  * when this runner cannot run it (no such script or program in dir, or no
  * python3) but another may; -EINVAL with why the job is refused (the order
- * then fails with that reason); -ENOMEM.
+ * then fails with that reason); any other negative errno (ENOMEM; EIO,
+ * ESTALE from looking at the script) is the runner's trouble, why saying
+ * so when it can.
  */
 int script_prepare(const char *dir, const char *python, const char *job,
 		   size_t len, const char *id, struct script_job *sj, char *why,

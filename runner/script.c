@@ -65,10 +65,58 @@ static int link_inside(const char *dir, const char *path)
 	return !strncmp(rp, rd, n) && rp[n] == '/' ? 0 : -EPERM;
 }
 
+/* Does errno e say the name ends nowhere (nothing there, a dangling link, a loop of links)? */
+static int ends_nowhere(int e)
+{
+	return e == ENOENT || e == ENOTDIR || e == ELOOP;
+}
+
+/*
+ * Look at the script path (name in dir): 0; the job's own faults, said in
+ * err: -ENOENT (no regular file there), -EACCES (a link that ends outside
+ * dir, or not executable and not py); else the negative errno of a look
+ * that failed (EIO, ESTALE, EMFILE: the runner's trouble, not the job's).
+ */
+static int script_look(const char *dir, const char *name, const char *path, int py,
+		       char *err, size_t errlen)
+{
+	struct stat st;
+	int r = 0;
+
+	/* a link is followed only when it stays inside: resolving fails
+	 * closed (a dangling one is "not found", as before) */
+	if (lstat(path, &st) < 0)
+		r = -errno;
+	else if (S_ISLNK(st.st_mode) && (r = link_inside(dir, path)) == -EPERM) {
+		snprintf(err, errlen, "script '%s' refused: it is a symbolic "
+			 "link to a file outside the scripts directory", name);
+		return -EACCES;
+	}
+	if (r == 0 && stat(path, &st) < 0)
+		r = -errno;
+	if (r == 0 && !S_ISREG(st.st_mode))
+		r = -ENOENT;
+	if (r == 0 && !py && access(path, X_OK) < 0) {
+		if (errno == EACCES) {
+			snprintf(err, errlen, "script '%s' is not executable and not a .py file",
+				 name);
+			return -EACCES;
+		}
+		r = -errno;
+	}
+	if (r < 0 && ends_nowhere(-r)) {
+		snprintf(err, errlen, "script '%s' not found in the scripts directory", name);
+		return -ENOENT;
+	}
+	if (r < 0)
+		snprintf(err, errlen, "cannot look at script '%s' in the scripts directory: %s",
+			 name, strerror(-r));
+	return r;
+}
+
 int script_resolve(const char *dir, const char *name, char **path, int *py,
 		   char *err, size_t errlen)
 {
-	struct stat st;
 	size_t n;
 	int r;
 
@@ -81,35 +129,21 @@ int script_resolve(const char *dir, const char *name, char **path, int *py,
 		*path = NULL;
 		return -ENOMEM;
 	}
-	/* a link is followed only when it stays inside: resolving fails
-	 * closed (a dangling one is "not found", as before) */
-	if (lstat(*path, &st) == 0 && S_ISLNK(st.st_mode) &&
-	    (r = link_inside(dir, *path)) < 0) {
-		if (r == -ENOENT) {
-			snprintf(err, errlen, "script '%s' not found in the scripts "
-				 "directory", name);
-		} else if (r == -EPERM) {
-			snprintf(err, errlen, "script '%s' refused: it is a symbolic "
-				 "link to a file outside the scripts directory", name);
-			r = -EACCES;
-		} else {
-			snprintf(err, errlen, "script '%s' refused: cannot resolve "
-				 "its symbolic link: %s", name, strerror(-r));
-		}
-	} else if (stat(*path, &st) < 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "script '%s' not found in the scripts directory",
-			 name);
-		r = -ENOENT;
-	} else if (!*py && access(*path, X_OK) < 0) {
-		snprintf(err, errlen, "script '%s' is not executable and not a .py file",
-			 name);
-		r = -EACCES;
-	}
-	if (r < 0) {
+	if ((r = script_look(dir, name, *path, *py, err, errlen)) < 0) {
 		free(*path);
 		*path = NULL;
 	}
 	return r;
+}
+
+/*
+ * script_resolve's answer as script_prepare's: -ENOENT (another runner may
+ * have it), -EINVAL (the job's fault: refused), or the runner's trouble
+ * (ENOMEM, EIO, ESTALE) as it is.
+ */
+static int resolve_rc(int r)
+{
+	return r == -ENOENT ? r : r == -EINVAL || r == -EACCES ? -EINVAL : r;
 }
 
 int script_job_arg(const char *job, size_t len, const char *id,
@@ -281,7 +315,7 @@ static int command_prepare(const char *dir, const char *python, struct script_jo
 	}
 	snprintf(sj->sname, sizeof(sj->sname), "%.*s", NAME_MAX, c->argv[first]);
 	if ((r = script_resolve(dir, c->argv[first], &sj->path, &sj->py, why, whylen)) < 0)
-		return r == -ENOENT ? -ENOENT : r == -ENOMEM ? r : -EINVAL;
+		return resolve_rc(r);
 	if (via_python)
 		sj->py = 1;
 	if (sj->py && !python) {
@@ -326,7 +360,7 @@ int script_prepare(const char *dir, const char *python, const char *job,
 		return -EINVAL;
 	}
 	if ((r = script_resolve(dir, sj->sname, &sj->path, &sj->py, why, whylen)) < 0)
-		return r == -ENOENT ? -ENOENT : r == -ENOMEM ? r : -EINVAL;
+		return resolve_rc(r);
 	if (sj->py && !python) {
 		snprintf(why, whylen, "python3 is not on the runner's PATH");
 		return -ENOENT;

@@ -311,9 +311,12 @@ static void run_task(struct ctx *c)
 	files_init(&rf);
 	buf_init(&out, SPOOL_OUTCOME_MAX);
 
+	err[0] = '\0';
 	if ((r = script_prepare(rn->scripts, rn->python, t->job.data ? t->job.data : "",
-				t->job.len, t->id, &sj, err, sizeof(err))) == -ENOMEM) {
-		trouble(c, "cannot prepare the job: %s", strerror(-r));
+				t->job.len, t->id, &sj, err, sizeof(err))) < 0 &&
+	    r != -EINVAL && r != -ENOENT) {
+		/* the runner cannot look at its scripts (EIO, ESTALE): not the job's fault */
+		trouble(c, "cannot prepare the job: %s", err[0] ? err : strerror(-r));
 		goto done;
 	} else if (r < 0) {
 		/* (a job this runner cannot run never gets here: not_here) */
