@@ -253,6 +253,19 @@ static int held(struct outbox *ob, const char *file)
 	return r;
 }
 
+enum outbox_answer outbox_answer(long status)
+{
+	if (status >= 200 && status < 300)
+		return ANSWER_TAKEN;
+	if (status == 409)
+		return ANSWER_STALE;
+	/* the boss is struggling, or its token changed: both pass */
+	if (status >= 500 || status == 408 || status == 429 || status == 401 ||
+	    status == 403)
+		return ANSWER_AGAIN;
+	return ANSWER_REFUSED;
+}
+
 /* Send one file. 0 settled (sent, stale, or dead), 1 retry later, <0 transport. */
 static int deliver(struct outbox *ob, struct boss *b, const char *file,
 		   void (*tell)(const char *line))
@@ -288,7 +301,8 @@ static int deliver(struct outbox *ob, struct boss *b, const char *file,
 	buf_release(&data);
 	if (r < 0)
 		return r;
-	if (b->status >= 200 && b->status < 300) {
+	switch (outbox_answer(b->status)) {
+	case ANSWER_TAKEN:
 		if (tell && strcmp(kind, "log")) {
 			const char *rep = b->reply.data ? b->reply.data : "";
 
@@ -300,7 +314,8 @@ static int deliver(struct outbox *ob, struct boss *b, const char *file,
 				 ? ": will be retried" : ": failed for good");
 			tell(line);
 		}
-	} else if (b->status == 409) {
+		break;
+	case ANSWER_STALE:
 		if (tell) {
 			snprintf(line, sizeof(line), !strcmp(kind, "log")
 				 ? "%s of %s attempt %d refused: the claim is no longer held (HTTP 409)"
@@ -308,12 +323,11 @@ static int deliver(struct outbox *ob, struct boss *b, const char *file,
 				 kind, id, attempt);
 			tell(line);
 		}
-	} else if (b->status >= 500 || b->status == 408 || b->status == 429 ||
-		   b->status == 401 || b->status == 403) {
-		/* the boss is struggling, or its token changed: both pass */
+		break;
+	case ANSWER_AGAIN:
 		boss_error(b);
 		return 1;
-	} else {
+	case ANSWER_REFUSED:
 		snprintf(dead, sizeof(dead), "dead/%s", file);
 		if (tell) {
 			snprintf(line, sizeof(line),

@@ -74,6 +74,29 @@ static int remote_check(struct claimer *cl, struct task *t)
 }
 
 /*
+ * The outbox cannot take the outcome: send it to the boss at once, once.
+ * Only what the outbox's own rule (outbox_answer) calls settled is; any
+ * other answer is said loudly, for nothing holds the outcome any more.
+ */
+static void send_direct(struct claimer *cl, struct task *t, const char *kind,
+			const struct buf *out)
+{
+	struct boss *b = &cl->b;
+	char path[256];
+	enum outbox_answer a;
+
+	snprintf(path, sizeof(path), "/v1/orders/%s/%s?token=%s", t->id, kind, t->token);
+	if (boss_request(b, "POST", path, out->data, out->len, 30, 0) == 0) {
+		a = outbox_answer(b->status);
+		if (a == ANSWER_TAKEN || a == ANSWER_STALE)
+			return;
+		boss_error(b);
+	}
+	say(cl->rn, "slot %d: %s: OUTCOME LOST: the boss did not take it (%s)",
+	    cl->slot, t->id, b->err[0] ? b->err : "HTTP error");
+}
+
+/*
  * The log and the outcome (kind NULL: the log only) into the outbox,
  * durably; then this slot sends them itself, and leaves them to the outbox
  * thread if it cannot.
@@ -92,16 +115,9 @@ static void deliver(struct claimer *cl, struct task *t, const struct buf *log,
 		    cl->slot, t->id, strerror(-r));
 	if (kind && (r = outbox_put(ob, t->id, t->attempt, t->token, kind, out->data,
 				    out->len)) < 0) {
-		char path[256];
-
-		/* The outbox cannot take it: try the boss at once, once. */
 		say(cl->rn, "slot %d: %s: cannot keep the outcome in the outbox (%s): sending it directly",
 		    cl->slot, t->id, strerror(-r));
-		snprintf(path, sizeof(path), "/v1/orders/%s/%s?token=%s", t->id, kind, t->token);
-		if (boss_request(b, "POST", path, out->data, out->len, 30, 0) < 0 ||
-		    b->status >= 500)
-			say(cl->rn, "slot %d: %s: OUTCOME LOST: the boss did not take it (%s)",
-			    cl->slot, t->id, b->err[0] ? b->err : "HTTP error");
+		send_direct(cl, t, kind, out);
 	}
 	if (held) {
 		r = outbox_send(ob, b, t->id, t->attempt, t->token, say_outbox);

@@ -462,6 +462,17 @@ void outbox_kick(struct outbox *ob);
  */
 int outbox_stop(struct outbox *ob, int64_t quit_by);
 
+/* What an answer of the boss to a delivery (a log, an outcome) means. */
+enum outbox_answer {
+	ANSWER_TAKEN,		/* 2xx: the boss has it (a repeat: as a duplicate) */
+	ANSWER_STALE,		/* 409: the claim is stale; the boss keeps it as late */
+	ANSWER_AGAIN,		/* 5xx, 408, 429, 401, 403: not taken, may be later */
+	ANSWER_REFUSED,		/* any other: never taken */
+};
+
+/* The one rule of which HTTP status means what for a delivery. */
+enum outbox_answer outbox_answer(long status);
+
 /* Store one thing to deliver, durably. kind as above. 0 or errno. */
 int outbox_put(struct outbox *ob, const char *id, int attempt,
 	       const char *token, const char *kind, const void *data,
