@@ -15,17 +15,8 @@
 
 mkdir back
 nfs_mount back m --ctl "$TESTDIR/ctl" --stats "$TESTDIR/stats"
-arm() {
-	if [ $# = 0 ]; then : >ctl.tmp; else printf '%s\n' "$@" >ctl.tmp; fi
-	mv ctl.tmp ctl
-	wait_for loaded "${1:-}"
-}
-loaded() {
-	stat m/.probe >/dev/null 2>&1 || true
-	if [ -z "$1" ]; then ! grep -q ' fired ' stats; else grep -q "^$1 fired 0" stats; fi
-}
-fired() { awk -v r="$1" 'index($0, r " fired ") == 1 { print $NF }' stats; }
-arm
+nfs_faults m "$TESTDIR/ctl" "$TESTDIR/stats"
+nfs_arm
 SC="$BIN/spoolctl --spool m/s"
 $SC init
 start_spoold m/s
@@ -43,20 +34,20 @@ assert_eq 200 "$(get)" "the checkpoint, healthy"
 cmp -s whole.pack got.pack || fail "the checkpoint, healthy: $(cat -A got.pack)"
 
 # one read answered ESTALE: the file is opened again, the checkpoint is whole
-arm 'read estale #1'
+nfs_arm 'read estale #1'
 c=$(get)
-assert_eq 1 "$(fired 'read estale #1')" "the stale read fired"
+assert_eq 1 "$(nfs_fired 'read estale #1')" "the stale read fired"
 assert_eq 200 "$c" "a checkpoint read through a stale handle"
 cmp -s whole.pack got.pack || fail "a stale read left a file out of the checkpoint: $(cat -A got.pack)"
 
 # every read fails: an error with its reason, never a part of it as 200
-arm 'read estale always'
+nfs_arm 'read estale always'
 c=$(get)
-[ "$(fired 'read estale always')" -ge 1 ] || fail "the read faults did not fire: $(cat stats)"
+[ "$(nfs_fired 'read estale always')" -ge 1 ] || fail "the read faults did not fire: $(cat stats)"
 [ "$c" != 200 ] || fail "a checkpoint that cannot be read was served as 200: $(cat -A got.pack)"
 assert_eq 500 "$c" "a checkpoint that cannot be read"
 assert_match "cannot read the checkpoint.*Input/output error" "$(cat got.pack)" "the answer says why"
-arm
+nfs_arm
 assert_eq 200 "$(get)" "healthy again: the checkpoint"
 cmp -s whole.pack got.pack || fail "healthy again: $(cat -A got.pack)"
 kill "$SPOOLD_PID"; wait "$SPOOLD_PID" 2>/dev/null || true

@@ -13,18 +13,8 @@
 
 mkdir back scripts
 nfs_mount back m --ctl "$TESTDIR/ctl" --stats "$TESTDIR/stats"
-arm() {
-	if [ $# = 0 ]; then : >ctl.tmp; else printf '%s\n' "$@" >ctl.tmp; fi
-	mv ctl.tmp ctl
-	wait_for loaded "${1:-}"
-}
-loaded() {
-	stat m/.probe >/dev/null 2>&1 || true
-	# (the probe itself may fire a getattr rule: loaded is any count)
-	if [ -z "$1" ]; then ! grep -q ' fired ' stats; else grep -q "^$1 fired " stats; fi
-}
-fired() { awk -v r="$1" 'index($0, r " fired ") == 1 { print $NF }' stats; }
-arm
+nfs_faults m "$TESTDIR/ctl" "$TESTDIR/stats"
+nfs_arm
 cat >scripts/prog <<S
 #!/bin/sh
 echo '{"status":200,"v":1}' >"\$SPOOL_OUTCOME"
@@ -45,11 +35,11 @@ j=$(echo '{"command":["prog"],"spool":{"maxAttempts":1}}' | $SC submit -)
 	--poll-ms 50 2>r1.log &
 R1=$!; PIDS+=($R1)
 wait_for test -e running
-arm 'read estale always'
+nfs_arm 'read estale always'
 touch GO
 ended() { grep -q "$j attempt 1: \(.*giving the order back\|failed\|done\)" r1.log; }
 wait_for ended
-[ "$(fired 'read estale always')" -ge 1 ] || fail "the read faults did not fire: $(cat stats)"
+[ "$(nfs_fired 'read estale always')" -ge 1 ] || fail "the read faults did not fire: $(cat stats)"
 rm GO
 kill -TERM $R1; wait $R1 2>/dev/null || true
 grep -q "$j attempt 1: failed" r1.log && fail "the runner failed the job for its own read error: $(cat r1.log)"
@@ -66,12 +56,12 @@ rm -f running
 	--poll-ms 50 2>r3.log &
 R3=$!; PIDS+=($R3)
 wait_for test -e running
-arm 'getattr estale always'
+nfs_arm 'getattr estale always'
 touch GO
 ended() { grep -q "$k attempt 1: \(.*giving the order back\|failed\|done\)" r3.log; }
 wait_for ended
 rm GO
-arm
+nfs_arm
 kill -TERM $R3; wait $R3 2>/dev/null || true
 grep -q "$k attempt 1: done" r3.log && fail "exit 0 filed done without the program's outcome: $(cat r3.log)"
 assert_match "$k attempt 1: cannot read the outcome .*Stale file handle: giving the order back" \

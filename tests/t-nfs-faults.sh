@@ -23,35 +23,24 @@ CASES=${NFS_CASES:-1 2 3 4 5 6 7}
 
 mkdir back
 nfs_mount back m --ctl "$TESTDIR/ctl" --stats "$TESTDIR/stats"
+nfs_faults m "$TESTDIR/ctl" "$TESTDIR/stats"
 # fresh N: case N is on (else return 1), on a new spool of its own
 fresh() {
 	case " $CASES " in *" $1 "*) ;; *) return 1;; esac
 	echo "case $1"
-	arm
+	nfs_arm
 	SP=m/s$1 BACK=back/s$1
 	SC="$BIN/spoolctl --spool $SP"
 	$SC init
 }
-# arm RULE...: these rules only, counted from now
-arm() {
-	if [ $# = 0 ]; then : >ctl.tmp; else printf '%s\n' "$@" >ctl.tmp; fi
-	mv ctl.tmp ctl
-	wait_for loaded "${1:-}"
-}
-# (the file system reads its rules at its next call 50 ms on, then says so)
-loaded() {
-	stat m/.probe >/dev/null 2>&1 || true	# a lookup: a call the rules do not count
-	if [ -z "$1" ]; then ! grep -q ' fired ' stats; else grep -q "^$1 fired 0" stats; fi
-}
-fired() { awk -v r="$1" 'index($0, r " fired ") == 1 { print $NF }' stats; }
 counts() { $SC ls --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(" ".join("%s=%d" % (k, d[k]) for k in ("new", "assigned", "done", "failed")))'; }
 
 # 1. link made, answered EEXIST: the job (published by link on NFS) is queued
 if fresh 1; then
 echo '{"scriptName":"s.sh","case":1}' >job1.json
-arm 'link eexist-after #1'
+nfs_arm 'link eexist-after #1'
 id1=$($SC submit job1.json)
-assert_eq 1 "$(fired 'link eexist-after #1')" "link fault fired"
+assert_eq 1 "$(nfs_fired 'link eexist-after #1')" "link fault fired"
 assert_eq "new=1 assigned=0 done=0 failed=0" "$(counts)" "the job submitted through a link answered EEXIST"
 
 fi
@@ -63,25 +52,25 @@ id1=$($SC submit job1.json)
 read -r cid tok att < <($SC claim --worker w1 | head -1)
 assert_eq "$id1" "$cid" "claimed"
 before=$(ls $BACK/assigned)
-arm 'rename enoent-after #1'
+nfs_arm 'rename enoent-after #1'
 $SC renew "$cid" "$tok" --lease 900 >renew.out 2>&1 || fail "renew of a held claim: $(cat renew.out)"
-assert_eq 1 "$(fired 'rename enoent-after #1')" "rename fault fired (renew)"
+assert_eq 1 "$(nfs_fired 'rename enoent-after #1')" "rename fault fired (renew)"
 after=$(ls $BACK/assigned)
 [ "$before" != "$after" ] || fail "the lease was not renewed: $after"
-arm 'rename enoent-after #1'
+nfs_arm 'rename enoent-after #1'
 printf '{"status":200}' | $SC complete "$cid" "$tok" - >complete.out 2>&1 || fail "complete: $(cat complete.out)"
 assert_eq "new=0 assigned=0 done=1 failed=0" "$(counts)" "completed through a rename answered ENOENT"
 assert_eq 0 "$(find $BACK/late -type f | wc -l)" "late outcomes"
 
 echo '{"scriptName":"s.sh","case":2}' >job2.json
 id2=$($SC submit job2.json)
-arm 'rename enoent-after #1'
+nfs_arm 'rename enoent-after #1'
 $SC cancel "$id2" >cancel.out 2>&1 || fail "cancel: $(cat cancel.out)"
 assert_eq 1 "$(ls $BACK/cancelled/*/ | grep -c "$id2")" "cancelled"
 
 echo '{"scriptName":"s.sh","case":3}' >job3.json
 id3=$($SC submit job3.json)
-arm 'rename enoent-after #1'
+nfs_arm 'rename enoent-after #1'
 out=$($SC claim --worker w2 | head -1) || fail "claim through a rename answered ENOENT"
 assert_eq "$id3" "${out%% *}" "claimed through a rename answered ENOENT"
 read -r _ tok3 _ <<<"$out"
@@ -92,9 +81,9 @@ fi
 if fresh 3; then
 echo '{"scriptName":"s.sh","case":3}' >job4.json
 id4=$($SC submit job4.json)
-arm 'read estale #1'
+nfs_arm 'read estale #1'
 out=$($SC claim --worker w3 2>&1 | head -1) || fail "claim with a stale read: $out"
-assert_eq 1 "$(fired 'read estale #1')" "read fault fired (claim)"
+assert_eq 1 "$(nfs_fired 'read estale #1')" "read fault fired (claim)"
 assert_eq "$id4" "${out%% *}" "claimed with a stale read"
 fi
 
@@ -110,7 +99,7 @@ print(json.dumps([{'scriptName': 's.sh', 'n': i} for i in range(10)]))" >jobs.js
 $SC submit jobs.json >ids
 rules=()
 for k in $(seq 2 4 126); do rules+=("read estale #$k"); done
-arm "${rules[@]}"
+nfs_arm "${rules[@]}"
 "$BIN/runner" --spool $SP --scripts scripts --name r1 --slots 1 --drain --poll-ms 20 \
 	--workdir "$TESTDIR/work" 2>runner.log || fail "runner: $(tail -5 runner.log)"
 n=$(awk '/^read estale/ { n += $NF } END { print n + 0 }' stats)
@@ -125,13 +114,13 @@ if fresh 4; then
 echo '{"scriptName":"s.sh","case":4}' >job5.json
 id5=$($SC submit job5.json)
 read -r cid5 tok5 _ < <($SC claim --worker w4 | head -1)
-arm 'readdir estale #1'
+nfs_arm 'readdir estale #1'
 printf '{"status":200}' | $SC complete "$cid5" "$tok5" - >complete5.out 2>&1 ||
 	fail "complete after a stale listing: $(cat complete5.out)"
-assert_eq 1 "$(fired 'readdir estale #1')" "readdir fault fired"
+assert_eq 1 "$(nfs_fired 'readdir estale #1')" "readdir fault fired"
 assert_eq "new=0 assigned=0 done=1 failed=0" "$(counts)" "completed after a stale listing"
 assert_eq 0 "$(find $BACK/late -type f | wc -l)" "late outcomes"
-arm
+nfs_arm
 $SC fsck >fsck.out || fail "fsck: $(cat fsck.out)"
 fi
 

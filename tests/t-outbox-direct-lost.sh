@@ -21,16 +21,8 @@ echo '{"status":200,"ran":1}'
 S
 chmod +x scripts/hold.sh
 nfs_mount obb obm --ctl "$TESTDIR/ctl" --stats "$TESTDIR/stats"
-arm() {
-	if [ $# = 0 ]; then : >ctl.tmp; else printf '%s\n' "$@" >ctl.tmp; fi
-	mv ctl.tmp ctl
-	wait_for loaded "${1:-}"
-}
-loaded() {
-	stat obm/.probe >/dev/null 2>&1 || true
-	if [ -z "$1" ]; then ! grep -q ' fired ' stats; else grep -q "^$1 fired 0" stats; fi
-}
-arm
+nfs_faults obm "$TESTDIR/ctl" "$TESTDIR/stats"
+nfs_arm
 echo token-one-1234 >t1
 echo token-two-5678 >t2
 $SC init
@@ -41,7 +33,7 @@ start_spoold "$TESTDIR/spool" --token-file "$TESTDIR/t1"
 rpid=$!; PIDS+=("$rpid")
 wait_for grep -q "$j attempt 1: running hold.sh" r.log
 # the outbox can take nothing; the boss now wants another token
-arm 'fsync estale always'
+nfs_arm 'fsync estale always'
 kill "$SPOOLD_PID"; wait "$SPOOLD_PID" 2>/dev/null || true
 start_spoold "$TESTDIR/spool" --token-file "$TESTDIR/t2" --listen "127.0.0.1:$PORT"
 touch go

@@ -14,17 +14,8 @@
 
 mkdir back scripts
 nfs_mount back m --ctl "$TESTDIR/ctl" --stats "$TESTDIR/stats"
-arm() {
-	if [ $# = 0 ]; then : >ctl.tmp; else printf '%s\n' "$@" >ctl.tmp; fi
-	mv ctl.tmp ctl
-	wait_for loaded "${1:-}"
-}
-loaded() {
-	stat m/.probe >/dev/null 2>&1 || true
-	if [ -z "$1" ]; then ! grep -q ' fired ' stats; else grep -q "^$1 fired 0" stats; fi
-}
-fired() { awk -v r="$1" 'index($0, r " fired ") == 1 { print $NF }' stats; }
-arm
+nfs_faults m "$TESTDIR/ctl" "$TESTDIR/stats"
+nfs_arm
 cat >scripts/w.sh <<S
 #!/bin/sh
 touch "$TESTDIR/running"
@@ -41,11 +32,11 @@ j=$(echo '{"scriptName":"w.sh"}' | $SC submit -)
 	--outbox m/ob --workdir "$TESTDIR/work" 2>r1.log &
 R1=$!; PIDS+=($R1)
 wait_for test -e running
-arm 'read estale always' 'readdir estale always'
+nfs_arm 'read estale always' 'readdir estale always'
 touch GO
 wait_for bash -c "ls back/ob | grep -q '^$j\\.1\\.[0-9a-f]*\\.complete$'"
 set +e; wait $R1; rc=$?; set -e
-[ "$(fired 'readdir estale always')" -ge 1 ] || fail "the listing faults did not fire: $(cat stats)"
+[ "$(nfs_fired 'readdir estale always')" -ge 1 ] || fail "the listing faults did not fire: $(cat stats)"
 assert_eq assigned "$(state "$j")" "the boss never got the outcome"
 [ "$rc" != 0 ] || fail "the runner exited 0 with its outcome undelivered: $(cat r1.log)"
 assert_eq 2 "$rc" "the runner's exit with an outcome left in its outbox"
@@ -54,7 +45,7 @@ assert_match "cannot list the outbox m/ob: Stale file handle" "$(cat r1.log)" "t
 grep -q "outbox delivered" r1.log && fail "the runner said it delivered: $(cat r1.log)"
 
 # healthy again: the next runner on the outbox delivers it, once
-arm
+nfs_arm
 "$BIN/runner" --boss "$URL" --scripts scripts --name r2 --drain --drain-timeout 0 \
 	--outbox m/ob --workdir "$TESTDIR/work" 2>r2.log || fail "r2 exited $?: $(cat r2.log)"
 assert_eq done "$(state "$j")" "delivered by the next runner"

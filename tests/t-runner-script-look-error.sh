@@ -19,17 +19,8 @@ ln -s real.sh sb/link.sh
 ln -s loop2.sh sb/loop.sh
 ln -s loop.sh sb/loop2.sh
 nfs_mount sb m --attr-ms 600000 --ctl "$TESTDIR/ctl" --stats "$TESTDIR/stats"
-arm() {
-	if [ $# = 0 ]; then : >ctl.tmp; else printf '%s\n' "$@" >ctl.tmp; fi
-	mv ctl.tmp ctl
-	wait_for loaded "${1:-}"
-}
-loaded() {
-	stat m/.probe >/dev/null 2>&1 || true
-	# (the probe's own lookup may fire the rule)
-	if [ -z "$1" ]; then ! grep -q ' fired ' stats; else grep -q "^$1 fired " stats; fi
-}
-arm
+nfs_faults m "$TESTDIR/ctl" "$TESTDIR/stats"
+nfs_arm
 $SC init
 state() { $SC show "$1" --json | python3 -c "
 import json, sys
@@ -37,7 +28,7 @@ d = json.load(sys.stdin)
 print(d['order']['state'], d['order']['attempt'])"; }
 
 start_spoold "$TESTDIR/spool"
-arm 'getattr estale always'
+nfs_arm 'getattr estale always'
 j=$(echo '{"scriptName":"link.sh","spool":{"maxAttempts":1}}' | $SC submit -)
 "$BIN/runner" --boss "$URL" --scripts "$TESTDIR/m" --name sick --poll-ms 50 \
 	--outbox "$TESTDIR/ob" --workdir "$TESTDIR/w" 2>sick.log &
@@ -47,7 +38,7 @@ assert_match "$j attempt 1: cannot prepare the job: cannot look at script 'link.
 	"$(cat sick.log)" "the runner's trouble gives the order back"
 assert_eq "new 0" "$(state "$j")" "the order is back in line, no attempt spent"
 # healthy again: the same runner runs it, once
-arm
+nfs_arm
 wait_for eval '[ "$(state "$j")" = "done 1" ]'
 kill "$rpid"; wait "$rpid" 2>/dev/null || true
 grep -q "status.*400\|refused" sick.log && fail "the job was refused: $(cat sick.log)"

@@ -66,3 +66,25 @@ nfs_cleanup() {
 	exit $rc
 }
 trap nfs_cleanup EXIT
+
+# Fault rules of a mount made with --ctl CTL --stats STATS (tests/nfsfs/nfsfs.c):
+#   nfs_faults MNT CTL STATS   the mount nfs_arm and nfs_fired act on
+#   nfs_arm [RULE...]          these rules only (none: no faults), counted from
+#                              now; returns once nfsfs has loaded them
+#   nfs_fired RULE             how many times RULE fired since it was armed
+nfs_faults() { NFS_PROBE=$1/.probe; NFS_CTL=$2; NFS_STATS=$3; }
+nfs_arm() {
+	if [ $# = 0 ]; then : >"$NFS_CTL.tmp"; else printf '%s\n' "$@" >"$NFS_CTL.tmp"; fi
+	mv "$NFS_CTL.tmp" "$NFS_CTL"
+	wait_for nfs_loaded "${1:-}"
+}
+# nfsfs reads its rules again at its next call (a lookup of a missing name is
+# one, and not counted by the rules) and writes them to STATS at 0. A
+# getattr rule may fire on that very lookup: any count says it is loaded.
+nfs_loaded() {
+	local at=" 0"
+	stat "$NFS_PROBE" >/dev/null 2>&1 || true
+	case ${1:-} in getattr*) at="";; esac
+	if [ -z "${1:-}" ]; then ! grep -q ' fired ' "$NFS_STATS"; else grep -q "^$1 fired$at" "$NFS_STATS"; fi
+}
+nfs_fired() { awk -v r="$1" 'index($0, r " fired ") == 1 { print $NF }' "$NFS_STATS"; }
