@@ -15,7 +15,6 @@
 
 mkdir back
 nfs_mount back m --ctl "$TESTDIR/ctl" --stats "$TESTDIR/stats"
-nfs_faults m "$TESTDIR/ctl" "$TESTDIR/stats"
 nfs_arm
 SC="$BIN/spoolctl --spool m/s"
 $SC init

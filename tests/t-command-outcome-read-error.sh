@@ -13,7 +13,6 @@
 
 mkdir back scripts
 nfs_mount back m --ctl "$TESTDIR/ctl" --stats "$TESTDIR/stats"
-nfs_faults m "$TESTDIR/ctl" "$TESTDIR/stats"
 nfs_arm
 cat >scripts/prog <<S
 #!/bin/sh

@@ -23,7 +23,6 @@ CASES=${NFS_CASES:-1 2 3 4 5 6 7}
 
 mkdir back
 nfs_mount back m --ctl "$TESTDIR/ctl" --stats "$TESTDIR/stats"
-nfs_faults m "$TESTDIR/ctl" "$TESTDIR/stats"
 # fresh N: case N is on (else return 1), on a new spool of its own
 fresh() {
 	case " $CASES " in *" $1 "*) ;; *) return 1;; esac

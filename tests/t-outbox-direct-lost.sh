@@ -21,7 +21,6 @@ echo '{"status":200,"ran":1}'
 S
 chmod +x scripts/hold.sh
 nfs_mount obb obm --ctl "$TESTDIR/ctl" --stats "$TESTDIR/stats"
-nfs_faults obm "$TESTDIR/ctl" "$TESTDIR/stats"
 nfs_arm
 echo token-one-1234 >t1
 echo token-two-5678 >t2

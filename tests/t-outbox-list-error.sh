@@ -14,7 +14,6 @@
 
 mkdir back scripts
 nfs_mount back m --ctl "$TESTDIR/ctl" --stats "$TESTDIR/stats"
-nfs_faults m "$TESTDIR/ctl" "$TESTDIR/stats"
 nfs_arm
 cat >scripts/w.sh <<S
 #!/bin/sh

@@ -19,7 +19,6 @@ ln -s real.sh sb/link.sh
 ln -s loop2.sh sb/loop.sh
 ln -s loop.sh sb/loop2.sh
 nfs_mount sb m --attr-ms 600000 --ctl "$TESTDIR/ctl" --stats "$TESTDIR/stats"
-nfs_faults m "$TESTDIR/ctl" "$TESTDIR/stats"
 nfs_arm
 $SC init
 state() { $SC show "$1" --json | python3 -c "

@@ -28,6 +28,13 @@ nfs_mount() {
 	mkdir -p "$backing" "$mnt"
 	mnt=$(cd "$mnt" && pwd)
 	log="$TESTDIR/nfsfs.$(basename "$mnt").log"
+	# a mount with a control file is the one nfs_arm acts on (below)
+	local a prev= ctl= stats=
+	for a in "$@"; do
+		case $prev in --ctl) ctl=$a;; --stats) stats=$a;; esac
+		prev=$a
+	done
+	[ -n "$ctl" ] && [ -n "$stats" ] && nfs_faults "$mnt" "$ctl" "$stats"
 	"$NFSFS" "$backing" "$mnt" "$@" 2>"$log" &
 	NFS_PIDS+=($!)
 	NFS_MNTS+=("$mnt")
@@ -68,7 +75,8 @@ nfs_cleanup() {
 trap nfs_cleanup EXIT
 
 # Fault rules of a mount made with --ctl CTL --stats STATS (tests/nfsfs/nfsfs.c):
-#   nfs_faults MNT CTL STATS   the mount nfs_arm and nfs_fired act on
+#   nfs_faults MNT CTL STATS   the mount nfs_arm and nfs_fired act on (nfs_mount
+#                              sets it for a mount with both options)
 #   nfs_arm [RULE...]          these rules only (none: no faults), counted from
 #                              now; returns once nfsfs has loaded them
 #   nfs_fired RULE             how many times RULE fired since it was armed
