@@ -17,6 +17,16 @@
  *		the same renames, reads, writes and fsyncs done by hand with
  *		directory fds held open: the floor the library is measured against.
  *		Process i takes every W-th order of one sorted listing (no races)
+ *	bench-local flush DIR N
+ *		the cost of one durable write here, three ways, N times each
+ *		(interleaved): a 610-byte append to a preallocated file and its
+ *		fdatasync (what beanstalkd -f 0 pays per write); a new 610-byte
+ *		file written and fsynced (at best a commit's first round: on ext4
+ *		without a journal the fsync of a new file writes its directory
+ *		too); a rename and the fsync of its directory (at best a commit's
+ *		second round); and BATCH new files written, then fsynced at once
+ *		by BATCH threads (a round of a group commit, the way lib/fsyncall.c
+ *		issues it), per file. Medians and 90th percentiles in µs
  *	bench-local exec SCRIPT N
  *		run SCRIPT N times as a runner would (fork, execve, the job as its
  *		argument and on stdin, stdout and stderr read through pipes): the
@@ -29,6 +39,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -422,6 +433,119 @@ static int cmd_workers(const char *what, const char *dir, int w, int nosync, lon
 	return errors ? 1 : 0;
 }
 
+/* ---- flush: the cost of one durable write ---------------------------------------- */
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The q-th quantile of v[0..n), in µs; sorts v. */
+static double quantile_us(int64_t *v, long n, double q)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_i64);
+	return v[(long)(q * (double)(n - 1))] / 1e3;
+}
+
+#define FLUSH_BATCH 8
+
+static void *fsync_one(void *arg)
+{
+	return fsync(*(int *)arg) < 0 ? (void *)1 : NULL;
+}
+
+/* FLUSH_BATCH new files in tmpd, fsynced at once; ns for the whole batch. */
+static int64_t flush_batch(int tmpd, long i, const char *rec)
+{
+	pthread_t th[FLUSH_BATCH];
+	int fd[FLUSH_BATCH], k, bad = 0;
+	int64_t t0 = now_ns();
+
+	for (k = 0; k < FLUSH_BATCH; k++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "b%08ld.%d.json", i, k);
+		if ((fd[k] = openat(tmpd, name, O_WRONLY | O_CREAT | O_EXCL, 0644)) < 0 ||
+		    write(fd[k], rec, 610) != 610)
+			die("batch: %s", strerror(errno));
+	}
+	for (k = 0; k < FLUSH_BATCH; k++)
+		if ((errno = pthread_create(&th[k], NULL, fsync_one, &fd[k])))
+			die("pthread_create: %s", strerror(errno));
+	for (k = 0; k < FLUSH_BATCH; k++) {
+		void *rc;
+
+		pthread_join(th[k], &rc);
+		bad |= rc != NULL;
+		close(fd[k]);
+	}
+	if (bad)
+		die("batch: fsync failed");
+	return now_ns() - t0;
+}
+
+static int cmd_flush(const char *dir, long n)
+{
+	static const char rec[611] = { [0 ... 609] = 'x' };
+	int64_t *t[4], t0;
+	char name[64];
+	int dfd, log, tmpd, dst;
+	long i;
+
+	if (n < 1 || n > 100000)
+		die("N must be 1 to 100000");
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		die("mkdir %s: %s", dir, strerror(errno));
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY)) < 0 ||
+	    (mkdirat(dfd, "tmp", 0755) < 0 && errno != EEXIST) ||
+	    (mkdirat(dfd, "new", 0755) < 0 && errno != EEXIST) ||
+	    (tmpd = openat(dfd, "tmp", O_RDONLY | O_DIRECTORY)) < 0 ||
+	    (dst = openat(dfd, "new", O_RDONLY | O_DIRECTORY)) < 0 ||
+	    (log = openat(dfd, "binlog", O_RDWR | O_CREAT | O_TRUNC, 0644)) < 0)
+		die("%s: %s", dir, strerror(errno));
+	/* preallocated and synced once, as beanstalkd's binlog: an append then
+	 * changes no size and no block map, so fdatasync writes only the data */
+	if ((errno = posix_fallocate(log, 0, (off_t)n * 610 + 4096)) || fsync(log) < 0 ||
+	    fsync(dfd) < 0)
+		die("binlog: %s", strerror(errno));
+	for (i = 0; i < 4; i++)
+		if (!(t[i] = malloc((size_t)n * sizeof(int64_t))))
+			die("out of memory");
+	for (i = 0; i < n; i++) {
+		int fd;
+
+		snprintf(name, sizeof(name), "%08ld.json", i);
+		t0 = now_ns();
+		if (pwrite(log, rec, 610, (off_t)i * 610) != 610 || fdatasync(log) < 0)
+			die("append: %s", strerror(errno));
+		t[0][i] = now_ns() - t0;
+		t0 = now_ns();
+		if ((fd = openat(tmpd, name, O_WRONLY | O_CREAT | O_EXCL, 0644)) < 0 ||
+		    write(fd, rec, 610) != 610 || fsync(fd) < 0 || close(fd) < 0)
+			die("create: %s", strerror(errno));
+		t[1][i] = now_ns() - t0;
+		t0 = now_ns();
+		if (renameat(tmpd, name, dst, name) < 0 || fsync(dst) < 0)
+			die("rename: %s", strerror(errno));
+		t[2][i] = now_ns() - t0;
+		t[3][i] = flush_batch(tmpd, i, rec) / FLUSH_BATCH;
+		if (now_ns() > deadline)
+			die("flush: gave up at the deadline after %ld", i);
+	}
+	printf("mode=flush n=%ld batch=%d", n, FLUSH_BATCH);
+	for (i = 0; i < 4; i++) {
+		static const char *const what[] = { "append", "create", "rename", "batch" };
+
+		printf(" %s_p90_us=%.0f %s_us=%.0f", what[i], quantile_us(t[i], n, 0.9),
+		       what[i], quantile_us(t[i], n, 0.5));
+		free(t[i]);
+	}
+	printf("\n");
+	return 0;
+}
+
 /* ---- exec: a script's own cost ---------------------------------------------------- */
 
 static int cmd_exec(const char *script, long n)
@@ -490,6 +614,7 @@ static void usage(void)
 	      "       bench-local bigfill DIR N [--procs P]\n"
 	      "       bench-local lib DIR W [--nosync] [--count K]\n"
 	      "       bench-local floor DIR W [--nosync]\n"
+	      "       bench-local flush DIR N\n"
 	      "       bench-local exec SCRIPT N\n"
 	      "       (any: --timeout S)\n", stderr);
 	exit(2);
@@ -531,6 +656,8 @@ int main(int argc, char **argv)
 		return cmd_bigfill(pos[1], atol(pos[2]), procs);
 	if (strcmp(pos[0], "lib") == 0 || strcmp(pos[0], "floor") == 0)
 		return cmd_workers(pos[0], pos[1], atoi(pos[2]), nosync, count);
+	if (strcmp(pos[0], "flush") == 0)
+		return cmd_flush(pos[1], atol(pos[2]));
 	if (strcmp(pos[0], "exec") == 0)
 		return cmd_exec(pos[1], atol(pos[2]));
 	usage();

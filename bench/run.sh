@@ -35,13 +35,13 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 QUICK=${BENCH_QUICK:-0}
 if [ "$QUICK" = 1 ]; then
 	N=${BENCH_N:-2000}; BUDGET=${BENCH_BUDGET:-3}; NLAT=${BENCH_NLAT:-300}; NF0=${BENCH_NF0:-500}
-	LOCAL_N=${BENCH_LOCAL_N:-1000}; NOSYNC_N=${BENCH_NOSYNC_N:-3000}
+	LOCAL_N=${BENCH_LOCAL_N:-1000}; NOSYNC_N=${BENCH_NOSYNC_N:-3000}; FLUSH_N=${BENCH_FLUSH_N:-100}
 	REPS=${BENCH_REPS:-1}; HTTP_REPS=${BENCH_HTTP_REPS:-1}; SCALE=0
 	IDLE=${BENCH_IDLE:-1000}; RUNNER_N=${BENCH_RUNNER_N:-20}
 	WRITE=${BENCH_WRITE:-0}
 else
 	N=${BENCH_N:-20000}; BUDGET=${BENCH_BUDGET:-6}; NLAT=${BENCH_NLAT:-2000}; NF0=${BENCH_NF0:-5000}
-	LOCAL_N=${BENCH_LOCAL_N:-4000}; NOSYNC_N=${BENCH_NOSYNC_N:-12000}
+	LOCAL_N=${BENCH_LOCAL_N:-4000}; NOSYNC_N=${BENCH_NOSYNC_N:-12000}; FLUSH_N=${BENCH_FLUSH_N:-300}
 	REPS=${BENCH_REPS:-3}; HTTP_REPS=${BENCH_HTTP_REPS:-3}; SCALE=${BENCH_SCALE:-1000000}
 	IDLE=${BENCH_IDLE:-10000}; RUNNER_N=${BENCH_RUNNER_N:-200}
 	WRITE=${BENCH_WRITE:-1}
@@ -268,6 +268,15 @@ local_phase() {
 	R[floor.$tag.$rep]=$(get rate <<<"$line")
 }
 
+# The cost of one durable write on this disk, the way each server makes one:
+# the limit the layout sets, whatever spoold's code does (BENCHMARKS.md).
+flush_phase() {
+	local rep=$1 d=$WORK/flush.$rep line k
+	drop
+	line=$(run "flush" "$LOCAL" flush "$d" "$FLUSH_N" --timeout 300) || return 0
+	for k in append create rename batch; do R[flush.$k.$rep]=$(get "${k}_us" <<<"$line"); done
+}
+
 # The scale part's 2M files would take minutes to delete from the real file
 # system; it gets its own ext4 (no journal, like ours) on a loop device in a
 # sparse file, which goes in seconds. Both its 1k and its 1M figures are
@@ -443,6 +452,7 @@ if want local; then
 	for rep in $(seq 1 "$REPS"); do
 		local_phase "$rep" 0
 		local_phase "$rep" 1
+		flush_phase "$rep"
 	done
 fi
 if [ "$SCALE" -gt 0 ] && want scale; then
@@ -476,6 +486,14 @@ for kind in spool spoolint spoolns def f0 redis; do
 done
 M[lib.sync]=$(med lib.sync); M[floor.sync]=$(med floor.sync)
 M[lib.nosync]=$(med lib.nosync); M[floor.nosync]=$(med floor.nosync)
+for k in append create rename batch; do M[flush.$k]=$(med "flush.$k"); done
+# The disk's floor under mixed load, at best: beanstalkd -f 0 fdatasyncs its
+# binlog twice per job (put, delete); spool makes three files durable per job
+# (job, order, outcome), at the per-file cost of a batch fsynced at once, and
+# nothing else (its renames' directory syncs are left out: a bound in its favour).
+rate_of() { awk -v u="$1" -v n="$2" 'BEGIN { if (u == "-" || u == "" || u == 0) print "-"; else printf "%.0f\n", 1e6 / (n * u) }'; }
+M[floor.f0]=$(rate_of "${M[flush.append]}" 2)
+M[floor.spool]=$(rate_of "${M[flush.batch]}" 3)
 
 # The first table: the durable servers side by side, one column each.
 trow() { # trow WHAT KEY [DIGITS]: one figure per server, and spoold's ratios
@@ -521,6 +539,9 @@ TABLE=$WORK/table
 	orow "local claim+complete/s, library, W=2 (nosync)" "$(fmt "${M[lib.nosync]}")" ""
 	orow "local claim+complete/s, bare syscalls, W=2 (nosync)" "$(fmt "${M[floor.nosync]}")" ""
 	orow "library / bare syscalls (nosync)" "$(ratio "${M[lib.nosync]}" "${M[floor.nosync]}")" ""
+	orow "one durable write, µs: a 610-byte append + fdatasync (beanstalkd -f 0's, binlog preallocated)" "$(fmt "${M[flush.append]}")" ""
+	orow "one durable write, µs: a new 610-byte file + fsync, alone / per file of 8 fsynced at once / a rename + its directory's fsync" "$(fmt "${M[flush.create]}") / $(fmt "${M[flush.batch]}") / $(fmt "${M[flush.rename]}")" ""
+	orow "the disk's floor of mixed/s: beanstalkd -f 0 (2 appends a job) / spool (3 new files a job, renames free)" "$(fmt "${M[floor.f0]}") / $(fmt "${M[floor.spool]}") ($(ratio "${M[floor.spool]}" "${M[floor.f0]}"))" "spool's mixed W=2 is $(ratio "${M[spool.mixed2]}" "${M[floor.spool]}") of its floor, beanstalkd's $(ratio "${M[f0.mixed2]}" "${M[floor.f0]}")"
 	if [ "$SCALE" -gt 0 ]; then
 		orow "HTTP claim+complete/s, 1,000 queued (W=2)" "$(fmt "${R[scale.r1k]}")" ""
 		orow "HTTP claim+complete/s, $SCALE queued (W=2)" "$(fmt "${R[scale.rbig]}")" ""
