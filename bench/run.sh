@@ -487,13 +487,18 @@ done
 M[lib.sync]=$(med lib.sync); M[floor.sync]=$(med floor.sync)
 M[lib.nosync]=$(med lib.nosync); M[floor.nosync]=$(med floor.nosync)
 for k in append create rename batch; do M[flush.$k]=$(med "flush.$k"); done
-# The disk's floor under mixed load, at best: beanstalkd -f 0 fdatasyncs its
-# binlog twice per job (put, delete); spool makes three files durable per job
-# (job, order, outcome), at the per-file cost of a batch fsynced at once, and
-# nothing else (its renames' directory syncs are left out: a bound in its favour).
-rate_of() { awk -v u="$1" -v n="$2" 'BEGIN { if (u == "-" || u == "" || u == 0) print "-"; else printf "%.0f\n", 1e6 / (n * u) }'; }
-M[floor.f0]=$(rate_of "${M[flush.append]}" 2)
-M[floor.spool]=$(rate_of "${M[flush.batch]}" 3)
+# The disk's floor under mixed load, at best. beanstalkd -f 0 fdatasyncs its
+# binlog twice per job (put, delete), one after another. spool makes 3 files
+# durable per job (job, order, outcome) and answers only after a second round
+# (the renames): with C completes and C submits in each batch (C = min(W, 4),
+# the producer has 4 connections), a batch is 3C new files fsynced at once
+# and then one rename round, C jobs a batch. CPU, network and all but one
+# directory sync are counted as free: a bound in spool's favour.
+floor_f0() { awk -v a="$1" 'BEGIN { if (a == "-" || a == "") print "-"; else printf "%.0f\n", 1e6 / (2 * a) }'; }
+floor_spool() { awk -v f="$1" -v r="$2" -v c="$3" 'BEGIN { if (f == "-" || r == "-" || f == "" || r == "") print "-"; else printf "%.0f\n", 1e6 * c / (3 * c * f + r) }'; }
+M[floor.f0]=$(floor_f0 "${M[flush.append]}")
+M[floor.spool2]=$(floor_spool "${M[flush.batch]}" "${M[flush.rename]}" 2)
+M[floor.spool8]=$(floor_spool "${M[flush.batch]}" "${M[flush.rename]}" 4)
 
 # The first table: the durable servers side by side, one column each.
 trow() { # trow WHAT KEY [DIGITS]: one figure per server, and spoold's ratios
@@ -541,7 +546,8 @@ TABLE=$WORK/table
 	orow "library / bare syscalls (nosync)" "$(ratio "${M[lib.nosync]}" "${M[floor.nosync]}")" ""
 	orow "one durable write, µs: a 610-byte append + fdatasync (beanstalkd -f 0's, binlog preallocated)" "$(fmt "${M[flush.append]}")" ""
 	orow "one durable write, µs: a new 610-byte file + fsync, alone / per file of 8 fsynced at once / a rename + its directory's fsync" "$(fmt "${M[flush.create]}") / $(fmt "${M[flush.batch]}") / $(fmt "${M[flush.rename]}")" ""
-	orow "the disk's floor of mixed/s: beanstalkd -f 0 (2 appends a job) / spool (3 new files a job, renames free)" "$(fmt "${M[floor.f0]}") / $(fmt "${M[floor.spool]}") ($(ratio "${M[floor.spool]}" "${M[floor.f0]}"))" "spool's mixed W=2 is $(ratio "${M[spool.mixed2]}" "${M[floor.spool]}") of its floor, beanstalkd's $(ratio "${M[f0.mixed2]}" "${M[floor.f0]}")"
+	orow "the disk's floor of mixed/s, W=2: beanstalkd -f 0 (2 appends a job, in turn) / spool (batches of 2 submits + 2 completes: 6 new files at once, then a rename round)" "$(fmt "${M[floor.f0]}") / $(fmt "${M[floor.spool2]}") ($(ratio "${M[floor.spool2]}" "${M[floor.f0]}"))" "measured: spool $(ratio "${M[spool.mixed2]}" "${M[floor.spool2]}") of its floor, beanstalkd $(ratio "${M[f0.mixed2]}" "${M[floor.f0]}")"
+	orow "the disk's floor of mixed/s, W=8: beanstalkd -f 0 / spool (4 + 4 a batch: 12 files, then a rename round)" "$(fmt "${M[floor.f0]}") / $(fmt "${M[floor.spool8]}") ($(ratio "${M[floor.spool8]}" "${M[floor.f0]}"))" "measured: spool $(ratio "${M[spool.mixed8]}" "${M[floor.spool8]}") of its floor, beanstalkd $(ratio "${M[f0.mixed8]}" "${M[floor.f0]}")"
 	if [ "$SCALE" -gt 0 ]; then
 		orow "HTTP claim+complete/s, 1,000 queued (W=2)" "$(fmt "${R[scale.r1k]}")" ""
 		orow "HTTP claim+complete/s, $SCALE queued (W=2)" "$(fmt "${R[scale.rbig]}")" ""
