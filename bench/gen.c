@@ -121,6 +121,7 @@ struct gen {
 	long lost, dup, foreign, errors;
 	unsigned char *acked_map, *got_map;
 	int64_t *t_submit;	/* latency: ns when job seq was sent */
+	int64_t *t_got;		/* latency: ns when its claim arrived */
 	int64_t *lat;		/* latency samples, ns */
 	long nlat;
 	int64_t deadline;	/* ns: give up */
@@ -252,8 +253,31 @@ static void got_job(struct gen *g, const char *body, size_t len, int64_t now)
 		g->got_map[seq]++;
 	if (g->got_map[seq] > 1)
 		g->dup++;
-	if (g->lat && g->t_submit[seq] && g->got_map[seq] == 1)
+	if (g->lat && g->t_submit[seq] && g->got_map[seq] == 1) {
 		g->lat[g->nlat++] = now - g->t_submit[seq];
+		if (g->t_got)
+			g->t_got[seq] = now;
+	}
+}
+
+/* BENCH_LAT_DUMP=FILE: each sample as "ms-since-first-submit latency-ms", in
+ * the order the claims arrived, to see when a tail happens. */
+static void lat_dump(const struct gen *g, const char *path)
+{
+	FILE *f = fopen(path, "w");
+	int64_t first = 0;
+	long i;
+
+	if (!f)
+		return;
+	for (i = 0; i < g->n; i++)
+		if (g->t_submit[i] && (!first || g->t_submit[i] < first))
+			first = g->t_submit[i];
+	for (i = 0; i < g->n; i++)
+		if (g->t_submit[i] && g->t_got[i])
+			fprintf(f, "%.3f %.3f\n", (g->t_submit[i] - first) / 1e6,
+				(g->t_got[i] - g->t_submit[i]) / 1e6);
+	fclose(f);
 }
 
 /* ---- requests -------------------------------------------------------------------- */
@@ -1036,6 +1060,7 @@ static int mode_mixed(struct gen *g)
 	alloc_maps(g);
 	if (g->mode == M_LATENCY) {
 		if (!(g->t_submit = calloc((size_t)g->n, sizeof(*g->t_submit))) ||
+		    !(g->t_got = calloc((size_t)g->n, sizeof(*g->t_got))) ||
 		    !(g->lat = calloc((size_t)g->n, sizeof(*g->lat))))
 			die("out of memory");
 	}
@@ -1062,6 +1087,8 @@ static int mode_mixed(struct gen *g)
 		       proto_name(g), g->producers, g->consumers, (t1 - t0) / 1e9,
 		       (double)g->completed / ((t1 - t0) / 1e9));
 	} else {
+		if (getenv("BENCH_LAT_DUMP"))
+			lat_dump(g, getenv("BENCH_LAT_DUMP"));
 		qsort(g->lat, (size_t)g->nlat, sizeof(*g->lat), cmp_i64);
 		printf("proto=%s mode=latency P=%d W=%d rate=%.0f achieved=%.0f late_sends=%ld samples=%ld "
 		       "p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f max_ms=%.3f",
@@ -1358,6 +1385,7 @@ int main(int argc, char **argv)
 	free(g.got_map);
 	free(g.t_submit);
 	free(g.lat);
+	free(g.t_got);
 	free(g.c);
 	close(g.ep);
 	return rc;

@@ -21,6 +21,8 @@
 # BENCH_ONLY (the phases to run, of: http latency idle local scale runner;
 # all when unset; e.g. BENCH_ONLY=scale BENCH_SCALE=1000000 BENCH_WRITE=0
 # runs only the 1M-order part, a few minutes, even with BENCH_QUICK=1).
+# BENCH_LAT_DUMP=FILE (read by bench-gen latency): each latency sample as
+# "ms since the first submit, latency ms", to see when a tail happens.
 #
 # Files: every phase gets a fresh spool in one work directory, and nothing
 # is deleted until the end: on this ext4 (no journal) creating files slows
